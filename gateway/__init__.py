@@ -1,0 +1,1 @@
+"""Podium's gateway: the JupyterHub service that publishes and proxies dashboards."""

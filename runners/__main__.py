@@ -1,0 +1,5 @@
+"""Entry point for ``python -m runners``."""
+
+from runners.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""The framework process: start it, relay and remember its output, stop its whole tree.
+
+The runner makes itself a child subreaper (Linux), so anything the framework
+spawns and orphans (Jupyter kernels run in sessions of their own) is
+re-parented to the runner and can still be found and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+_PR_SET_CHILD_SUBREAPER = 36
+_SENSITIVE_ENV = (
+    "PODIUM_LAUNCH_SPEC", "PODIUM_LAUNCH_SPEC_FILE", "PODIUM_RUNNER_CREDENTIAL",
+    "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_CLIENT_ID",
+)  # fmt: skip
+
+
+def become_subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def framework_environ(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The runner's environment minus anything secret, plus the recipe's and owner's variables."""
+    env = {k: v for k, v in base.items() if k not in _SENSITIVE_ENV}
+    env.update(extra)
+    return env
+
+
+class Framework:
+    """One framework process and the last lines it printed."""
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_lines: int) -> None:
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.lines: collections.deque[str] = collections.deque(maxlen=log_lines)
+        self.process: asyncio.subprocess.Process | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # its own process group, signalled as one
+        )
+        self._pump = asyncio.create_task(self._relay_output())
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.returncode
+
+    def tail(self) -> list[str]:
+        return list(self.lines)
+
+    async def _relay_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        out = sys.stdout.buffer
+        partial = b""
+        while chunk := await self.process.stdout.read(65536):
+            out.write(chunk)
+            out.flush()
+            *complete, partial = (partial + chunk).split(b"\n")
+            self.lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
+            partial = partial[-4096:]
+        if partial:
+            self.lines.append(partial.decode("utf-8", "replace"))
+
+    async def wait(self) -> int:
+        """Wait for the process to exit and for its output to be read to the end."""
+        assert self.process is not None
+        code = await self.process.wait()
+        if self._pump is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pump), 2)
+        return code
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM the framework's group, then SIGKILL whatever of the tree is left after ``grace``."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.process.wait(), grace)
+        await kill_descendants(grace, exclude=self.process.pid if self.process else None)
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+        if self._pump is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._pump, 2)
+
+
+async def kill_descendants(grace: float, exclude: int | None = None) -> None:
+    """Stop every remaining descendant of the runner: TERM, then KILL after ``grace``."""
+    procs = [p for p in psutil.Process().children(recursive=True) if p.pid != exclude]
+    if not procs:
+        return
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = await asyncio.to_thread(psutil.wait_procs, procs, grace)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    await asyncio.to_thread(psutil.wait_procs, alive, 2)

@@ -1,0 +1,140 @@
+"""Git sources: URL policy, credential redaction and a shallow checkout of one ref.
+
+Why so strict: a git URL is user input handed to a program that can run
+arbitrary commands (``ext::``), read the runner's own disk (``file://``, local
+paths) or take options (a leading ``-``). Only the transports the admin allows
+pass, and git itself is told the same through ``GIT_ALLOW_PROTOCOL`` so that
+redirects and submodules cannot widen it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from runners.errors import SourceError, SpecError
+from runners.spec import GitSource
+
+_SCHEME_ALIASES = {"git+ssh": "ssh", "ssh+git": "ssh"}
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+_HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$")
+
+
+def redact(text: str) -> str:
+    """Hide the user-info part (``user:token@``) of every URL in ``text``."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def check_git_url(url: str, allowed_schemes: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> str:
+    """Return the transport of ``url`` (https, ssh, …) or raise :class:`SpecError`."""
+    shown = redact(url)
+    if not url or url.startswith("-"):
+        raise SpecError(f"git URL {shown!r} is empty or starts with '-'")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise SpecError("git URL must not contain spaces or control characters")
+    if "::" in url.split("/", 1)[0]:
+        raise SpecError(f"git URL {shown!r} uses a transport helper ('<helper>::'), which is not allowed")
+    if "://" in url:
+        parts = urlsplit(url)
+        scheme = _SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
+        host = (parts.hostname or "").lower()
+        if scheme == "file" or not host:
+            raise SpecError(f"git URL {shown!r} points at local files, which is not allowed")
+    else:
+        m = _SCP_LIKE.match(url)
+        if not m:
+            raise SpecError(f"git URL {shown!r} is neither scheme://host/path nor user@host:path")
+        scheme, host = "ssh", m.group("host").lower()
+    if host.startswith("-"):
+        raise SpecError(f"git URL {shown!r} has a host starting with '-'")
+    if scheme not in allowed_schemes:
+        raise SpecError(
+            f"git URL scheme {scheme!r} is not allowed; use one of: {', '.join(allowed_schemes)}"
+        )
+    if allowed_hosts and host not in {h.lower() for h in allowed_hosts}:
+        raise SpecError(f"git host {host!r} is not in the allowed list: {', '.join(allowed_hosts)}")
+    return scheme
+
+
+def check_ref(ref: str) -> str:
+    if ref and (not _REF.match(ref) or ".." in ref or ref.endswith((".lock", "/"))):
+        raise SpecError(f"git ref {ref!r} is not a valid branch, tag or commit name")
+    return ref
+
+
+def git_environment(base: Mapping[str, str], scheme_allow: tuple[str, ...]) -> dict[str, str]:
+    """The environment for git: no prompts, only the allowed transports."""
+    env = {k: v for k, v in base.items() if not k.startswith("GIT_")}
+    protocols = {_SCHEME_ALIASES.get(s, s) for s in scheme_allow}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ALLOW_PROTOCOL=":".join(sorted(protocols)),
+        GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+        GIT_CONFIG_NOSYSTEM="1",
+        LC_ALL="C",
+    )
+    return env
+
+
+async def _git(args: list[str], env: Mapping[str, str], cwd: str | None = None) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "git", *args, cwd=cwd, env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        out, _ = await proc.communicate()
+    except asyncio.CancelledError:
+        proc.kill()
+        await proc.wait()
+        raise
+    text = redact(out.decode("utf-8", "replace"))
+    if proc.returncode != 0:
+        raise SourceError(
+            f"git {args[0]} failed (exit {proc.returncode})", log_tail=text.splitlines()[-20:]
+        )
+    return text
+
+
+async def checkout(source: GitSource, environ: Mapping[str, str]) -> str:
+    """Fetch ``source.ref`` (shallow where the server allows) into ``source.dest``.
+
+    Returns the commit checked out. Raises :class:`SourceError` on any git
+    failure or when ``source.timeout`` passes.
+    """
+    scheme = check_git_url(source.url, source.allowed_schemes, source.allowed_hosts)
+    ref = check_ref(source.ref)
+    if os.path.exists(source.dest) and os.listdir(source.dest):
+        raise SourceError(f"the clone destination {source.dest} is not empty")
+    env = git_environment(environ, (scheme,))
+    try:
+        async with asyncio.timeout(source.timeout):
+            await _git(["init", "-q", "--", source.dest], env)
+            await _git(["remote", "add", "origin", source.url], env, source.dest)
+            try:
+                await _git(["fetch", "-q", "--depth", "1", "--", "origin", ref or "HEAD"], env, source.dest)
+                target = "FETCH_HEAD"
+            except SourceError:
+                if not _HEX_SHA.match(ref):
+                    raise
+                # A commit the server will not serve by id (or an abbreviated id):
+                # fall back to the full history and let git resolve it.
+                await _git(["fetch", "-q", "--tags", "--", "origin"], env, source.dest)
+                target = ref
+            await _git(["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target, "--"], env, source.dest)
+            return (await _git(["rev-parse", "HEAD"], env, source.dest)).strip()
+    except TimeoutError:
+        raise SourceError(
+            f"git clone of {redact(source.url)} did not finish within {source.timeout:.0f} s"
+        ) from None
+    except SourceError as e:
+        raise SourceError(
+            f"could not fetch {ref or 'the default branch'} of {redact(source.url)}: {e.message}",
+            log_tail=e.log_tail,
+        ) from None

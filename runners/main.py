@@ -1,0 +1,181 @@
+"""``podium-runner``: prepare the source, start the framework, guard it, stop it cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+
+import aiohttp
+from aiohttp import web
+
+from runners import __version__, recipes
+from runners.errors import (
+    BindError,
+    FrameworkExited,
+    FrameworkStartError,
+    ReadinessTimeout,
+    RunnerError,
+)
+from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
+from runners.guard import Guard
+from runners.source import prepare
+from runners.spec import LaunchSpec, load_spec
+
+
+def say(message: str) -> None:
+    print(f"podium-runner: {message}", file=sys.stderr, flush=True)
+
+
+def report(error: RunnerError) -> None:
+    say(f"error: {error.message}")
+    if error.log_tail:
+        say(f"last {len(error.log_tail)} lines of output:")
+        for line in error.log_tail:
+            print(f"    | {line}", file=sys.stderr)
+        sys.stderr.flush()
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
+    """Poll the recipe's probe until it answers 2xx/3xx, the process dies, or time runs out."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    probe_timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=probe_timeout) as session:
+        while True:
+            if framework.returncode is not None:
+                code = await framework.wait()
+                raise FrameworkStartError(
+                    f"the framework exited with code {code} before it was ready",
+                    log_tail=framework.tail(),
+                )
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                async with session.get(url, allow_redirects=False) as response:
+                    if response.status < 400:
+                        return
+            if time.monotonic() >= deadline:
+                raise ReadinessTimeout(
+                    f"the framework was not ready within {timeout:.0f} s (probe {url})",
+                    log_tail=framework.tail(),
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+
+async def serve(spec: LaunchSpec, guard: Guard) -> None:
+    """Everything after the guard listens: source, framework, readiness, then wait."""
+    prepared = await prepare(spec.source, spec.entry, os.environ)
+    if prepared.revision:
+        say(f"checked out {prepared.revision}")
+    recipe = recipes.recipe_for(spec.framework, spec.custom)
+    port = free_loopback_port()
+    entry = str(prepared.entry.relative_to(prepared.workdir)) if prepared.entry else ""
+    values = recipes.placeholders(
+        python=sys.executable, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
+    )
+    plan = recipes.plan(recipe, values, spec.env)
+    framework = Framework(
+        [*plan.argv, *spec.args],
+        framework_environ(os.environ, plan.env),
+        prepared.workdir,
+        spec.log_lines,
+    )
+    guard.upstream = f"http://127.0.0.1:{port}"
+    guard.strip_prefix = plan.strip_prefix
+    guard.rewrites = plan.rewrites
+    guard.status.set("starting", f"starting {spec.framework}")
+    say(f"starting {spec.framework} in {prepared.workdir} on 127.0.0.1:{port}")
+    started = time.monotonic()
+    await framework.start()
+    try:
+        probe = guard.upstream + ("/" if plan.strip_prefix else spec.prefix) + plan.ready_path
+        await wait_ready(framework, probe, spec.ready_timeout)
+        guard.status.set("ready", "ready")
+        say(f"ready after {time.monotonic() - started:.1f} s")
+        code = await framework.wait()
+        raise FrameworkExited(f"the framework exited with code {code}", log_tail=framework.tail())
+    finally:
+        guard.status.set("stopping", "stopping")
+        await framework.stop(spec.stop_grace)
+
+
+async def run(spec: LaunchSpec) -> int:
+    become_subreaper()
+    guard = Guard(prefix=spec.prefix, credential=spec.credential)
+    runner = web.AppRunner(guard.app(), access_log=None, handle_signals=False, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, spec.host, spec.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise BindError(f"cannot listen on {spec.host}:{spec.port}: {e.strerror}") from e
+    bound = runner.addresses[0]
+    say(f"listening on http://{spec.host}:{bound[1]}{spec.prefix}")
+    print(json.dumps({"podium_runner": "listening", "port": bound[1]}), flush=True)
+
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.create_task(serve(spec, guard))
+    stopping = False
+
+    def request_stop(signum: int) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            say(f"received {signal.Signals(signum).name}, stopping")
+            main_task.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signum)
+    try:
+        await main_task
+        return 0
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+        return 0
+    except RunnerError as e:
+        guard.status.set("failed", e.message)
+        raise
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+        await kill_descendants(spec.stop_grace)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="podium-runner",
+        description="Run one Podium dashboard: fetch its source, start its framework "
+        "behind a URL prefix, and guard it with the gateway's credential.",
+        epilog="The launch spec is JSON (see docs/runner.md), read from --spec FILE, "
+        "$PODIUM_LAUNCH_SPEC_FILE or $PODIUM_LAUNCH_SPEC.",
+    )
+    parser.add_argument("--spec", metavar="FILE", help="read the launch spec from FILE")
+    parser.add_argument("--version", action="version", version=f"podium-runner {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        spec = load_spec(args.spec, os.environ)
+        return asyncio.run(run(spec))
+    except RunnerError as e:
+        report(e)
+        return e.exit_code

@@ -1,0 +1,62 @@
+"""Prepare the dashboard's files: resolve the working folder and the entry, safely.
+
+A path from the spec is already relative and free of ``..`` (see
+:func:`runners.spec.relative_path`); here it is resolved on disk so that a
+symlink cannot lead outside the boundary either.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from runners import git
+from runners.errors import EntryError, SourceError
+from runners.spec import DirectorySource, GitSource, Source
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    workdir: Path
+    entry: Path | None
+    revision: str = ""
+
+
+def inside(boundary: Path, relative: str, what: str, error: type[Exception]) -> Path:
+    """Resolve ``boundary / relative`` and check it stays inside ``boundary``."""
+    root = boundary.resolve()
+    target = (root / relative).resolve()
+    if target != root and root not in target.parents:
+        raise error(f"{what} {relative!r} leads outside its folder (through a symlink)")
+    return target
+
+
+def resolve_entry(workdir: Path, entry: str) -> Path | None:
+    if not entry:
+        return None
+    path = inside(workdir, entry, "the entry", EntryError)
+    if not path.exists():
+        raise EntryError(f"the entry file {entry!r} does not exist in {workdir}")
+    if not path.is_file():
+        raise EntryError(f"the entry {entry!r} is not a file")
+    return path
+
+
+async def prepare(source: Source, entry: str, environ: Mapping[str, str]) -> PreparedSource:
+    """Make the source available and return where the framework runs."""
+    revision = ""
+    if isinstance(source, DirectorySource):
+        root = Path(source.root)
+        if not root.is_dir():
+            raise SourceError(f"the source folder {source.root} does not exist")
+    else:
+        assert isinstance(source, GitSource)
+        os.makedirs(source.dest, exist_ok=True)
+        revision = await git.checkout(source, environ)
+        root = Path(source.dest)
+    workdir = inside(root, source.path, "the source path", SourceError)
+    if not workdir.is_dir():
+        raise SourceError(f"the source path {source.path!r} is not a folder")
+    return PreparedSource(workdir=workdir, entry=resolve_entry(workdir, entry), revision=revision)

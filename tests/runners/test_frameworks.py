@@ -1,0 +1,95 @@
+"""Every framework, started by a real runner under /dashboards/alice/demo/, served through the guard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from tests.runners.exchanges import EXCHANGES
+from tests.runners.harness import PREFIX, Runner, app_spec, asset_links, start_runner
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
+
+ENTRIES = {
+    "voila": "demo.ipynb", "streamlit": "app.py", "panel": "app.py", "bokeh": "app.py",
+    "dash": "app.py", "gradio": "app.py", "shiny": "app.py", "custom": "",
+}  # fmt: skip
+TITLES = {
+    "voila": "Hello from Voila", "streamlit": "", "panel": "", "bokeh": "",
+    "dash": "", "gradio": "", "shiny": "Hello from Shiny", "custom": "Hello from custom",
+}  # fmt: skip
+
+
+def spec_for(framework: str) -> dict[str, Any]:
+    if framework == "custom":
+        command = ["{python}", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
+        return app_spec("custom", "", custom={"command": command, "websocket_paths": ["ws"]})
+    return app_spec(framework, ENTRIES[framework])
+
+
+@pytest_asyncio.fixture(scope="module", params=sorted(ENTRIES), loop_scope="session")
+async def runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runner]:
+    framework = request.param
+    r = await start_runner(spec_for(framework), tmp_path_factory.mktemp(framework))
+    try:
+        await r.wait_ready()
+        yield r
+    finally:
+        await r.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def fetch_page(session: aiohttp.ClientSession, runner: Runner) -> tuple[str, str]:
+    async with session.get(runner.url, headers=runner.headers) as r:
+        assert r.status == 200, f"{r.status}: {await r.text()}"
+        return str(r.url), await r.text()
+
+
+async def test_main_page_and_assets(session: aiohttp.ClientSession, runner: Runner) -> None:
+    page_url, html = await fetch_page(session, runner)
+    assert page_url.startswith(runner.url)
+    title = TITLES[runner.spec["framework"]]
+    assert title in html
+    assets = asset_links(html, page_url)
+    assert assets, f"the page links no assets:\n{html[:2000]}"
+    for url in assets:
+        assert url.startswith(runner.url), f"asset outside the prefix: {url}"
+        async with session.get(url, headers=runner.headers) as r:
+            assert r.status == 200, f"{url} -> {r.status}"
+            await r.read()
+
+
+async def test_app_round_trip(session: aiohttp.ClientSession, runner: Runner) -> None:
+    _, html = await fetch_page(session, runner)
+    await EXCHANGES[runner.spec["framework"]](session, runner, html)
+
+
+async def test_refused_without_credential(session: aiohttp.ClientSession, runner: Runner) -> None:
+    for headers in ({}, {"X-Podium-Credential": "wrong-" + runner.spec["credential"]}):
+        async with session.get(runner.url, headers=headers, allow_redirects=False) as r:
+            assert r.status == 403
+    ws = runner.url.replace("http", "ws", 1) + "anything"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(ws)
+    assert refused.value.status == 403
+
+
+async def test_health_reports_ready(session: aiohttp.ClientSession, runner: Runner) -> None:
+    async with session.get(runner.url + "_podium/health") as r:
+        assert r.status == 200
+        body = await r.json()
+    assert body["ready"] is True and body["state"] == "ready"
+
+
+def test_prefix_is_the_public_one(runner: Runner) -> None:
+    assert runner.spec["prefix"] == PREFIX
+    assert "Traceback" not in runner.output()
