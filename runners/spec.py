@@ -186,7 +186,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         raise SpecError("framework 'custom' needs a 'custom' object with a command")
 
     prefix = _str(d, "prefix", "spec")
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.match(prefix) or {".", ".."} & set(prefix.split("/")):
         raise SpecError("spec.prefix must look like /a/b/ (slashes around plain URL segments)")
 
     port = d.get("port")

@@ -1,0 +1,180 @@
+"""Git sources cloned by a real runner from a real ``git daemon`` on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from tests.runners.harness import free_port, make_spec, start_runner
+
+pytestmark = pytest.mark.functional
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.org",
+    "GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "PATH": "/usr/bin:/bin",
+}  # fmt: skip
+
+
+@dataclass
+class Repo:
+    url: str
+    commits: dict[str, str]  # version -> sha
+
+
+def git(*args: str, cwd: Path) -> str:
+    out = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def commit_version(work: Path, version: str) -> str:
+    (work / "app").mkdir(exist_ok=True)
+    (work / "app" / "VERSION").write_text(version)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", f"version {version}", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
+    """main: v1 (tag v1), v2; branch feature: v3. Served by git daemon on loopback."""
+    base = tmp_path_factory.mktemp("git")
+    work = base / "work"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    commits = {"v1": commit_version(work, "v1")}
+    git("tag", "v1", cwd=work)
+    commits["v2"] = commit_version(work, "v2")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    commits["v3"] = commit_version(work, "v3")
+    git("checkout", "-q", "main", cwd=work)
+    git("clone", "-q", "--bare", str(work), str(base / "dash.git"), cwd=base)
+    port = free_port()
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base}",
+         "--listen=127.0.0.1", f"--port={port}", str(base)],
+        env=GIT_ENV,
+    )  # fmt: skip
+    try:
+        wait_listening(port)
+        yield Repo(f"git://127.0.0.1:{port}/dash.git", commits)
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+
+
+def wait_listening(port: int) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("git daemon did not start")
+
+
+def git_spec(url: str, dest: Path, ref: str, **source: Any) -> dict[str, Any]:
+    src = {"type": "git", "url": url, "ref": ref, "dest": str(dest), "path": "app", "allowed_schemes": ["git"]}
+    src.update(source)
+    command = ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
+    return make_spec("custom", src, custom={"command": command, "strip_prefix": True})
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.mark.parametrize(
+    ("ref", "version"),
+    [("", "v2"), ("main", "v2"), ("feature", "v3"), ("v1", "v1"), ("@v1", "v1"), ("@v3", "v3"), ("@v2:short", "v2")],
+    ids=["default-branch", "branch-main", "branch-feature", "tag", "commit", "commit-off-main", "short-commit"],
+)
+async def test_clone_ref(repo: Repo, tmp_path: Path, session: aiohttp.ClientSession, ref: str, version: str) -> None:
+    if ref.startswith("@"):
+        name, _, short = ref[1:].partition(":")
+        ref = repo.commits[name][:10] if short else repo.commits[name]
+    runner = await start_runner(git_spec(repo.url, tmp_path / "clone", ref), tmp_path)
+    try:
+        await runner.wait_ready()
+        async with session.get(runner.url + "VERSION", headers=runner.headers) as r:
+            assert r.status == 200
+            assert await r.text() == version
+        assert f"checked out {repo.commits[version]}" in runner.output()
+        shallow = (tmp_path / "clone" / ".git" / "shallow").exists()
+        assert shallow or ref.startswith(repo.commits[version][:10]), "branches and tags clone shallow"
+    finally:
+        assert await runner.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file:///etc", "points at local files"),
+        ("/srv/repos/dash.git", "neither scheme://host/path nor user@host:path"),
+        ("ext::sh -c touch% /tmp/podium-pwned", "must not contain spaces"),
+        ("ext::sh", "transport helper"),
+        ("-upload-pack=touch /tmp/podium-pwned", "starts with '-'"),
+        ("https://example.org/dash.git", "scheme 'https' is not allowed"),
+    ],
+)
+async def test_forbidden_urls(tmp_path: Path, url: str, message: str) -> None:
+    runner = await start_runner(git_spec(url, tmp_path / "clone", ""), tmp_path)
+    assert await runner.exit_code(30) == 2, runner.output()
+    assert message in runner.output()
+    assert not Path("/tmp/podium-pwned").exists()
+
+
+async def test_unreachable_repo(tmp_path: Path) -> None:
+    url = f"git://127.0.0.1:{free_port()}/nothing.git"
+    runner = await start_runner(git_spec(url, tmp_path / "clone", "main"), tmp_path)
+    assert await runner.exit_code(60) == 3, runner.output()
+    assert "could not fetch main of" in runner.output()
+
+
+async def test_unknown_ref(repo: Repo, tmp_path: Path) -> None:
+    runner = await start_runner(git_spec(repo.url, tmp_path / "clone", "no-such-branch"), tmp_path)
+    assert await runner.exit_code(60) == 3, runner.output()
+    assert "could not fetch no-such-branch" in runner.output()
+
+
+async def test_credentials_never_logged(tmp_path: Path) -> None:
+    url = f"https://alice:s3cr3t-t0ken@127.0.0.1:{free_port()}/dash.git"
+    runner = await start_runner(git_spec(url, tmp_path / "clone", "main", allowed_schemes=["https"]), tmp_path)
+    assert await runner.exit_code(60) == 3, runner.output()
+    assert "s3cr3t-t0ken" not in runner.output()
+    assert "https://***@127.0.0.1" in runner.output()
+
+
+async def test_host_allow_list(repo: Repo, tmp_path: Path) -> None:
+    spec = git_spec(repo.url, tmp_path / "clone", "", allowed_hosts=["git.example.org"])
+    runner = await start_runner(spec, tmp_path)
+    assert await runner.exit_code(30) == 2
+    assert "git host '127.0.0.1' is not in the allowed list" in runner.output()
+
+
+async def test_git_timeout(tmp_path: Path) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)  # accepts the connection and never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        spec = git_spec(f"git://127.0.0.1:{port}/x.git", tmp_path / "clone", "main", timeout=2)
+        runner = await start_runner(spec, tmp_path)
+        assert await runner.exit_code(30) == 3, runner.output()
+        assert "did not finish within 2 s" in runner.output()
+    finally:
+        server.close()

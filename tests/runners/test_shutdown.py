@@ -1,0 +1,92 @@
+"""SIGTERM stops the framework and every process it started, kernels and detached children too."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from tests.runners.harness import APPS, app_spec, make_spec, start_runner
+
+pytestmark = pytest.mark.functional
+
+# A bound, not a measurement: "within a few seconds" with room for a loaded CI machine.
+STOP_BOUND = 20.0
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def all_gone(procs: list[psutil.Process]) -> list[str]:
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{p.pid} {p.cmdline()}")
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.mark.slow
+async def test_voila_kernels_stop_with_the_runner(tmp_path: Path) -> None:
+    runner = await start_runner(app_spec("voila", "demo.ipynb"), tmp_path)
+    await runner.wait_ready()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(runner.url, headers=runner.headers) as r:
+            assert "the answer is 42" in await r.text()
+    procs = descendants(runner.process.pid)
+    assert any("ipykernel" in " ".join(p.cmdline()) for p in procs), [p.cmdline() for p in procs]
+    assert await runner.stop(STOP_BOUND) == 0
+    assert all_gone(procs) == []
+
+
+async def test_detached_grandchild_is_stopped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    command = ["{python}", "spawner.py", "{port}", str(pid_file)]
+    spec = make_spec(
+        "custom", {"type": "directory", "root": str(APPS / "custom")},
+        custom={"command": command, "strip_prefix": True},
+    )  # fmt: skip
+    runner = await start_runner(spec, tmp_path)
+    await runner.wait_ready()
+    grandchild = psutil.Process(int(pid_file.read_text()))
+    assert grandchild.is_running()
+    procs = [*descendants(runner.process.pid), grandchild]
+    assert await runner.stop(STOP_BOUND) == 0
+    assert all_gone(procs) == []
+
+
+async def test_sigterm_during_git_clone(tmp_path: Path) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(60)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    source = {
+        "type": "git", "url": f"git://127.0.0.1:{port}/x.git", "dest": str(tmp_path / "clone"),
+        "allowed_schemes": ["git"],
+    }  # fmt: skip
+    try:
+        runner = await start_runner(make_spec("streamlit", source, "app.py"), tmp_path)
+        await asyncio.sleep(1.5)  # git is connected and waiting
+        procs = descendants(runner.process.pid)
+        assert any("git" in " ".join(p.cmdline()) for p in procs)
+        assert await runner.stop(STOP_BOUND) == 0
+        assert all_gone(procs) == []
+    finally:
+        server.close()
+
+
+async def test_streamlit_stops_cleanly(tmp_path: Path) -> None:
+    runner = await start_runner(app_spec("streamlit", "app.py"), tmp_path)
+    await runner.wait_ready()
+    procs = descendants(runner.process.pid)
+    assert procs
+    assert await runner.stop(STOP_BOUND) == 0
+    assert all_gone(procs) == []
+    assert "received SIGTERM, stopping" in runner.output()
