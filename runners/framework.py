@@ -21,9 +21,13 @@ import psutil
 
 _PR_SET_CHILD_SUBREAPER = 36
 _SENSITIVE_ENV = (
-    "PODIUM_LAUNCH_SPEC", "PODIUM_LAUNCH_SPEC_FILE", "PODIUM_RUNNER_CREDENTIAL",
-    "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_CLIENT_ID",
-)  # fmt: skip
+    "PODIUM_LAUNCH_SPEC",
+    "PODIUM_LAUNCH_SPEC_FILE",
+    "PODIUM_RUNNER_CREDENTIAL",
+    "JUPYTERHUB_API_TOKEN",
+    "JPY_API_TOKEN",
+    "JUPYTERHUB_CLIENT_ID",
+)
 
 
 def become_subreaper() -> bool:
@@ -43,7 +47,9 @@ def framework_environ(base: Mapping[str, str], extra: Mapping[str, str]) -> dict
 class Framework:
     """One framework process and the last lines it printed."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_lines: int) -> None:
+    def __init__(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_lines: int
+    ) -> None:
         self.argv = list(argv)
         self.env = dict(env)
         self.cwd = cwd
@@ -93,7 +99,7 @@ class Framework:
         return code
 
     async def stop(self, grace: float) -> None:
-        """SIGTERM the framework's group, then SIGKILL whatever of the tree is left after ``grace``."""
+        """SIGTERM the framework's group; SIGKILL what is left of the tree after ``grace``."""
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)

@@ -19,7 +19,9 @@ from runners.errors import SourceError, SpecError
 from runners.spec import GitSource
 
 _SCHEME_ALIASES = {"git+ssh": "ssh", "ssh+git": "ssh"}
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
+_SCP_LIKE = re.compile(
+    r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$"
+)
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$")
@@ -30,7 +32,9 @@ def redact(text: str) -> str:
     return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
-def check_git_url(url: str, allowed_schemes: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> str:
+def check_git_url(
+    url: str, allowed_schemes: tuple[str, ...], allowed_hosts: tuple[str, ...]
+) -> str:
     """Return the transport of ``url`` (https, ssh, …) or raise :class:`SpecError`."""
     shown = redact(url)
     if not url or url.startswith("-"):
@@ -38,7 +42,9 @@ def check_git_url(url: str, allowed_schemes: tuple[str, ...], allowed_hosts: tup
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise SpecError("git URL must not contain spaces or control characters")
     if "::" in url.split("/", 1)[0]:
-        raise SpecError(f"git URL {shown!r} uses a transport helper ('<helper>::'), which is not allowed")
+        raise SpecError(
+            f"git URL {shown!r} uses a transport helper ('<helper>::'), which is not allowed"
+        )
     if "://" in url:
         parts = urlsplit(url)
         scheme = _SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
@@ -83,11 +89,14 @@ def git_environment(base: Mapping[str, str], scheme_allow: tuple[str, ...]) -> d
 
 async def _git(args: list[str], env: Mapping[str, str], cwd: str | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(
-        "git", *args, cwd=cwd, env=dict(env),
+        "git",
+        *args,
+        cwd=cwd,
+        env=dict(env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    )
     try:
         out, _ = await proc.communicate()
     except asyncio.CancelledError:
@@ -118,7 +127,9 @@ async def checkout(source: GitSource, environ: Mapping[str, str]) -> str:
             await _git(["init", "-q", "--", source.dest], env)
             await _git(["remote", "add", "origin", source.url], env, source.dest)
             try:
-                await _git(["fetch", "-q", "--depth", "1", "--", "origin", ref or "HEAD"], env, source.dest)
+                await _git(
+                    ["fetch", "-q", "--depth", "1", "--", "origin", ref or "HEAD"], env, source.dest
+                )
                 target = "FETCH_HEAD"
             except SourceError:
                 if not _HEX_SHA.match(ref):
@@ -127,7 +138,11 @@ async def checkout(source: GitSource, environ: Mapping[str, str]) -> str:
                 # fall back to the full history and let git resolve it.
                 await _git(["fetch", "-q", "--tags", "--", "origin"], env, source.dest)
                 target = ref
-            await _git(["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target, "--"], env, source.dest)
+            await _git(
+                ["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target, "--"],
+                env,
+                source.dest,
+            )
             return (await _git(["rev-parse", "HEAD"], env, source.dest)).strip()
     except TimeoutError:
         raise SourceError(

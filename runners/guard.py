@@ -14,7 +14,7 @@ import asyncio
 import hmac
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -29,13 +29,25 @@ SMALL_BODY = 64 * 1024
 _HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
-        "Trailer", "Transfer-Encoding", "Upgrade", CREDENTIAL_HEADER,
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        CREDENTIAL_HEADER,
     )
-)  # fmt: skip
+)
 _WS_HANDSHAKE = frozenset(
     h.lower()
-    for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol")
+    for h in (
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol",
+    )
 )
 _CLIENT_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
@@ -90,7 +102,7 @@ class Guard:
         app.on_shutdown.append(self._close_websockets)
         return app
 
-    async def _client_session(self, app: web.Application) -> object:
+    async def _client_session(self, app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=False)
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -121,7 +133,9 @@ class Guard:
         if path == self.prefix + HEALTH_PATH:
             return self.health()
         if not credential_ok(request.headers.get(CREDENTIAL_HEADER), self.credential):
-            return web.Response(status=403, text="403 Forbidden: this runner only answers its gateway\n")
+            return web.Response(
+                status=403, text="403 Forbidden: this runner only answers its gateway\n"
+            )
         if path == self.prefix[:-1]:
             location = self.prefix + (f"?{request.query_string}" if request.query_string else "")
             raise web.HTTPPermanentRedirect(location)
@@ -154,16 +168,22 @@ class Guard:
                 compress=None,
             )
         except aiohttp.ClientError as e:
-            return web.Response(status=502, text=f"502 Bad Gateway: the framework did not answer ({e})\n")
+            return web.Response(
+                status=502, text=f"502 Bad Gateway: the framework did not answer ({e})\n"
+            )
         async with upstream:
             headers = forward_headers(upstream.headers)
             length = upstream.content_length
             if length is not None and length <= SMALL_BODY:
                 return web.Response(
-                    status=upstream.status, reason=upstream.reason, headers=headers,
+                    status=upstream.status,
+                    reason=upstream.reason,
+                    headers=headers,
                     body=await upstream.read(),
-                )  # fmt: skip
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+                )
+            response = web.StreamResponse(
+                status=upstream.status, reason=upstream.reason, headers=headers
+            )
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():
                 await response.write(chunk)
@@ -173,7 +193,9 @@ class Guard:
     async def _relay_websocket(self, request: web.Request, url: str) -> web.StreamResponse:
         assert self._session is not None
         protocols = [
-            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
         ]
         try:
             upstream = await self._session.ws_connect(
@@ -187,9 +209,13 @@ class Guard:
         except aiohttp.WSServerHandshakeError as e:
             return web.Response(status=e.status, text=f"{e.status} WebSocket refused by the app\n")
         except aiohttp.ClientError as e:
-            return web.Response(status=502, text=f"502 Bad Gateway: the framework did not answer ({e})\n")
+            return web.Response(
+                status=502, text=f"502 Bad Gateway: the framework did not answer ({e})\n"
+            )
         chosen = (upstream.protocol,) if upstream.protocol else ()
-        client = web.WebSocketResponse(protocols=chosen, autoping=True, max_msg_size=0, compress=False)
+        client = web.WebSocketResponse(
+            protocols=chosen, autoping=True, max_msg_size=0, compress=False
+        )
         await client.prepare(request)
         self._sockets.add(client)
         try:
@@ -199,31 +225,45 @@ class Guard:
         return client
 
 
-async def _pump(
+async def _forward(
     source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
     sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-) -> None:
-    async for msg in source:
+) -> int | None:
+    """Copy messages until ``source`` closes; return the close code it sent."""
+    while True:
+        msg = await source.receive()
         if msg.type == WSMsgType.TEXT:
             await sink.send_str(msg.data)
         elif msg.type == WSMsgType.BINARY:
             await sink.send_bytes(msg.data)
-        elif msg.type == WSMsgType.ERROR:
-            break
-    await sink.close(code=_close_code(source.close_code), message=b"")
+        elif msg.type == WSMsgType.CLOSE:
+            return int(msg.data)  # the peer's own code; close_code changes with the reply
+        elif msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return source.close_code
 
 
 async def relay_websockets(
     client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
 ) -> None:
-    """Relay messages both ways until either side closes; the close code crosses over."""
-    tasks = [asyncio.ensure_future(_pump(client, upstream)), asyncio.ensure_future(_pump(upstream, client))]
+    """Relay messages both ways until either side closes; the close code crosses over.
+
+    The direction still reading is cancelled *before* the other side is closed:
+    aiohttp's client closes with 1000 on its own if a close() races a pending
+    receive(), which would lose the viewer's close code.
+    """
+    to_app = asyncio.ensure_future(_forward(client, upstream))
+    to_viewer = asyncio.ensure_future(_forward(upstream, client))
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        # The finished pump already closed the other side; give its mirror a moment to drain.
-        await asyncio.wait(pending, timeout=5)
+        await asyncio.wait((to_app, to_viewer), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Also runs when aiohttp cancels the handler because the viewer's connection closed.
+        finished = [t for t in (to_app, to_viewer) if t.done() and not t.cancelled()]
+        for task in (to_app, to_viewer):
+            task.cancel()
+        await asyncio.gather(to_app, to_viewer, return_exceptions=True)
+        first = finished[0] if finished else to_app
+        code = first.result() if first in finished and first.exception() is None else None
+        sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse = (
+            upstream if first is to_app else client
+        )
+        await asyncio.shield(sink.close(code=_close_code(code if code is not None else 1006)))

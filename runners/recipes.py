@@ -46,9 +46,17 @@ class Recipe:
 
 
 _BOKEH_FLAGS = (
-    "--port", "{port}", "--address", "{host}", "--prefix", "{prefix_path}",
-    "--allow-websocket-origin", "*", "--num-procs", "1",
-)  # fmt: skip
+    "--port",
+    "{port}",
+    "--address",
+    "{host}",
+    "--prefix",
+    "{prefix_path}",
+    "--allow-websocket-origin",
+    "*",
+    "--num-procs",
+    "1",
+)
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -56,10 +64,16 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             name="voila",
             command=(
-                "{python}", "-m", "voila", "--no-browser", "--port={port}",
-                "--Voila.ip={host}", "--Voila.base_url={prefix}", "--Voila.port_retries=0",
+                "{python}",
+                "-m",
+                "voila",
+                "--no-browser",
+                "--port={port}",
+                "--Voila.ip={host}",
+                "--Voila.base_url={prefix}",
+                "--Voila.port_retries=0",
                 "{entry}",
-            ),  # fmt: skip
+            ),
             ready_path="voila/static/voila.js",
             websocket_paths=("api/kernels/",),
             entry_suffixes=(".ipynb",),
@@ -67,11 +81,18 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             name="streamlit",
             command=(
-                "{python}", "-m", "streamlit", "run", "{entry}",
-                "--server.port={port}", "--server.address={host}",
-                "--server.baseUrlPath={prefix_path}", "--server.headless=true",
-                "--server.fileWatcherType=none", "--browser.gatherUsageStats=false",
-            ),  # fmt: skip
+                "{python}",
+                "-m",
+                "streamlit",
+                "run",
+                "{entry}",
+                "--server.port={port}",
+                "--server.address={host}",
+                "--server.baseUrlPath={prefix_path}",
+                "--server.headless=true",
+                "--server.fileWatcherType=none",
+                "--browser.gatherUsageStats=false",
+            ),
             ready_path="_stcore/health",
             websocket_paths=("_stcore/stream",),
         ),
@@ -108,9 +129,17 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             name="shiny",
             command=(
-                "{python}", "-m", "shiny", "run", "--host", "{host}", "--port", "{port}",
-                "--no-dev-mode", "{entry}",
-            ),  # fmt: skip
+                "{python}",
+                "-m",
+                "shiny",
+                "run",
+                "--host",
+                "{host}",
+                "--port",
+                "{port}",
+                "--no-dev-mode",
+                "{entry}",
+            ),
             ready_path="",
             websocket_paths=("websocket/",),
             strip_prefix=True,
@@ -169,7 +198,9 @@ class Plan:
 def plan(recipe: Recipe, values: Mapping[str, str], user_env: Mapping[str, str]) -> Plan:
     """Build the command, environment and probe for one launch (pure)."""
     env = {**user_env, **BASE_ENV, **{k: expand(v, values) for k, v in recipe.env.items()}}
-    env.update(PODIUM_PREFIX=values["prefix"], PODIUM_PORT=values["port"], PODIUM_HOST=values["host"])
+    env.update(
+        PODIUM_PREFIX=values["prefix"], PODIUM_PORT=values["port"], PODIUM_HOST=values["host"]
+    )
     return Plan(
         argv=tuple(expand(part, values) for part in recipe.command),
         env=env,

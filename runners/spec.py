@@ -173,9 +173,20 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
     from runners.recipes import RECIPES  # the recipe table names the frameworks
 
     known = {
-        "framework", "source", "prefix", "host", "port", "credential", "entry", "env",
-        "args", "custom", "ready_timeout", "stop_grace", "log_lines",
-    }  # fmt: skip
+        "framework",
+        "source",
+        "prefix",
+        "host",
+        "port",
+        "credential",
+        "entry",
+        "env",
+        "args",
+        "custom",
+        "ready_timeout",
+        "stop_grace",
+        "log_lines",
+    }
     d = _take(doc, "spec", known)
     framework = _str(d, "framework", "spec")
     if framework not in RECIPES:

@@ -30,7 +30,9 @@ def ws_headers(runner: Runner) -> dict[str, str]:
     return {**runner.headers, "Origin": runner.base}
 
 
-async def receive_until(ws: aiohttp.ClientWebSocketResponse, found: Callable[[Any], bool], limit: int = 200) -> Any:
+async def receive_until(
+    ws: aiohttp.ClientWebSocketResponse, found: Callable[[Any], bool], limit: int = 200
+) -> Any:
     for _ in range(limit):
         msg = await ws.receive(timeout=60)
         assert msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY), msg
@@ -48,15 +50,29 @@ async def voila(session: aiohttp.ClientSession, runner: Runner, page: str) -> No
         msg_id = uuid.uuid4().hex
         await ws.send_json(
             {
-                "header": {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "test",
-                           "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell", "buffers": [],
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "kernel_info_request",
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "version": "5.3",
+                    "date": "",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "content": {},
+                "channel": "shell",
+                "buffers": [],
             }
-        )  # fmt: skip
+        )
         reply = await receive_until(
-            ws, lambda d: isinstance(d, str) and json.loads(d)["parent_header"].get("msg_id") == msg_id
-            and json.loads(d)["msg_type"] == "kernel_info_reply",
-        )  # fmt: skip
+            ws,
+            lambda d: (
+                isinstance(d, str)
+                and json.loads(d)["parent_header"].get("msg_id") == msg_id
+                and json.loads(d)["msg_type"] == "kernel_info_reply"
+            ),
+        )
         assert json.loads(reply)["content"]["status"] == "ok"
 
 
@@ -86,7 +102,9 @@ def bokeh_message(msgtype: str, msgid: str) -> list[str]:
     return [json.dumps({"msgid": msgid, "msgtype": msgtype}), "{}", "{}"]
 
 
-async def _bokeh_session(session: aiohttp.ClientSession, runner: Runner, page: str, text: str) -> None:
+async def _bokeh_session(
+    session: aiohttp.ClientSession, runner: Runner, page: str, text: str
+) -> None:
     token = re.search(r'"token":\s*"([^"]+)"', page)
     assert token, "the page carries a Bokeh session token"
     async with session.ws_connect(
@@ -121,7 +139,9 @@ async def dash(session: aiohttp.ClientSession, runner: Runner, page: str) -> Non
         "changedPropIds": ["name.value"],
         "state": [],
     }
-    async with session.post(runner.url + "_dash-update-component", json=body, headers=runner.headers) as r:
+    async with session.post(
+        runner.url + "_dash-update-component", json=body, headers=runner.headers
+    ) as r:
         assert r.status == 200, await r.text()
         assert "HELLO PODIUM" in await r.text()
 
@@ -132,7 +152,9 @@ async def gradio(session: aiohttp.ClientSession, runner: Runner, page: str) -> N
     ) as r:
         assert r.status == 200, await r.text()
         event_id = (await r.json())["event_id"]
-    async with session.get(runner.url + f"gradio_api/call/shout/{event_id}", headers=runner.headers) as r:
+    async with session.get(
+        runner.url + f"gradio_api/call/shout/{event_id}", headers=runner.headers
+    ) as r:
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("text/event-stream")
         assert "HELLO PODIUM" in await r.text()
@@ -152,6 +174,12 @@ async def custom(session: aiohttp.ClientSession, runner: Runner, page: str) -> N
 
 
 EXCHANGES: dict[str, Exchange] = {
-    "voila": voila, "streamlit": streamlit, "panel": panel, "bokeh": bokeh,
-    "dash": dash, "gradio": gradio, "shiny": shiny, "custom": custom,
-}  # fmt: skip
+    "voila": voila,
+    "streamlit": streamlit,
+    "panel": panel,
+    "bokeh": bokeh,
+    "dash": dash,
+    "gradio": gradio,
+    "shiny": shiny,
+    "custom": custom,
+}

@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_spec(framework: str, source: dict[str, Any], entry: str = "", **extra: Any) -> dict[str, Any]:
+def make_spec(
+    framework: str, source: dict[str, Any], entry: str = "", **extra: Any
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "framework": framework,
         "source": source,
@@ -44,7 +46,9 @@ def make_spec(framework: str, source: dict[str, Any], entry: str = "", **extra: 
 
 
 def app_spec(framework: str, entry: str, **extra: Any) -> dict[str, Any]:
-    return make_spec(framework, {"type": "directory", "root": str(APPS / framework)}, entry, **extra)
+    return make_spec(
+        framework, {"type": "directory", "root": str(APPS / framework)}, entry, **extra
+    )
 
 
 @dataclass
@@ -79,7 +83,9 @@ class Runner:
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.process.returncode is not None:
-                    raise AssertionError(f"runner exited {self.process.returncode}:\n{self.output()}")
+                    raise AssertionError(
+                        f"runner exited {self.process.returncode}:\n{self.output()}"
+                    )
                 try:
                     async with session.get(self.url + "_podium/health") as r:
                         if r.status == 200:
@@ -95,17 +101,24 @@ class Runner:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
 
-async def start_runner(spec: dict[str, Any], tmp: Path, env: dict[str, str] | None = None) -> Runner:
+async def start_runner(
+    spec: dict[str, Any], tmp: Path, env: dict[str, str] | None = None
+) -> Runner:
     tmp.mkdir(parents=True, exist_ok=True)
     spec_path = tmp / "spec.json"
     spec_path.write_text(json.dumps(spec))
     log_path = tmp / "runner.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "runners", "--spec", str(spec_path),
-            stdout=log, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "runners",
+            "--spec",
+            str(spec_path),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **(env or {})},
-        )  # fmt: skip
+        )
     return Runner(spec, process, log_path)
 
 

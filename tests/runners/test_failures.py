@@ -39,7 +39,11 @@ def directory(root: Path) -> dict[str, Any]:
         ({"credential": "short"}, 2, "a credential of at least 16 characters is required"),
         ({"prefix": "dashboards/alice"}, 2, "spec.prefix must look like /a/b/"),
         ({"source": {"type": "directory", "root": "/nonexistent/podium"}}, 3, "does not exist"),
-        ({"source": {"type": "directory", "root": str(APPS), "path": "../.."}}, 2, "must not contain '..'"),
+        (
+            {"source": {"type": "directory", "root": str(APPS), "path": "../.."}},
+            2,
+            "must not contain '..'",
+        ),
         ({"surprise": True}, 2, "unknown field(s) surprise"),
     ],
 )
@@ -67,7 +71,9 @@ async def test_source_path_symlink_escape(tmp_path: Path) -> None:
     root = tmp_path / "storage"
     root.mkdir()
     (root / "apps").symlink_to(APPS / "streamlit")
-    spec = make_spec("streamlit", {"type": "directory", "root": str(root), "path": "apps"}, "app.py")
+    spec = make_spec(
+        "streamlit", {"type": "directory", "root": str(root), "path": "apps"}, "app.py"
+    )
     exit_code, output = await run_to_exit(spec, tmp_path / "run")
     assert exit_code == 3, output
     assert "leads outside its folder" in output
@@ -106,7 +112,9 @@ async def test_readiness_timeout(tmp_path: Path) -> None:
 
 async def test_framework_dying_after_ready(tmp_path: Path) -> None:
     command = ["{python}", "exits_later.py", "{port}", "3"]
-    spec = make_spec("custom", directory(APPS / "custom"), custom={"command": command, "strip_prefix": True})
+    spec = make_spec(
+        "custom", directory(APPS / "custom"), custom={"command": command, "strip_prefix": True}
+    )
     runner = await start_runner(spec, tmp_path)
     await runner.wait_ready()
     code = await runner.exit_code(30)
@@ -116,9 +124,11 @@ async def test_framework_dying_after_ready(tmp_path: Path) -> None:
 
 async def test_missing_spec(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        RUNNER_SCRIPT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        RUNNER_SCRIPT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")},
-    )  # fmt: skip
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert b"no launch spec" in out
@@ -130,8 +140,14 @@ async def test_spec_from_environment(tmp_path: Path) -> None:
     )
     credential = spec.pop("credential")
     proc = await asyncio.create_subprocess_exec(
-        RUNNER_SCRIPT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PODIUM_LAUNCH_SPEC": json.dumps(spec), "PODIUM_RUNNER_CREDENTIAL": credential},
-    )  # fmt: skip
+        RUNNER_SCRIPT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={
+            **os.environ,
+            "PODIUM_LAUNCH_SPEC": json.dumps(spec),
+            "PODIUM_RUNNER_CREDENTIAL": credential,
+        },
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 7, out  # the spec parsed; the sleeping "app" never became ready

@@ -1,4 +1,4 @@
-"""Every framework, started by a real runner under /dashboards/alice/demo/, served through the guard."""
+"""Every framework, started by a real runner under /dashboards/alice/demo/, behind the guard."""
 
 from __future__ import annotations
 
@@ -15,13 +15,25 @@ from tests.runners.harness import PREFIX, Runner, app_spec, asset_links, start_r
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 ENTRIES = {
-    "voila": "demo.ipynb", "streamlit": "app.py", "panel": "app.py", "bokeh": "app.py",
-    "dash": "app.py", "gradio": "app.py", "shiny": "app.py", "custom": "",
-}  # fmt: skip
+    "voila": "demo.ipynb",
+    "streamlit": "app.py",
+    "panel": "app.py",
+    "bokeh": "app.py",
+    "dash": "app.py",
+    "gradio": "app.py",
+    "shiny": "app.py",
+    "custom": "",
+}
 TITLES = {
-    "voila": "Hello from Voila", "streamlit": "", "panel": "", "bokeh": "",
-    "dash": "", "gradio": "", "shiny": "Hello from Shiny", "custom": "Hello from custom",
-}  # fmt: skip
+    "voila": "Hello from Voila",
+    "streamlit": "",
+    "panel": "",
+    "bokeh": "",
+    "dash": "",
+    "gradio": "",
+    "shiny": "Hello from Shiny",
+    "custom": "Hello from custom",
+}
 
 
 def spec_for(framework: str) -> dict[str, Any]:
@@ -32,7 +44,9 @@ def spec_for(framework: str) -> dict[str, Any]:
 
 
 @pytest_asyncio.fixture(scope="module", params=sorted(ENTRIES), loop_scope="session")
-async def runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runner]:
+async def runner(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Runner]:
     framework = request.param
     r = await start_runner(spec_for(framework), tmp_path_factory.mktemp(framework))
     try:

@@ -30,10 +30,23 @@ def test_allowed(url: str, scheme: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "", "-oProxyCommand=touch x", "--upload-pack=touch x", "file:///etc/passwd", "file://host/x",
-        "ext::sh -c touch% x", "ext::ssh", "fd::17", "/srv/repo.git", "./repo", "repo",
-        "http://github.com/x.git", "git://github.com/x.git", "ssh://-oProxyCommand=x/repo",
-        "https://github.com/x\n.git", "https:///nohost", "git@-host:repo",
+        "",
+        "-oProxyCommand=touch x",
+        "--upload-pack=touch x",
+        "file:///etc/passwd",
+        "file://host/x",
+        "ext::sh -c touch% x",
+        "ext::ssh",
+        "fd::17",
+        "/srv/repo.git",
+        "./repo",
+        "repo",
+        "http://github.com/x.git",
+        "git://github.com/x.git",
+        "ssh://-oProxyCommand=x/repo",
+        "https://github.com/x\n.git",
+        "https:///nohost",
+        "git@-host:repo",
     ],
 )
 def test_refused(url: str) -> None:
@@ -52,7 +65,9 @@ def test_good_refs(ref: str) -> None:
     assert check_ref(ref) == ref
 
 
-@pytest.mark.parametrize("ref", ["-x", "--upload-pack=x", "a..b", "a b", "a@{1}", "x.lock", "a/", ":x"])
+@pytest.mark.parametrize(
+    "ref", ["-x", "--upload-pack=x", "a..b", "a b", "a@{1}", "x.lock", "a/", ":x"]
+)
 def test_bad_refs(ref: str) -> None:
     with pytest.raises(SpecError):
         check_ref(ref)
@@ -72,7 +87,9 @@ def test_redact(text: str, shown: str) -> None:
 
 
 def test_git_environment_limits_transports_and_prompts() -> None:
-    env = git_environment({"PATH": "/usr/bin", "GIT_DIR": "/elsewhere", "GIT_ASKPASS": "x"}, ("git+ssh",))
+    env = git_environment(
+        {"PATH": "/usr/bin", "GIT_DIR": "/elsewhere", "GIT_ASKPASS": "x"}, ("git+ssh",)
+    )
     assert env["GIT_ALLOW_PROTOCOL"] == "ssh"
     assert env["GIT_TERMINAL_PROMPT"] == "0"
     assert "GIT_DIR" not in env and "GIT_ASKPASS" not in env

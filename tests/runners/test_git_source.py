@@ -18,10 +18,14 @@ from tests.runners.harness import free_port, make_spec, start_runner
 pytestmark = pytest.mark.functional
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.org",
-    "GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.org",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "PATH": "/usr/bin:/bin",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "Alice",
+    "GIT_AUTHOR_EMAIL": "alice@example.org",
+    "GIT_COMMITTER_NAME": "Alice",
+    "GIT_COMMITTER_EMAIL": "alice@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": "/nonexistent",
+    "PATH": "/usr/bin:/bin",
+}
 
 
 @dataclass
@@ -31,7 +35,9 @@ class Repo:
 
 
 def git(*args: str, cwd: Path) -> str:
-    out = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
@@ -59,10 +65,18 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     git("clone", "-q", "--bare", str(work), str(base / "dash.git"), cwd=base)
     port = free_port()
     daemon = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base}",
-         "--listen=127.0.0.1", f"--port={port}", str(base)],
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            f"--base-path={base}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(base),
+        ],
         env=GIT_ENV,
-    )  # fmt: skip
+    )
     try:
         wait_listening(port)
         yield Repo(f"git://127.0.0.1:{port}/dash.git", commits)
@@ -85,7 +99,14 @@ def wait_listening(port: int) -> None:
 
 
 def git_spec(url: str, dest: Path, ref: str, **source: Any) -> dict[str, Any]:
-    src = {"type": "git", "url": url, "ref": ref, "dest": str(dest), "path": "app", "allowed_schemes": ["git"]}
+    src = {
+        "type": "git",
+        "url": url,
+        "ref": ref,
+        "dest": str(dest),
+        "path": "app",
+        "allowed_schemes": ["git"],
+    }
     src.update(source)
     command = ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
     return make_spec("custom", src, custom={"command": command, "strip_prefix": True})
@@ -99,10 +120,28 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.mark.parametrize(
     ("ref", "version"),
-    [("", "v2"), ("main", "v2"), ("feature", "v3"), ("v1", "v1"), ("@v1", "v1"), ("@v3", "v3"), ("@v2:short", "v2")],
-    ids=["default-branch", "branch-main", "branch-feature", "tag", "commit", "commit-off-main", "short-commit"],
+    [
+        ("", "v2"),
+        ("main", "v2"),
+        ("feature", "v3"),
+        ("v1", "v1"),
+        ("@v1", "v1"),
+        ("@v3", "v3"),
+        ("@v2:short", "v2"),
+    ],
+    ids=[
+        "default-branch",
+        "branch-main",
+        "branch-feature",
+        "tag",
+        "commit",
+        "commit-off-main",
+        "short-commit",
+    ],
 )
-async def test_clone_ref(repo: Repo, tmp_path: Path, session: aiohttp.ClientSession, ref: str, version: str) -> None:
+async def test_clone_ref(
+    repo: Repo, tmp_path: Path, session: aiohttp.ClientSession, ref: str, version: str
+) -> None:
     if ref.startswith("@"):
         name, _, short = ref[1:].partition(":")
         ref = repo.commits[name][:10] if short else repo.commits[name]
@@ -114,7 +153,9 @@ async def test_clone_ref(repo: Repo, tmp_path: Path, session: aiohttp.ClientSess
             assert await r.text() == version
         assert f"checked out {repo.commits[version]}" in runner.output()
         shallow = (tmp_path / "clone" / ".git" / "shallow").exists()
-        assert shallow or ref.startswith(repo.commits[version][:10]), "branches and tags clone shallow"
+        assert shallow or ref.startswith(repo.commits[version][:10]), (
+            "branches and tags clone shallow"
+        )
     finally:
         assert await runner.stop() == 0
 
@@ -152,7 +193,9 @@ async def test_unknown_ref(repo: Repo, tmp_path: Path) -> None:
 
 async def test_credentials_never_logged(tmp_path: Path) -> None:
     url = f"https://alice:s3cr3t-t0ken@127.0.0.1:{free_port()}/dash.git"
-    runner = await start_runner(git_spec(url, tmp_path / "clone", "main", allowed_schemes=["https"]), tmp_path)
+    runner = await start_runner(
+        git_spec(url, tmp_path / "clone", "main", allowed_schemes=["https"]), tmp_path
+    )
     assert await runner.exit_code(60) == 3, runner.output()
     assert "s3cr3t-t0ken" not in runner.output()
     assert "https://***@127.0.0.1" in runner.output()

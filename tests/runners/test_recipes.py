@@ -11,13 +11,21 @@ from runners.spec import CustomCommand
 
 pytestmark = pytest.mark.unit
 
-VALUES = placeholders(python="/py", host="127.0.0.1", port=5000, prefix="/dashboards/alice/demo/", entry="app.py")
+VALUES = placeholders(
+    python="/py", host="127.0.0.1", port=5000, prefix="/dashboards/alice/demo/", entry="app.py"
+)
 
 
 @pytest.mark.parametrize("name", sorted(set(RECIPES) - {"custom"}))
 def test_every_placeholder_is_filled(name: str) -> None:
     p = plan(RECIPES[name], VALUES, {})
-    rendered = " ".join(p.argv) + " " + " ".join(p.env.values()) + p.ready_path + " ".join(p.websocket_paths)
+    rendered = (
+        " ".join(p.argv)
+        + " "
+        + " ".join(p.env.values())
+        + p.ready_path
+        + " ".join(p.websocket_paths)
+    )
     assert not re.search(r"\{[a-z_]+\}", rendered), rendered
     assert p.argv[0] == "/py"
     assert p.env["PYTHONUNBUFFERED"] == "1"
@@ -38,7 +46,9 @@ def test_streamlit_gets_the_full_prefix() -> None:
 
 
 def test_custom_command_and_unknown_braces() -> None:
-    custom = CustomCommand(command=("srv", "--port={port}", '{"json": true}', "{prefix}"), strip_prefix=True)
+    custom = CustomCommand(
+        command=("srv", "--port={port}", '{"json": true}', "{prefix}"), strip_prefix=True
+    )
     p = plan(recipe_for("custom", custom), VALUES, {"MINE": "1"})
     assert p.argv == ("srv", "--port=5000", '{"json": true}', "/dashboards/alice/demo/")
     assert p.strip_prefix and p.env["MINE"] == "1"

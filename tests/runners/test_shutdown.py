@@ -36,9 +36,11 @@ def all_gone(procs: list[psutil.Process]) -> list[str]:
 async def test_voila_kernels_stop_with_the_runner(tmp_path: Path) -> None:
     runner = await start_runner(app_spec("voila", "demo.ipynb"), tmp_path)
     await runner.wait_ready()
-    async with aiohttp.ClientSession() as session:
-        async with session.get(runner.url, headers=runner.headers) as r:
-            assert "the answer is 42" in await r.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(runner.url, headers=runner.headers) as r,
+    ):
+        assert "the answer is 42" in await r.text()
     procs = descendants(runner.process.pid)
     assert any("ipykernel" in " ".join(p.cmdline()) for p in procs), [p.cmdline() for p in procs]
     assert await runner.stop(STOP_BOUND) == 0
@@ -49,9 +51,10 @@ async def test_detached_grandchild_is_stopped(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
     command = ["{python}", "spawner.py", "{port}", str(pid_file)]
     spec = make_spec(
-        "custom", {"type": "directory", "root": str(APPS / "custom")},
+        "custom",
+        {"type": "directory", "root": str(APPS / "custom")},
         custom={"command": command, "strip_prefix": True},
-    )  # fmt: skip
+    )
     runner = await start_runner(spec, tmp_path)
     await runner.wait_ready()
     grandchild = psutil.Process(int(pid_file.read_text()))
@@ -68,9 +71,11 @@ async def test_sigterm_during_git_clone(tmp_path: Path) -> None:
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     source = {
-        "type": "git", "url": f"git://127.0.0.1:{port}/x.git", "dest": str(tmp_path / "clone"),
+        "type": "git",
+        "url": f"git://127.0.0.1:{port}/x.git",
+        "dest": str(tmp_path / "clone"),
         "allowed_schemes": ["git"],
-    }  # fmt: skip
+    }
     try:
         runner = await start_runner(make_spec("streamlit", source, "app.py"), tmp_path)
         await asyncio.sleep(1.5)  # git is connected and waiting

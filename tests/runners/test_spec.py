@@ -16,9 +16,13 @@ CREDENTIAL = "c" * 32
 
 def base(**change: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "framework": "streamlit", "entry": "app.py", "prefix": "/dashboards/alice/demo/", "port": 9000,
-        "credential": CREDENTIAL, "source": {"type": "directory", "root": "/home/alice", "path": "apps/sales"},
-    }  # fmt: skip
+        "framework": "streamlit",
+        "entry": "app.py",
+        "prefix": "/dashboards/alice/demo/",
+        "port": 9000,
+        "credential": CREDENTIAL,
+        "source": {"type": "directory", "root": "/home/alice", "path": "apps/sales"},
+    }
     doc.update(change)
     return doc
 
@@ -31,7 +35,9 @@ def test_minimal_spec() -> None:
 
 
 def test_git_source_defaults() -> None:
-    spec = parse_spec(base(source={"type": "git", "url": "https://h/r.git", "dest": "/tmp/c", "path": "./a//b"}))
+    spec = parse_spec(
+        base(source={"type": "git", "url": "https://h/r.git", "dest": "/tmp/c", "path": "./a//b"})
+    )
     assert spec.source == GitSource(url="https://h/r.git", dest="/tmp/c", path="a/b")
 
 
@@ -65,11 +71,20 @@ def test_credential_from_environment() -> None:
         ({"log_lines": 0}, "spec.log_lines must be a positive integer"),
         ({"extra": 1}, "unknown field(s) extra"),
         ({"source": {"type": "s3"}}, "source.type must be 'directory' or 'git'"),
-        ({"source": {"type": "directory", "root": "relative"}}, "source.root must be an absolute path"),
-        ({"source": {"type": "git", "url": "https://h/r", "dest": "rel"}}, "source.dest must be an absolute"),
+        (
+            {"source": {"type": "directory", "root": "relative"}},
+            "source.root must be an absolute path",
+        ),
+        (
+            {"source": {"type": "git", "url": "https://h/r", "dest": "rel"}},
+            "source.dest must be an absolute",
+        ),
         ({"source": {"type": "git", "dest": "/tmp/x"}}, "source.url is required"),
         ({"custom": {"command": []}}, "custom.command must name a program"),
-        ({"custom": {"command": ["x"], "strip_prefix": "yes"}}, "custom.strip_prefix must be true or false"),
+        (
+            {"custom": {"command": ["x"], "strip_prefix": "yes"}},
+            "custom.strip_prefix must be true or false",
+        ),
     ],
 )
 def test_invalid_specs(change: dict[str, Any], message: str) -> None:

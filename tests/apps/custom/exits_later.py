@@ -6,4 +6,6 @@ import sys
 import threading
 
 threading.Timer(float(sys.argv[2]), os._exit, (3,)).start()
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
+http.server.HTTPServer(
+    ("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler
+).serve_forever()

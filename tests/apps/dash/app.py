@@ -1,7 +1,9 @@
 from dash import Dash, Input, Output, dcc, html
 
 app = Dash(__name__)
-app.layout = html.Div([html.H1("Hello from Dash"), dcc.Input(id="name", value="world"), html.Div(id="shout")])
+app.layout = html.Div(
+    [html.H1("Hello from Dash"), dcc.Input(id="name", value="world"), html.Div(id="shout")]
+)
 
 
 @app.callback(Output("shout", "children"), Input("name", "value"))

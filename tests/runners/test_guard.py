@@ -1,0 +1,257 @@
+"""The guard in process, in front of a real aiohttp upstream: headers, streaming, WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from runners.guard import CREDENTIAL_HEADER, Guard
+
+pytestmark = pytest.mark.functional
+
+PREFIX = "/dashboards/alice/demo/"
+CREDENTIAL = "k" * 32
+BIG = 10 * 1024 * 1024
+RELEASE = web.AppKey("release", asyncio.Event)
+CLOSED_WITH = web.AppKey("closed_with", asyncio.Future)
+
+
+async def echo_headers(request: web.Request) -> web.Response:
+    return web.json_response({"path": request.path_qs, "headers": dict(request.headers)})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    await response.prepare(request)
+    block = b"x" * 65536
+    for _ in range(BIG // len(block)):
+        await response.write(block)
+    await response.write_eof()
+    return response
+
+
+async def upload(request: web.Request) -> web.Response:
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.content.iter_any():
+        digest.update(chunk)
+        size += len(chunk)
+    return web.json_response({"size": size, "sha256": digest.hexdigest()})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b"data: first\n\n")
+    await request.app[RELEASE].wait()
+    await response.write(b"data: second\n\n")
+    await response.write_eof()
+    return response
+
+
+async def set_cookie(request: web.Request) -> web.Response:
+    response = web.Response(text="ok")
+    response.set_cookie("viewer", "alice")
+    return response
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=("chat.v2", "chat.v1"))
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            if msg.data == "close-4001":
+                await ws.close(code=4001, message=b"app says bye")
+                break
+            await ws.send_str("echo " + msg.data)
+        elif msg.type == aiohttp.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data[::-1])
+    request.app[CLOSED_WITH].set_result(ws.close_code)
+    return ws
+
+
+@dataclass
+class Stack:
+    guard: Guard
+    upstream: web.Application
+    url: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {CREDENTIAL_HEADER: CREDENTIAL}
+
+
+def upstream_app(prefix: str) -> web.Application:
+    app = web.Application(client_max_size=0)
+    app[RELEASE] = asyncio.Event()
+    app[CLOSED_WITH] = asyncio.get_running_loop().create_future()
+    for path, handler in [
+        ("headers", echo_headers),
+        ("download", download),
+        ("events", events),
+        ("cookie", set_cookie),
+        ("ws", websocket),
+    ]:
+        app.router.add_get(prefix + path, handler)
+    app.router.add_post(prefix + "upload", upload)
+    return app
+
+
+async def make_stack(strip_prefix: bool = False) -> AsyncIterator[Stack]:
+    upstream = upstream_app("/" if strip_prefix else PREFIX)
+    async with TestServer(upstream, host="127.0.0.1") as up:
+        guard = Guard(prefix=PREFIX, credential=CREDENTIAL)
+        guard.upstream = f"http://127.0.0.1:{up.port}"
+        guard.strip_prefix = strip_prefix
+        guard.status.set("ready", "ready")
+        async with TestServer(guard.app(), host="127.0.0.1") as front:
+            yield Stack(guard, upstream, f"http://127.0.0.1:{front.port}{PREFIX}")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack() -> AsyncIterator[Stack]:
+    async for s in make_stack():
+        yield s
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
+        yield s
+
+
+async def test_headers_forwarded_and_cleaned(stack: Stack, client: aiohttp.ClientSession) -> None:
+    sent = {
+        **stack.headers,
+        "X-Custom": "1",
+        "Connection": "keep-alive, X-Drop",
+        "X-Drop": "gone",
+        "Host": "hub.example.org",
+        "Origin": "https://hub.example.org",
+    }
+    async with client.get(stack.url + "headers?a=1", headers=sent) as r:
+        seen = await r.json()
+    assert seen["path"] == PREFIX + "headers?a=1"
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert CREDENTIAL_HEADER.lower() not in headers
+    assert "x-drop" not in headers
+    assert headers["x-custom"] == "1"
+    assert headers["host"] == "hub.example.org"
+    assert headers["origin"] == "https://hub.example.org"
+
+
+async def test_refusals(stack: Stack, client: aiohttp.ClientSession) -> None:
+    async with client.get(stack.url + "headers") as r:
+        assert r.status == 403
+    async with client.get(stack.url[: -len(PREFIX)] + "/elsewhere/", headers=stack.headers) as r:
+        assert r.status == 404
+    async with client.get(
+        stack.url.rstrip("/") + "?x=1", headers=stack.headers, allow_redirects=False
+    ) as r:
+        assert r.status == 308
+        assert r.headers["Location"] == PREFIX + "?x=1"
+
+
+async def test_not_ready_is_503_and_health_says_why(
+    stack: Stack, client: aiohttp.ClientSession
+) -> None:
+    stack.guard.status.set("starting", "starting streamlit")
+    async with client.get(stack.url + "headers", headers=stack.headers) as r:
+        assert r.status == 503
+        assert r.headers["Retry-After"] == "1"
+    async with client.get(stack.url + "_podium/health") as r:
+        assert r.status == 503
+        assert (await r.json())["reason"] == "starting streamlit"
+
+
+async def test_large_download_streams(stack: Stack, client: aiohttp.ClientSession) -> None:
+    size = 0
+    async with client.get(stack.url + "download", headers=stack.headers) as r:
+        assert r.status == 200
+        async for chunk in r.content.iter_any():
+            size += len(chunk)
+    assert size == BIG
+
+
+async def test_large_upload_streams(stack: Stack, client: aiohttp.ClientSession) -> None:
+    body = bytes(range(256)) * (BIG // 256)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 100_000):
+            yield body[i : i + 100_000]
+
+    async with client.post(stack.url + "upload", data=chunks(), headers=stack.headers) as r:
+        assert await r.json() == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+async def test_server_sent_events_are_not_buffered(
+    stack: Stack, client: aiohttp.ClientSession
+) -> None:
+    async with client.get(stack.url + "events", headers=stack.headers) as r:
+        first = await asyncio.wait_for(r.content.readuntil(b"\n\n"), 10)
+        assert first == b"data: first\n\n"  # arrived while the upstream still holds the stream open
+        stack.upstream[RELEASE].set()
+        assert await r.content.read() == b"data: second\n\n"
+
+
+async def test_cookies_are_not_shared_between_viewers(
+    stack: Stack, client: aiohttp.ClientSession
+) -> None:
+    async with client.get(stack.url + "cookie", headers=stack.headers) as r:
+        assert "viewer=alice" in r.headers["Set-Cookie"]
+    async with client.get(stack.url + "headers", headers=stack.headers) as r:
+        assert "Cookie" not in (await r.json())["headers"]
+
+
+async def test_websocket_relay(stack: Stack, client: aiohttp.ClientSession) -> None:
+    ws_url = stack.url.replace("http", "ws", 1) + "ws"
+    async with client.ws_connect(ws_url, headers=stack.headers, protocols=["chat.v1"]) as ws:
+        assert ws.protocol == "chat.v1"
+        await ws.send_str("hello")
+        assert await ws.receive_str(timeout=5) == "echo hello"
+        await ws.send_bytes(b"\x00\x01\x02")
+        assert await ws.receive_bytes(timeout=5) == b"\x02\x01\x00"
+        await ws.send_str("close-4001")
+        msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE
+        assert msg.data == 4001
+
+
+async def test_websocket_close_from_viewer_reaches_app(
+    stack: Stack, client: aiohttp.ClientSession
+) -> None:
+    ws_url = stack.url.replace("http", "ws", 1) + "ws"
+    ws = await client.ws_connect(ws_url, headers=stack.headers)
+    await ws.send_str("x")
+    await ws.receive_str(timeout=5)
+    await ws.close(code=4002)
+    assert await asyncio.wait_for(stack.upstream[CLOSED_WITH], 5) == 4002
+
+
+async def test_websocket_refused_by_app_keeps_status(
+    stack: Stack, client: aiohttp.ClientSession
+) -> None:
+    ws_url = stack.url.replace("http", "ws", 1) + "no-such-socket"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect(ws_url, headers=stack.headers)
+    assert refused.value.status == 404
+
+
+async def test_strip_prefix(client: aiohttp.ClientSession) -> None:
+    async for s in make_stack(strip_prefix=True):
+        async with client.get(s.url + "headers?q=1", headers=s.headers) as r:
+            assert (await r.json())["path"] == "/headers?q=1"
+
+
+async def test_upstream_down_is_502(stack: Stack, client: aiohttp.ClientSession) -> None:
+    stack.guard.upstream = "http://127.0.0.1:9"
+    async with client.get(stack.url + "headers", headers=stack.headers) as r:
+        assert r.status == 502
