@@ -89,10 +89,14 @@ class Framework:
         if partial:
             self.lines.append(partial.decode("utf-8", "replace"))
 
-    async def wait(self) -> int:
-        """Wait for the process to exit and for its output to be read to the end."""
+    async def wait(self, reap_every: float = 5.0) -> int:
+        """Wait for the process to exit (reaping orphans meanwhile) and for its output to end."""
         assert self.process is not None
-        code = await self.process.wait()
+        waiter = asyncio.ensure_future(self.process.wait())
+        while not waiter.done():
+            await asyncio.wait((waiter,), timeout=reap_every)
+            reap_orphans(self.process.pid)
+        code = waiter.result()
         if self._pump is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._pump), 2)
@@ -113,6 +117,19 @@ class Framework:
         if self._pump is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._pump, 2)
+
+
+def reap_orphans(exclude: int | None) -> int:
+    """Collect exited orphans re-parented to the runner (it is their subreaper, or PID 1)."""
+    reaped = 0
+    for child in psutil.Process().children():
+        if child.pid == exclude:
+            continue  # asyncio waits for the framework itself
+        with contextlib.suppress(psutil.Error, ChildProcessError):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+                reaped += 1
+    return reaped
 
 
 async def kill_descendants(grace: float, exclude: int | None = None) -> None:

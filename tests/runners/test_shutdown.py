@@ -95,3 +95,28 @@ async def test_streamlit_stops_cleanly(tmp_path: Path) -> None:
     assert await runner.stop(STOP_BOUND) == 0
     assert all_gone(procs) == []
     assert "received SIGTERM, stopping" in runner.output()
+
+
+async def test_orphans_are_reaped_while_running(tmp_path: Path) -> None:
+    """A grandchild that exits after its parent died must not stay a zombie of the runner."""
+    script = (
+        "import http.server, subprocess, sys;"
+        "subprocess.Popen(['sh', '-c', 'sleep 1 &'], start_new_session=True);"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])),"
+        " http.server.SimpleHTTPRequestHandler).serve_forever()"
+    )
+    spec = make_spec(
+        "custom",
+        {"type": "directory", "root": str(APPS / "custom")},
+        custom={"command": ["{python}", "-c", script, "{port}"], "strip_prefix": True},
+    )
+    runner = await start_runner(spec, tmp_path)
+    await runner.wait_ready()
+    await asyncio.sleep(8)  # the orphaned sleep has exited; the runner reaps every 5 s
+    zombies = [
+        p.pid
+        for p in psutil.Process(runner.process.pid).children()
+        if p.status() == psutil.STATUS_ZOMBIE
+    ]
+    assert zombies == []
+    assert await runner.stop(STOP_BOUND) == 0
