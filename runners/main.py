@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -158,6 +158,15 @@ async def run(spec: LaunchSpec) -> int:
         await kill_descendants(spec.stop_grace)
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed: it roughly halves the guard's cost per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="podium-runner",
@@ -175,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         spec = load_spec(args.spec, os.environ)
-        return asyncio.run(run(spec))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as loop:
+            return loop.run(run(spec))
     except RunnerError as e:
         report(e)
         return e.exit_code

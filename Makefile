@@ -1,0 +1,28 @@
+# The same commands CI runs (see scripts/). `make help` lists them.
+.PHONY: help setup test test-fast lint bench runner-demo
+
+help:
+	@echo "make setup       install the frameworks, Podium and the test tools into .venv"
+	@echo "make test        lint, types and the whole test suite (what CI runs)"
+	@echo "make test-fast   the same without the slow framework tests"
+	@echo "make bench       measure the runner guard against direct access"
+	@echo "make runner-demo start one Streamlit dashboard through podium-runner"
+
+setup:
+	scripts/setup
+
+test:
+	scripts/test
+
+test-fast:
+	scripts/test --fast
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+bench: setup
+	.venv/bin/python bench/runner_guard.py
+	.venv/bin/python bench/runner_guard.py --framework streamlit
+
+runner-demo: setup
+	scripts/runner-demo

@@ -1,0 +1,231 @@
+"""What the runner's guard costs: direct to the framework vs through the guard, in one run.
+
+Starts one real ``podium-runner`` (by default the small aiohttp app of the
+tests, the hardest case for the guard since the app itself is fast; or a
+Streamlit app with ``--framework streamlit``), finds the framework's internal
+port in the runner's log, and measures both paths alternately:
+
+- throughput of a small page at N concurrent connections (wrk when installed,
+  else an aiohttp client), requests/s;
+- latency of the same page, one request at a time on a kept-alive connection, p50/p99;
+- WebSocket message round trips, one at a time, p50/p99 (custom app only).
+
+It prints each figure for both paths and the ratios. Goals (issue 2): the
+guard keeps >= 90 % of direct throughput and adds < 1 ms at p50. Bounded:
+every phase has a fixed duration or count and loopback targets only.
+
+    python bench/runner_guard.py [--framework custom|streamlit] [--seconds 5] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ROOT / "tests" / "apps"
+PREFIX = "/dashboards/alice/demo/"
+
+
+@dataclass
+class Target:
+    name: str
+    base: str  # http://127.0.0.1:port
+    headers: dict[str, str]
+    page: str  # path of the small page, under PREFIX
+    ws: str | None  # WebSocket path, under PREFIX
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def start(
+    framework: str, workdir: Path
+) -> tuple[asyncio.subprocess.Process, dict[str, object], int]:
+    if framework == "custom":
+        source = {"type": "directory", "root": str(APPS / "custom")}
+        command = ["{python}", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
+        extra: dict[str, object] = {"custom": {"command": command}}
+        entry = ""
+    else:
+        source = {"type": "directory", "root": str(APPS / framework)}
+        extra, entry = {}, "app.py"
+    spec = {
+        "framework": framework, "source": source, "entry": entry, "prefix": PREFIX,
+        "port": free_port(), "credential": secrets.token_urlsafe(24), **extra,
+    }  # fmt: skip
+    (workdir / "spec.json").write_text(json.dumps(spec))
+    log = (workdir / "runner.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "runners", "--spec", str(workdir / "spec.json"),
+        stdout=log, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = (workdir / "runner.log").read_text(errors="replace")
+        if "ready after" in text:
+            internal = re.search(r"on 127\.0\.0\.1:(\d+)", text)
+            assert internal
+            return proc, spec, int(internal.group(1))
+        if proc.returncode is not None:
+            raise SystemExit(f"runner failed:\n{text}")
+        await asyncio.sleep(0.2)
+    raise SystemExit("runner not ready in 120 s")
+
+
+def wrk_throughput(target: Target, seconds: float, connections: int) -> float:
+    import subprocess
+
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s"]
+    for key, value in target.headers.items():
+        args += ["-H", f"{key}: {value}"]
+    out = subprocess.run(
+        [*args, target.base + PREFIX + target.page], capture_output=True, text=True
+    )
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    if not m or "Non-2xx" in out.stdout:
+        raise SystemExit(f"wrk failed against {target.name}:\n{out.stdout}{out.stderr}")
+    return float(m.group(1))
+
+
+async def client_throughput(target: Target, seconds: float, connections: int) -> float:
+    url = target.base + PREFIX + target.page
+    count = 0
+    deadline = time.monotonic() + seconds
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers=target.headers) as session:
+
+        async def worker() -> None:
+            nonlocal count
+            while time.monotonic() < deadline:
+                async with session.get(url) as r:
+                    await r.read()
+                    assert r.status == 200
+                count += 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return count / seconds
+
+
+async def page_latency(target: Target, count: int) -> list[float]:
+    url = target.base + PREFIX + target.page
+    times = []
+    async with aiohttp.ClientSession(headers=target.headers) as session:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            async with session.get(url) as r:
+                await r.read()
+            times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+async def ws_latency(target: Target, count: int) -> list[float]:
+    assert target.ws
+    url = target.base.replace("http", "ws", 1) + PREFIX + target.ws
+    times = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, headers=target.headers) as ws,
+    ):
+        for i in range(count):
+            t0 = time.perf_counter()
+            await ws.send_str(str(i))
+            await ws.receive_str()
+            times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--framework", choices=["custom", "streamlit"], default="custom")
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="duration of each throughput phase"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per path")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--count", type=int, default=2000, help="sequential requests/messages per round"
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="podium-bench-"))
+    proc, spec, internal = await start(args.framework, workdir)
+    page, ws = ("", "ws") if args.framework == "custom" else ("_stcore/health", None)
+    direct = Target("direct", f"http://127.0.0.1:{internal}", {}, page, ws)
+    guarded = Target(
+        "guard",
+        f"http://127.0.0.1:{spec['port']}",
+        {"X-Podium-Credential": str(spec["credential"])},
+        page,
+        ws,
+    )
+    use_wrk = shutil.which("wrk") is not None
+    results: dict[str, dict[str, list[float]]] = {
+        t.name: {"rps": [], "lat": [], "ws": []} for t in (direct, guarded)
+    }
+    try:
+        for _ in range(args.rounds):
+            for target in (direct, guarded):
+                if use_wrk:
+                    rps = await asyncio.to_thread(
+                        wrk_throughput, target, args.seconds, args.connections
+                    )
+                else:
+                    rps = await client_throughput(target, args.seconds, args.connections)
+                results[target.name]["rps"].append(rps)
+                results[target.name]["lat"] += await page_latency(target, args.count)
+                if target.ws:
+                    results[target.name]["ws"] += await ws_latency(target, args.count)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    d, g = results["direct"], results["guard"]
+    tool = "wrk" if use_wrk else "aiohttp client"
+    print(f"runner guard benchmark: {args.framework} app, {os.cpu_count()} CPUs, load by {tool}")
+    print(f"{'measure':<34}{'direct':>12}{'guard':>12}{'ratio/delta':>14}")
+    rd, rg = statistics.median(d["rps"]), statistics.median(g["rps"])
+    print(
+        f"{f'small page req/s @{args.connections} conns':<34}{rd:>12.0f}{rg:>12.0f}{rg / rd:>13.1%}"
+    )
+    for label, key in (("small page latency", "lat"), ("websocket round trip", "ws")):
+        if not d[key]:
+            continue
+        for q in (0.5, 0.99):
+            a, b = percentile(d[key], q), percentile(g[key], q)
+            print(f"{f'{label} p{int(q * 100)} (ms)':<34}{a:>12.3f}{b:>12.3f}{b - a:>+13.3f}")
+    print(f"goal: guard >= 90% of direct throughput -> {'met' if rg / rd >= 0.9 else 'NOT met'}")
+    added = percentile(g["lat"], 0.5) - percentile(d["lat"], 0.5)
+    print(
+        f"goal: guard adds < 1 ms at p50 -> {'met' if added < 1 else 'NOT met'} ({added:+.3f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
