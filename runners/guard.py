@@ -1,55 +1,49 @@
-"""The guard: the runner's only public listener, a thin streaming proxy to the framework.
+"""The guard: the runner's only public listener, a byte relay to the framework.
 
-It refuses every request that lacks the per-launch credential the gateway
-sends (``X-Podium-Credential``), removes that header before forwarding, and
-answers ``<prefix>_podium/health`` itself. Bodies stream both ways; WebSockets
-are relayed message by message with their close codes and subprotocols.
-``Host`` and ``Origin`` pass through unchanged so the framework builds the
-public links and its same-origin checks compare the public values.
+Each connection from the gateway is paired with one connection to the
+framework. The guard reads every request head: it refuses (403) a request
+without the per-launch credential (``X-Podium-Credential``), removes that
+header, answers ``<prefix>_podium/health`` itself, and forwards the rest
+unchanged (``Host``, ``Origin``, cookies, ``Connection``/``Upgrade``), so the
+framework builds public links and its same-origin checks compare public
+values. Bodies and responses pass through as bytes, never held whole; after a
+``101 Switching Protocols`` the connection becomes a plain tunnel (WebSocket
+frames, close codes and subprotocols untouched). Why bytes and not a
+framework: the guard sits on every request of every viewer, and a relay that
+only frames messages costs a fraction of a full HTTP client and server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
+import json
 import time
-import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
-import aiohttp
-from aiohttp import WSMsgType, web
-from multidict import CIMultiDict, CIMultiDictProxy
+from runners.http1 import (
+    MAX_HEAD,
+    Body,
+    HeadError,
+    NoBody,
+    Request,
+    parse_headers,
+    parse_request,
+    request_body,
+    response_body,
+    simple_response,
+)
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"
-# Bodies up to this size are read whole and sent in one write; larger ones stream.
-SMALL_BODY = 64 * 1024
-
-_HOP_BY_HOP = frozenset(
-    h.lower()
-    for h in (
-        "Connection",
-        "Keep-Alive",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
-        CREDENTIAL_HEADER,
-    )
-)
-_WS_HANDSHAKE = frozenset(
-    h.lower()
-    for h in (
-        "Sec-WebSocket-Key",
-        "Sec-WebSocket-Version",
-        "Sec-WebSocket-Extensions",
-        "Sec-WebSocket-Protocol",
-    )
-)
-_CLIENT_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+HEAD_TIMEOUT = 30.0  # a connection that sends no complete request head in time is dropped
+_CREDENTIAL = CREDENTIAL_HEADER.encode()
+_REASONS = {403: "Forbidden", 404: "Not Found", 431: "Request Header Fields Too Large",
+            400: "Bad Request", 501: "Not Implemented", 502: "Bad Gateway",
+            503: "Service Unavailable", 505: "HTTP Version Not Supported"}  # fmt: skip
 
 
 @dataclass
@@ -64,206 +58,347 @@ class Status:
         self.state, self.reason, self.since = state, reason, time.monotonic()
 
 
-def forward_headers(headers: CIMultiDictProxy[str], drop: Iterable[str] = ()) -> CIMultiDict[str]:
-    """Copy request or response headers minus hop-by-hop ones and those named in Connection."""
-    named = {t.strip().lower() for t in headers.get("Connection", "").split(",") if t.strip()}
-    skip = _HOP_BY_HOP | named | {d.lower() for d in drop}
-    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in skip)
-
-
-def credential_ok(presented: str | None, expected: str) -> bool:
-    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
-
-
-def _close_code(code: int | None) -> int:
-    # 1005 (no code) and 1006 (abnormal) may not be sent on the wire.
-    if code is None or code == 1005:
-        return 1000
-    return 1011 if code == 1006 else code
+def refusal(status: int, text: str, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+    return simple_response(status, _REASONS.get(status, "Error"), f"{status} {text}\n", extra)
 
 
 class Guard:
-    """Holds the upstream address and serves the guard's aiohttp application."""
+    """The guard's policy and its listening socket."""
 
     def __init__(self, *, prefix: str, credential: str) -> None:
         self.prefix = prefix
-        self.credential = credential
         self.status = Status()
-        self.upstream = ""  # http://127.0.0.1:<port>, set when the framework starts
+        self.upstream: tuple[str, int] | None = None  # the framework, once it starts
         self.strip_prefix = False
         self.rewrites: Mapping[str, str] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._prefix = prefix.encode()
+        self._health = (prefix + HEALTH_PATH).encode()
+        self._credential = credential.encode()
+        self._server: asyncio.Server | None = None
+        self.connections: set[Downstream] = set()
+        self.head_timeout = HEAD_TIMEOUT
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=0, handler_args={"max_field_size": 65536})
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        app.cleanup_ctx.append(self._client_session)
-        app.on_shutdown.append(self._close_websockets)
-        return app
-
-    async def _client_session(self, app: web.Application) -> AsyncIterator[None]:
-        connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=False)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),  # never keep one viewer's cookies for another
-            auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            skip_auto_headers=_CLIENT_AUTO_HEADERS,
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port``; return the bound port."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Downstream(self), host, port, reuse_address=True
         )
-        yield
-        await self._session.close()
+        return int(self._server.sockets[0].getsockname()[1])
 
-    async def _close_websockets(self, app: web.Application) -> None:
-        for ws in list(self._sockets):
-            await ws.close(code=1001, message=b"dashboard stopping")
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
 
-    def health(self) -> web.Response:
+    def health(self) -> bytes:
         ready = self.status.state == "ready"
-        body = {
-            "ready": ready,
-            "state": self.status.state,
-            "reason": self.status.reason,
-            "seconds": round(time.monotonic() - self.status.since, 1),
-        }
-        return web.json_response(body, status=200 if ready else 503)
+        body = json.dumps(
+            {
+                "ready": ready,
+                "state": self.status.state,
+                "reason": self.status.reason,
+                "seconds": round(time.monotonic() - self.status.since, 1),
+            }
+        )
+        status, reason = (200, "OK") if ready else (503, "Service Unavailable")
+        extra = (("Cache-Control", "no-store"),)
+        return simple_response(status, reason, body, extra, content_type="application/json")
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    def decide(self, request: Request) -> tuple[bytes | None, bytes]:
+        """Either a response to send back (and close), or the head to forward upstream."""
         path = request.path
-        if path == self.prefix + HEALTH_PATH:
-            return self.health()
-        if not credential_ok(request.headers.get(CREDENTIAL_HEADER), self.credential):
-            return web.Response(
-                status=403, text="403 Forbidden: this runner only answers its gateway\n"
-            )
-        if path == self.prefix[:-1]:
-            location = self.prefix + (f"?{request.query_string}" if request.query_string else "")
-            raise web.HTTPPermanentRedirect(location)
-        if not path.startswith(self.prefix):
-            return web.Response(status=404, text=f"404 Not Found: outside {self.prefix}\n")
-        if self.status.state != "ready" or self._session is None:
-            return web.Response(
-                status=503, headers={"Retry-After": "1"}, text=f"503 {self.status.reason}\n"
-            )
-        target = request.raw_path
-        if path in self.rewrites:
-            target = self.rewrites[path]
+        if path == self._health:
+            return self.health(), b""
+        presented = request.head.get(_CREDENTIAL)
+        if len(presented) != 1 or not hmac.compare_digest(presented[0], self._credential):
+            return refusal(403, "Forbidden: this runner only answers its gateway"), b""
+        if path == self._prefix[:-1]:
+            query = request.target[len(path) :]
+            location = (self.prefix + query.decode("latin-1")).replace("\r", "").replace("\n", "")
+            return simple_response(308, "Permanent Redirect", "", (("Location", location),)), b""
+        if not path.startswith(self._prefix):
+            return refusal(404, f"Not Found: outside {self.prefix}"), b""
+        if self.status.state != "ready" or self.upstream is None:
+            return refusal(503, self.status.reason, (("Retry-After", "1"),)), b""
+        target = request.target
+        rewritten = self.rewrites.get(path.decode("latin-1"))
+        if rewritten is not None:
+            target = rewritten.encode() + target[len(path) :]
         elif self.strip_prefix:
-            target = "/" + target[len(self.prefix) :]
-        url = self.upstream + target
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await self._relay_websocket(request, url)
-        return await self._relay_http(request, url)
+            target = b"/" + target[len(self._prefix) :]
+        return None, request.serialize(target, request.head.without(_CREDENTIAL))
 
-    async def _relay_http(self, request: web.Request, url: str) -> web.StreamResponse:
-        assert self._session is not None
-        body = request.content if request.body_exists else None
+
+class Downstream(asyncio.Protocol):
+    """One connection from the gateway: frames requests, forwards them to its upstream."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.mode = "head"  # head | body | upgrade | tunnel | wait | closed
+        self.body: Body = NoBody()
+        self._deferred = b""
+        self.upstream: Upstream | None = None
+        self._pending: list[bytes] = []
+        self._connecting: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.guard.connections.add(self)
+        self._timer = asyncio.get_running_loop().call_later(self.guard.head_timeout, self.close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.mode = "closed"
+        self.guard.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.close()
+
+    def close(self) -> None:
+        self.mode = "closed"
+        if self.transport is not None:
+            self.transport.close()
+
+    # Flow control: when the viewer side cannot take more, stop reading the framework.
+    def pause_writing(self) -> None:
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.mode == "tunnel":
+            self.send_up(data)
+        elif self.mode == "body" and not self.buffer:
+            taken, done = self._consume_body(data)
+            if taken:
+                self.send_up(data if taken == len(data) else data[:taken])
+            if done:
+                self.mode = "head"
+                if taken < len(data):
+                    self.buffer += data[taken:]
+                    self._process()
+        elif self.mode != "closed":
+            self.buffer += data
+            self._process()
+
+    def _consume_body(self, data: bytes | bytearray) -> tuple[int, bool]:
         try:
-            upstream = await self._session.request(
-                request.method,
-                url,
-                headers=forward_headers(request.headers),
-                data=body,
-                allow_redirects=False,
-                compress=None,
-            )
-        except aiohttp.ClientError as e:
-            return web.Response(
-                status=502, text=f"502 Bad Gateway: the framework did not answer ({e})\n"
-            )
-        async with upstream:
-            headers = forward_headers(upstream.headers)
-            length = upstream.content_length
-            if length is not None and length <= SMALL_BODY:
-                return web.Response(
-                    status=upstream.status,
-                    reason=upstream.reason,
-                    headers=headers,
-                    body=await upstream.read(),
-                )
-            response = web.StreamResponse(
-                status=upstream.status, reason=upstream.reason, headers=headers
-            )
-            await response.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
-            await response.write_eof()
-            return response
+            return self.body.consume(data)
+        except HeadError as e:
+            self.refuse(e.status, e.reason)
+            return 0, False
 
-    async def _relay_websocket(self, request: web.Request, url: str) -> web.StreamResponse:
-        assert self._session is not None
-        protocols = [
-            p.strip()
-            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-            if p.strip()
-        ]
+    def _process(self) -> None:
+        while self.buffer and self.mode in ("head", "body"):
+            if self.mode == "body":
+                taken, done = self._consume_body(self.buffer)
+                if taken:
+                    self.send_up(bytes(self.buffer[:taken]))
+                    del self.buffer[:taken]
+                if not done:
+                    return
+                self.mode = "head"
+                continue
+            end = self.buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD:
+                    self.refuse(431, "request head too large")
+                return
+            block = bytes(self.buffer[:end])
+            del self.buffer[: end + 4]
+            try:
+                request = parse_request(block)
+                self.body = request_body(request.head)
+            except HeadError as e:
+                self.refuse(e.status, e.reason)
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            answer, head = self.guard.decide(request)
+            if answer is not None:
+                if self.upstream is not None and self.upstream.busy:
+                    # Pipelined behind forwarded requests: answer after their responses.
+                    self._deferred, self.mode = answer, "wait"
+                    assert self.transport is not None
+                    self.transport.pause_reading()
+                else:
+                    self.finish(answer)
+                return
+            upgrade = bool(request.head.get(b"Upgrade"))
+            self.send_up(head, request.method, upgrade)
+            if upgrade:
+                # Hold whatever follows until the framework accepts or refuses the upgrade.
+                self.mode = "upgrade"
+                assert self.transport is not None
+                self.transport.pause_reading()
+                return
+            self.mode = "head" if isinstance(self.body, NoBody) else "body"
+
+    def send_up(self, data: bytes, method: bytes | None = None, upgrade: bool = False) -> None:
+        if self.upstream is None:
+            self.upstream = Upstream(self)
+            self._connecting = asyncio.ensure_future(self._connect(self.upstream))
+        if method is not None:
+            self.upstream.expect(method, upgrade)
+        if self.upstream.ready and self.upstream.transport is not None:
+            self.upstream.transport.write(data)
+        else:
+            self._pending.append(data)
+
+    async def _connect(self, upstream: Upstream) -> None:
+        assert self.guard.upstream is not None
+        host, port = self.guard.upstream
+        loop = asyncio.get_running_loop()
         try:
-            upstream = await self._session.ws_connect(
-                url,
-                headers=forward_headers(request.headers, drop=_WS_HANDSHAKE),
-                protocols=protocols,
-                autoping=True,
-                max_msg_size=0,
-                compress=0,
-            )
-        except aiohttp.WSServerHandshakeError as e:
-            return web.Response(status=e.status, text=f"{e.status} WebSocket refused by the app\n")
-        except aiohttp.ClientError as e:
-            return web.Response(
-                status=502, text=f"502 Bad Gateway: the framework did not answer ({e})\n"
-            )
-        chosen = (upstream.protocol,) if upstream.protocol else ()
-        client = web.WebSocketResponse(
-            protocols=chosen, autoping=True, max_msg_size=0, compress=False
-        )
-        await client.prepare(request)
-        self._sockets.add(client)
-        try:
-            await relay_websockets(client, upstream)
-        finally:
-            await upstream.close()
-        return client
+            await loop.create_connection(lambda: upstream, host, port)
+        except OSError as e:
+            self.finish(refusal(502, f"Bad Gateway: the framework did not answer ({e.strerror})"))
+            return
+        assert upstream.transport is not None
+        # Bytes that arrived while connecting go first, in order; then writes go straight through.
+        upstream.transport.writelines(self._pending)
+        self._pending.clear()
+        upstream.ready = True
+
+    def upgrade_resolved(self, accepted: bool) -> None:
+        """The framework answered an upgrade: tunnel from now on, or go back to HTTP."""
+        assert self.transport is not None
+        self.mode = "tunnel" if accepted else "head"
+        self.transport.resume_reading()
+        if self.buffer:
+            if accepted:
+                self.send_up(bytes(self.buffer))
+                self.buffer.clear()
+            else:
+                self._process()
+
+    def responses_done(self) -> None:
+        """Every forwarded request has its whole response: a deferred answer may go now."""
+        if self.mode == "wait":
+            self.finish(self._deferred)
+
+    def upstream_closed(self, complete: bool) -> None:
+        """The framework closed its side; keep the viewer's connection only between responses."""
+        self.upstream = None
+        if self.mode == "wait" and complete:
+            self.finish(self._deferred)
+        elif not complete or self.mode in ("tunnel", "upgrade", "body", "wait"):
+            self.close()
+
+    def refuse(self, status: int, reason: str) -> None:
+        self.finish(refusal(status, reason))
+
+    def finish(self, response: bytes) -> None:
+        if self.transport is not None and self.mode != "closed":
+            self.transport.write(response)
+        self.close()
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.close()
 
 
-async def _forward(
-    source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-    sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-) -> int | None:
-    """Copy messages until ``source`` closes; return the close code it sent."""
-    while True:
-        msg = await source.receive()
-        if msg.type == WSMsgType.TEXT:
-            await sink.send_str(msg.data)
-        elif msg.type == WSMsgType.BINARY:
-            await sink.send_bytes(msg.data)
-        elif msg.type == WSMsgType.CLOSE:
-            return int(msg.data)  # the peer's own code; close_code changes with the reply
-        elif msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-            return source.close_code
+class Upstream(asyncio.Protocol):
+    """The paired connection to the framework: relays responses, tracking where each ends."""
 
+    def __init__(self, downstream: Downstream) -> None:
+        self.down = downstream
+        self.transport: asyncio.Transport | None = None
+        self.inflight: collections.deque[tuple[bytes, bool]] = collections.deque()
+        self.head = bytearray()
+        self.body: Body | None = NoBody()  # None: until the connection closes
+        self.mode = "head"  # head | body | tunnel
+        self.ready = False  # connected and the bytes queued meanwhile flushed
 
-async def relay_websockets(
-    client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
-) -> None:
-    """Relay messages both ways until either side closes; the close code crosses over.
+    def expect(self, method: bytes, upgrade: bool) -> None:
+        self.inflight.append((method, upgrade))
 
-    The direction still reading is cancelled *before* the other side is closed:
-    aiohttp's client closes with 1000 on its own if a close() races a pending
-    receive(), which would lose the viewer's close code.
-    """
-    to_app = asyncio.ensure_future(_forward(client, upstream))
-    to_viewer = asyncio.ensure_future(_forward(upstream, client))
-    try:
-        await asyncio.wait((to_app, to_viewer), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        # Also runs when aiohttp cancels the handler because the viewer's connection closed.
-        finished = [t for t in (to_app, to_viewer) if t.done() and not t.cancelled()]
-        for task in (to_app, to_viewer):
-            task.cancel()
-        await asyncio.gather(to_app, to_viewer, return_exceptions=True)
-        first = finished[0] if finished else to_app
-        code = first.result() if first in finished and first.exception() is None else None
-        sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse = (
-            upstream if first is to_app else client
-        )
-        await asyncio.shield(sink.close(code=_close_code(code if code is not None else 1006)))
+    @property
+    def busy(self) -> bool:
+        """Some forwarded request has not had its whole response yet."""
+        return bool(self.inflight) or self.mode != "head" or bool(self.head)
+
+    def _response_ended(self) -> None:
+        self.mode = "head"
+        if not self.inflight and not self.head:
+            self.down.responses_done()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        complete = self.mode == "head" and not self.head and not self.inflight
+        if self.mode == "body" and self.body is None:
+            complete = True  # a close-delimited body has just ended
+        self.down.upstream_closed(complete)
+
+    def pause_writing(self) -> None:
+        if self.down.transport is not None:
+            self.down.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.down.transport is not None and self.down.mode != "upgrade":
+            self.down.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        down = self.down.transport
+        if down is None or self.down.mode == "closed":
+            return
+        down.write(data)
+        if self.mode != "tunnel":
+            try:
+                self._track(data)
+            except HeadError:
+                self.down.close()
+
+    def _track(self, data: bytes) -> None:
+        """Follow response boundaries in bytes already forwarded."""
+        view: bytes | bytearray = data
+        while view:
+            if self.mode == "body":
+                if self.body is None:
+                    return
+                taken, done = self.body.consume(view)
+                view = view[taken:]
+                if done:
+                    self._response_ended()
+                continue
+            if self.mode == "tunnel":
+                return
+            self.head += view
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.head) > MAX_HEAD:
+                    raise HeadError(502, "response head too large")
+                return
+            head = parse_headers(bytes(self.head[:end]))
+            rest = bytes(self.head[end + 4 :])
+            self.head.clear()
+            code = head.start.split(b" ", 2)[1] if head.start.count(b" ") else b""
+            if code.startswith(b"1") and code != b"101":
+                view = rest  # an interim response (100 Continue); the real one follows
+                continue
+            method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)
+            if upgrade:
+                accepted = code == b"101"
+                if accepted:
+                    self.mode = "tunnel"
+                self.down.upgrade_resolved(accepted)
+                if accepted:
+                    return
+            self.body = response_body(head, method)
+            self.mode = "body"
+            view = rest
+            if isinstance(self.body, NoBody):
+                self._response_ended()

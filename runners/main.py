@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import aiohttp
-from aiohttp import web
 
 from runners import __version__, recipes
 from runners.errors import (
@@ -94,7 +93,7 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
         prepared.workdir,
         spec.log_lines,
     )
-    guard.upstream = f"http://127.0.0.1:{port}"
+    guard.upstream = ("127.0.0.1", port)
     guard.strip_prefix = plan.strip_prefix
     guard.rewrites = plan.rewrites
     guard.status.set("starting", f"starting {spec.framework}")
@@ -102,7 +101,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     started = time.monotonic()
     await framework.start()
     try:
-        probe = guard.upstream + ("/" if plan.strip_prefix else spec.prefix) + plan.ready_path
+        base = "/" if plan.strip_prefix else spec.prefix
+        probe = f"http://127.0.0.1:{port}{base}{plan.ready_path}"
         await wait_ready(framework, probe, spec.ready_timeout)
         guard.status.set("ready", "ready")
         say(f"ready after {time.monotonic() - started:.1f} s")
@@ -116,17 +116,12 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
 async def run(spec: LaunchSpec) -> int:
     become_subreaper()
     guard = Guard(prefix=spec.prefix, credential=spec.credential)
-    runner = web.AppRunner(guard.app(), access_log=None, handle_signals=False, shutdown_timeout=2)
-    await runner.setup()
-    site = web.TCPSite(runner, spec.host, spec.port, reuse_address=True)
     try:
-        await site.start()
+        bound = await guard.start(spec.host, spec.port)
     except OSError as e:
-        await runner.cleanup()
         raise BindError(f"cannot listen on {spec.host}:{spec.port}: {e.strerror}") from e
-    bound = runner.addresses[0]
-    say(f"listening on http://{spec.host}:{bound[1]}{spec.prefix}")
-    print(json.dumps({"podium_runner": "listening", "port": bound[1]}), flush=True)
+    say(f"listening on http://{spec.host}:{bound}{spec.prefix}")
+    print(json.dumps({"podium_runner": "listening", "port": bound}), flush=True)
 
     loop = asyncio.get_running_loop()
     main_task = asyncio.create_task(serve(spec, guard))
@@ -154,7 +149,7 @@ async def run(spec: LaunchSpec) -> int:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
+        await guard.stop()
         await kill_descendants(spec.stop_grace)
 
 

@@ -1,0 +1,204 @@
+"""HTTP/1.1 message framing for the guard: parse a request head, find where a body ends.
+
+The guard relays bytes between two paired connections and only needs to see
+each request's head (to check and strip the credential, and to route) and to
+know where each request body ends (so the next head is found). Bodies are
+never decoded or copied whole. Anything ambiguous is refused, as request
+smuggling lives in the gap between two parsers that disagree: both
+``Content-Length`` and ``Transfer-Encoding``, a transfer coding other than
+``chunked``, repeated or malformed lengths, folded header lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_HEAD = 64 * 1024
+_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+
+
+class HeadError(Exception):
+    """A request the guard will not forward; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class Head:
+    """A parsed message head; ``headers`` keeps the raw lines' order and spelling."""
+
+    start: bytes  # request line or status line, without CRLF
+    headers: list[tuple[bytes, bytes]]
+
+    def get(self, name: bytes) -> list[bytes]:
+        lowered = name.lower()
+        return [v for k, v in self.headers if k.lower() == lowered]
+
+    def without(self, name: bytes) -> list[tuple[bytes, bytes]]:
+        lowered = name.lower()
+        return [(k, v) for k, v in self.headers if k.lower() != lowered]
+
+
+def parse_headers(block: bytes) -> Head:
+    """Split a head (without its final blank line) into start line and header fields."""
+    lines = block.split(b"\r\n")
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t"):
+            raise HeadError(400, "folded header lines are not accepted")
+        name, sep, value = line.partition(b":")
+        if not sep or not _TOKEN.match(name):
+            raise HeadError(400, "malformed header line")
+        headers.append((name, value.strip(b" \t")))
+    return Head(lines[0], headers)
+
+
+@dataclass
+class Request:
+    head: Head
+    method: bytes
+    target: bytes
+    version: bytes
+
+    @property
+    def path(self) -> bytes:
+        return self.target.split(b"?", 1)[0]
+
+    def serialize(self, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+        lines = [b"%s %s %s" % (self.method, target, self.version)]
+        lines += [k + b": " + v for k, v in headers]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def parse_request(block: bytes) -> Request:
+    head = parse_headers(block)
+    parts = head.start.split(b" ")
+    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1].startswith(b"/"):
+        raise HeadError(400, "malformed request line")
+    if parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise HeadError(505, "only HTTP/1.0 and HTTP/1.1 are spoken here")
+    return Request(head, parts[0], parts[1], parts[2])
+
+
+class Body:
+    """Where a message body ends, fed the bytes that follow its head."""
+
+    def consume(self, data: bytes | bytearray) -> tuple[int, bool]:
+        """Return how many leading bytes of ``data`` belong to the body, and whether it ended."""
+        raise NotImplementedError
+
+
+class NoBody(Body):
+    def consume(self, data: bytes | bytearray) -> tuple[int, bool]:
+        return 0, True
+
+
+class LengthBody(Body):
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+
+    def consume(self, data: bytes | bytearray) -> tuple[int, bool]:
+        take = min(self.remaining, len(data))
+        self.remaining -= take
+        return take, self.remaining == 0
+
+
+class ChunkedBody(Body):
+    """Walks chunk sizes, data, CRLFs and trailers; the bytes themselves pass through."""
+
+    def __init__(self) -> None:
+        self.state = "size"
+        self.remaining = 0
+        self.line = b""
+
+    def consume(self, data: bytes | bytearray) -> tuple[int, bool]:
+        i, n = 0, len(data)
+        while i < n:
+            if self.state == "data":
+                take = min(self.remaining, n - i)
+                i += take
+                self.remaining -= take
+                if self.remaining == 0:
+                    self.state, self.remaining = "crlf", 2
+            elif self.state == "crlf":
+                expected = b"\r\n"[2 - self.remaining]
+                if data[i] != expected:
+                    raise HeadError(400, "malformed chunked body")
+                i += 1
+                self.remaining -= 1
+                if self.remaining == 0:
+                    self.state = "size"
+            else:  # "size" or "trailer": a line each
+                j = data.find(b"\n", i)
+                if j < 0:
+                    self.line += bytes(data[i:])
+                    if len(self.line) > 4096:
+                        raise HeadError(400, "chunk size line too long")
+                    return n, False
+                line = (self.line + bytes(data[i:j])).rstrip(b"\r")
+                self.line = b""
+                i = j + 1
+                if self.state == "trailer":
+                    if not line:
+                        return i, True
+                    continue
+                size = line.split(b";", 1)[0].strip()
+                if not _HEX.match(size):
+                    raise HeadError(400, "malformed chunk size")
+                self.remaining = int(size, 16)
+                self.state = "data" if self.remaining else "trailer"
+        return n, False
+
+
+def request_body(head: Head) -> Body:
+    """The framing of a request body, refusing every ambiguous form."""
+    encodings = head.get(b"Transfer-Encoding")
+    lengths = head.get(b"Content-Length")
+    if encodings:
+        if lengths:
+            raise HeadError(400, "both Content-Length and Transfer-Encoding")
+        if len(encodings) != 1 or encodings[0].strip().lower() != b"chunked":
+            raise HeadError(501, "only the chunked transfer coding is accepted")
+        return ChunkedBody()
+    if lengths:
+        if len(set(lengths)) != 1 or not lengths[0].isdigit() or len(lengths[0]) > 15:
+            raise HeadError(400, "malformed Content-Length")
+        length = int(lengths[0])
+        return LengthBody(length) if length else NoBody()
+    return NoBody()
+
+
+def response_body(head: Head, request_method: bytes) -> Body | None:
+    """The framing of a response body; ``None`` means it runs until the connection closes."""
+    status = head.start.split(b" ", 2)
+    code = int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
+    if request_method == b"HEAD" or code in (204, 304) or 100 <= code < 200:
+        return NoBody()
+    if any(v.strip().lower() == b"chunked" for v in head.get(b"Transfer-Encoding")):
+        return ChunkedBody()
+    lengths = head.get(b"Content-Length")
+    if lengths and lengths[0].isdigit():
+        return LengthBody(int(lengths[0])) if int(lengths[0]) else NoBody()
+    return None
+
+
+def simple_response(
+    status: int,
+    reason: str,
+    body: str,
+    extra: tuple[tuple[str, str], ...] = (),
+    content_type: str = "text/plain; charset=utf-8",
+) -> bytes:
+    """A complete response the guard writes itself; it always closes the connection."""
+    payload = body.encode()
+    lines = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}"]
+    lines += [f"{k}: {v}" for k, v in extra]
+    lines += [f"Content-Length: {len(payload)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode() + payload
