@@ -30,11 +30,11 @@ from runners.http1 import (
     HeadError,
     NoBody,
     Request,
-    parse_headers,
     parse_request,
     request_body,
     response_body,
     simple_response,
+    status_code,
 )
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
@@ -382,22 +382,22 @@ class Upstream(asyncio.Protocol):
                 if len(self.head) > MAX_HEAD:
                     raise HeadError(502, "response head too large")
                 return
-            head = parse_headers(bytes(self.head[:end]))
+            block = bytes(self.head[:end])
             rest = bytes(self.head[end + 4 :])
             self.head.clear()
-            code = head.start.split(b" ", 2)[1] if head.start.count(b" ") else b""
-            if code.startswith(b"1") and code != b"101":
+            code = status_code(block)
+            if 100 <= code < 200 and code != 101:
                 view = rest  # an interim response (100 Continue); the real one follows
                 continue
             method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)
             if upgrade:
-                accepted = code == b"101"
+                accepted = code == 101
                 if accepted:
                     self.mode = "tunnel"
                 self.down.upgrade_resolved(accepted)
                 if accepted:
                     return
-            self.body = response_body(head, method)
+            self.body = response_body(block, method)
             self.mode = "body"
             view = rest
             if isinstance(self.body, NoBody):

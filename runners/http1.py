@@ -17,6 +17,8 @@ from dataclasses import dataclass
 MAX_HEAD = 64 * 1024
 _TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*(?:\r\n|$)")
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked")
 
 
 class HeadError(Exception):
@@ -30,25 +32,28 @@ class HeadError(Exception):
 
 @dataclass
 class Head:
-    """A parsed message head; ``headers`` keeps the raw lines' order and spelling."""
+    """A parsed message head; ``lines`` keeps the raw header lines' order and spelling."""
 
     start: bytes  # request line or status line, without CRLF
-    headers: list[tuple[bytes, bytes]]
+    lines: list[bytes]
+    names: list[bytes]  # lower-cased field name of each line
+    fields: dict[bytes, list[bytes]]  # lower-cased name -> values
 
     def get(self, name: bytes) -> list[bytes]:
-        lowered = name.lower()
-        return [v for k, v in self.headers if k.lower() == lowered]
+        return self.fields.get(name.lower(), [])
 
-    def without(self, name: bytes) -> list[tuple[bytes, bytes]]:
+    def without(self, name: bytes) -> list[bytes]:
         lowered = name.lower()
-        return [(k, v) for k, v in self.headers if k.lower() != lowered]
+        return [line for line, n in zip(self.lines, self.names, strict=True) if n != lowered]
 
 
 def parse_headers(block: bytes) -> Head:
     """Split a head (without its final blank line) into start line and header fields."""
-    lines = block.split(b"\r\n")
-    headers = []
-    for line in lines[1:]:
+    start, *rest = block.split(b"\r\n")
+    lines: list[bytes] = []
+    names: list[bytes] = []
+    fields: dict[bytes, list[bytes]] = {}
+    for line in rest:
         if not line:
             continue
         if line[:1] in (b" ", b"\t"):
@@ -56,8 +61,11 @@ def parse_headers(block: bytes) -> Head:
         name, sep, value = line.partition(b":")
         if not sep or not _TOKEN.match(name):
             raise HeadError(400, "malformed header line")
-        headers.append((name, value.strip(b" \t")))
-    return Head(lines[0], headers)
+        lowered = name.lower()
+        lines.append(line)
+        names.append(lowered)
+        fields.setdefault(lowered, []).append(value.strip(b" \t"))
+    return Head(start, lines, names, fields)
 
 
 @dataclass
@@ -71,10 +79,14 @@ class Request:
     def path(self) -> bytes:
         return self.target.split(b"?", 1)[0]
 
-    def serialize(self, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
-        lines = [b"%s %s %s" % (self.method, target, self.version)]
-        lines += [k + b": " + v for k, v in headers]
-        return b"\r\n".join(lines) + b"\r\n\r\n"
+    def serialize(self, target: bytes, lines: list[bytes]) -> bytes:
+        """The head to forward: the request line with ``target``, then ``lines`` as they came."""
+        start = (
+            self.head.start
+            if target == self.target
+            else b" ".join((self.method, target, self.version))
+        )
+        return b"\r\n".join((start, *lines)) + b"\r\n\r\n"
 
 
 def parse_request(block: bytes) -> Request:
@@ -175,17 +187,27 @@ def request_body(head: Head) -> Body:
     return NoBody()
 
 
-def response_body(head: Head, request_method: bytes) -> Body | None:
-    """The framing of a response body; ``None`` means it runs until the connection closes."""
-    status = head.start.split(b" ", 2)
-    code = int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
+def status_code(block: bytes) -> int:
+    """The status code of a response head; 0 when the status line is malformed."""
+    parts = block.split(b" ", 2)
+    return int(parts[1][:3]) if len(parts) > 1 and parts[1][:3].isdigit() else 0
+
+
+def response_body(block: bytes, request_method: bytes) -> Body | None:
+    """The framing of a response body; ``None`` means it runs until the connection closes.
+
+    A scan of the head rather than a full parse: the guard only follows where
+    responses end, it does not forward anything differently because of them.
+    """
+    code = status_code(block)
     if request_method == b"HEAD" or code in (204, 304) or 100 <= code < 200:
         return NoBody()
-    if any(v.strip().lower() == b"chunked" for v in head.get(b"Transfer-Encoding")):
+    lowered = block.lower()
+    if _CHUNKED.search(lowered):
         return ChunkedBody()
-    lengths = head.get(b"Content-Length")
-    if lengths and lengths[0].isdigit():
-        return LengthBody(int(lengths[0])) if int(lengths[0]) else NoBody()
+    length = _LENGTH.search(lowered)
+    if length:
+        return LengthBody(int(length.group(1))) if int(length.group(1)) else NoBody()
     return None
 
 

@@ -121,4 +121,4 @@ def test_chunked_body_refuses_garbage(bad: bytes) -> None:
     ],
 )
 def test_response_body_kinds(status: str, headers: list[str], method: bytes, kind: type) -> None:
-    assert isinstance(response_body(parse_headers(head(status, *headers)), method), kind)
+    assert isinstance(response_body(head(status, *headers), method), kind)
