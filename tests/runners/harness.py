@@ -101,6 +101,9 @@ class Runner:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
 
+STARTED: list[Runner] = []  # stopped by the autouse fixture in conftest.py, whatever a test did
+
+
 async def start_runner(
     spec: dict[str, Any], tmp: Path, env: dict[str, str] | None = None
 ) -> Runner:
@@ -119,7 +122,9 @@ async def start_runner(
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )
-    return Runner(spec, process, log_path)
+    runner = Runner(spec, process, log_path)
+    STARTED.append(runner)
+    return runner
 
 
 def asset_links(html: str, page_url: str) -> list[str]:

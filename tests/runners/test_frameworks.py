@@ -36,6 +36,9 @@ TITLES = {
 }
 
 
+SHARED: list[Runner] = []  # runners kept across the tests of one framework
+
+
 def spec_for(framework: str) -> dict[str, Any]:
     if framework == "custom":
         command = ["{python}", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
@@ -49,6 +52,7 @@ async def runner(
 ) -> AsyncIterator[Runner]:
     framework = request.param
     r = await start_runner(spec_for(framework), tmp_path_factory.mktemp(framework))
+    SHARED.append(r)
     try:
         await r.wait_ready()
         yield r

@@ -1,0 +1,27 @@
+"""Fixtures shared by the runner tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from tests.runners.harness import STARTED
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _stop_leftover_runners() -> AsyncIterator[None]:
+    """A failing test must not leave its runner (and the framework under it) behind."""
+    before = len(STARTED)
+    yield
+    for runner in STARTED[before:]:
+        if runner.process.returncode is None and runner not in _module_scoped():
+            runner.process.kill()
+            await runner.process.wait()
+
+
+def _module_scoped() -> list[object]:
+    # Runners started by module-scoped fixtures outlive single tests on purpose.
+    from tests.runners import test_frameworks
+
+    return list(test_frameworks.SHARED)
