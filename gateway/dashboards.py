@@ -1,0 +1,87 @@
+"""The dashboard: what a creator publishes, as the API shows it and the store keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+ACCESS_MODES = ("private", "restricted", "authenticated", "public")
+STATUSES = ("stopped", "starting", "ready", "stopping", "failed")
+DESIRED = ("running", "stopped")
+
+
+@dataclass(frozen=True)
+class Access:
+    mode: str = "private"
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "users": list(self.users), "groups": list(self.groups)}
+
+
+@dataclass(frozen=True)
+class Source:
+    """``storage``: a folder of the owner's storage; ``git``: a repository at a ref."""
+
+    type: str = "storage"
+    path: str = ""
+    url: str = ""
+    ref: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        if self.type == "git":
+            return {"type": "git", "url": self.url, "ref": self.ref, "path": self.path}
+        return {"type": "storage", "path": self.path}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    owner: str
+    name: str
+    framework: str
+    entry: str = ""
+    title: str = ""
+    description: str = ""
+    source: Source = field(default_factory=Source)
+    access: Access = field(default_factory=Access)
+    env: dict[str, str] = field(default_factory=dict)
+    idle_timeout: int = 1800
+    desired: str = "stopped"
+    status: str = "stopped"
+    message: str = ""
+    created: datetime = field(default_factory=now)
+    updated: datetime = field(default_factory=now)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.owner, self.name)
+
+    def url(self, prefix: str) -> str:
+        """The shareable link: stable across restarts, rebuilds and gateway restarts."""
+        return f"{prefix}{quote(self.owner, safe='')}/{self.name}/"
+
+    def as_json(self, prefix: str) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "framework": self.framework,
+            "source": self.source.as_json(),
+            "entry": self.entry,
+            "access": self.access.as_json(),
+            "env": dict(self.env),
+            "idle_timeout": self.idle_timeout,
+            "url": self.url(prefix),
+            "status": self.status,
+            "message": self.message,
+            "created": self.created.isoformat(),
+            "updated": self.updated.isoformat(),
+        }

@@ -1,0 +1,216 @@
+"""Check what a creator sends before anything is stored: every mistake is an :class:`Invalid`.
+
+Pure functions of the request body and the admin's :class:`Policy`. Path and
+git URL rules are the runner's own (``runners.spec``, ``runners.git``), so the
+gateway refuses at the edge exactly what a runner would refuse later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.dashboards import ACCESS_MODES, Access, Dashboard, Source, now
+from gateway.errors import Invalid
+from runners.errors import SpecError
+from runners.git import check_git_url, check_ref
+from runners.spec import relative_path
+
+NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_ENV_PREFIXES = ("PODIUM_", "JUPYTERHUB_", "JPY_")
+EDITABLE = {"title", "description", "framework", "source", "entry", "access", "env", "idle_timeout"}
+READ_ONLY = {"owner", "url", "status", "message", "created", "updated"}
+MAX_ENV = 64
+MAX_ACCESS_LIST = 500
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the admin allows; built from the gateway's configuration."""
+
+    frameworks: tuple[str, ...] = ("voila", "streamlit", "panel", "bokeh", "dash", "gradio", "shiny")
+    public_enabled: bool = False
+    idle_default: int = 1800
+    idle_min: int = 300
+    idle_max: int = 86400
+    git_schemes: tuple[str, ...] = ("https", "ssh")
+    git_hosts: tuple[str, ...] = ()
+
+
+def _object(payload: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise Invalid(f"{what} must be a JSON object")
+    return payload
+
+
+def _text(value: Any, field: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be text", field=field)
+    if len(value) > limit:
+        raise Invalid(f"{field} is too long (at most {limit} characters)", field=field)
+    return value
+
+
+def check_name(value: Any) -> str:
+    if not isinstance(value, str) or not NAME.match(value):
+        raise Invalid(
+            "the name must be 1 to 63 lowercase letters, digits or dashes, starting and ending "
+            "with a letter or digit (it becomes part of the URL)",
+            field="name",
+        )
+    return value
+
+
+def _path(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be text", field=field)
+    try:
+        return relative_path(value, field)
+    except SpecError as e:
+        raise Invalid(e.message, field=field) from None
+
+
+def check_source(value: Any, policy: Policy) -> Source:
+    doc = _object(value, "source")
+    kind = doc.get("type", "storage")
+    if kind == "storage":
+        _only(doc, {"type", "path"}, "source")
+        return Source(type="storage", path=_path(doc.get("path", ""), "source.path"))
+    if kind == "git":
+        _only(doc, {"type", "url", "ref", "path"}, "source")
+        url = _text(doc.get("url", ""), "source.url", 2048)
+        ref = _text(doc.get("ref", ""), "source.ref", 255)
+        try:
+            check_git_url(url, policy.git_schemes, policy.git_hosts)
+        except SpecError as e:
+            raise Invalid(e.message, field="source.url") from None
+        try:
+            check_ref(ref)
+        except SpecError as e:
+            raise Invalid(e.message, field="source.ref") from None
+        return Source(type="git", url=url, ref=ref, path=_path(doc.get("path", ""), "source.path"))
+    raise Invalid("source.type must be 'storage' or 'git'", field="source.type")
+
+
+def _names(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise Invalid(f"{field} must be a list of names", field=field)
+    if len(value) > MAX_ACCESS_LIST:
+        raise Invalid(f"{field} may name at most {MAX_ACCESS_LIST} entries", field=field)
+    return tuple(dict.fromkeys(value))
+
+
+def check_access(value: Any, policy: Policy) -> Access:
+    doc = _object(value, "access")
+    _only(doc, {"mode", "users", "groups"}, "access")
+    mode = doc.get("mode", "private")
+    if mode not in ACCESS_MODES:
+        raise Invalid(f"access.mode must be one of {', '.join(ACCESS_MODES)}", field="access.mode")
+    if mode == "public" and not policy.public_enabled:
+        raise Invalid(
+            "public dashboards are not enabled on this hub; ask an admin, or choose 'authenticated'",
+            field="access.mode",
+        )
+    return Access(
+        mode=mode,
+        users=_names(doc.get("users", []), "access.users"),
+        groups=_names(doc.get("groups", []), "access.groups"),
+    )
+
+
+def check_env(value: Any) -> dict[str, str]:
+    doc = _object(value, "env")
+    if len(doc) > MAX_ENV:
+        raise Invalid(f"env may hold at most {MAX_ENV} variables", field="env")
+    for key, val in doc.items():
+        if not ENV_NAME.match(key):
+            raise Invalid(f"{key!r} is not a valid environment variable name", field="env")
+        if key.upper().startswith(RESERVED_ENV_PREFIXES):
+            raise Invalid(f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved", field="env")
+        _text(val, f"env.{key}", 8192)
+    return dict(doc)
+
+
+def check_idle(value: Any, policy: Policy, admin: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("idle_timeout must be a whole number of seconds", field="idle_timeout")
+    if value == 0 and admin:
+        return 0  # always on: admins only
+    if not policy.idle_min <= value <= policy.idle_max:
+        raise Invalid(
+            f"idle_timeout must be between {policy.idle_min} and {policy.idle_max} seconds",
+            field="idle_timeout",
+        )
+    return value
+
+
+def _only(doc: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    extra = sorted(set(doc) - allowed)
+    if extra:
+        raise Invalid(f"{what}: unknown field(s) {', '.join(extra)}", field=f"{what}.{extra[0]}")
+
+
+def _fields(doc: Mapping[str, Any], current: Dashboard, policy: Policy, admin: bool) -> Dashboard:
+    changes: dict[str, Any] = {}
+    if "title" in doc:
+        changes["title"] = _text(doc["title"], "title", 200)
+    if "description" in doc:
+        changes["description"] = _text(doc["description"], "description", 4000)
+    if "framework" in doc:
+        if doc["framework"] not in policy.frameworks:
+            raise Invalid(
+                f"framework must be one of {', '.join(policy.frameworks)}", field="framework"
+            )
+        changes["framework"] = doc["framework"]
+    if "source" in doc:
+        changes["source"] = check_source(doc["source"], policy)
+    if "entry" in doc:
+        changes["entry"] = _path(doc["entry"], "entry")
+    if "access" in doc:
+        changes["access"] = check_access(doc["access"], policy)
+    if "env" in doc:
+        changes["env"] = check_env(doc["env"])
+    if "idle_timeout" in doc:
+        changes["idle_timeout"] = check_idle(doc["idle_timeout"], policy, admin)
+    result = replace(current, **changes)
+    if not result.entry:
+        raise Invalid("entry names the notebook or script to run", field="entry")
+    return result
+
+
+def parse_create(payload: Any, owner: str, policy: Policy, *, admin: bool = False) -> Dashboard:
+    doc = _object(payload, "the request body")
+    read_only = sorted(READ_ONLY & set(doc))
+    if read_only:
+        raise Invalid(f"{', '.join(read_only)} cannot be set", field=read_only[0])
+    _only(doc, EDITABLE | {"name"}, "dashboard")
+    if "framework" not in doc:
+        raise Invalid("framework is required", field="framework")
+    name = check_name(doc.get("name"))
+    blank = Dashboard(owner=owner, name=name, framework="", idle_timeout=policy.idle_default)
+    created = _fields(doc, blank, policy, admin)
+    return replace(created, title=created.title or name)
+
+
+def parse_patch(payload: Any, current: Dashboard, policy: Policy, *, admin: bool = False) -> Dashboard:
+    doc = _object(payload, "the request body")
+    if "name" in doc and doc["name"] != current.name:
+        raise Invalid("a dashboard cannot be renamed: its URL is shared", field="name")
+    read_only = sorted(READ_ONLY & set(doc))
+    if read_only:
+        raise Invalid(f"{', '.join(read_only)} cannot be changed", field=read_only[0])
+    _only(doc, EDITABLE | {"name"}, "dashboard")
+    return replace(_fields(doc, current, policy, admin), updated=now())
+
+
+def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
+    """Whether an edit changes what runs (and so needs a restart of a running dashboard)."""
+    return (before.framework, before.source, before.entry, before.env) != (
+        after.framework,
+        after.source,
+        after.entry,
+        after.env,
+    )

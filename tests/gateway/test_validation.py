@@ -1,0 +1,112 @@
+"""What a creator may send: everything wrong is a 400 naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.dashboards import Access, Source
+from gateway.errors import Invalid
+from gateway.validation import Policy, parse_create, parse_patch, rebuild_needed
+
+pytestmark = pytest.mark.unit
+
+POLICY = Policy()
+
+
+def body(**change: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "sales", "framework": "streamlit", "entry": "app.py",
+        "source": {"type": "storage", "path": "apps/sales"},
+        "access": {"mode": "restricted", "users": ["carol"], "groups": ["analysts"]},
+        "env": {"REGION": "emea"}, "idle_timeout": 1800,
+    }  # fmt: skip
+    doc.update(change)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def test_create_from_the_design_example() -> None:
+    d = parse_create(body(title="Sales"), "alice", POLICY)
+    assert (d.owner, d.name, d.title, d.framework, d.entry) == ("alice", "sales", "Sales", "streamlit", "app.py")
+    assert d.source == Source(type="storage", path="apps/sales")
+    assert d.access == Access("restricted", ("carol",), ("analysts",))
+    assert d.url("/dashboards/") == "/dashboards/alice/sales/"
+    assert d.as_json("/dashboards/")["status"] == "stopped"
+
+
+def test_title_defaults_to_the_name() -> None:
+    assert parse_create(body(), "alice", POLICY).title == "sales"
+
+
+def test_git_source() -> None:
+    d = parse_create(body(source={"type": "git", "url": "https://github.com/o/r.git", "ref": "v1", "path": "app"}),
+                     "alice", POLICY)  # fmt: skip
+    assert d.source == Source(type="git", url="https://github.com/o/r.git", ref="v1", path="app")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"name": "Sales"}, "name", "lowercase"),
+        ({"name": "-x"}, "name", "starting and ending"),
+        ({"name": "a" * 64}, "name", "1 to 63"),
+        ({"name": None}, "name", "the name must be"),
+        ({"framework": "flask"}, "framework", "framework must be one of"),
+        ({"framework": None}, "framework", "framework is required"),
+        ({"entry": "../x.py"}, "entry", "must not contain '..'"),
+        ({"entry": "/etc/passwd"}, "entry", "must be relative"),
+        ({"entry": ""}, "entry", "entry names the notebook"),
+        ({"source": {"type": "storage", "path": "../bob"}}, "source.path", "must not contain '..'"),
+        ({"source": {"type": "git", "url": "file:///etc"}}, "source.url", "local files"),
+        ({"source": {"type": "git", "url": "ext::sh -c x"}}, "source.url", "must not contain spaces"),
+        ({"source": {"type": "git", "url": "-oProxyCommand=x"}}, "source.url", "starts with '-'"),
+        ({"source": {"type": "git", "url": "http://h/r"}}, "source.url", "scheme 'http' is not allowed"),
+        ({"source": {"type": "git", "url": "https://h/r", "ref": "--upload-pack=x"}}, "source.ref", "not a valid"),
+        ({"source": {"type": "s3"}}, "source.type", "'storage' or 'git'"),
+        ({"source": {"type": "storage", "path": "a", "extra": 1}}, "source.extra", "unknown field"),
+        ({"access": {"mode": "everyone"}}, "access.mode", "must be one of"),
+        ({"access": {"mode": "public"}}, "access.mode", "not enabled"),
+        ({"access": {"mode": "restricted", "users": "carol"}}, "access.users", "list of names"),
+        ({"env": {"1X": "y"}}, "env", "not a valid environment variable name"),
+        ({"env": {"PODIUM_X": "y"}}, "env", "reserved"),
+        ({"env": {"jupyterhub_api_token": "y"}}, "env", "reserved"),
+        ({"env": {"X": 1}}, "env.X", "must be text"),
+        ({"idle_timeout": 5}, "idle_timeout", "between 300 and 86400"),
+        ({"idle_timeout": 0}, "idle_timeout", "between"),
+        ({"idle_timeout": "1800"}, "idle_timeout", "whole number"),
+        ({"title": "x" * 201}, "title", "too long"),
+        ({"status": "ready"}, "status", "cannot be set"),
+        ({"owner": "bob"}, "owner", "cannot be set"),
+        ({"surprise": 1}, "dashboard.surprise", "unknown field"),
+    ],
+)
+def test_invalid_create(change: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(Invalid) as error:
+        parse_create(body(**change), "alice", POLICY)
+    assert error.value.field == field
+    assert words in error.value.message
+
+
+def test_public_when_enabled_and_always_on_for_admins() -> None:
+    policy = Policy(public_enabled=True)
+    assert parse_create(body(access={"mode": "public"}), "alice", policy).access.mode == "public"
+    assert parse_create(body(idle_timeout=0), "root", POLICY, admin=True).idle_timeout == 0
+
+
+def test_not_an_object() -> None:
+    with pytest.raises(Invalid, match="must be a JSON object"):
+        parse_create(["sales"], "alice", POLICY)
+
+
+def test_patch() -> None:
+    d = parse_create(body(), "alice", POLICY)
+    changed = parse_patch({"title": "New", "access": {"mode": "authenticated"}}, d, POLICY)
+    assert changed.title == "New" and changed.access.mode == "authenticated"
+    assert changed.entry == d.entry and changed.created == d.created
+    assert not rebuild_needed(d, changed)
+    assert rebuild_needed(d, parse_patch({"entry": "other.py"}, d, POLICY))
+    with pytest.raises(Invalid, match="cannot be renamed"):
+        parse_patch({"name": "other"}, d, POLICY)
+    with pytest.raises(Invalid, match="cannot be changed"):
+        parse_patch({"status": "ready"}, d, POLICY)
