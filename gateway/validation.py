@@ -31,7 +31,15 @@ MAX_ACCESS_LIST = 500
 class Policy:
     """What the admin allows; built from the gateway's configuration."""
 
-    frameworks: tuple[str, ...] = ("voila", "streamlit", "panel", "bokeh", "dash", "gradio", "shiny")
+    frameworks: tuple[str, ...] = (
+        "voila",
+        "streamlit",
+        "panel",
+        "bokeh",
+        "dash",
+        "gradio",
+        "shiny",
+    )
     public_enabled: bool = False
     idle_default: int = 1800
     idle_min: int = 300
@@ -129,7 +137,9 @@ def check_env(value: Any) -> dict[str, str]:
         if not ENV_NAME.match(key):
             raise Invalid(f"{key!r} is not a valid environment variable name", field="env")
         if key.upper().startswith(RESERVED_ENV_PREFIXES):
-            raise Invalid(f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved", field="env")
+            raise Invalid(
+                f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved", field="env"
+            )
         _text(val, f"env.{key}", 8192)
     return dict(doc)
 
@@ -195,7 +205,9 @@ def parse_create(payload: Any, owner: str, policy: Policy, *, admin: bool = Fals
     return replace(created, title=created.title or name)
 
 
-def parse_patch(payload: Any, current: Dashboard, policy: Policy, *, admin: bool = False) -> Dashboard:
+def parse_patch(
+    payload: Any, current: Dashboard, policy: Policy, *, admin: bool = False
+) -> Dashboard:
     doc = _object(payload, "the request body")
     if "name" in doc and doc["name"] != current.name:
         raise Invalid("a dashboard cannot be renamed: its URL is shared", field="name")

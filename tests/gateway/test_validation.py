@@ -28,7 +28,13 @@ def body(**change: Any) -> dict[str, Any]:
 
 def test_create_from_the_design_example() -> None:
     d = parse_create(body(title="Sales"), "alice", POLICY)
-    assert (d.owner, d.name, d.title, d.framework, d.entry) == ("alice", "sales", "Sales", "streamlit", "app.py")
+    assert (d.owner, d.name, d.title, d.framework, d.entry) == (
+        "alice",
+        "sales",
+        "Sales",
+        "streamlit",
+        "app.py",
+    )
     assert d.source == Source(type="storage", path="apps/sales")
     assert d.access == Access("restricted", ("carol",), ("analysts",))
     assert d.url("/dashboards/") == "/dashboards/alice/sales/"
@@ -59,10 +65,22 @@ def test_git_source() -> None:
         ({"entry": ""}, "entry", "entry names the notebook"),
         ({"source": {"type": "storage", "path": "../bob"}}, "source.path", "must not contain '..'"),
         ({"source": {"type": "git", "url": "file:///etc"}}, "source.url", "local files"),
-        ({"source": {"type": "git", "url": "ext::sh -c x"}}, "source.url", "must not contain spaces"),
+        (
+            {"source": {"type": "git", "url": "ext::sh -c x"}},
+            "source.url",
+            "must not contain spaces",
+        ),
         ({"source": {"type": "git", "url": "-oProxyCommand=x"}}, "source.url", "starts with '-'"),
-        ({"source": {"type": "git", "url": "http://h/r"}}, "source.url", "scheme 'http' is not allowed"),
-        ({"source": {"type": "git", "url": "https://h/r", "ref": "--upload-pack=x"}}, "source.ref", "not a valid"),
+        (
+            {"source": {"type": "git", "url": "http://h/r"}},
+            "source.url",
+            "scheme 'http' is not allowed",
+        ),
+        (
+            {"source": {"type": "git", "url": "https://h/r", "ref": "--upload-pack=x"}},
+            "source.ref",
+            "not a valid",
+        ),
         ({"source": {"type": "s3"}}, "source.type", "'storage' or 'git'"),
         ({"source": {"type": "storage", "path": "a", "extra": 1}}, "source.extra", "unknown field"),
         ({"access": {"mode": "everyone"}}, "access.mode", "must be one of"),

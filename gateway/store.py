@@ -1,0 +1,220 @@
+"""The store: dashboards in SQLite (default) or PostgreSQL, behind SQLAlchemy 2 (async).
+
+The schema is owned by Alembic migrations (``gateway/migrations``), applied at
+start-up, so an upgrade never needs a manual step and never loses a dashboard.
+Every write is one transaction. Integrity errors become :class:`Conflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.dashboards import Access, Dashboard, Source
+from gateway.errors import Conflict, NotFound
+
+metadata = sa.MetaData()
+
+dashboards = sa.Table(
+    "dashboards",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False, default=""),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("framework", sa.String(32), nullable=False),
+    sa.Column("source", sa.JSON, nullable=False),
+    sa.Column("entry", sa.Text, nullable=False, default=""),
+    sa.Column("access_mode", sa.String(16), nullable=False),
+    sa.Column("access_users", sa.JSON, nullable=False),
+    sa.Column("access_groups", sa.JSON, nullable=False),
+    sa.Column("env", sa.JSON, nullable=False),
+    sa.Column("idle_timeout", sa.Integer, nullable=False),
+    sa.Column("desired", sa.String(16), nullable=False, default="stopped"),
+    sa.Column("status", sa.String(16), nullable=False, default="stopped"),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("runtime", sa.JSON, nullable=False, default=dict),
+    sa.Column("last_activity", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("owner", "name", name="uq_dashboards_owner_name"),
+    sa.Index("ix_dashboards_owner", "owner"),
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """Accept the plain URLs admins write and pick the async driver."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; everything the store hands out is UTC-aware.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def to_dashboard(row: sa.Row[Any]) -> Dashboard:
+    m = row._mapping
+    src = m["source"]
+    created, updated = _aware(m["created"]), _aware(m["updated"])
+    assert created is not None and updated is not None
+    return Dashboard(
+        owner=m["owner"],
+        name=m["name"],
+        title=m["title"],
+        description=m["description"],
+        framework=m["framework"],
+        source=Source(
+            type=src.get("type", "storage"),
+            path=src.get("path", ""),
+            url=src.get("url", ""),
+            ref=src.get("ref", ""),
+        ),  # fmt: skip
+        entry=m["entry"],
+        access=Access(m["access_mode"], tuple(m["access_users"]), tuple(m["access_groups"])),
+        env=dict(m["env"]),
+        idle_timeout=m["idle_timeout"],
+        desired=m["desired"],
+        status=m["status"],
+        message=m["message"],
+        created=created,
+        updated=updated,
+    )
+
+
+def to_row(d: Dashboard) -> dict[str, Any]:
+    return {
+        "owner": d.owner,
+        "name": d.name,
+        "title": d.title,
+        "description": d.description,
+        "framework": d.framework,
+        "source": d.source.as_json(),
+        "entry": d.entry,
+        "access_mode": d.access.mode,
+        "access_users": list(d.access.users),
+        "access_groups": list(d.access.groups),
+        "env": dict(d.env),
+        "idle_timeout": d.idle_timeout,
+        "desired": d.desired,
+        "status": d.status,
+        "message": d.message,
+        "created": d.created,
+        "updated": d.updated,
+    }
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _key(owner: str, name: str) -> sa.ColumnElement[bool]:
+    return sa.and_(dashboards.c.owner == owner, dashboards.c.name == name)
+
+
+class Store:
+    """Dashboard definitions and their recorded runtime state."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+
+    async def open(self) -> None:
+        """Bring the schema up to date (idempotent; safe with several gateways starting)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def create(self, dashboard: Dashboard) -> Dashboard:
+        try:
+            async with self.transaction() as conn:
+                await conn.execute(sa.insert(dashboards).values(**to_row(dashboard), runtime={}))
+        except IntegrityError:
+            raise Conflict(
+                f"you already have a dashboard named {dashboard.name!r}", field="name"
+            ) from None
+        return dashboard
+
+    async def get(self, owner: str, name: str) -> Dashboard:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(dashboards).where(_key(owner, name)))).first()
+        if row is None:
+            raise NotFound(f"there is no dashboard {owner}/{name}")
+        return to_dashboard(row)
+
+    async def list(self, owner: str | None = None) -> list[Dashboard]:
+        query = sa.select(dashboards).order_by(dashboards.c.owner, dashboards.c.name)
+        if owner is not None:
+            query = query.where(dashboards.c.owner == owner)
+        async with self.engine.connect() as conn:
+            return [to_dashboard(r) for r in await conn.execute(query)]
+
+    async def update(self, dashboard: Dashboard) -> Dashboard:
+        values = to_row(dashboard)
+        del values["created"]
+        async with self.transaction() as conn:
+            result = await conn.execute(
+                sa.update(dashboards).where(_key(dashboard.owner, dashboard.name)).values(**values)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"there is no dashboard {dashboard.owner}/{dashboard.name}")
+        return dashboard
+
+    async def set_state(self, owner: str, name: str, **fields: Any) -> None:
+        """Update status, message, desired, runtime or last_activity without touching the rest."""
+        allowed = {"status", "message", "desired", "runtime", "last_activity"}
+        assert set(fields) <= allowed, set(fields) - allowed
+        async with self.transaction() as conn:
+            await conn.execute(sa.update(dashboards).where(_key(owner, name)).values(**fields))
+
+    async def runtime(self, owner: str, name: str) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(sa.select(dashboards.c.runtime).where(_key(owner, name)))
+        return dict(value or {})
+
+    async def delete(self, owner: str, name: str) -> None:
+        async with self.transaction() as conn:
+            result = await conn.execute(sa.delete(dashboards).where(_key(owner, name)))
+        if result.rowcount == 0:
+            raise NotFound(f"there is no dashboard {owner}/{name}")
+
+    async def record_activity(self, seen: Sequence[tuple[str, str, datetime]]) -> None:
+        """Write a batch of last-activity times at once (the proxy collects them)."""
+        if not seen:
+            return
+        async with self.transaction() as conn:
+            for owner, name, when in seen:
+                await conn.execute(
+                    sa.update(dashboards).where(_key(owner, name)).values(last_activity=when)
+                )

@@ -1,0 +1,69 @@
+"""The store on SQLite and on a real PostgreSQL: migrations, CRUD, conflicts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from gateway.dashboards import Access, Dashboard, Source
+from gateway.errors import Conflict, NotFound
+from gateway.store import Store, metadata
+
+pytestmark = pytest.mark.functional
+
+
+def sample(name: str = "sales", owner: str = "alice") -> Dashboard:
+    return Dashboard(
+        owner=owner, name=name, framework="streamlit", entry="app.py", title="Sales",
+        source=Source(type="git", url="https://h/r.git", ref="v1", path="app"),
+        access=Access("restricted", ("carol",), ("analysts",)), env={"REGION": "emea"},
+    )  # fmt: skip
+
+
+async def test_crud(database_url: str) -> None:
+    store = Store(database_url)
+    await store.open()
+    await store.open()  # idempotent, as when a second gateway starts
+    try:
+        created = await store.create(sample())
+        got = await store.get("alice", "sales")
+        assert got == created
+        with pytest.raises(Conflict) as conflict:
+            await store.create(sample())
+        assert conflict.value.field == "name"
+        await store.create(sample("other", owner="bob"))
+        assert [d.name for d in await store.list()] == ["sales", "other"]
+        assert [d.name for d in await store.list(owner="bob")] == ["other"]
+        await store.update(replace(got, title="New", access=Access("authenticated")))
+        assert (await store.get("alice", "sales")).title == "New"
+        await store.set_state("alice", "sales", status="ready", runtime={"pid": 42})
+        assert (await store.get("alice", "sales")).status == "ready"
+        assert await store.runtime("alice", "sales") == {"pid": 42}
+        when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        await store.record_activity([("alice", "sales", when)])
+        await store.delete("alice", "sales")
+        with pytest.raises(NotFound):
+            await store.get("alice", "sales")
+        with pytest.raises(NotFound):
+            await store.delete("alice", "sales")
+    finally:
+        await store.close()
+
+
+async def test_migrations_match_the_tables(database_url: str) -> None:
+    store = Store(database_url)
+    await store.open()
+    try:
+        async with store.engine.connect() as conn:
+
+            def diff(sync: sa.Connection) -> list[object]:
+                return list(compare_metadata(MigrationContext.configure(sync), metadata))
+
+            assert await conn.run_sync(diff) == []
+    finally:
+        await store.close()

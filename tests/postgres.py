@@ -1,0 +1,68 @@
+"""A real, private PostgreSQL server for the tests (Debian's package), on loopback."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def _bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+def available() -> bool:
+    return _bin("pg_ctl") is not None and _bin("initdb") is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a throw-away cluster; yield a URL to its ``postgres`` database."""
+    pg_ctl, initdb = _bin("pg_ctl"), _bin("initdb")
+    assert pg_ctl and initdb, "PostgreSQL is not installed (scripts/setup installs it)"
+    base = tempfile.mkdtemp(prefix="podium-pg-")
+    data = os.path.join(base, "data")
+    # initdb refuses to run as root: run the server as Debian's postgres user then.
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if prefix:
+        shutil.chown(base, "postgres")
+    port = _free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
+    subprocess.run(
+        [*prefix, initdb, "-D", data, "-A", "trust", "-U", "podium", "--no-sync"], **quiet
+    )  # type: ignore[call-overload]
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    )
+    subprocess.run(
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            data,
+            "-o",
+            options,
+            "-w",
+            "-l",
+            os.path.join(base, "log"),
+            "start",
+        ],
+        **quiet,
+    )  # type: ignore[call-overload]
+    try:
+        yield f"postgresql://podium@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], **quiet)  # type: ignore[call-overload]
+        shutil.rmtree(base, ignore_errors=True)
