@@ -74,15 +74,26 @@ async def start(
         source = {"type": "directory", "root": str(APPS / framework)}
         extra, entry = {}, "app.py"
     spec = {
-        "framework": framework, "source": source, "entry": entry, "prefix": PREFIX,
-        "port": free_port(), "credential": secrets.token_urlsafe(24), **extra,
-    }  # fmt: skip
+        "framework": framework,
+        "source": source,
+        "entry": entry,
+        "prefix": PREFIX,
+        "port": free_port(),
+        "credential": secrets.token_urlsafe(24),
+        **extra,
+    }
     (workdir / "spec.json").write_text(json.dumps(spec))
     log = (workdir / "runner.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runners", "--spec", str(workdir / "spec.json"),
-        stdout=log, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "runners",
+        "--spec",
+        str(workdir / "spec.json"),
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         text = (workdir / "runner.log").read_text(errors="replace")

@@ -119,7 +119,8 @@ def check_access(value: Any, policy: Policy) -> Access:
         raise Invalid(f"access.mode must be one of {', '.join(ACCESS_MODES)}", field="access.mode")
     if mode == "public" and not policy.public_enabled:
         raise Invalid(
-            "public dashboards are not enabled on this hub; ask an admin, or choose 'authenticated'",
+            "public dashboards are not enabled on this hub; "
+            "ask an admin, or choose 'authenticated'",
             field="access.mode",
         )
     return Access(

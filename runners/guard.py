@@ -41,9 +41,16 @@ CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"
 HEAD_TIMEOUT = 30.0  # a connection that sends no complete request head in time is dropped
 _CREDENTIAL = CREDENTIAL_HEADER.encode()
-_REASONS = {403: "Forbidden", 404: "Not Found", 431: "Request Header Fields Too Large",
-            400: "Bad Request", 501: "Not Implemented", 502: "Bad Gateway",
-            503: "Service Unavailable", 505: "HTTP Version Not Supported"}  # fmt: skip
+_REASONS = {
+    403: "Forbidden",
+    404: "Not Found",
+    431: "Request Header Fields Too Large",
+    400: "Bad Request",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
 
 
 @dataclass

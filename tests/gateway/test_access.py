@@ -16,8 +16,13 @@ ADMIN = User("root", admin=True)
 
 
 def board(mode: str, users: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> Dashboard:
-    return Dashboard(owner="alice", name="d", framework="streamlit", entry="app.py",
-                     access=Access(mode, users, groups))  # fmt: skip
+    return Dashboard(
+        owner="alice",
+        name="d",
+        framework="streamlit",
+        entry="app.py",
+        access=Access(mode, users, groups),
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,8 +45,14 @@ def board(mode: str, users: tuple[str, ...] = (), groups: tuple[str, ...] = ()) 
         (CAROL, "public", (), (), False, True),
     ],
 )
-def test_can_view(user: User | None, mode: str, users: tuple[str, ...], groups: tuple[str, ...],
-                  public_enabled: bool, allowed: bool) -> None:  # fmt: skip
+def test_can_view(
+    user: User | None,
+    mode: str,
+    users: tuple[str, ...],
+    groups: tuple[str, ...],
+    public_enabled: bool,
+    allowed: bool,
+) -> None:
     assert can_view(user, board(mode, users, groups), public_enabled=public_enabled) is allowed
 
 

@@ -19,10 +19,15 @@ pytestmark = pytest.mark.functional
 
 def sample(name: str = "sales", owner: str = "alice") -> Dashboard:
     return Dashboard(
-        owner=owner, name=name, framework="streamlit", entry="app.py", title="Sales",
+        owner=owner,
+        name=name,
+        framework="streamlit",
+        entry="app.py",
+        title="Sales",
         source=Source(type="git", url="https://h/r.git", ref="v1", path="app"),
-        access=Access("restricted", ("carol",), ("analysts",)), env={"REGION": "emea"},
-    )  # fmt: skip
+        access=Access("restricted", ("carol",), ("analysts",)),
+        env={"REGION": "emea"},
+    )
 
 
 async def test_crud(database_url: str) -> None:

@@ -17,11 +17,14 @@ POLICY = Policy()
 
 def body(**change: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "name": "sales", "framework": "streamlit", "entry": "app.py",
+        "name": "sales",
+        "framework": "streamlit",
+        "entry": "app.py",
         "source": {"type": "storage", "path": "apps/sales"},
         "access": {"mode": "restricted", "users": ["carol"], "groups": ["analysts"]},
-        "env": {"REGION": "emea"}, "idle_timeout": 1800,
-    }  # fmt: skip
+        "env": {"REGION": "emea"},
+        "idle_timeout": 1800,
+    }
     doc.update(change)
     return {k: v for k, v in doc.items() if v is not None}
 
@@ -46,8 +49,13 @@ def test_title_defaults_to_the_name() -> None:
 
 
 def test_git_source() -> None:
-    d = parse_create(body(source={"type": "git", "url": "https://github.com/o/r.git", "ref": "v1", "path": "app"}),
-                     "alice", POLICY)  # fmt: skip
+    d = parse_create(
+        body(
+            source={"type": "git", "url": "https://github.com/o/r.git", "ref": "v1", "path": "app"}
+        ),
+        "alice",
+        POLICY,
+    )
     assert d.source == Source(type="git", url="https://github.com/o/r.git", ref="v1", path="app")
 
 
