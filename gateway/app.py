@@ -1,10 +1,135 @@
-"""The ``podium`` command. The gateway itself arrives with the gateway issue."""
+"""The gateway's application factory and the ``podium`` command."""
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from gateway import api, keys
+from gateway.auth import Auth, redirect
+from gateway.config import Podium
+from gateway.errors import PodiumError
+from gateway.hub import Hub
+from gateway.store import Store
+from runners import __version__
+
+log = logging.getLogger("podium")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def main() -> int:
-    print("podium: the gateway is not built yet; see README.md", file=sys.stderr)
-    return 1
+def error_page(error: PodiumError, api_call: bool) -> web.Response:
+    if api_call:
+        return web.json_response(error.as_json(), status=error.status)
+    return web.Response(status=error.status, text=f"{error.status}: {error.message}\n")
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map the error tree (and aiohttp's own HTTP errors) to answers a person can act on."""
+    api_call = request.path.startswith(request.app[keys.CONFIG].prefix + "_/api/")
+    try:
+        return await handler(request)
+    except PodiumError as e:
+        return error_page(e, api_call)
+    except web.HTTPException as e:
+        if e.status < 400 or not api_call:
+            raise
+        return web.json_response({"status": e.status, "message": e.reason}, status=e.status)
+
+
+@web.middleware
+async def identity(request: web.Request, handler: Handler) -> web.StreamResponse:
+    auth = request.app[keys.AUTH]
+    who = await auth.identify(request)
+    request[api.IDENTITY] = who
+    auth.check_xsrf(request, who)
+    return await handler(request)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "version": __version__})
+
+
+async def login(request: web.Request) -> web.Response:
+    config = request.app[keys.CONFIG]
+    return request.app[keys.AUTH].login_redirect(request, request.query.get("next", config.prefix))
+
+
+async def oauth_callback(request: web.Request) -> web.Response:
+    return await request.app[keys.AUTH].callback(request)
+
+
+async def logout(request: web.Request) -> web.Response:
+    response = redirect(request.app[keys.CONFIG].hub_url)
+    request.app[keys.AUTH].clear_session(response)
+    return response
+
+
+async def gallery(request: web.Request) -> web.Response:
+    config = request.app[keys.CONFIG]
+    if api.current_user(request) is None:
+        return request.app[keys.AUTH].login_redirect(request, config.prefix)
+    return web.json_response({"dashboards": f"{config.prefix}_/api/dashboards"})
+
+
+def create_app(config: Podium) -> web.Application:
+    """Wire routes, middlewares and one cleanup context per long-lived resource."""
+    app = web.Application(middlewares=[errors, identity], client_max_size=config.max_body_size)
+    app[keys.CONFIG] = config
+    app[keys.POLICY] = config.policy()
+    prefix = config.prefix
+
+    async def client_and_hub(app: web.Application) -> AsyncIterator[None]:
+        client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        hub = Hub(client, config.hub_api_url, config.api_token)
+        app[keys.CLIENT] = client
+        app[keys.HUB] = hub
+        app[keys.AUTH] = Auth(
+            hub=hub,
+            secret=config.cookie_secret,
+            prefix=prefix,
+            hub_url=config.hub_url,
+            client_id=config.client_id,
+            callback_url=config.oauth_callback_url,
+            session_max_age=config.session_max_age,
+            refresh_interval=config.user_refresh_interval,
+            token_seconds=config.token_cache_seconds,
+        )
+        yield
+        await client.close()
+
+    async def store(app: web.Application) -> AsyncIterator[None]:
+        app[keys.STORE] = Store(config.db_url)
+        await app[keys.STORE].open()
+        yield
+        await app[keys.STORE].close()
+
+    app.cleanup_ctx.append(client_and_hub)
+    app.cleanup_ctx.append(store)
+
+    app.router.add_get(prefix + "_/health", health)
+    app.router.add_get(prefix + "_/login", login)
+    app.router.add_get(urlsplit(config.oauth_callback_url).path, oauth_callback)
+    app.router.add_get(prefix + "_/logout", logout)
+    api.add_routes(app, prefix)
+    app.router.add_get(prefix, gallery)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = Podium()
+    config.initialize(argv if argv is not None else sys.argv[1:])
+    config.load_config_file(config.config_file)
+    config.update_config(config.cli_config)  # the command line wins over the file
+    logging.basicConfig(level=logging.INFO, format="[podium %(asctime)s] %(message)s")
+    if not config.api_token:
+        log.error("no hub API token: run Podium as a JupyterHub service or set c.Podium.api_token")
+        return 2
+    log.info("Podium %s at http://%s:%s%s", __version__, config.ip, config.port, config.prefix)
+    web.run_app(create_app(config), host=config.ip, port=config.port, print=None, access_log=None)
+    return 0

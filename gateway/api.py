@@ -1,0 +1,169 @@
+"""The REST API under ``<prefix>_/api/``: dashboards, the caller, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.access import User, can_create, can_manage, can_view
+from gateway.auth import Identity
+from gateway.dashboards import Dashboard
+from gateway.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
+from gateway.openapi import document
+from gateway.validation import parse_create, parse_patch
+
+IDENTITY = web.RequestKey("identity", Identity)
+MAX_LIMIT = 500
+
+
+def current_user(request: web.Request) -> User | None:
+    return request[IDENTITY].user
+
+
+def signed_in(request: web.Request) -> User:
+    user = current_user(request)
+    if user is None:
+        raise Unauthenticated("log in through the hub, or send 'Authorization: token <hub token>'")
+    return user
+
+
+async def read_json(request: web.Request) -> Any:
+    limit = request.app[keys.CONFIG].max_body_size
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the request body is over {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise TooLarge(f"the request body is over {limit} bytes")
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        raise Invalid("the request body is not valid JSON") from None
+
+
+def _json(request: web.Request, dashboard: Dashboard, status: int = 200) -> web.Response:
+    return web.json_response(dashboard.as_json(request.app[keys.CONFIG].prefix), status=status)
+
+
+async def visible(request: web.Request, owner: str, name: str) -> Dashboard:
+    """The dashboard, if the caller may see it; otherwise 404 (its existence stays private)."""
+    dashboard = await request.app[keys.STORE].get(owner, name)
+    public = request.app[keys.POLICY].public_enabled
+    if not can_view(current_user(request), dashboard, public_enabled=public):
+        raise NotFound(f"there is no dashboard {owner}/{name}")
+    return dashboard
+
+
+async def managed(request: web.Request) -> Dashboard:
+    user = signed_in(request)
+    dashboard = await visible(request, request.match_info["owner"], request.match_info["name"])
+    if not can_manage(user, dashboard):
+        raise Forbidden(f"only {dashboard.owner} and admins may change this dashboard")
+    return dashboard
+
+
+async def check_groups(request: web.Request, dashboard: Dashboard) -> None:
+    wanted = set(dashboard.access.groups)
+    if not wanted:
+        return
+    unknown = sorted(wanted - await request.app[keys.HUB].groups())
+    if unknown:
+        raise Invalid(f"no such hub group: {', '.join(unknown)}", field="access.groups")
+
+
+async def list_dashboards(request: web.Request) -> web.Response:
+    user = current_user(request)
+    public = request.app[keys.POLICY].public_enabled
+    query = request.query
+    try:
+        offset = max(0, int(query.get("offset", 0)))
+        limit = min(MAX_LIMIT, max(1, int(query.get("limit", 100))))
+    except ValueError:
+        raise Invalid("offset and limit must be whole numbers") from None
+    found = [
+        d
+        for d in await request.app[keys.STORE].list(owner=query.get("owner") or None)
+        if can_view(user, d, public_enabled=public)
+        and (not query.get("framework") or d.framework == query["framework"])
+    ]
+    prefix = request.app[keys.CONFIG].prefix
+    return web.json_response(
+        {
+            "items": [d.as_json(prefix) for d in found[offset : offset + limit]],
+            "total": len(found),
+            "offset": offset,
+            "limit": limit,
+        }
+    )
+
+
+async def create_dashboard(request: web.Request) -> web.Response:
+    user = signed_in(request)
+    config = request.app[keys.CONFIG]
+    if not can_create(user, config.creator_groups):
+        raise Forbidden(
+            f"creating dashboards is limited to members of: {', '.join(config.creator_groups)}"
+        )
+    dashboard = parse_create(
+        await read_json(request), user.name, request.app[keys.POLICY], admin=user.admin
+    )
+    await check_groups(request, dashboard)
+    await request.app[keys.STORE].create(dashboard)
+    response = _json(request, dashboard, status=201)
+    response.headers["Location"] = f"{config.prefix}_/api/dashboards/{user.name}/{dashboard.name}"
+    return response
+
+
+async def get_dashboard(request: web.Request) -> web.Response:
+    return _json(
+        request, await visible(request, request.match_info["owner"], request.match_info["name"])
+    )
+
+
+async def patch_dashboard(request: web.Request) -> web.Response:
+    current = await managed(request)
+    user = signed_in(request)
+    changed = parse_patch(
+        await read_json(request), current, request.app[keys.POLICY], admin=user.admin
+    )
+    if changed.access.groups != current.access.groups:
+        await check_groups(request, changed)
+    await request.app[keys.STORE].update(changed)
+    return _json(request, changed)
+
+
+async def delete_dashboard(request: web.Request) -> web.Response:
+    dashboard = await managed(request)
+    await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
+    return web.Response(status=204)
+
+
+async def me(request: web.Request) -> web.Response:
+    user = signed_in(request)
+    config = request.app[keys.CONFIG]
+    return web.json_response(
+        {
+            "name": user.name,
+            "admin": user.admin,
+            "groups": sorted(user.groups),
+            "can_create": can_create(user, config.creator_groups),
+        }
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app[keys.CONFIG].prefix))
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    base = f"{prefix}_/api"
+    one = base + "/dashboards/{owner}/{name}"
+    app.router.add_get(base + "/dashboards", list_dashboards)
+    app.router.add_post(base + "/dashboards", create_dashboard)
+    app.router.add_get(one, get_dashboard)
+    app.router.add_patch(one, patch_dashboard)
+    app.router.add_delete(one, delete_dashboard)
+    app.router.add_get(base + "/user", me)
+    app.router.add_get(base + "/openapi.json", openapi)

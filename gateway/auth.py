@@ -1,0 +1,211 @@
+"""Who is asking: Hub OAuth login, the session cookie, API tokens, and XSRF for browser writes.
+
+- Browsers log in through the hub's OAuth code flow; the gateway then sets a
+  signed (HS256 JWT), HttpOnly session cookie scoped to its prefix. The cookie
+  names the user only: the admin flag and groups come from the hub and are
+  re-read every ``user_refresh_interval`` seconds, so a group change or a
+  deleted user applies within that bound without a new login.
+- API callers send ``Authorization: token <hub token>``; the hub says whose it
+  is, cached for ``token_cache_seconds`` (keyed by a hash, never the token).
+- Browser writes must echo the session's XSRF value in ``X-XSRF-Token`` (the
+  value is also in the readable ``podium-xsrf`` cookie): a cross-site form
+  cannot read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from aiohttp import web
+
+from gateway.access import User
+from gateway.errors import Forbidden, Unauthenticated
+from gateway.hub import Hub
+
+SESSION_COOKIE = "podium-session"
+STATE_COOKIE = "podium-oauth-state"
+XSRF_COOKIE = "podium-xsrf"
+XSRF_HEADER = "X-XSRF-Token"
+STATE_SECONDS = 600
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class Identity:
+    user: User | None
+    via: str  # "session", "token" or "anonymous"
+    xsrf: str = ""
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location})
+
+
+def safe_next(value: str | None, prefix: str) -> str:
+    """Where to go after login: only a path inside the gateway, never another site."""
+    if not value or not value.startswith(prefix) or value.startswith("//") or "\\" in value:
+        return prefix
+    if any(ord(c) < 32 for c in value):
+        return prefix
+    return value
+
+
+class Auth:
+    def __init__(
+        self,
+        *,
+        hub: Hub,
+        secret: bytes,
+        prefix: str,
+        hub_url: str,
+        client_id: str,
+        callback_url: str,
+        session_max_age: int,
+        refresh_interval: int,
+        token_seconds: int,
+    ) -> None:
+        self.hub = hub
+        self.secret = secret
+        self.prefix = prefix
+        self.hub_url = hub_url if hub_url.endswith("/") else hub_url + "/"
+        self.client_id = client_id
+        self.callback_url = callback_url
+        self.session_max_age = session_max_age
+        self.refresh_interval = refresh_interval
+        self.token_seconds = token_seconds
+        self._users: dict[str, tuple[User | None, float]] = {}
+        self._tokens: dict[str, tuple[User | None, float]] = {}
+
+    # --- cookies -----------------------------------------------------------------
+    def _sign(self, claims: dict[str, Any], seconds: int) -> str:
+        now = int(time.time())
+        return jwt.encode({**claims, "iat": now, "exp": now + seconds}, self.secret, "HS256")
+
+    def _read(self, token: str | None) -> dict[str, Any] | None:
+        if not token:
+            return None
+        try:
+            claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return None
+        return claims
+
+    def _secure(self, request: web.Request) -> bool:
+        return request.headers.get("X-Forwarded-Proto", request.scheme) == "https"
+
+    def set_session(self, response: web.StreamResponse, request: web.Request, user: User) -> None:
+        xsrf = secrets.token_urlsafe(16)
+        value = self._sign({"sub": user.name, "xsrf": xsrf}, self.session_max_age)
+        for name, content, httponly in ((SESSION_COOKIE, value, True), (XSRF_COOKIE, xsrf, False)):
+            response.set_cookie(
+                name,
+                content,
+                httponly=httponly,
+                max_age=self.session_max_age,
+                path=self.prefix,
+                secure=self._secure(request),
+                samesite="Lax",
+            )
+
+    def clear_session(self, response: web.StreamResponse) -> None:
+        response.del_cookie(SESSION_COOKIE, path=self.prefix)
+        response.del_cookie(XSRF_COOKIE, path=self.prefix)
+
+    # --- users ---------------------------------------------------------------------
+    async def user_named(self, name: str) -> User | None:
+        """The hub's current view of ``name``, at most ``refresh_interval`` seconds old."""
+        cached = self._users.get(name)
+        if cached and time.monotonic() - cached[1] < self.refresh_interval:
+            return cached[0]
+        user = await self.hub.user(name)
+        self._users[name] = (user, time.monotonic())
+        return user
+
+    async def user_for_token(self, token: str) -> User | None:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._tokens.get(key)
+        if cached and time.monotonic() - cached[1] < self.token_seconds:
+            return cached[0]
+        user = await self.hub.user_for_token(token)
+        if len(self._tokens) > 10000:
+            self._tokens.clear()  # a crude bound; entries are cheap to re-fetch
+        self._tokens[key] = (user, time.monotonic())
+        return user
+
+    def forget(self, name: str) -> None:
+        self._users.pop(name, None)
+
+    async def identify(self, request: web.Request) -> Identity:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() in ("token", "bearer") and token.strip():
+            user = await self.user_for_token(token.strip())
+            if user is None:
+                raise Unauthenticated("the API token is not valid (or has expired)")
+            return Identity(user, "token")
+        claims = self._read(request.cookies.get(SESSION_COOKIE))
+        if claims is None:
+            return Identity(None, "anonymous")
+        user = await self.user_named(str(claims.get("sub", "")))
+        return Identity(user, "session" if user else "anonymous", str(claims.get("xsrf", "")))
+
+    def check_xsrf(self, request: web.Request, identity: Identity) -> None:
+        if identity.via != "session" or request.method in SAFE_METHODS:
+            return
+        sent = request.headers.get(XSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, identity.xsrf):
+            raise Forbidden(
+                f"missing or wrong {XSRF_HEADER} header: browser writes must echo the "
+                f"{XSRF_COOKIE} cookie"
+            )
+
+    # --- the OAuth flow ------------------------------------------------------------
+    def login_redirect(self, request: web.Request, next_url: str) -> web.Response:
+        state = secrets.token_urlsafe(24)
+        query = urlencode(
+            {
+                "client_id": self.client_id,
+                "redirect_uri": self.callback_url,
+                "response_type": "code",
+                "state": state,
+            }
+        )
+        response = redirect(f"{self.hub_url}api/oauth2/authorize?{query}")
+        cookie = self._sign(
+            {"state": state, "next": safe_next(next_url, self.prefix)}, STATE_SECONDS
+        )
+        response.set_cookie(
+            STATE_COOKIE,
+            cookie,
+            path=self.prefix,
+            httponly=True,
+            max_age=STATE_SECONDS,
+            secure=self._secure(request),
+            samesite="Lax",
+        )
+        return response
+
+    async def callback(self, request: web.Request) -> web.Response:
+        claims = self._read(request.cookies.get(STATE_COOKIE))
+        state = request.query.get("state", "")
+        if claims is None or not state or not hmac.compare_digest(state, str(claims.get("state"))):
+            raise Forbidden("the login could not be verified (state mismatch); please log in again")
+        code = request.query.get("code", "")
+        token = (
+            await self.hub.exchange_code(code, self.client_id, self.callback_url) if code else ""
+        )
+        user = await self.hub.user_for_token(token) if token else None
+        if user is None:
+            raise Forbidden("the hub did not confirm the login; please log in again")
+        self._users[user.name] = (user, time.monotonic())
+        response = redirect(safe_next(str(claims.get("next")), self.prefix))
+        response.del_cookie(STATE_COOKIE, path=self.prefix)
+        self.set_session(response, request, user)
+        return response

@@ -1,0 +1,186 @@
+"""``podium``'s configuration: a traitlets Application, as JupyterHub admins know it.
+
+Options live in ``podium_config.py`` (``c.Podium.…``) or on the command line;
+``podium --help-all`` lists them. Defaults come from the ``JUPYTERHUB_*``
+environment the hub gives a managed service, so a managed Podium needs no
+options at all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from traitlets import Bool, Bytes, Dict, Integer, List, Unicode, default, validate
+from traitlets.config import Application
+
+from gateway.validation import Policy
+from runners import __version__
+
+DEFAULT_FRAMEWORKS = ["voila", "streamlit", "panel", "bokeh", "dash", "gradio", "shiny"]
+
+
+class Podium(Application):
+    name = "podium"
+    version = __version__
+    description = "Publish notebooks and apps from JupyterHub as shareable dashboards."
+
+    config_file = Unicode("podium_config.py", help="The configuration file to load.").tag(
+        config=True
+    )
+
+    prefix = Unicode(
+        "/dashboards/",
+        help="URL prefix of the gateway: dashboards live at <prefix><owner>/<name>/. "
+        "Route it to the gateway with c.Proxy.extra_routes, or use the service prefix.",
+    ).tag(config=True)
+
+    ip = Unicode(
+        help="Address to listen on (default: from JUPYTERHUB_SERVICE_URL, else 127.0.0.1)."
+    ).tag(config=True)
+    port = Integer(help="Port to listen on (default: from JUPYTERHUB_SERVICE_URL, else 8765).").tag(
+        config=True
+    )
+
+    hub_api_url = Unicode(help="The hub's REST API (default: $JUPYTERHUB_API_URL).").tag(
+        config=True
+    )
+    hub_url = Unicode(
+        help="Where browsers reach the hub, for the OAuth redirect "
+        "(default: $JUPYTERHUB_PUBLIC_HUB_URL, else /hub/ on the same host)."
+    ).tag(config=True)
+    api_token = Unicode(
+        help="The service's hub API token, also its OAuth client secret "
+        "(default: $JUPYTERHUB_API_TOKEN)."
+    ).tag(config=True)
+    client_id = Unicode(
+        help="OAuth client id (default: $JUPYTERHUB_CLIENT_ID, else service-podium)."
+    ).tag(config=True)
+    oauth_callback_url = Unicode(
+        help="OAuth callback "
+        "(default: $JUPYTERHUB_OAUTH_CALLBACK_URL, else <prefix>_/oauth_callback)."
+    ).tag(config=True)
+
+    db_url = Unicode(
+        "sqlite:///podium.sqlite",
+        help="Where dashboards are stored: sqlite:///path or postgresql://user:pass@host/db.",
+    ).tag(config=True)
+
+    cookie_secret = Bytes(
+        help="Key that signs session cookies (default: read or created in cookie_secret_file)."
+    ).tag(config=True)
+    cookie_secret_file = Unicode(
+        "podium_cookie_secret",
+        help="File holding the cookie secret; created (mode 600) if missing.",
+    ).tag(config=True)
+    session_max_age = Integer(14 * 24 * 3600, help="Seconds a login lasts.").tag(config=True)
+    user_refresh_interval = Integer(
+        300,
+        help="Seconds a hub user model (admin flag, groups) is trusted before it is fetched again: "
+        "the bound on how long a group change or a deleted user takes to apply.",
+    ).tag(config=True)
+    token_cache_seconds = Integer(60, help="Seconds an API token's owner is cached.").tag(
+        config=True
+    )
+
+    frameworks = List(Unicode(), DEFAULT_FRAMEWORKS, help="Frameworks creators may choose.").tag(
+        config=True
+    )
+    public_enabled = Bool(
+        False, help="Allow dashboards anyone can open without logging in (access mode 'public')."
+    ).tag(config=True)
+    creator_groups = List(
+        Unicode(), [], help="Hub groups whose members may create dashboards (empty: every user)."
+    ).tag(config=True)
+    idle_timeout = Integer(
+        1800, help="Default seconds without a viewer before a dashboard stops."
+    ).tag(config=True)
+    idle_timeout_min = Integer(300, help="Smallest idle timeout a creator may choose.").tag(
+        config=True
+    )
+    idle_timeout_max = Integer(86400, help="Largest idle timeout a creator may choose.").tag(
+        config=True
+    )
+    git_allowed_schemes = List(
+        Unicode(), ["https", "ssh"], help="Git transports creators may use."
+    ).tag(config=True)
+    git_allowed_hosts = List(Unicode(), [], help="Git hosts creators may use (empty: any).").tag(
+        config=True
+    )
+    max_body_size = Integer(1024 * 1024, help="Largest API request body, in bytes.").tag(
+        config=True
+    )
+
+    launcher = Unicode(
+        "local", help="How dashboards run: 'local' (processes) or 'kubernetes'."
+    ).tag(config=True)
+
+    aliases = Dict(
+        {
+            "f": "Podium.config_file",
+            "config": "Podium.config_file",
+            "ip": "Podium.ip",
+            "port": "Podium.port",
+            "db-url": "Podium.db_url",
+            "prefix": "Podium.prefix",
+        }
+    )
+
+    @default("ip")
+    def _ip(self) -> str:
+        return urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).hostname or "127.0.0.1"
+
+    @default("port")
+    def _port(self) -> int:
+        return urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).port or 8765
+
+    @default("hub_api_url")
+    def _hub_api_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+
+    @default("hub_url")
+    def _hub_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", "/hub/")
+
+    @default("api_token")
+    def _api_token(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    @default("client_id")
+    def _client_id(self) -> str:
+        return os.environ.get("JUPYTERHUB_CLIENT_ID", "service-podium")
+
+    @default("oauth_callback_url")
+    def _callback(self) -> str:
+        return os.environ.get("JUPYTERHUB_OAUTH_CALLBACK_URL", self.prefix + "_/oauth_callback")
+
+    @default("cookie_secret")
+    def _cookie_secret(self) -> bytes:
+        path = Path(self.cookie_secret_file)
+        if path.exists():
+            return bytes.fromhex(path.read_text().strip())
+        secret = secrets.token_bytes(32)
+        path.touch(mode=0o600)
+        path.write_text(secret.hex())
+        return secret
+
+    @validate("prefix")
+    def _valid_prefix(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"])
+        if not value.startswith("/"):
+            value = "/" + value
+        return value if value.endswith("/") else value + "/"
+
+    def policy(self) -> Policy:
+        return Policy(
+            frameworks=tuple(self.frameworks),
+            public_enabled=self.public_enabled,
+            idle_default=self.idle_timeout,
+            idle_min=self.idle_timeout_min,
+            idle_max=self.idle_timeout_max,
+            git_schemes=tuple(self.git_allowed_schemes),
+            git_hosts=tuple(self.git_allowed_hosts),
+        )

@@ -1,0 +1,114 @@
+"""The JupyterHub REST API, as the gateway uses it: users, groups, OAuth tokens.
+
+Every call has a timeout; a hub that is down or slow becomes
+:class:`Unavailable` (503, "try again"), never a hang or a stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from gateway.access import User
+from gateway.errors import Unavailable
+
+PAGINATED = "application/jupyterhub-pagination+json"
+
+
+def user_from_model(model: dict[str, Any]) -> User:
+    return User(
+        name=str(model["name"]),
+        admin=bool(model.get("admin", False)),
+        groups=frozenset(str(g) for g in model.get("groups") or ()),
+    )
+
+
+class Hub:
+    def __init__(
+        self, session: aiohttp.ClientSession, api_url: str, api_token: str, timeout: float = 10
+    ) -> None:
+        self.session = session
+        self.api_url = api_url.rstrip("/")
+        self.api_token = api_token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def _call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"token {token or self.api_token}", **kwargs.pop("headers", {})}
+        try:
+            async with self.session.request(
+                method, self.api_url + path, headers=headers, timeout=self.timeout, **kwargs
+            ) as response:
+                if response.status >= 500:
+                    raise Unavailable(f"the hub answered {response.status}; try again shortly")
+                body = (
+                    await response.json() if response.content_type == "application/json" else None
+                )
+                return response.status, body
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise Unavailable(
+                f"the hub cannot be reached ({type(e).__name__}); try again shortly"
+            ) from None
+
+    async def user_for_token(self, token: str) -> User | None:
+        """The owner of a hub API or OAuth token; ``None`` when the token is not valid."""
+        status, body = await self._call("GET", "/user", token=token)
+        if status in (401, 403, 404) or not isinstance(body, dict) or "name" not in body:
+            return None
+        if body.get("kind", "user") != "user":
+            return None  # a service's own token is not a person
+        return user_from_model(body)
+
+    async def user(self, name: str) -> User | None:
+        """A user's current model, with the service's token; ``None`` when deleted."""
+        status, body = await self._call("GET", f"/users/{quote(name, safe='')}")
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(body, dict):
+            raise Unavailable(
+                f"the hub refused to describe user {name!r} ({status}): grant the service "
+                "the read:users and read:users:groups scopes"
+            )
+        return user_from_model(body)
+
+    async def groups(self) -> set[str]:
+        """Every group name on the hub."""
+        names: set[str] = set()
+        offset = 0
+        while True:
+            status, body = await self._call(
+                "GET", f"/groups?offset={offset}&limit=200", headers={"Accept": PAGINATED}
+            )
+            if status != 200:
+                raise Unavailable(f"the hub refused to list groups ({status}): grant read:groups")
+            items = body["items"] if isinstance(body, dict) else body
+            names.update(g["name"] for g in items)
+            following = body.get("_pagination", {}).get("next") if isinstance(body, dict) else None
+            if not following:
+                return names
+            offset = int(following["offset"])
+
+    async def exchange_code(self, code: str, client_id: str, redirect_uri: str) -> str:
+        """Trade an OAuth authorization code for the user's access token."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "client_secret": self.api_token,
+            "redirect_uri": redirect_uri,
+        }
+        try:
+            async with self.session.post(
+                self.api_url + "/oauth2/token", data=data, timeout=self.timeout
+            ) as response:
+                body = await response.json(content_type=None)
+                if response.status != 200 or "access_token" not in body:
+                    return ""
+                return str(body["access_token"])
+        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+            raise Unavailable(
+                f"the hub cannot be reached ({type(e).__name__}); try again shortly"
+            ) from None

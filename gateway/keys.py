@@ -1,0 +1,19 @@
+"""Typed application state: every long-lived object of the gateway, one key each."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from gateway.auth import Auth
+from gateway.config import Podium
+from gateway.hub import Hub
+from gateway.store import Store
+from gateway.validation import Policy
+
+CONFIG = web.AppKey("config", Podium)
+POLICY = web.AppKey("policy", Policy)
+CLIENT = web.AppKey("client", aiohttp.ClientSession)
+HUB = web.AppKey("hub", Hub)
+AUTH = web.AppKey("auth", Auth)
+STORE = web.AppKey("store", Store)

@@ -1,0 +1,155 @@
+"""The OpenAPI document of the REST API, served at ``<prefix>_/api/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.dashboards import ACCESS_MODES, STATUSES
+from runners import __version__
+
+ERROR = {
+    "type": "object",
+    "required": ["status", "message"],
+    "properties": {
+        "status": {"type": "integer"},
+        "message": {
+            "type": "string",
+            "description": "What went wrong, in words a person can act on",
+        },
+        "field": {"type": "string", "description": "The request field at fault, when there is one"},
+    },
+}
+
+SOURCE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"const": "storage"}, "path": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["type", "url"],
+            "properties": {
+                "type": {"const": "git"},
+                "url": {"type": "string"},
+                "ref": {"type": "string"},
+                "path": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+
+DASHBOARD = {
+    "type": "object",
+    "properties": {
+        "owner": {"type": "string", "readOnly": True},
+        "name": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
+        "title": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 4000},
+        "framework": {"type": "string"},
+        "source": SOURCE,
+        "entry": {"type": "string"},
+        "access": {
+            "type": "object",
+            "properties": {
+                "mode": {"enum": list(ACCESS_MODES)},
+                "users": {"type": "array", "items": {"type": "string"}},
+                "groups": {"type": "array", "items": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
+        "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        "idle_timeout": {"type": "integer"},
+        "url": {"type": "string", "readOnly": True},
+        "status": {"enum": list(STATUSES), "readOnly": True},
+        "message": {"type": "string", "readOnly": True},
+        "created": {"type": "string", "format": "date-time", "readOnly": True},
+        "updated": {"type": "string", "format": "date-time", "readOnly": True},
+    },
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {str(c): {"description": "error", **ref} for c in codes}
+
+
+def _one(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Dashboard"}}},
+    }
+
+
+def document(prefix: str) -> dict[str, Any]:
+    body = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Dashboard"}}}}
+    one = {
+        "parameters": [
+            {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+        ]
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Podium", "version": __version__},
+        "servers": [{"url": f"{prefix}_/api"}],
+        "components": {
+            "schemas": {"Dashboard": DASHBOARD, "Error": ERROR},
+            "securitySchemes": {
+                "hubToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "'token <JupyterHub API token>'",
+                },
+            },
+        },
+        "security": [{"hubToken": []}],
+        "paths": {
+            "/dashboards": {
+                "get": {
+                    "summary": "Dashboards the caller may see",
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": t}}
+                        for n, t in (
+                            ("owner", "string"),
+                            ("framework", "string"),
+                            ("offset", "integer"),
+                            ("limit", "integer"),
+                        )
+                    ],
+                    "responses": {
+                        "200": {"description": "a page of dashboards"},
+                        **_errors(400, 503),
+                    },
+                },
+                "post": {
+                    "summary": "Create a dashboard",
+                    "requestBody": body,
+                    "responses": {"201": _one("created"), **_errors(400, 401, 403, 409, 413, 503)},
+                },
+            },
+            "/dashboards/{owner}/{name}": {
+                **one,
+                "get": {
+                    "summary": "One dashboard",
+                    "responses": {"200": _one("the dashboard"), **_errors(404)},
+                },
+                "patch": {
+                    "summary": "Change a dashboard (owner and admins)",
+                    "requestBody": body,
+                    "responses": {"200": _one("changed"), **_errors(400, 401, 403, 404, 413)},
+                },
+                "delete": {
+                    "summary": "Delete a dashboard (owner and admins)",
+                    "responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404)},
+                },
+            },
+            "/user": {
+                "get": {"summary": "The caller", "responses": {"200": {"description": "user"}}}
+            },
+        },
+    }

@@ -1,0 +1,223 @@
+"""A real JupyterHub with a real configurable-http-proxy, and Podium as its external service.
+
+Users alice, bob, carol and admin (password ``podium``), group analysts = {bob}.
+Podium is reached at ``<base>/dashboards/`` through the proxy route the hub
+keeps (``c.Proxy.extra_routes``). A second service, ``test-admin``, holds a
+token the tests use to change the hub (groups, tokens) as an admin would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
+PASSWORD = "podium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+HUB_CONFIG = """
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.command = [{chp!r}]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.auth_token = {proxy_token!r}
+c.ConfigurableHTTPProxy.should_start = {proxy_managed}
+c.JupyterHub.db_url = "sqlite:///{dir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{dir}/jupyterhub_cookie_secret"
+c.JupyterHub.pid_file = "{dir}/jupyterhub.pid"
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = {{"alice", "bob", "carol", "admin"}}
+c.Authenticator.admin_users = {{"admin"}}
+c.JupyterHub.load_groups = {{"analysts": {{"users": ["bob"]}}, "sales": {{"users": []}}}}
+c.JupyterHub.services = [
+    {{"name": "podium", "url": "http://127.0.0.1:{podium_port}", "api_token": {podium_token!r},
+      "oauth_no_confirm": True, "oauth_client_id": "service-podium",
+      "oauth_redirect_uri": "/dashboards/_/oauth_callback"}},
+    {{"name": "test-admin", "api_token": {admin_token!r}}},
+]
+c.JupyterHub.load_roles = [
+    {{"name": "user", "scopes": ["self", "access:services!service=podium"]}},
+    {{"name": "podium", "services": ["podium"],
+      "scopes": ["read:users", "read:users:groups", "read:groups", "list:users", "list:groups"]}},
+    {{"name": "test-admin", "services": ["test-admin"],
+      "scopes": ["admin:users", "admin:groups", "tokens", "proxy"]}},
+]
+c.Proxy.extra_routes = {{"/dashboards/": "http://127.0.0.1:{podium_port}"}}
+c.JupyterHub.last_activity_interval = 3600
+c.JupyterHub.log_level = "WARN"
+"""
+
+PODIUM_CONFIG = """
+c.Podium.ip = "127.0.0.1"
+c.Podium.port = {podium_port}
+c.Podium.hub_api_url = "http://127.0.0.1:{hub_port}/hub/api"
+c.Podium.api_token = {podium_token!r}
+c.Podium.client_id = "service-podium"
+c.Podium.oauth_callback_url = "/dashboards/_/oauth_callback"
+c.Podium.hub_url = "/hub/"
+c.Podium.db_url = {db_url!r}
+c.Podium.cookie_secret_file = "{dir}/podium_cookie_secret"
+c.Podium.user_refresh_interval = 2
+c.Podium.token_cache_seconds = 2
+"""
+
+
+@dataclass
+class HubStack:
+    dir: Path
+    port: int
+    hub_port: int
+    proxy_api_port: int
+    podium_port: int
+    podium_token: str
+    admin_token: str
+    db_url: str
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def podium(self) -> str:
+        return self.base + "/dashboards/"
+
+    def log(self, name: str) -> str:
+        return (self.dir / f"{name}.log").read_text(errors="replace")
+
+    async def start_podium(self) -> None:
+        await self._start(
+            "podium",
+            [str(Path(sys.executable).parent / "podium"), "-f", str(self.dir / "podium_config.py")],
+        )
+        await wait_http(f"http://127.0.0.1:{self.podium_port}/dashboards/_/health", self, "podium")
+
+    async def start_hub(self) -> None:
+        await self._start(
+            "jupyterhub",
+            [sys.executable, "-m", "jupyterhub", "-f", str(self.dir / "jupyterhub_config.py")],
+        )
+        await wait_http(self.base + "/hub/health", self, "jupyterhub")
+        await wait_http(self.podium + "_/health", self, "jupyterhub", exact=200)  # route in place
+
+    async def _start(self, name: str, argv: list[str]) -> None:
+        with (self.dir / f"{name}.log").open("ab") as log:
+            self.processes[name] = await asyncio.create_subprocess_exec(
+                *argv, cwd=self.dir, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+            )  # fmt: skip
+
+    async def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.returncode is not None:
+            return
+        os.killpg(process.pid, sig)
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+    async def hub_api(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"token {self.admin_token}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, f"{self.base}/hub/api{path}", headers=headers, **kwargs) as r,
+        ):
+            assert r.status < 300, f"{method} {path}: {r.status} {await r.text()}"
+            return await r.json() if r.content_type == "application/json" else None
+
+    async def token_for(self, user: str) -> str:
+        body = await self.hub_api(
+            "POST", f"/users/{user}/tokens", json={"note": "tests", "expires_in": 3600}
+        )
+        return str(body["token"])
+
+
+async def wait_http(
+    url: str, stack: HubStack, name: str, timeout: float = 60, exact: int | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            process = stack.processes.get(name)
+            if process is not None and process.returncode is not None:
+                raise AssertionError(f"{name} exited {process.returncode}:\n{stack.log(name)}")
+            try:
+                async with session.get(url, allow_redirects=False) as r:
+                    if r.status == exact if exact else r.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} did not answer in {timeout} s:\n{stack.log(name)}")
+
+
+@asynccontextmanager
+async def hub_stack(tmp: Path, db_url: str = "") -> AsyncIterator[HubStack]:
+    stack = HubStack(
+        dir=tmp, port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
+        podium_port=free_port(), podium_token=secrets.token_hex(32), admin_token=secrets.token_hex(32),
+        db_url=db_url or f"sqlite:///{tmp}/podium.sqlite",
+    )  # fmt: skip
+    values = {
+        "port": stack.port, "hub_port": stack.hub_port, "proxy_api_port": stack.proxy_api_port,
+        "podium_port": stack.podium_port, "podium_token": stack.podium_token,
+        "admin_token": stack.admin_token, "dir": tmp, "chp": str(CHP), "password": PASSWORD,
+        "proxy_token": secrets.token_hex(16), "proxy_managed": True, "db_url": stack.db_url,
+    }  # fmt: skip
+    (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG.format(**values))
+    (tmp / "podium_config.py").write_text(PODIUM_CONFIG.format(**values))
+    try:
+        await stack.start_podium()  # first, so the hub does not wait for it
+        await stack.start_hub()
+        yield stack
+    finally:
+        for name in list(stack.processes):
+            await stack.stop(name)
+
+
+def browser() -> aiohttp.ClientSession:
+    """A client that keeps cookies like a browser (also for 127.0.0.1, which aiohttp's default refuses)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def browser_login(
+    session: aiohttp.ClientSession, stack: HubStack, user: str, next_path: str = ""
+) -> aiohttp.ClientResponse:
+    """Log in as a person does: open Podium, get sent to the hub's login form, submit it.
+
+    Returns the final response (after every redirect), back at Podium.
+    """
+    async with session.get(stack.podium + next_path) as r:
+        page = await r.text()
+        login_url = str(r.url)
+    xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page)
+    assert xsrf, f"no login form at {login_url}:\n{page[:500]}"
+    form = {"username": user, "password": PASSWORD, "_xsrf": xsrf.group(1)}
+    async with session.post(login_url, data=form) as r:
+        await r.read()
+        return r
