@@ -12,8 +12,9 @@ from gateway.access import User, can_create, can_manage, can_view
 from gateway.auth import Identity
 from gateway.dashboards import Dashboard
 from gateway.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
+from gateway.launchers.base import Runtime
 from gateway.openapi import document
-from gateway.validation import parse_create, parse_patch
+from gateway.validation import parse_create, parse_patch, rebuild_needed
 
 IDENTITY = web.RequestKey("identity", Identity)
 MAX_LIMIT = 500
@@ -131,13 +132,73 @@ async def patch_dashboard(request: web.Request) -> web.Response:
     if changed.access.groups != current.access.groups:
         await check_groups(request, changed)
     await request.app[keys.STORE].update(changed)
+    lifecycle = request.app[keys.LIFECYCLE]
+    lifecycle.forget(changed.key)
+    if rebuild_needed(current, changed) and current.status in ("starting", "ready"):
+        await lifecycle.restart(
+            changed
+        )  # what runs changed: rebuild (a git source is fetched again)
     return _json(request, changed)
 
 
 async def delete_dashboard(request: web.Request) -> web.Response:
     dashboard = await managed(request)
+    await request.app[keys.LIFECYCLE].stop(dashboard)
     await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
+    request.app[keys.LIFECYCLE].forget(dashboard.key)
     return web.Response(status=204)
+
+
+async def start(request: web.Request) -> web.Response:
+    dashboard = await managed(request)
+    if dashboard.status not in ("starting", "ready"):
+        request.app[keys.LIFECYCLE].start(dashboard)
+    return web.json_response(
+        {"status": "starting" if dashboard.status != "ready" else "ready"}, status=202
+    )
+
+
+async def stop(request: web.Request) -> web.Response:
+    dashboard = await managed(request)
+    await request.app[keys.LIFECYCLE].stop(dashboard)
+    return web.json_response({"status": "stopped"})
+
+
+async def restart(request: web.Request) -> web.Response:
+    dashboard = await managed(request)
+    await request.app[keys.LIFECYCLE].restart(dashboard)
+    return web.json_response({"status": "starting"}, status=202)
+
+
+async def logs(request: web.Request) -> web.Response:
+    dashboard = await managed(request)
+    try:
+        lines = min(5000, max(1, int(request.query.get("lines", 200))))
+    except ValueError:
+        raise Invalid("lines must be a whole number") from None
+    runtime = Runtime.from_json(
+        await request.app[keys.STORE].runtime(dashboard.owner, dashboard.name)
+    )
+    found = await request.app[keys.LAUNCHER].logs(dashboard, runtime, lines)
+    return web.json_response({"lines": found})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """The start's progress as server-sent events, for anyone who may view the dashboard."""
+    dashboard = await visible(request, request.match_info["owner"], request.match_info["name"])
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    async for step in request.app[keys.LIFECYCLE].progress(dashboard):
+        payload = {"status": step.status, "message": step.message, "elapsed": step.elapsed}
+        await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+    await response.write_eof()
+    return response
 
 
 async def me(request: web.Request) -> web.Response:
@@ -165,5 +226,10 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(one, get_dashboard)
     app.router.add_patch(one, patch_dashboard)
     app.router.add_delete(one, delete_dashboard)
+    app.router.add_post(one + "/start", start)
+    app.router.add_post(one + "/stop", stop)
+    app.router.add_post(one + "/restart", restart)
+    app.router.add_get(one + "/logs", logs)
+    app.router.add_get(one + "/events", events)
     app.router.add_get(base + "/user", me)
     app.router.add_get(base + "/openapi.json", openapi)

@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from gateway import api, keys
+from gateway import api, keys, proxy
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
 from gateway.errors import PodiumError
 from gateway.hub import Hub
+from gateway.launchers.base import Launcher
+from gateway.launchers.local import LocalLauncher
+from gateway.lifecycle import Lifecycle
 from gateway.store import Store
 from runners import __version__
 
@@ -47,7 +50,9 @@ async def identity(request: web.Request, handler: Handler) -> web.StreamResponse
     auth = request.app[keys.AUTH]
     who = await auth.identify(request)
     request[api.IDENTITY] = who
-    auth.check_xsrf(request, who)
+    if request.path.startswith(request.app[keys.CONFIG].prefix + "_/"):
+        # The gateway's own writes; a dashboard's requests are the app's to protect.
+        auth.check_xsrf(request, who)
     return await handler(request)
 
 
@@ -109,8 +114,31 @@ def create_app(config: Podium) -> web.Application:
         yield
         await app[keys.STORE].close()
 
+    async def runners(app: web.Application) -> AsyncIterator[None]:
+        # One pool for all runner traffic; no cookie jar: viewers' cookies must never mix.
+        app[keys.RUNNER_CLIENT] = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+        app[keys.SOCKETS] = keys.OpenSockets()
+        launcher = make_launcher(config)
+        app[keys.LAUNCHER] = launcher
+        lifecycle = Lifecycle(app[keys.STORE], launcher, config.cookie_secret)
+        app[keys.LIFECYCLE] = lifecycle
+        await lifecycle.run()
+        yield
+        for ws in list(app[keys.SOCKETS].items):
+            await ws.close(code=1001, message=b"gateway restarting")
+        await lifecycle.close()
+        await launcher.close()
+        await app[keys.RUNNER_CLIENT].close()
+
     app.cleanup_ctx.append(client_and_hub)
     app.cleanup_ctx.append(store)
+    app.cleanup_ctx.append(runners)
 
     app.router.add_get(prefix + "_/health", health)
     app.router.add_get(prefix + "_/login", login)
@@ -118,7 +146,14 @@ def create_app(config: Podium) -> web.Application:
     app.router.add_get(prefix + "_/logout", logout)
     api.add_routes(app, prefix)
     app.router.add_get(prefix, gallery)
+    proxy.add_routes(app, prefix)
     return app
+
+
+def make_launcher(config: Podium) -> Launcher:
+    if config.launcher == "local":
+        return LocalLauncher(config.prefix, parent=config)
+    raise SystemExit(f"unknown launcher {config.launcher!r}; this build knows: local")
 
 
 def main(argv: list[str] | None = None) -> int:

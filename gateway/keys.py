@@ -8,6 +8,8 @@ from aiohttp import web
 from gateway.auth import Auth
 from gateway.config import Podium
 from gateway.hub import Hub
+from gateway.launchers.base import Launcher
+from gateway.lifecycle import Lifecycle
 from gateway.store import Store
 from gateway.validation import Policy
 
@@ -17,3 +19,16 @@ CLIENT = web.AppKey("client", aiohttp.ClientSession)
 HUB = web.AppKey("hub", Hub)
 AUTH = web.AppKey("auth", Auth)
 STORE = web.AppKey("store", Store)
+LAUNCHER = web.AppKey("launcher", Launcher)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+RUNNER_CLIENT = web.AppKey("runner_client", aiohttp.ClientSession)
+
+
+class OpenSockets:
+    """Viewers' WebSockets, closed with 1001 when the gateway shuts down."""
+
+    def __init__(self) -> None:
+        self.items: set[web.WebSocketResponse] = set()
+
+
+SOCKETS = web.AppKey("sockets", OpenSockets)

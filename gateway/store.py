@@ -203,6 +203,13 @@ class Store:
             value = await conn.scalar(sa.select(dashboards.c.runtime).where(_key(owner, name)))
         return dict(value or {})
 
+    async def last_activity(self, owner: str, name: str) -> datetime | None:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                sa.select(dashboards.c.last_activity).where(_key(owner, name))
+            )
+        return _aware(value)
+
     async def delete(self, owner: str, name: str) -> None:
         async with self.transaction() as conn:
             result = await conn.execute(sa.delete(dashboards).where(_key(owner, name)))

@@ -1,0 +1,207 @@
+"""The local launcher (the default): one ``podium-runner`` process per running dashboard.
+
+Each runner gets its own folder under ``state_dir`` (its spec, its log, a git
+checkout), a free loopback port, and its own session, so it outlives a
+gateway restart and is found again by pid (checked against its start time, so
+a recycled pid is never mistaken for it). The runner's environment is built
+from scratch: nothing of the gateway's (its hub token above all) reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+from traitlets import Bool, Float, List, Unicode
+
+from gateway.dashboards import Dashboard
+from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalLauncher(Launcher):
+    user_root = Unicode(
+        "/home/{username}",
+        help="A user's storage on this machine; dashboards with a storage source run from here.",
+    ).tag(config=True)
+    state_dir = Unicode(
+        "podium-runners", help="Where each runner gets its folder (spec, log, git checkout)."
+    ).tag(config=True)
+    runner_command = List(
+        Unicode(), [sys.executable, "-m", "runners"], help="How to start podium-runner."
+    ).tag(config=True)
+    run_as_owner = Bool(
+        False, help="When the gateway runs as root, run each runner as its owner's system user."
+    ).tag(config=True)
+    ready_timeout = Float(300, help="Seconds a framework may take to become ready.").tag(
+        config=True
+    )
+    git_allowed_schemes = List(
+        Unicode(), ["https", "ssh"], help="Git transports runners may use."
+    ).tag(config=True)
+    git_allowed_hosts = List(Unicode(), [], help="Git hosts runners may use (empty: any).").tag(
+        config=True
+    )
+
+    def __init__(self, prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+        self._session: aiohttp.ClientSession | None = None
+        self._children: dict[int, asyncio.subprocess.Process] = {}
+
+    def folder(self, dashboard: Dashboard) -> Path:
+        return Path(self.state_dir).resolve() / dashboard.owner / dashboard.name
+
+    def spec(self, dashboard: Dashboard, port: int, credential: str) -> dict[str, Any]:
+        folder = self.folder(dashboard)
+        if dashboard.source.type == "git":
+            source: dict[str, Any] = {
+                "type": "git",
+                "url": dashboard.source.url,
+                "ref": dashboard.source.ref,
+                "path": dashboard.source.path,
+                "dest": str(folder / "checkout"),
+                "allowed_schemes": list(self.git_allowed_schemes),
+                "allowed_hosts": list(self.git_allowed_hosts),
+            }
+        else:
+            root = self.user_root.format(username=dashboard.owner)
+            source = {"type": "directory", "root": root, "path": dashboard.source.path}
+        return {
+            "framework": dashboard.framework,
+            "entry": dashboard.entry,
+            "source": source,
+            "prefix": dashboard.url(self.prefix),
+            "host": "127.0.0.1",
+            "port": port,
+            "credential": credential,
+            "env": dict(dashboard.env),
+            "ready_timeout": self.ready_timeout,
+        }
+
+    async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
+        folder = self.folder(dashboard)
+        shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
+        folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        spec_path = folder / "spec.json"
+        spec_path.touch(mode=0o600)
+        spec_path.write_text(json.dumps(self.spec(dashboard, port, credential)))
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "HOME": str(folder),
+            "PYTHONUNBUFFERED": "1",
+            "PODIUM_LAUNCH_SPEC_FILE": str(spec_path),
+        }
+        user: dict[str, Any] = {}
+        if self.run_as_owner and os.geteuid() == 0:
+            try:
+                account = pwd.getpwnam(dashboard.owner)
+            except KeyError:
+                raise LauncherError(
+                    f"there is no system user {dashboard.owner!r} to run as"
+                ) from None
+            for path in (folder, spec_path):
+                os.chown(path, account.pw_uid, account.pw_gid)
+            user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+            env["HOME"] = account.pw_dir
+        with (folder / "runner.log").open("ab") as log:
+            log.write(f"\n--- launch {launch_id} at {time.ctime()} ---\n".encode())
+            log.flush()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *self.runner_command,
+                    cwd=folder,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,  # survives the gateway; stopped as a group
+                    **user,
+                )
+            except OSError as e:
+                raise LauncherError(f"could not start the runner: {e.strerror}") from e
+        self._children[process.pid] = process
+        asyncio.get_running_loop().create_task(self._reap(process))
+        created = psutil.Process(process.pid).create_time()
+        return Runtime(
+            launch_id, "127.0.0.1", port, time.time(), {"pid": process.pid, "created": created}
+        )
+
+    async def _reap(self, process: asyncio.subprocess.Process) -> None:
+        await process.wait()
+        self._children.pop(process.pid, None)
+
+    def _process(self, runtime: Runtime) -> psutil.Process | None:
+        try:
+            process = psutil.Process(int(runtime.details["pid"]))
+            if abs(process.create_time() - float(runtime.details["created"])) > 1:
+                return None  # the pid was recycled by another program
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return process
+        except (psutil.Error, KeyError, ValueError):
+            return None
+
+    async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
+        if self._process(runtime) is None:
+            return Observed(running=False, message="the runner is not running")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        url = f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}_podium/health"
+        try:
+            async with self._session.get(url) as response:
+                body = await response.json(content_type=None)
+                return Observed(
+                    running=True, ready=bool(body.get("ready")), message=str(body.get("reason", ""))
+                )
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return Observed(running=True, ready=False, message="the runner is starting")
+
+    async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        process = self._process(runtime)
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+        _, alive = await asyncio.to_thread(psutil.wait_procs, [process], 15)
+        for p in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+        child = self._children.get(process.pid)
+        if child is not None:
+            await child.wait()
+
+    async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
+        path = self.folder(dashboard) / "runner.log"
+
+        def tail() -> list[str]:
+            if not path.exists():
+                return []
+            with path.open(errors="replace") as f:
+                return [line.rstrip("\n") for line in deque(f, maxlen=lines)]
+
+        return await asyncio.to_thread(tail)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,283 @@
+"""Dashboards over time: start on demand, watch, stop when idle, fail with backoff, adopt.
+
+Desired state (running/stopped) and the observed status live in the store;
+the launcher is asked what is really running. One start at a time per
+dashboard (a burst of viewers waking it starts one runner). Activity from the
+proxy is kept in memory and written in batches. At gateway start every runner
+still alive is adopted and none is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from gateway.dashboards import Dashboard
+from gateway.launchers.base import (
+    Endpoint,
+    Launcher,
+    LauncherError,
+    Runtime,
+    runner_credential,
+)
+from gateway.store import Store
+
+log = logging.getLogger("podium.lifecycle")
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: str
+    message: str
+    elapsed: float
+
+
+def backoff(failures: int) -> float:
+    """Seconds before an automatic retry after ``failures`` failed starts in a row."""
+    return float(min(300.0, 5.0 * 2 ** max(0, failures - 1)))
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        store: Store,
+        launcher: Launcher,
+        secret: bytes,
+        *,
+        ready_timeout: float = 360,
+        check_interval: float = 5,
+        activity_interval: float = 30,
+        cache_seconds: float = 2,
+    ) -> None:
+        self.store = store
+        self.launcher = launcher
+        self.secret = secret
+        self.ready_timeout = ready_timeout
+        self.check_interval = check_interval
+        self.activity_interval = activity_interval
+        self.cache_seconds = cache_seconds
+        self._starts: dict[Key, asyncio.Task[None]] = {}
+        self._changed: dict[Key, asyncio.Event] = {}
+        self._cache: dict[Key, tuple[Dashboard, Runtime | None, float]] = {}
+        self._activity: dict[Key, datetime] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- reading ---------------------------------------------------------------------
+    async def lookup(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None]:
+        """The dashboard and its runner, cached for a moment: the proxy asks on every request."""
+        key = (owner, name)
+        cached = self._cache.get(key)
+        if cached and time.monotonic() - cached[2] < self.cache_seconds:
+            return cached[0], cached[1]
+        dashboard = await self.store.get(owner, name)
+        runtime = Runtime.from_json(await self.store.runtime(owner, name))
+        self._cache[key] = (dashboard, runtime, time.monotonic())
+        return dashboard, runtime
+
+    def forget(self, key: Key) -> None:
+        self._cache.pop(key, None)
+        self._changed.setdefault(key, asyncio.Event()).set()
+        self._changed[key] = asyncio.Event()
+
+    def endpoint(self, dashboard: Dashboard, runtime: Runtime) -> Endpoint:
+        credential = runner_credential(self.secret, dashboard, runtime.launch_id)
+        return Endpoint(runtime.host, runtime.port, credential)
+
+    async def _set(self, dashboard: Dashboard, **fields: object) -> None:
+        await self.store.set_state(dashboard.owner, dashboard.name, **fields)
+        self.forget(dashboard.key)
+
+    # --- starting and stopping -----------------------------------------------------------
+    def start(self, dashboard: Dashboard) -> asyncio.Task[None]:
+        """Start the dashboard unless a start is already under way; return that start."""
+        task = self._starts.get(dashboard.key)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._launch(dashboard))
+            self._starts[dashboard.key] = task
+        return task
+
+    async def _launch(self, dashboard: Dashboard) -> None:
+        previous = await self.store.runtime(dashboard.owner, dashboard.name)
+        failures = int(previous.get("failures", 0))
+        launch_id = secrets.token_hex(8)
+        await self._set(
+            dashboard, status="starting", desired="running", message="starting", runtime={}
+        )
+        try:
+            # Shielded: a stop that cancels this start must still find the runner it launched.
+            runtime = await asyncio.shield(self._start_and_record(dashboard, launch_id))
+        except LauncherError as e:
+            await self._fail(dashboard, None, str(e), failures)
+            return
+        deadline = time.monotonic() + self.ready_timeout
+        delay = 0.1
+        while time.monotonic() < deadline:
+            observed = await self.launcher.inspect(dashboard, runtime)
+            if observed.ready:
+                await self._set(dashboard, status="ready", message="")
+                log.info("%s/%s is ready", *dashboard.key)
+                return
+            if not observed.running:
+                await self._fail(dashboard, runtime, "the dashboard could not start", failures)
+                return
+            await self._set_message(dashboard, observed.message)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+        await self.launcher.stop(dashboard, runtime)
+        await self._fail(dashboard, runtime, "the dashboard took too long to start", failures)
+
+    async def _start_and_record(self, dashboard: Dashboard, launch_id: str) -> Runtime:
+        credential = runner_credential(self.secret, dashboard, launch_id)
+        runtime = await self.launcher.start(dashboard, launch_id, credential)
+        await self._set(dashboard, runtime=runtime.as_json())
+        return runtime
+
+    async def _set_message(self, dashboard: Dashboard, message: str) -> None:
+        cached = self._cache.get(dashboard.key)
+        if cached is None or cached[0].message != message:
+            await self._set(dashboard, message=message)
+
+    async def _fail(
+        self, dashboard: Dashboard, runtime: Runtime | None, message: str, failures: int
+    ) -> None:
+        failures += 1
+        record = runtime.as_json() if runtime else {}
+        record.update(failures=failures, retry_at=time.time() + backoff(failures))
+        log.warning("%s/%s failed: %s", dashboard.owner, dashboard.name, message)
+        await self._set(dashboard, status="failed", message=message, runtime=record)
+
+    def may_retry(self, runtime_doc: dict[str, object]) -> bool:
+        retry_at = runtime_doc.get("retry_at")
+        return not isinstance(retry_at, (int, float)) or time.time() >= retry_at
+
+    async def stop(self, dashboard: Dashboard, *, desired: str = "stopped") -> None:
+        task = self._starts.pop(dashboard.key, None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runtime = Runtime.from_json(await self.store.runtime(dashboard.owner, dashboard.name))
+        await self._set(dashboard, status="stopping", desired=desired, message="stopping")
+        if runtime is not None:
+            await self.launcher.stop(dashboard, runtime)
+        await self._set(dashboard, status="stopped", message="", runtime={})
+
+    async def restart(self, dashboard: Dashboard) -> asyncio.Task[None]:
+        await self.stop(dashboard, desired="running")
+        return self.start(dashboard)
+
+    async def progress(self, dashboard: Dashboard) -> AsyncIterator[Progress]:
+        """Status changes until the dashboard is ready, failed or stopped (the progress page)."""
+        began = time.monotonic()
+        last = None
+        while True:
+            current, _ = await self.lookup(*dashboard.key)
+            now = (current.status, current.message)
+            if now != last:
+                last = now
+                yield Progress(current.status, current.message, round(time.monotonic() - began, 1))
+            if current.status in ("ready", "failed", "stopped"):
+                return
+            event = self._changed.setdefault(dashboard.key, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), 1.0)
+
+    # --- activity, watching, idle culling, adoption -------------------------------------
+    def touch(self, key: Key) -> None:
+        self._activity[key] = datetime.now(UTC)
+
+    async def flush_activity(self) -> None:
+        seen, self._activity = self._activity, {}
+        await self.store.record_activity([(o, n, when) for (o, n), when in seen.items()])
+
+    async def check(self) -> None:
+        """One pass: failed runners noticed, idle dashboards stopped."""
+        now = datetime.now(UTC)
+        for dashboard in await self.store.list():
+            if dashboard.status != "ready" or (
+                dashboard.key in self._starts and not self._starts[dashboard.key].done()
+            ):
+                continue
+            runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
+            if runtime is None:
+                continue
+            observed = await self.launcher.inspect(dashboard, runtime)
+            if not observed.running:
+                await self._fail(dashboard, runtime, "the dashboard stopped unexpectedly", 0)
+                continue
+            if dashboard.idle_timeout > 0:
+                last = self._activity.get(dashboard.key) or await self._last_activity(
+                    dashboard, runtime
+                )
+                if now - last > timedelta(seconds=dashboard.idle_timeout):
+                    log.info(
+                        "%s/%s idle for %s s: stopping", *dashboard.key, dashboard.idle_timeout
+                    )
+                    await self.stop(dashboard)
+
+    async def _last_activity(self, dashboard: Dashboard, runtime: Runtime) -> datetime:
+        recorded = await self.store.last_activity(*dashboard.key)
+        started = datetime.fromtimestamp(runtime.started, UTC)
+        return max(recorded, started) if recorded else started
+
+    async def adopt(self) -> None:
+        """At gateway start: keep every live runner, mark the dead ones, kill none."""
+        for dashboard in await self.store.list():
+            runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
+            if runtime is None:
+                if dashboard.status in ("starting", "ready", "stopping"):
+                    await self._set(dashboard, status="stopped", message="")
+                continue
+            observed = await self.launcher.inspect(dashboard, runtime)
+            if observed.running:
+                log.info("adopted %s/%s (launch %s)", *dashboard.key, runtime.launch_id)
+                if not observed.ready:
+                    self._starts[dashboard.key] = asyncio.get_running_loop().create_task(
+                        self._await_ready(dashboard, runtime)
+                    )
+            elif dashboard.status in ("starting", "ready"):
+                await self._fail(
+                    dashboard, runtime, "the dashboard stopped while the gateway was down", 0
+                )
+
+    async def _await_ready(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            observed = await self.launcher.inspect(dashboard, runtime)
+            if observed.ready:
+                await self._set(dashboard, status="ready", message="")
+                return
+            if not observed.running:
+                await self._fail(dashboard, runtime, "the dashboard could not start", 0)
+                return
+            await asyncio.sleep(1)
+
+    async def _loop(self, interval: float, step: str) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await (self.check() if step == "check" else self.flush_activity())
+            except Exception:
+                log.exception("lifecycle %s failed; trying again in %s s", step, interval)
+
+    async def run(self) -> None:
+        await self.adopt()
+        self._tasks = [
+            asyncio.get_running_loop().create_task(self._loop(self.check_interval, "check")),
+            asyncio.get_running_loop().create_task(self._loop(self.activity_interval, "activity")),
+        ]
+
+    async def close(self) -> None:
+        """Stop the background work; runners keep running (the next gateway adopts them)."""
+        for task in [*self._tasks, *self._starts.values()]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._starts.values(), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.flush_activity()

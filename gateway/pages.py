@@ -1,0 +1,71 @@
+"""The few pages the gateway renders itself: the wake-up progress page and refusals.
+
+Plain, self-contained HTML (no external assets). The full gallery and forms
+come with the web pages; these pages only need to be clear and honest.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from urllib.parse import quote
+
+from aiohttp import web
+
+from gateway.dashboards import Dashboard
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#212529;background:#f8f9fa}
+main{max-width:40rem;margin:12vh auto;padding:2rem;background:#fff;border:1px solid #dee2e6;border-radius:.5rem}
+h1{font-size:1.4rem;margin-top:0}.muted{color:#6c757d}a{color:#0d6efd}
+.bar{height:.4rem;background:#e9ecef;border-radius:.2rem;overflow:hidden}
+.bar span{display:block;height:100%;width:30%;background:#f37524;animation:slide 1.2s infinite ease-in-out}
+@keyframes slide{0%{margin-left:-30%}100%{margin-left:100%}}
+"""
+
+TITLES = {403: "Not shared with you", 404: "Not found", 502: "Not answering", 504: "Not answering"}
+
+
+def _page(status: int, title: str, body: str) -> web.Response:
+    document = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)} · Podium</title><style>{STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+    return web.Response(status=status, text=document, content_type="text/html")
+
+
+def refusal_page(status: int, message_html: str, prefix: str) -> web.Response:
+    """403/404/502 in the same look, with a way back. ``message_html`` is already escaped."""
+    title = TITLES.get(status, "Error")
+    body = (
+        f"<h1>{title}</h1><p>{message_html}</p>"
+        f'<p class=muted><a href="{html.escape(prefix)}">All dashboards</a> · <a href="/hub/home">Hub home</a></p>'
+    )
+    return _page(status, title, body)
+
+
+def progress_page(dashboard: Dashboard, prefix: str) -> web.Response:
+    """Shown while a dashboard starts; follows the start's events, then loads the app."""
+    events = f"{prefix}_/api/dashboards/{quote(dashboard.owner, safe='')}/{dashboard.name}/events"
+    title = html.escape(dashboard.title or dashboard.name)
+    script = f"""
+const status=document.getElementById('status'), since=Date.now();
+const source=new EventSource({json.dumps(events)});
+source.onmessage=(e)=>{{const p=JSON.parse(e.data);
+  status.textContent=(p.message||p.status)+' ('+Math.round((Date.now()-since)/1000)+' s)';
+  if(p.status==='ready'){{source.close();location.reload();}}
+  if(p.status==='failed'){{source.close();document.getElementById('bar').remove();
+    status.textContent='This dashboard could not start. Its owner can see why; try again later.';}}}};
+source.onerror=()=>{{status.textContent='Waiting for the gateway…';}};
+"""
+    body = (
+        f"<h1>Starting {title}</h1><div class=bar id=bar><span></span></div>"
+        f"<p id=status class=muted role=status aria-live=polite>{html.escape(dashboard.message or 'starting')}</p>"
+        f"<script>{script}</script>"
+    )
+    response = _page(202, f"Starting {dashboard.title}", body)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Retry-After"] = "2"
+    return response
