@@ -126,7 +126,13 @@ def create_app(config: Podium) -> web.Application:
         app[keys.SOCKETS] = keys.OpenSockets()
         launcher = make_launcher(config)
         app[keys.LAUNCHER] = launcher
-        lifecycle = Lifecycle(app[keys.STORE], launcher, config.cookie_secret)
+        lifecycle = Lifecycle(
+            app[keys.STORE],
+            launcher,
+            config.cookie_secret,
+            check_interval=config.check_interval,
+            activity_interval=config.activity_flush_interval,
+        )
         app[keys.LIFECYCLE] = lifecycle
         await lifecycle.run()
         yield
@@ -161,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     config.initialize(argv if argv is not None else sys.argv[1:])
     config.load_config_file(config.config_file)
     config.update_config(config.cli_config)  # the command line wins over the file
-    logging.basicConfig(level=logging.INFO, format="[podium %(asctime)s] %(message)s")
+    logging.basicConfig(level=logging.INFO, format="[podium %(asctime)s %(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if not config.api_token:
         log.error("no hub API token: run Podium as a JupyterHub service or set c.Podium.api_token")
         return 2

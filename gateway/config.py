@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, Bytes, Dict, Integer, List, Unicode, default, validate
+from traitlets import Bool, Bytes, Dict, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application
 
 from gateway.validation import Policy
@@ -113,6 +113,13 @@ class Podium(Application):
     max_body_size = Integer(1024 * 1024, help="Largest API request body, in bytes.").tag(
         config=True
     )
+
+    check_interval = Float(
+        5, help="Seconds between checks of running dashboards (crashed runners, idle timeouts)."
+    ).tag(config=True)
+    activity_flush_interval = Float(
+        30, help="Seconds between writes of viewer activity to the store (batched)."
+    ).tag(config=True)
 
     launcher = Unicode(
         "local", help="How dashboards run: 'local' (processes) or 'kubernetes'."

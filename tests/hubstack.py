@@ -82,6 +82,11 @@ c.Podium.db_url = {db_url!r}
 c.Podium.cookie_secret_file = "{dir}/podium_cookie_secret"
 c.Podium.user_refresh_interval = 2
 c.Podium.token_cache_seconds = 2
+c.Podium.check_interval = 1
+c.Podium.activity_flush_interval = 2
+c.LocalLauncher.user_root = "{dir}/home/{{username}}"
+c.LocalLauncher.state_dir = "{dir}/runners"
+c.LocalLauncher.ready_timeout = 120
 """
 
 

@@ -1,0 +1,269 @@
+"""The whole story through JupyterHub, configurable-http-proxy, Podium and real runners.
+
+alice publishes a Streamlit app to the group analysts; bob opens the link, the
+dashboard wakes up, and its WebSocket works through the whole proxy chain;
+carol is refused; an admin stops it; a gateway restart keeps the runner; a
+dead runner is noticed and restarted on the next visit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+import pytest_asyncio
+
+from tests.hubstack import HubStack, browser, browser_login, hub_stack
+from tests.runners.harness import APPS
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
+
+SALES = {
+    "name": "sales",
+    "title": "Sales",
+    "framework": "streamlit",
+    "entry": "app.py",
+    "source": {"type": "storage", "path": "apps/sales"},
+    "access": {"mode": "restricted", "groups": ["analysts"]},
+}
+NOTEBOOK = {
+    "name": "notebook",
+    "title": "Notebook",
+    "framework": "voila",
+    "entry": "demo.ipynb",
+    "source": {"type": "storage", "path": "notebooks"},
+    "access": {"mode": "authenticated"},
+}
+HTML = {"Accept": "text/html"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    shutil.copytree(APPS / "streamlit", tmp / "home" / "alice" / "apps" / "sales")
+    shutil.copytree(APPS / "voila", tmp / "home" / "alice" / "notebooks")
+    async with hub_stack(tmp) as s:
+        yield s
+        # Runners outlive the gateway by design; the test's own must not outlive the test.
+        for proc in psutil.process_iter(["cmdline"]):
+            if str(tmp / "runners") in " ".join(proc.info["cmdline"] or []):
+                proc.kill()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def tokens(stack: HubStack) -> dict[str, str]:
+    return {user: await stack.token_for(user) for user in ("alice", "bob", "carol", "admin")}
+
+
+async def api(
+    stack: HubStack, token: str, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(
+            method,
+            f"{stack.podium}_/api{path}",
+            json=body,
+            headers={"Authorization": f"token {token}"},
+        ) as r,
+    ):
+        return r.status, (
+            await r.json() if r.content_type == "application/json" else await r.text()
+        )
+
+
+async def open_until_app(
+    session: aiohttp.ClientSession, url: str, marker: str, timeout: float = 120
+) -> list[int]:
+    """Open ``url`` like a browser until the app itself answers; return the statuses seen."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with session.get(url, headers=HTML) as r:
+            seen.append(r.status)
+            text = await r.text()
+            if r.status == 200 and marker in text:
+                return seen
+            assert r.status == 202 and "Starting" in text, (r.status, text[:300])
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not ready: {seen[-5:]}")
+
+
+async def streamlit_round_trip(session: aiohttp.ClientSession, stack: HubStack, path: str) -> None:
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    url = stack.podium.replace("http", "ws", 1) + path + "_stcore/stream"
+    async with session.ws_connect(
+        url, headers={"Origin": stack.base}, protocols=["streamlit"]
+    ) as ws:
+        back = BackMsg()
+        back.rerun_script.query_string = ""
+        back.rerun_script.page_script_hash = ""
+        await ws.send_bytes(back.SerializeToString())
+        for _ in range(200):
+            msg = await ws.receive(timeout=60)
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            fwd = ForwardMsg()
+            fwd.ParseFromString(msg.data)
+            if b"square is 9" in fwd.SerializeToString():
+                return
+    raise AssertionError("the app never answered over its WebSocket")
+
+
+async def test_publish_share_wake_and_refuse(stack: HubStack, tokens: dict[str, str]) -> None:
+    status, created = await api(stack, tokens["alice"], "POST", "/dashboards", SALES)
+    assert status == 201, created
+    link = stack.base + created["url"]
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        seen = await open_until_app(bob, link, "<title>Streamlit</title>")
+        assert seen[0] == 202, "a stopped dashboard shows the progress page first"
+        await streamlit_round_trip(bob, stack, "alice/sales/")
+        async with bob.get(link + "_stcore/health") as r:
+            assert r.status == 200 and await r.text() == "ok"  # the app's own answer
+    async with browser() as carol:
+        await browser_login(carol, stack, "carol")
+        async with carol.get(link, headers=HTML) as r:
+            assert r.status == 403
+            page = await r.text()
+        assert "belongs to alice" in page and "Ask alice to share it" in page
+    async with browser() as anonymous, anonymous.get(link, allow_redirects=False) as r:
+        assert r.status == 302 and r.headers["Location"].startswith("/hub/api/oauth2/authorize")
+
+
+async def test_cross_site_websocket_is_refused(stack: HubStack, tokens: dict[str, str]) -> None:
+    await ensure_ready(stack, tokens)
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await bob.ws_connect(
+                stack.podium.replace("http", "ws", 1) + "alice/sales/_stcore/stream",
+                headers={"Origin": "http://evil.example"},
+            )
+        assert refused.value.status == 403
+
+
+async def test_events_logs_and_owner_only_logs(stack: HubStack, tokens: dict[str, str]) -> None:
+    await ensure_ready(stack, tokens)
+    status, body = await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales/logs?lines=50")
+    assert status == 200 and any("ready after" in line for line in body["lines"])
+    status, body = await api(stack, tokens["bob"], "GET", "/dashboards/alice/sales/logs")
+    assert status == 403
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            f"{stack.podium}_/api/dashboards/alice/sales/events",
+            headers={"Authorization": f"token {tokens['bob']}"},
+        ) as r,
+    ):
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        first = json.loads((await r.content.readuntil(b"\n\n")).decode()[len("data: ") :])
+    assert first["status"] == "ready"
+
+
+async def test_admin_stops_then_the_next_visit_wakes_it(
+    stack: HubStack, tokens: dict[str, str]
+) -> None:
+    await ensure_ready(stack, tokens)
+    status, _ = await api(stack, tokens["admin"], "POST", "/dashboards/alice/sales/stop")
+    assert status == 200
+    assert (await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales"))[1][
+        "status"
+    ] == "stopped"
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        seen = await open_until_app(
+            bob, stack.base + "/dashboards/alice/sales/", "<title>Streamlit</title>"
+        )
+    assert seen[0] == 202
+
+
+async def test_gateway_restart_keeps_the_runner(stack: HubStack, tokens: dict[str, str]) -> None:
+    await ensure_ready(stack, tokens)
+    before = runner_pids(stack)
+    assert len(before) == 1
+    await stack.stop("podium", signal.SIGKILL)
+    await stack.start_podium()
+    assert runner_pids(stack) == before, "the restart killed or replaced the runner"
+    status, body = await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales")
+    assert status == 200 and body["status"] == "ready" and body["access"]["groups"] == ["analysts"]
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        assert (
+            await open_until_app(
+                bob, stack.base + "/dashboards/alice/sales/", "<title>Streamlit</title>"
+            )
+        ) == [200]
+        await streamlit_round_trip(bob, stack, "alice/sales/")
+
+
+async def test_killed_runner_fails_then_restarts_on_visit(
+    stack: HubStack, tokens: dict[str, str]
+) -> None:
+    await ensure_ready(stack, tokens)
+    (pid,) = runner_pids(stack)
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales"))[1][
+        "status"
+    ] != "failed":
+        assert time.monotonic() < deadline, "the dead runner was not noticed"
+        await asyncio.sleep(0.5)
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        await open_until_app(
+            bob, stack.base + "/dashboards/alice/sales/", "<title>Streamlit</title>"
+        )
+    assert runner_pids(stack) != [pid]
+
+
+async def test_voila_for_every_hub_user(stack: HubStack, tokens: dict[str, str]) -> None:
+    status, created = await api(stack, tokens["alice"], "POST", "/dashboards", NOTEBOOK)
+    assert status == 201, created
+    async with browser() as carol:
+        await browser_login(carol, stack, "carol")
+        await open_until_app(carol, stack.base + created["url"], "the answer is 42")
+    status, _ = await api(stack, tokens["alice"], "DELETE", "/dashboards/alice/notebook")
+    assert status == 204
+    assert not any("notebook" in " ".join(p.cmdline()) for p in runner_processes(stack))
+
+
+def runner_processes(stack: HubStack) -> list[psutil.Process]:
+    marker = str(stack.dir / "runners")
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if "runners" in (proc.info["cmdline"] or []) and (proc.info["cwd"] or "").startswith(
+                marker
+            ):
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
+
+def runner_pids(stack: HubStack) -> list[int]:
+    return sorted(p.pid for p in runner_processes(stack) if "sales" in (p.info["cwd"] or ""))
+
+
+async def ensure_ready(stack: HubStack, tokens: dict[str, str]) -> None:
+    status, body = await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales")
+    if status == 404:
+        assert (await api(stack, tokens["alice"], "POST", "/dashboards", SALES))[0] == 201
+    await api(stack, tokens["alice"], "POST", "/dashboards/alice/sales/start")
+    deadline = time.monotonic() + 120
+    while (await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales"))[1][
+        "status"
+    ] != "ready":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.5)
