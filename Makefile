@@ -1,7 +1,8 @@
 # The same commands CI runs (see scripts/). `make help` lists them.
-.PHONY: help setup test test-fast lint bench runner-demo
+.PHONY: help setup demo test test-fast lint bench runner-demo
 
 help:
+	@echo "make demo        set up, then run JupyterHub + Podium + example dashboards on :8000"
 	@echo "make setup       install the frameworks, Podium and the test tools into .venv"
 	@echo "make test        lint, types and the whole test suite (what CI runs)"
 	@echo "make test-fast   the same without the slow framework tests"
@@ -10,6 +11,9 @@ help:
 
 setup:
 	scripts/setup
+
+demo:
+	scripts/demo
 
 test:
 	scripts/test

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway import api, keys, proxy
+from gateway.access import can_view
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
 from gateway.errors import PodiumError
@@ -18,6 +20,7 @@ from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
+from gateway.pages import gallery_page
 from gateway.store import Store
 from runners import __version__
 
@@ -77,9 +80,19 @@ async def logout(request: web.Request) -> web.Response:
 
 async def gallery(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
-    if api.current_user(request) is None:
+    user = api.current_user(request)
+    if user is None:
         return request.app[keys.AUTH].login_redirect(request, config.prefix)
-    return web.json_response({"dashboards": f"{config.prefix}_/api/dashboards"})
+    public = request.app[keys.POLICY].public_enabled
+    found = [
+        d for d in await request.app[keys.STORE].list() if can_view(user, d, public_enabled=public)
+    ]
+    return gallery_page(user.name, found, config.prefix)
+
+
+async def to_prefix(request: web.Request) -> web.Response:
+    """The hub's Services menu links to /services/<name>/: send people to the dashboards."""
+    return redirect(request.app[keys.CONFIG].prefix)
 
 
 def create_app(config: Podium) -> web.Application:
@@ -152,6 +165,9 @@ def create_app(config: Podium) -> web.Application:
     app.router.add_get(prefix + "_/logout", logout)
     api.add_routes(app, prefix)
     app.router.add_get(prefix, gallery)
+    service_prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
+    if service_prefix and service_prefix != prefix:
+        app.router.add_get(service_prefix, to_prefix)
     proxy.add_routes(app, prefix)
     return app
 

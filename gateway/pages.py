@@ -69,3 +69,34 @@ source.onerror=()=>{{status.textContent='Waiting for the gateway…';}};
     response.headers["Cache-Control"] = "no-store"
     response.headers["Retry-After"] = "2"
     return response
+
+
+def gallery_page(user_name: str, dashboards: list[Dashboard], prefix: str) -> web.Response:
+    """The dashboards a user may open: theirs first, then those shared with them."""
+    mine = [d for d in dashboards if d.owner == user_name]
+    shared = [d for d in dashboards if d.owner != user_name]
+
+    def rows(items: list[Dashboard]) -> str:
+        if not items:
+            return "<p class=muted>None yet.</p>"
+        cells = "".join(
+            f'<tr><td><a href="{html.escape(d.url(prefix))}">{html.escape(d.title or d.name)}</a>'
+            f"<div class=muted>{html.escape(d.description)}</div></td>"
+            f"<td>{html.escape(d.owner)}</td><td>{html.escape(d.framework)}</td>"
+            f"<td>{html.escape(d.status)}</td><td>{html.escape(d.access.mode)}</td></tr>"
+            for d in items
+        )
+        head = "<tr><th>Dashboard</th><th>Owner</th><th>Framework</th><th>Status</th><th>Access</th></tr>"
+        return f"<table>{head}{cells}</table>"
+
+    body = (
+        f"<h1>Dashboards</h1><p class=muted>Signed in as {html.escape(user_name)} · "
+        f'<a href="/hub/home">Hub home</a> · <a href="{html.escape(prefix)}_/api/openapi.json">API</a></p>'
+        f"<h2>My dashboards</h2>{rows(mine)}<h2>Shared with me</h2>{rows(shared)}"
+    )
+    response = _page(
+        200,
+        "Dashboards",
+        body.replace("<table>", '<table style="width:100%;border-collapse:collapse">'),
+    )
+    return response

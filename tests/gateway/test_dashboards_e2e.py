@@ -257,7 +257,7 @@ def runner_pids(stack: HubStack) -> list[int]:
 
 
 async def ensure_ready(stack: HubStack, tokens: dict[str, str]) -> None:
-    status, body = await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales")
+    status, _ = await api(stack, tokens["alice"], "GET", "/dashboards/alice/sales")
     if status == 404:
         assert (await api(stack, tokens["alice"], "POST", "/dashboards", SALES))[0] == 201
     await api(stack, tokens["alice"], "POST", "/dashboards/alice/sales/start")

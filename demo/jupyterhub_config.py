@@ -1,0 +1,62 @@
+"""The Podium demo: JupyterHub with configurable-http-proxy, Podium as a managed service.
+
+Started by `make demo` (scripts/demo), which sets PODIUM_DEMO_* below. Users alice, bob, carol
+and admin share one password; the group analysts holds bob.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+here = Path(os.environ["PODIUM_DEMO_DIR"])
+repo = Path(os.environ["PODIUM_REPO"])
+port = int(os.environ.get("PODIUM_DEMO_PORT", "8000"))
+
+c = get_config()  # noqa: F821
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = port
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.db_url = f"sqlite:///{here}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = str(here / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.command = [str(repo / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.pid_file = str(here / "proxy.pid")
+
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = os.environ.get("PODIUM_DEMO_PASSWORD", "podium")
+c.Authenticator.allowed_users = {"alice", "bob", "carol", "admin"}
+c.Authenticator.admin_users = {"admin"}
+c.JupyterHub.load_groups = {"analysts": {"users": ["bob"]}}
+
+# Podium as a managed service: the hub starts it and hands it its token and OAuth client.
+c.JupyterHub.services = [
+    {
+        "name": "podium",
+        "display": True,
+        "url": "http://127.0.0.1:8765",
+        "command": [
+            str(Path(sys.executable).parent / "podium"),
+            "-f",
+            str(repo / "demo" / "podium_config.py"),
+        ],
+        "cwd": str(here),
+        "oauth_no_confirm": True,
+        "oauth_client_id": "service-podium",
+        "oauth_redirect_uri": "/dashboards/_/oauth_callback",
+        "environment": {"PODIUM_DEMO_DIR": str(here)},
+    },
+    {"name": "demo-seed", "api_token": os.environ["PODIUM_DEMO_SEED_TOKEN"]},
+]
+c.JupyterHub.load_roles = [
+    # Every user may log in to Podium (the hub's OAuth needs access:services).
+    {"name": "user", "scopes": ["self", "access:services!service=podium"]},
+    # Podium reads users and groups to decide access.
+    {
+        "name": "podium",
+        "services": ["podium"],
+        "scopes": ["read:users", "read:users:groups", "read:groups", "list:users", "list:groups"],
+    },
+    # The demo's seeding step creates a token for alice to publish the examples.
+    {"name": "demo-seed", "services": ["demo-seed"], "scopes": ["tokens"]},
+]
+# The pretty route; the hub restores it after a proxy restart.
+c.Proxy.extra_routes = {"/dashboards/": "http://127.0.0.1:8765"}

@@ -1,0 +1,11 @@
+"""Podium's configuration in the demo. Everything about the hub comes from the environment
+the hub gives a managed service (JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL, …)."""
+
+import os
+
+here = os.environ["PODIUM_DEMO_DIR"]
+c = get_config()  # noqa: F821
+c.Podium.db_url = f"sqlite:///{here}/podium.sqlite"
+c.Podium.cookie_secret_file = f"{here}/podium_cookie_secret"
+c.LocalLauncher.user_root = f"{here}/home/{{username}}"
+c.LocalLauncher.state_dir = f"{here}/runners"
