@@ -9,6 +9,7 @@ token the tests use to change the hub (groups, tokens) as an admin would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -44,6 +46,7 @@ c.ConfigurableHTTPProxy.command = [{chp!r}]
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = {proxy_token!r}
 c.ConfigurableHTTPProxy.should_start = {proxy_managed}
+c.ConfigurableHTTPProxy.pid_file = "{dir}/proxy.pid"
 c.JupyterHub.db_url = "sqlite:///{dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{dir}/jupyterhub_cookie_secret"
 c.JupyterHub.pid_file = "{dir}/jupyterhub.pid"
@@ -203,6 +206,21 @@ async def hub_stack(tmp: Path, db_url: str = "") -> AsyncIterator[HubStack]:
     finally:
         for name in list(stack.processes):
             await stack.stop(name)
+        stop_leftovers(tmp)
+
+
+def stop_leftovers(tmp: Path) -> None:
+    """The proxy and runners of this stack, if anything left them running."""
+    pid_file = tmp / "proxy.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        with contextlib.suppress(psutil.Error):
+            if "runners" in (proc.info["cmdline"] or []) and (proc.info["cwd"] or "").startswith(
+                str(tmp)
+            ):
+                proc.kill()
 
 
 def browser() -> aiohttp.ClientSession:

@@ -51,12 +51,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
     tmp = tmp_path_factory.mktemp("e2e")
     shutil.copytree(APPS / "streamlit", tmp / "home" / "alice" / "apps" / "sales")
     shutil.copytree(APPS / "voila", tmp / "home" / "alice" / "notebooks")
-    async with hub_stack(tmp) as s:
+    async with hub_stack(tmp) as s:  # stops the runners it started too
         yield s
-        # Runners outlive the gateway by design; the test's own must not outlive the test.
-        for proc in psutil.process_iter(["cmdline"]):
-            if str(tmp / "runners") in " ".join(proc.info["cmdline"] or []):
-                proc.kill()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
