@@ -174,7 +174,9 @@ def create_app(config: Podium) -> web.Application:
 
 def make_launcher(config: Podium) -> Launcher:
     if config.launcher == "local":
-        return LocalLauncher(config.prefix, parent=config)
+        return LocalLauncher(
+            config.prefix, config.git_allowed_schemes, config.git_allowed_hosts, parent=config
+        )
     raise SystemExit(f"unknown launcher {config.launcher!r}; this build knows: local")
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from traitlets import Bool, Bytes, Dict, Float, Integer, List, Unicode, default, validate
-from traitlets.config import Application
+from traitlets.config import Application, Configurable
 
+from gateway.launchers.local import LocalLauncher
 from gateway.validation import Policy
 from runners import __version__
 
@@ -124,6 +125,8 @@ class Podium(Application):
     launcher = Unicode(
         "local", help="How dashboards run: 'local' (processes) or 'kubernetes'."
     ).tag(config=True)
+
+    classes: list[type[Configurable]] = [LocalLauncher]  # noqa: RUF012  (traitlets reads it)
 
     aliases = Dict(
         {

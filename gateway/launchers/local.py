@@ -54,16 +54,15 @@ class LocalLauncher(Launcher):
     ready_timeout = Float(300, help="Seconds a framework may take to become ready.").tag(
         config=True
     )
-    git_allowed_schemes = List(
-        Unicode(), ["https", "ssh"], help="Git transports runners may use."
-    ).tag(config=True)
-    git_allowed_hosts = List(Unicode(), [], help="Git hosts runners may use (empty: any).").tag(
-        config=True
-    )
 
-    def __init__(self, prefix: str, **kwargs: Any) -> None:
+    def __init__(
+        self, prefix: str, git_schemes: list[str], git_hosts: list[str], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.prefix = prefix
+        # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
+        self.git_schemes = git_schemes
+        self.git_hosts = git_hosts
         self._session: aiohttp.ClientSession | None = None
         self._children: dict[int, asyncio.subprocess.Process] = {}
 
@@ -79,8 +78,8 @@ class LocalLauncher(Launcher):
                 "ref": dashboard.source.ref,
                 "path": dashboard.source.path,
                 "dest": str(folder / "checkout"),
-                "allowed_schemes": list(self.git_allowed_schemes),
-                "allowed_hosts": list(self.git_allowed_hosts),
+                "allowed_schemes": list(self.git_schemes),
+                "allowed_hosts": list(self.git_hosts),
             }
         else:
             root = self.user_root.format(username=dashboard.owner)
