@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -21,6 +23,7 @@ from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
 from gateway.pages import gallery_page
+from gateway.route import RouteKeeper
 from gateway.store import Store
 from runners import __version__
 
@@ -155,9 +158,27 @@ def create_app(config: Podium) -> web.Application:
         await launcher.close()
         await app[keys.RUNNER_CLIENT].close()
 
+    async def route(app: web.Application) -> AsyncIterator[None]:
+        if not config.proxy_api_url:
+            yield
+            return
+        keeper = RouteKeeper(
+            app[keys.CLIENT],
+            config.proxy_api_url,
+            config.proxy_auth_token,
+            prefix,
+            config.proxy_target,
+        )
+        task = asyncio.get_running_loop().create_task(keeper.run(config.route_check_interval))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app.cleanup_ctx.append(client_and_hub)
     app.cleanup_ctx.append(store)
     app.cleanup_ctx.append(runners)
+    app.cleanup_ctx.append(route)
 
     app.router.add_get(prefix + "_/health", health)
     app.router.add_get(prefix + "_/login", login)

@@ -122,6 +122,21 @@ class Podium(Application):
         30, help="Seconds between writes of viewer activity to the store (batched)."
     ).tag(config=True)
 
+    proxy_api_url = Unicode(
+        help="configurable-http-proxy's REST API (e.g. http://127.0.0.1:8001). When set, the "
+        "gateway keeps its own route there, restoring it within route_check_interval after "
+        "a proxy restart (the hub alone takes up to last_activity_interval)."
+    ).tag(config=True)
+    proxy_auth_token = Unicode(help="The proxy API token (default: $CONFIGPROXY_AUTH_TOKEN).").tag(
+        config=True
+    )
+    proxy_target = Unicode(
+        help="Where the proxy should send <prefix> (default: http://<ip>:<port>)."
+    ).tag(config=True)
+    route_check_interval = Float(10, help="Seconds between checks of the proxy route.").tag(
+        config=True
+    )
+
     launcher = Unicode(
         "local", help="How dashboards run: 'local' (processes) or 'kubernetes'."
     ).tag(config=True)
@@ -166,6 +181,14 @@ class Podium(Application):
     @default("oauth_callback_url")
     def _callback(self) -> str:
         return os.environ.get("JUPYTERHUB_OAUTH_CALLBACK_URL", self.prefix + "_/oauth_callback")
+
+    @default("proxy_auth_token")
+    def _proxy_token(self) -> str:
+        return os.environ.get("CONFIGPROXY_AUTH_TOKEN", "")
+
+    @default("proxy_target")
+    def _proxy_target(self) -> str:
+        return f"http://{self.ip}:{self.port}"
 
     @default("cookie_secret")
     def _cookie_secret(self) -> bytes:

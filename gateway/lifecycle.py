@@ -67,6 +67,7 @@ class Lifecycle:
         self._changed: dict[Key, asyncio.Event] = {}
         self._cache: dict[Key, tuple[Dashboard, Runtime | None, float]] = {}
         self._activity: dict[Key, datetime] = {}
+        self._open_sockets: dict[Key, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- reading ---------------------------------------------------------------------
@@ -193,6 +194,19 @@ class Lifecycle:
     def touch(self, key: Key) -> None:
         self._activity[key] = datetime.now(UTC)
 
+    def socket_opened(self, key: Key) -> None:
+        """An open viewer WebSocket is a viewer with the page open: the dashboard is in use."""
+        self._open_sockets[key] = self._open_sockets.get(key, 0) + 1
+        self.touch(key)
+
+    def socket_closed(self, key: Key) -> None:
+        left = self._open_sockets.get(key, 1) - 1
+        if left > 0:
+            self._open_sockets[key] = left
+        else:
+            self._open_sockets.pop(key, None)
+        self.touch(key)
+
     async def flush_activity(self) -> None:
         seen, self._activity = self._activity, {}
         await self.store.record_activity([(o, n, when) for (o, n), when in seen.items()])
@@ -212,7 +226,9 @@ class Lifecycle:
             if not observed.running:
                 await self._fail(dashboard, runtime, "the dashboard stopped unexpectedly", 0)
                 continue
-            if dashboard.idle_timeout > 0:
+            if self._open_sockets.get(dashboard.key):
+                self.touch(dashboard.key)
+            elif dashboard.idle_timeout > 0:
                 last = self._activity.get(dashboard.key) or await self._last_activity(
                     dashboard, runtime
                 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from gateway.launchers.base import Endpoint
 from gateway.pages import progress_page, refusal_page
 from runners.guard import CREDENTIAL_HEADER
 
+log = logging.getLogger("podium.proxy")
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
@@ -239,16 +241,14 @@ async def relay_websocket(
     viewer_ws = web.WebSocketResponse(protocols=chosen, autoping=True, max_msg_size=0)
     await viewer_ws.prepare(request)
     sockets = request.app[keys.SOCKETS].items
+    lifecycle = request.app[keys.LIFECYCLE]
+    key = (request.match_info["owner"], request.match_info["name"])
     sockets.add(viewer_ws)
+    lifecycle.socket_opened(key)
     try:
-        await relay(
-            viewer_ws,
-            upstream,
-            lambda: request.app[keys.LIFECYCLE].touch(
-                (request.match_info["owner"], request.match_info["name"])
-            ),
-        )
+        await relay(viewer_ws, upstream)
     finally:
+        lifecycle.socket_closed(key)
         sockets.discard(viewer_ws)
         await upstream.close()
     return viewer_ws
@@ -263,9 +263,7 @@ def _close_code(code: int | None) -> int:
 async def _forward(
     source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
     sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-    touch: object,
 ) -> int | None:
-    count = 0
     while True:
         msg = await source.receive()
         if msg.type == WSMsgType.TEXT:
@@ -276,21 +274,16 @@ async def _forward(
             return int(msg.data)
         elif msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             return source.close_code
-        count += 1
-        if count % 50 == 1 and callable(touch):
-            touch()  # WebSocket traffic keeps a dashboard from idling out
 
 
-async def relay(
-    viewer: web.WebSocketResponse, app_ws: aiohttp.ClientWebSocketResponse, touch: object
-) -> None:
+async def relay(viewer: web.WebSocketResponse, app_ws: aiohttp.ClientWebSocketResponse) -> None:
     """Messages both ways until one side closes; its close code crosses over.
 
     The direction still reading is cancelled before the other side is closed:
     aiohttp's client would otherwise close with 1000 on its own and lose the code.
     """
-    to_app = asyncio.ensure_future(_forward(viewer, app_ws, touch))
-    to_viewer = asyncio.ensure_future(_forward(app_ws, viewer, touch))
+    to_app = asyncio.ensure_future(_forward(viewer, app_ws))
+    to_viewer = asyncio.ensure_future(_forward(app_ws, viewer))
     try:
         await asyncio.wait((to_app, to_viewer), return_when=asyncio.FIRST_COMPLETED)
     finally:

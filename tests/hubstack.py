@@ -46,7 +46,6 @@ c.ConfigurableHTTPProxy.command = [{chp!r}]
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = {proxy_token!r}
 c.ConfigurableHTTPProxy.should_start = {proxy_managed}
-c.ConfigurableHTTPProxy.pid_file = "{dir}/proxy.pid"
 c.JupyterHub.db_url = "sqlite:///{dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{dir}/jupyterhub_cookie_secret"
 c.JupyterHub.pid_file = "{dir}/jupyterhub.pid"
@@ -86,6 +85,10 @@ c.Podium.cookie_secret_file = "{dir}/podium_cookie_secret"
 c.Podium.user_refresh_interval = 2
 c.Podium.token_cache_seconds = 2
 c.Podium.check_interval = 1
+c.Podium.idle_timeout_min = 2
+c.Podium.proxy_api_url = "http://127.0.0.1:{proxy_api_port}"
+c.Podium.proxy_auth_token = {proxy_token!r}
+c.Podium.route_check_interval = 1
 c.Podium.activity_flush_interval = 2
 c.LocalLauncher.user_root = "{dir}/home/{{username}}"
 c.LocalLauncher.state_dir = "{dir}/runners"
@@ -206,20 +209,17 @@ async def hub_stack(tmp: Path, db_url: str = "") -> AsyncIterator[HubStack]:
     finally:
         for name in list(stack.processes):
             await stack.stop(name)
-        stop_leftovers(tmp)
+        stop_leftovers(stack)
 
 
-def stop_leftovers(tmp: Path) -> None:
+def stop_leftovers(stack: HubStack) -> None:
     """The proxy and runners of this stack, if anything left them running."""
-    pid_file = tmp / "proxy.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    proxy = f"--api-port {stack.proxy_api_port}"
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         with contextlib.suppress(psutil.Error):
-            if "runners" in (proc.info["cmdline"] or []) and (proc.info["cwd"] or "").startswith(
-                str(tmp)
-            ):
+            cmdline = proc.info["cmdline"] or []
+            ours = "runners" in cmdline and (proc.info["cwd"] or "").startswith(str(stack.dir))
+            if ours or proxy in " ".join(cmdline):
                 proc.kill()
 
 

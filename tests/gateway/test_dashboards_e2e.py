@@ -9,6 +9,7 @@ dead runner is noticed and restarted on the next visit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -262,4 +263,57 @@ async def ensure_ready(stack: HubStack, tokens: dict[str, str]) -> None:
         "status"
     ] != "ready":
         assert time.monotonic() < deadline
+        await asyncio.sleep(0.5)
+
+
+async def test_idle_dashboard_stops_unless_a_viewer_has_it_open(
+    stack: HubStack, tokens: dict[str, str]
+) -> None:
+    idle = {**SALES, "name": "idle", "idle_timeout": 3}
+    assert (await api(stack, tokens["alice"], "POST", "/dashboards", idle))[0] == 201
+    await wait_status(stack, tokens, "idle", "ready", start=True)
+    async with browser() as alice:
+        await browser_login(alice, stack, "alice")
+        url = stack.podium.replace("http", "ws", 1) + "alice/idle/_stcore/stream"
+        async with alice.ws_connect(
+            url, headers={"Origin": stack.base}, protocols=["streamlit"]
+        ) as ws:
+            assert ws.protocol == "streamlit"
+            await asyncio.sleep(6)  # twice the idle timeout, with the page open
+            assert (await api(stack, tokens["alice"], "GET", "/dashboards/alice/idle"))[1][
+                "status"
+            ] == "ready"
+    await wait_status(stack, tokens, "idle", "stopped", timeout=20)  # closed: idle, then stopped
+    assert not [p for p in runner_processes(stack) if "idle" in (p.info["cwd"] or "")]
+    await api(stack, tokens["alice"], "DELETE", "/dashboards/alice/idle")
+
+
+async def test_route_survives_a_proxy_restart(stack: HubStack, tokens: dict[str, str]) -> None:
+    (proxy,) = [p for p in psutil.process_iter(["cmdline"])
+                if f"--api-port {stack.proxy_api_port}" in " ".join(p.info["cmdline"] or [])]  # fmt: skip
+    proxy.kill()
+    deadline = time.monotonic() + 60
+    while "Proxy stopped" not in stack.log("jupyterhub"):
+        assert time.monotonic() < deadline, "the hub did not notice the proxy died"
+        await asyncio.sleep(0.5)
+    while True:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with aiohttp.ClientSession() as s, s.get(stack.podium + "_/health") as r:
+                if r.status == 200:
+                    break
+        assert time.monotonic() < deadline, "the /dashboards/ route was not restored"
+        await asyncio.sleep(0.5)
+    status, _ = await api(stack, tokens["alice"], "GET", "/dashboards")
+    assert status == 200
+
+
+async def wait_status(stack: HubStack, tokens: dict[str, str], name: str, wanted: str,
+                      start: bool = False, timeout: float = 120) -> None:  # fmt: skip
+    if start:
+        await api(stack, tokens["alice"], "POST", f"/dashboards/alice/{name}/start")
+    deadline = time.monotonic() + timeout
+    while (await api(stack, tokens["alice"], "GET", f"/dashboards/alice/{name}"))[1][
+        "status"
+    ] != wanted:
+        assert time.monotonic() < deadline, f"{name} never became {wanted}"
         await asyncio.sleep(0.5)
