@@ -22,9 +22,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind the gateway supports."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'podium.sqlite'}"
+    return await fresh_database(request.getfixturevalue("postgres_url"))
+
+
+async def fresh_database(server: str) -> str:
+    """A new, empty database on the test PostgreSQL server; its URL."""
     import asyncpg
 
-    server = request.getfixturevalue("postgres_url")
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(server.replace("postgresql://", "postgres://"))
     try:

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from tests.conftest import fresh_database
 from tests.hubstack import HubStack, browser, browser_login, hub_stack
 
 pytestmark = pytest.mark.functional
@@ -24,9 +25,15 @@ SALES = {
 }  # fmt: skip
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    async with hub_stack(tmp_path_factory.mktemp("hub")) as s:
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["sqlite", "postgresql"])
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[HubStack]:
+    """The same story on each store the gateway supports."""
+    db_url = ""
+    if request.param == "postgresql":
+        db_url = await fresh_database(request.getfixturevalue("postgres_url"))
+    async with hub_stack(tmp_path_factory.mktemp("hub"), db_url=db_url) as s:
         yield s
 
 
