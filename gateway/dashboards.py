@@ -52,6 +52,7 @@ class Dashboard:
     source: Source = field(default_factory=Source)
     access: Access = field(default_factory=Access)
     env: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()  # framework "custom" only: the command template
     idle_timeout: int = 1800
     desired: str = "stopped"
     status: str = "stopped"
@@ -78,6 +79,7 @@ class Dashboard:
             "entry": self.entry,
             "access": self.access.as_json(),
             "env": dict(self.env),
+            "command": list(self.command),
             "idle_timeout": self.idle_timeout,
             "url": self.url(prefix),
             "status": self.status,

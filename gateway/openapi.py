@@ -62,6 +62,11 @@ DASHBOARD = {
             "additionalProperties": False,
         },
         "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        "command": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "framework 'custom' only: the command, with {port}, {prefix}, {entry}",
+        },
         "idle_timeout": {"type": "integer"},
         "url": {"type": "string", "readOnly": True},
         "status": {"enum": list(STATUSES), "readOnly": True},

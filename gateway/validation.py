@@ -21,7 +21,17 @@ from runners.spec import relative_path
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_ENV_PREFIXES = ("PODIUM_", "JUPYTERHUB_", "JPY_")
-EDITABLE = {"title", "description", "framework", "source", "entry", "access", "env", "idle_timeout"}
+EDITABLE = {
+    "title",
+    "description",
+    "framework",
+    "source",
+    "entry",
+    "access",
+    "env",
+    "idle_timeout",
+    "command",
+}
 READ_ONLY = {"owner", "url", "status", "message", "created", "updated"}
 MAX_ENV = 64
 MAX_ACCESS_LIST = 500
@@ -186,10 +196,30 @@ def _fields(doc: Mapping[str, Any], current: Dashboard, policy: Policy, admin: b
         changes["env"] = check_env(doc["env"])
     if "idle_timeout" in doc:
         changes["idle_timeout"] = check_idle(doc["idle_timeout"], policy, admin)
+    if "command" in doc:
+        changes["command"] = check_command(doc["command"])
     result = replace(current, **changes)
-    if not result.entry:
+    if result.framework == "custom":
+        if not result.command:
+            raise Invalid(
+                "a custom dashboard needs a command, e.g. "
+                '["python", "app.py", "--port", "{port}", "--base-url", "{prefix}"]',
+                field="command",
+            )
+    elif result.command:
+        raise Invalid("command is only for the framework 'custom'", field="command")
+    elif not result.entry:
         raise Invalid("entry names the notebook or script to run", field="entry")
     return result
+
+
+def check_command(value: Any) -> tuple[str, ...]:
+    """A custom command template: a list of arguments; placeholders as in docs/runner.md."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid("command must be a list of arguments (strings)", field="command")
+    if len(value) > 64 or any(len(v) > 1024 or "\x00" in v for v in value):
+        raise Invalid("command is too long", field="command")
+    return tuple(value)
 
 
 def parse_create(payload: Any, owner: str, policy: Policy, *, admin: bool = False) -> Dashboard:

@@ -84,7 +84,7 @@ class LocalLauncher(Launcher):
         else:
             root = self.user_root.format(username=dashboard.owner)
             source = {"type": "directory", "root": root, "path": dashboard.source.path}
-        return {
+        spec: dict[str, Any] = {
             "framework": dashboard.framework,
             "entry": dashboard.entry,
             "source": source,
@@ -95,6 +95,9 @@ class LocalLauncher(Launcher):
             "env": dict(dashboard.env),
             "ready_timeout": self.ready_timeout,
         }
+        if dashboard.framework == "custom":
+            spec["custom"] = {"command": list(dashboard.command)}
+        return spec
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         folder = self.folder(dashboard)

@@ -72,3 +72,53 @@ async def test_migrations_match_the_tables(database_url: str) -> None:
             assert await conn.run_sync(diff) == []
     finally:
         await store.close()
+
+
+async def test_upgrade_keeps_existing_dashboards(database_url: str) -> None:
+    """A store created by an older release is migrated in place: nothing is lost."""
+    from alembic import command
+    from alembic.config import Config
+
+    from gateway.store import MIGRATIONS
+
+    store = Store(database_url)
+
+    def release_0001_with_one_dashboard(connection: sa.Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        table = sa.Table("dashboards", sa.MetaData(), autoload_with=connection)  # as 0001 made it
+        assert "command" not in table.c
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        connection.execute(
+            sa.insert(table).values(
+                owner="alice",
+                name="old",
+                title="Old",
+                description="",
+                framework="voila",
+                source={"type": "storage", "path": ""},
+                entry="a.ipynb",
+                access_mode="private",
+                access_users=[],
+                access_groups=[],
+                env={},
+                idle_timeout=1800,
+                desired="stopped",
+                status="stopped",
+                message="",
+                runtime={},
+                created=when,
+                updated=when,
+            )
+        )
+
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(release_0001_with_one_dashboard)
+        await store.open()
+        old = await store.get("alice", "old")
+        assert (old.title, old.framework, old.command) == ("Old", "voila", ())
+    finally:
+        await store.close()

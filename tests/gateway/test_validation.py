@@ -136,3 +136,18 @@ def test_patch() -> None:
         parse_patch({"name": "other"}, d, POLICY)
     with pytest.raises(Invalid, match="cannot be changed"):
         parse_patch({"status": "ready"}, d, POLICY)
+
+
+def test_custom_command_only_where_enabled() -> None:
+    policy = Policy(frameworks=("streamlit", "custom"))
+    command = ["python", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
+    d = parse_create(body(framework="custom", entry="", command=command), "alice", policy)
+    assert d.command == tuple(command) and d.as_json("/d/")["command"] == command
+    with pytest.raises(Invalid, match="needs a command"):
+        parse_create(body(framework="custom", entry=""), "alice", policy)
+    with pytest.raises(Invalid, match="only for the framework 'custom'"):
+        parse_create(body(command=command), "alice", policy)
+    with pytest.raises(Invalid, match="framework must be one of"):
+        parse_create(body(framework="custom", command=command), "alice", POLICY)
+    with pytest.raises(Invalid, match="list of arguments"):
+        parse_create(body(framework="custom", command="python serve.py"), "alice", policy)
