@@ -188,7 +188,9 @@ async def wait_http(
 
 
 @asynccontextmanager
-async def hub_stack(tmp: Path, db_url: str = "") -> AsyncIterator[HubStack]:
+async def hub_stack(
+    tmp: Path, db_url: str = "", podium_extra: str = "", hub_extra: str = ""
+) -> AsyncIterator[HubStack]:
     stack = HubStack(
         dir=tmp, port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
         podium_port=free_port(), podium_token=secrets.token_hex(32), admin_token=secrets.token_hex(32),
@@ -200,8 +202,8 @@ async def hub_stack(tmp: Path, db_url: str = "") -> AsyncIterator[HubStack]:
         "admin_token": stack.admin_token, "dir": tmp, "chp": str(CHP), "password": PASSWORD,
         "proxy_token": secrets.token_hex(16), "proxy_managed": True, "db_url": stack.db_url,
     }  # fmt: skip
-    (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG.format(**values))
-    (tmp / "podium_config.py").write_text(PODIUM_CONFIG.format(**values))
+    (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG.format(**values) + hub_extra)
+    (tmp / "podium_config.py").write_text(PODIUM_CONFIG.format(**values) + podium_extra)
     try:
         await stack.start_podium()  # first, so the hub does not wait for it
         await stack.start_hub()
