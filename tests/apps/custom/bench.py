@@ -13,7 +13,9 @@ BLOCK = b"x" * 65536
 
 
 async def page(request: web.Request) -> web.Response:
-    return web.Response(content_type="text/html", text="<html><body><h1>small page</h1></body></html>")
+    return web.Response(
+        content_type="text/html", text="<html><body><h1>small page</h1></body></html>"
+    )
 
 
 async def big(request: web.Request) -> web.StreamResponse:
