@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ import jwt
 from aiohttp import web
 
 from gateway.access import User
-from gateway.errors import Forbidden, Unauthenticated
+from gateway.errors import Forbidden, Unauthenticated, Unavailable
 from gateway.hub import Hub
 
+log = logging.getLogger("podium.auth")
 SESSION_COOKIE = "podium-session"
 STATE_COOKIE = "podium-oauth-state"
 XSRF_COOKIE = "podium-xsrf"
@@ -124,7 +126,15 @@ class Auth:
         cached = self._users.get(name)
         if cached and time.monotonic() - cached[1] < self.refresh_interval:
             return cached[0]
-        user = await self.hub.user(name)
+        try:
+            user = await self.hub.user(name)
+        except Unavailable:
+            if cached and cached[0] is not None:
+                # The hub is restarting: keep serving what it last said, rather than
+                # locking every viewer out of running dashboards.
+                log.warning("hub unavailable; using the cached model of %s", name)
+                return cached[0]
+            raise
         self._users[name] = (user, time.monotonic())
         return user
 
@@ -133,7 +143,13 @@ class Auth:
         cached = self._tokens.get(key)
         if cached and time.monotonic() - cached[1] < self.token_seconds:
             return cached[0]
-        user = await self.hub.user_for_token(token)
+        try:
+            user = await self.hub.user_for_token(token)
+        except Unavailable:
+            if cached and cached[0] is not None:
+                log.warning("hub unavailable; using a cached token owner")
+                return cached[0]
+            raise
         if len(self._tokens) > 10000:
             self._tokens.clear()  # a crude bound; entries are cheap to re-fetch
         self._tokens[key] = (user, time.monotonic())

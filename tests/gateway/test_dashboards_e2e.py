@@ -317,3 +317,23 @@ async def wait_status(stack: HubStack, tokens: dict[str, str], name: str, wanted
     ] != wanted:
         assert time.monotonic() < deadline, f"{name} never became {wanted}"
         await asyncio.sleep(0.5)
+
+
+async def test_viewers_keep_their_dashboards_while_the_hub_restarts(
+    stack: HubStack, tokens: dict[str, str]
+) -> None:
+    await ensure_ready(stack, tokens)
+    gateway = f"http://127.0.0.1:{stack.podium_port}/dashboards/alice/sales/"
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        cookies = {c.key: c.value for c in bob.cookie_jar}
+    await asyncio.sleep(2.5)  # past user_refresh_interval: the next request asks the hub
+    await stack.stop("jupyterhub")  # the hub, and the proxy it runs, are gone
+    try:
+        async with (
+            aiohttp.ClientSession(cookies=cookies) as s,
+            s.get(gateway + "_stcore/health") as r,
+        ):
+            assert r.status == 200 and await r.text() == "ok"
+    finally:
+        await stack.start_hub()
