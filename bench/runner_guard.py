@@ -24,22 +24,22 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ROOT / "tests" / "apps"
-PREFIX = "/dashboards/alice/demo/"
+sys.path.insert(0, str(ROOT))
+
+from tests.runners.harness import PREFIX, app_spec  # noqa: E402
 
 
 @dataclass
@@ -51,12 +51,6 @@ class Target:
     ws: str | None  # WebSocket path, under PREFIX
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -64,24 +58,12 @@ def percentile(values: list[float], q: float) -> float:
 
 async def start(
     framework: str, workdir: Path
-) -> tuple[asyncio.subprocess.Process, dict[str, object], int]:
+) -> tuple[asyncio.subprocess.Process, dict[str, Any], int]:
     if framework == "custom":
-        source = {"type": "directory", "root": str(APPS / "custom")}
         command = ["{python}", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
-        extra: dict[str, object] = {"custom": {"command": command}}
-        entry = ""
+        spec = app_spec("custom", "", custom={"command": command})
     else:
-        source = {"type": "directory", "root": str(APPS / framework)}
-        extra, entry = {}, "app.py"
-    spec = {
-        "framework": framework,
-        "source": source,
-        "entry": entry,
-        "prefix": PREFIX,
-        "port": free_port(),
-        "credential": secrets.token_urlsafe(24),
-        **extra,
-    }
+        spec = app_spec(framework, "app.py")
     (workdir / "spec.json").write_text(json.dumps(spec))
     log = (workdir / "runner.log").open("wb")
     proc = await asyncio.create_subprocess_exec(

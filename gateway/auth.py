@@ -19,6 +19,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -57,6 +58,29 @@ def safe_next(value: str | None, prefix: str) -> str:
     if any(ord(c) < 32 for c in value):
         return prefix
     return value
+
+
+async def _cached(
+    cache: dict[str, tuple[User | None, float]],
+    key: str,
+    seconds: float,
+    fetch: Callable[[], Awaitable[User | None]],
+) -> User | None:
+    """A hub answer, fetched at most every ``seconds``; the last one while the hub is down."""
+    cached = cache.get(key)
+    if cached and time.monotonic() - cached[1] < seconds:
+        return cached[0]
+    try:
+        user = await fetch()
+    except Unavailable:
+        if cached and cached[0] is not None:
+            # The hub is restarting: keep serving what it last said, rather than
+            # locking every viewer out of running dashboards.
+            log.warning("hub unavailable; using the last known model of %s", cached[0].name)
+            return cached[0]
+        raise
+    cache[key] = (user, time.monotonic())
+    return user
 
 
 class Auth:
@@ -123,37 +147,15 @@ class Auth:
     # --- users ---------------------------------------------------------------------
     async def user_named(self, name: str) -> User | None:
         """The hub's current view of ``name``, at most ``refresh_interval`` seconds old."""
-        cached = self._users.get(name)
-        if cached and time.monotonic() - cached[1] < self.refresh_interval:
-            return cached[0]
-        try:
-            user = await self.hub.user(name)
-        except Unavailable:
-            if cached and cached[0] is not None:
-                # The hub is restarting: keep serving what it last said, rather than
-                # locking every viewer out of running dashboards.
-                log.warning("hub unavailable; using the cached model of %s", name)
-                return cached[0]
-            raise
-        self._users[name] = (user, time.monotonic())
-        return user
+        return await _cached(self._users, name, self.refresh_interval, lambda: self.hub.user(name))
 
     async def user_for_token(self, token: str) -> User | None:
         key = hashlib.sha256(token.encode()).hexdigest()
-        cached = self._tokens.get(key)
-        if cached and time.monotonic() - cached[1] < self.token_seconds:
-            return cached[0]
-        try:
-            user = await self.hub.user_for_token(token)
-        except Unavailable:
-            if cached and cached[0] is not None:
-                log.warning("hub unavailable; using a cached token owner")
-                return cached[0]
-            raise
         if len(self._tokens) > 10000:
             self._tokens.clear()  # a crude bound; entries are cheap to re-fetch
-        self._tokens[key] = (user, time.monotonic())
-        return user
+        return await _cached(
+            self._tokens, key, self.token_seconds, lambda: self.hub.user_for_token(token)
+        )
 
     def forget(self, name: str) -> None:
         self._users.pop(name, None)
