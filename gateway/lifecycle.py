@@ -166,9 +166,11 @@ class Lifecycle:
                 await task
         runtime = Runtime.from_json(await self.store.runtime(dashboard.owner, dashboard.name))
         await self._set(dashboard, status="stopping", desired=desired, message="stopping")
+        began = time.monotonic()
         if runtime is not None:
             await self.launcher.stop(dashboard, runtime)
         await self._set(dashboard, status="stopped", message="", runtime={})
+        log.info("%s/%s stopped (%.1f s)", *dashboard.key, time.monotonic() - began)
 
     async def restart(self, dashboard: Dashboard) -> asyncio.Task[None]:
         await self.stop(dashboard, desired="running")

@@ -183,15 +183,26 @@ class LocalLauncher(Launcher):
         process = self._process(runtime)
         if process is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
-        _, alive = await asyncio.to_thread(psutil.wait_procs, [process], 15)
-        for p in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(p.pid, signal.SIGKILL)
+        self._signal(process.pid, signal.SIGTERM)
         child = self._children.get(process.pid)
         if child is not None:
-            await child.wait()
+            # Our own child: only its event-loop handle may reap it (a second waiter, such
+            # as psutil, would steal the exit status and leave this wait hanging).
+            try:
+                await asyncio.wait_for(child.wait(), 15)
+            except TimeoutError:
+                self._signal(process.pid, signal.SIGKILL)
+                await child.wait()
+            return
+        # A runner adopted from an earlier gateway: not our child, so poll for it.
+        _, alive = await asyncio.to_thread(psutil.wait_procs, [process], 15)
+        if alive:
+            self._signal(process.pid, signal.SIGKILL)
+
+    @staticmethod
+    def _signal(pid: int, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signum)  # the runner leads its own session: its whole group
 
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
         path = self.folder(dashboard) / "runner.log"
