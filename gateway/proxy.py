@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import logging
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
@@ -33,8 +32,8 @@ from gateway.launchers.base import Endpoint
 from gateway.pages import progress_page, refusal_page
 from runners.guard import CREDENTIAL_HEADER
 
-log = logging.getLogger("podium.proxy")
-HOP_BY_HOP = frozenset(
+# Hop-by-hop headers, plus what the gateway sets itself (Host) or must never pass on.
+NOT_FORWARDED = frozenset(
     h.lower()
     for h in (
         "Connection",
@@ -78,7 +77,7 @@ def upstream_headers(
 ) -> CIMultiDict[str]:
     headers: CIMultiDictProxy[str] = request.headers
     named = {t.strip().lower() for t in headers.get("Connection", "").split(",") if t.strip()}
-    skip = HOP_BY_HOP | named | {d.lower() for d in drop}
+    skip = NOT_FORWARDED | named | {d.lower() for d in drop}
     out = CIMultiDict(
         (k, v)
         for k, v in headers.items()
@@ -100,7 +99,7 @@ def upstream_headers(
 
 def downstream_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     named = {t.strip().lower() for t in headers.get("Connection", "").split(",") if t.strip()}
-    skip = (HOP_BY_HOP - {"authorization"}) | named
+    skip = (NOT_FORWARDED - {"authorization"}) | named
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in skip)
 
 
