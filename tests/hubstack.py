@@ -131,7 +131,8 @@ class HubStack:
             "jupyterhub",
             [sys.executable, "-m", "jupyterhub", "-f", str(self.dir / "jupyterhub_config.py")],
         )
-        await wait_http(self.base + "/hub/health", self, "jupyterhub")
+        # Exactly 200: the proxy answers 404 itself until the hub has added its routes.
+        await wait_http(self.base + "/hub/health", self, "jupyterhub", exact=200)
         await wait_http(self.podium + "_/health", self, "jupyterhub", exact=200)  # route in place
 
     async def _start(self, name: str, argv: list[str]) -> None:
