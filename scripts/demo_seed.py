@@ -26,15 +26,17 @@ EXAMPLES = [
 
 async def wait_ready(session: aiohttp.ClientSession) -> None:
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(f"{BASE}/dashboards/_/health") as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.5)
-    sys.exit("demo: the hub or Podium did not come up in 120 s; see the log above")
+    for url in (f"{BASE}/hub/health", f"{BASE}/dashboards/_/health"):
+        while True:
+            try:
+                async with session.get(url) as r:
+                    if r.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("demo: the hub or Podium did not come up in 120 s; see the log above")
+            await asyncio.sleep(0.5)
 
 
 async def main() -> None:
