@@ -108,6 +108,7 @@ class Auth:
         self.token_seconds = token_seconds
         self._users: dict[str, tuple[User | None, float]] = {}
         self._tokens: dict[str, tuple[User | None, float]] = {}
+        self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
 
     # --- cookies -----------------------------------------------------------------
     def _sign(self, claims: dict[str, Any], seconds: int) -> str:
@@ -117,10 +118,16 @@ class Auth:
     def _read(self, token: str | None) -> dict[str, Any] | None:
         if not token:
             return None
+        cached = self._verified.get(token)
+        if cached is not None and cached["exp"] > time.time():
+            return cached  # verified before: the proxy reads the same cookie on every request
         try:
             claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
         except jwt.PyJWTError:
             return None
+        if len(self._verified) > 10000:
+            self._verified.clear()
+        self._verified[token] = claims
         return claims
 
     def _secure(self, request: web.Request) -> bool:

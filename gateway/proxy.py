@@ -63,6 +63,8 @@ SMALL_BODY = 64 * 1024
 
 def strip_cookies(header: str) -> str:
     """The Cookie header without the gateway's own cookies."""
+    if "podium-" not in header:
+        return header  # nothing of ours: pass it as it came (and skip the parse)
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(header)
