@@ -55,7 +55,7 @@ const status=document.getElementById('status'), since=Date.now();
 const source=new EventSource({json.dumps(events)});
 source.onmessage=(e)=>{{const p=JSON.parse(e.data);
   status.textContent=(p.message||p.status)+' ('+Math.round((Date.now()-since)/1000)+' s)';
-  if(p.status==='ready'){{source.close();location.reload();}}
+  if(p.status==='ready'||p.status==='stopped'){{source.close();location.reload();}}
   if(p.status==='failed'){{source.close();document.getElementById('bar').remove();
     status.textContent='This dashboard could not start. Its owner can see why; try again later.';}}}};
 source.onerror=()=>{{status.textContent='Waiting for the gateway…';}};
