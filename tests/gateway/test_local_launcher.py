@@ -1,0 +1,121 @@
+"""The local launcher on its own: a real runner process per dashboard, started and stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from gateway.dashboards import Dashboard, Source
+from gateway.launchers.base import Runtime
+from gateway.launchers.local import LocalLauncher
+
+pytestmark = pytest.mark.functional
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "custom" / "bench.py"
+COMMAND = ("{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}")
+
+
+def dashboard(owner: str) -> Dashboard:
+    return Dashboard(
+        owner=owner, name="probe", framework="custom", command=COMMAND, source=Source(path="app")
+    )
+
+
+async def until_ready(launcher: LocalLauncher, d: Dashboard, runtime: Runtime) -> None:
+    deadline = time.monotonic() + 60
+    while not (await launcher.inspect(d, runtime)).ready:
+        assert time.monotonic() < deadline, await launcher.logs(d, runtime, 40)
+        await asyncio.sleep(0.2)
+
+
+async def test_start_inspect_logs_stop(tmp_path: Path) -> None:
+    (tmp_path / "home" / "alice" / "app").mkdir(parents=True)
+    shutil.copy(APP, tmp_path / "home" / "alice" / "app" / "bench.py")
+    launcher = LocalLauncher(
+        "/dashboards/",
+        ["https"],
+        [],
+        user_root=f"{tmp_path}/home/{{username}}",
+        state_dir=str(tmp_path / "runners"),
+    )
+    d = dashboard("alice")
+    runtime = await launcher.start(d, "launch1", "c" * 32)
+    try:
+        await until_ready(launcher, d, runtime)
+        spec = tmp_path / "runners" / "alice" / "probe" / "spec.json"
+        assert oct(spec.stat().st_mode & 0o777) == "0o600"  # it holds the runner credential
+        environ = psutil.Process(runtime.details["pid"]).environ()
+        assert not any(k.startswith("JUPYTERHUB") for k in environ), "no hub token reaches a runner"
+        assert any("ready after" in line for line in await launcher.logs(d, runtime, 50))
+    finally:
+        await launcher.stop(d, runtime)
+        await launcher.close()
+    assert not (await launcher.inspect(d, runtime)).running
+
+
+@pytest.fixture
+def system_user() -> Iterator[str]:
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("needs root and useradd to create a throw-away system user")
+    name = "podium-test-owner"
+    subprocess.run(["userdel", "-r", name], capture_output=True)
+    subprocess.run(["useradd", "--create-home", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def shared_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Python with Podium installed that other users can run (the test's own may be private)."""
+    system = shutil.which("python3.11", path="/usr/bin") or shutil.which("python3", path="/usr/bin")
+    if system is None:
+        pytest.skip("no system Python to build a shared environment from")
+    venv = tmp_path_factory.mktemp("owner-venv")
+    for folder in (venv, *venv.parents):
+        if folder == Path("/tmp"):
+            break
+        folder.chmod(0o755)
+    subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q"]
+    subprocess.run([*pip, "--no-deps", str(Path(__file__).resolve().parents[2])], check=True)
+    subprocess.run([*pip, "aiohttp", "psutil"], check=True)
+    return str(venv / "bin" / "python")
+
+
+async def test_run_as_owner(tmp_path: Path, system_user: str, shared_python: str) -> None:
+    account = pwd.getpwnam(system_user)
+    app = Path(account.pw_dir) / "app"
+    app.mkdir()
+    shutil.copy(APP, app / "bench.py")
+    shutil.chown(app, system_user, system_user)
+    tmp_path.chmod(0o755)
+    launcher = LocalLauncher(
+        "/dashboards/",
+        ["https"],
+        [],
+        user_root="/home/{username}",
+        state_dir=str(tmp_path / "runners"),
+        run_as_owner=True,
+        runner_command=[shared_python, "-m", "runners"],
+    )
+    d = dashboard(system_user)
+    runtime = await launcher.start(d, "launch1", "c" * 32)
+    try:
+        await until_ready(launcher, d, runtime)
+        assert psutil.Process(runtime.details["pid"]).uids().real == account.pw_uid
+    finally:
+        await launcher.stop(d, runtime)
+        await launcher.close()
+    assert not (await launcher.inspect(d, runtime)).running
