@@ -224,3 +224,20 @@ def simple_response(
     lines += [f"{k}: {v}" for k, v in extra]
     lines += [f"Content-Length: {len(payload)}", "Connection: close", "", ""]
     return "\r\n".join(lines).encode() + payload
+
+
+REASONS = {
+    403: "Forbidden",
+    404: "Not Found",
+    431: "Request Header Fields Too Large",
+    400: "Bad Request",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+
+
+def refusal(status: int, text: str, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """A short plain-text error answer that closes the connection."""
+    return simple_response(status, REASONS.get(status, "Error"), f"{status} {text}\n", extra)
