@@ -27,6 +27,8 @@ from runners.http1 import (
 if TYPE_CHECKING:
     from runners.guard import Guard
 
+CONNECT_TIMEOUT = 10.0  # a framework whose accept queue is full must not hold a viewer forever
+
 
 class Downstream(asyncio.Protocol):
     """One connection from the gateway: frames requests, forwards them to its upstream."""
@@ -158,9 +160,11 @@ class Downstream(asyncio.Protocol):
         host, port = self.guard.upstream
         loop = asyncio.get_running_loop()
         try:
-            await loop.create_connection(lambda: upstream, host, port)
-        except OSError as e:
-            self.finish(refusal(502, f"Bad Gateway: the framework did not answer ({e.strerror})"))
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await loop.create_connection(lambda: upstream, host, port)
+        except (OSError, TimeoutError) as e:
+            why = getattr(e, "strerror", None) or f"no connection within {CONNECT_TIMEOUT:.0f} s"
+            self.finish(refusal(502, f"Bad Gateway: the framework did not answer ({why})"))
             return
         assert upstream.transport is not None
         # Bytes that arrived while connecting go first, in order; then writes go straight through.
