@@ -26,7 +26,6 @@ import asyncio
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,10 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import page_latency, percentile, wrk, ws_round_trips  # noqa: E402
 from tests.hubstack import HubStack, hub_stack  # noqa: E402
+
+DASHBOARD = "/dashboards/alice/bench/"
 
 COMMAND = ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"]
 PODIUM_EXTRA = """
@@ -57,35 +59,13 @@ class Path_:
     headers: dict[str, str]
     page: str = ""  # the small page, under the dashboard
 
+    @property
+    def url(self) -> str:
+        return self.base + DASHBOARD + self.page
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def wrk(path: Path_, seconds: float, connections: int) -> float:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s"]
-    for key, value in path.headers.items():
-        args += ["-H", f"{key}: {value}"]
-    out = subprocess.run(
-        [*args, path.base + "/dashboards/alice/bench/" + path.page], capture_output=True, text=True
-    )
-    found = [line for line in out.stdout.splitlines() if line.startswith("Requests/sec:")]
-    if not found or "Non-2xx" in out.stdout:
-        raise SystemExit(f"wrk failed on {path.name}:\n{out.stdout}{out.stderr}")
-    return float(found[0].split()[1])
-
-
-async def latency(path: Path_, count: int) -> list[float]:
-    times = []
-    async with aiohttp.ClientSession(headers=path.headers) as s:
-        for _ in range(count):
-            t0 = time.perf_counter()
-            async with s.get(path.base + "/dashboards/alice/bench/" + path.page) as r:
-                await r.read()
-                assert r.status == 200, r.status
-            times.append((time.perf_counter() - t0) * 1000)
-    return times
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http", "ws", 1) + DASHBOARD + "ws"
 
 
 async def download(path: Path_) -> float:
@@ -93,24 +73,12 @@ async def download(path: Path_) -> float:
     size = 0
     async with (
         aiohttp.ClientSession(headers=path.headers) as s,
-        s.get(path.base + "/dashboards/alice/bench/big") as r,
+        s.get(path.base + DASHBOARD + "big") as r,
     ):
         async for chunk in r.content.iter_any():
             size += len(chunk)
     assert size == 160 * 65536, size
     return time.perf_counter() - t0
-
-
-async def websocket(path: Path_, count: int) -> list[float]:
-    times = []
-    url = path.base.replace("http", "ws", 1) + "/dashboards/alice/bench/ws"
-    async with aiohttp.ClientSession() as s, s.ws_connect(url, headers=path.headers) as ws:
-        for i in range(count):
-            t0 = time.perf_counter()
-            await ws.send_str(str(i))
-            await ws.receive_str()
-            times.append((time.perf_counter() - t0) * 1000)
-    return times
 
 
 async def setup(stack: HubStack, app: str) -> list[Path_]:
@@ -180,16 +148,18 @@ async def main() -> None:
             paths = await setup(stack, args.app)
             gateway = psutil.Process(stack.processes["podium"].pid)
             for path in paths:  # warm up: connections, caches, the token lookup
-                await latency(path, 20)
+                await page_latency(path.url, path.headers, 20)
             rps: dict[str, list[float]] = {p.name: [] for p in paths}
             lat: dict[str, list[float]] = {p.name: [] for p in paths}
             calls_before = hub_user_calls(stack)
             for _ in range(args.rounds):
                 for path in paths:
                     rps[path.name].append(
-                        await asyncio.to_thread(wrk, path, args.seconds, args.connections)
+                        await asyncio.to_thread(
+                            wrk, path.url, path.headers, args.seconds, args.connections
+                        )
                     )
-                    lat[path.name] += await latency(path, args.count)
+                    lat[path.name] += await page_latency(path.url, path.headers, args.count)
             requests = sum(
                 statistics.median(v) * args.seconds * args.rounds for v in list(rps.values())[1:]
             )
@@ -201,7 +171,9 @@ async def main() -> None:
                 downloads = {
                     p.name: statistics.median([await download(p) for _ in range(3)]) for p in paths
                 }
-                ws = {p.name: await websocket(p, args.count) for p in paths[:2]}
+                ws = {
+                    p.name: await ws_round_trips(p.ws_url, p.headers, args.count) for p in paths[:2]
+                }
             rss_after = gateway.memory_info().rss
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

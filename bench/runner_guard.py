@@ -39,6 +39,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import page_latency, percentile, wrk, ws_round_trips  # noqa: E402
 from tests.runners.harness import PREFIX, app_spec  # noqa: E402
 
 
@@ -50,10 +51,13 @@ class Target:
     page: str  # path of the small page, under PREFIX
     ws: str | None  # WebSocket path, under PREFIX
 
+    @property
+    def url(self) -> str:
+        return self.base + PREFIX + self.page
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http", "ws", 1) + PREFIX + (self.ws or "")
 
 
 async def start(
@@ -89,21 +93,6 @@ async def start(
     raise SystemExit("runner not ready in 120 s")
 
 
-def wrk_throughput(target: Target, seconds: float, connections: int) -> float:
-    import subprocess
-
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s"]
-    for key, value in target.headers.items():
-        args += ["-H", f"{key}: {value}"]
-    out = subprocess.run(
-        [*args, target.base + PREFIX + target.page], capture_output=True, text=True
-    )
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    if not m or "Non-2xx" in out.stdout:
-        raise SystemExit(f"wrk failed against {target.name}:\n{out.stdout}{out.stderr}")
-    return float(m.group(1))
-
-
 async def client_throughput(target: Target, seconds: float, connections: int) -> float:
     url = target.base + PREFIX + target.page
     count = 0
@@ -121,34 +110,6 @@ async def client_throughput(target: Target, seconds: float, connections: int) ->
 
         await asyncio.gather(*(worker() for _ in range(connections)))
     return count / seconds
-
-
-async def page_latency(target: Target, count: int) -> list[float]:
-    url = target.base + PREFIX + target.page
-    times = []
-    async with aiohttp.ClientSession(headers=target.headers) as session:
-        for _ in range(count):
-            t0 = time.perf_counter()
-            async with session.get(url) as r:
-                await r.read()
-            times.append((time.perf_counter() - t0) * 1000)
-    return times
-
-
-async def ws_latency(target: Target, count: int) -> list[float]:
-    assert target.ws
-    url = target.base.replace("http", "ws", 1) + PREFIX + target.ws
-    times = []
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(url, headers=target.headers) as ws,
-    ):
-        for i in range(count):
-            t0 = time.perf_counter()
-            await ws.send_str(str(i))
-            await ws.receive_str()
-            times.append((time.perf_counter() - t0) * 1000)
-    return times
 
 
 async def main() -> None:
@@ -186,14 +147,18 @@ async def main() -> None:
             for target in (direct, guarded):
                 if use_wrk:
                     rps = await asyncio.to_thread(
-                        wrk_throughput, target, args.seconds, args.connections
+                        wrk, target.url, target.headers, args.seconds, args.connections
                     )
                 else:
                     rps = await client_throughput(target, args.seconds, args.connections)
                 results[target.name]["rps"].append(rps)
-                results[target.name]["lat"] += await page_latency(target, args.count)
+                results[target.name]["lat"] += await page_latency(
+                    target.url, target.headers, args.count
+                )
                 if target.ws:
-                    results[target.name]["ws"] += await ws_latency(target, args.count)
+                    results[target.name]["ws"] += await ws_round_trips(
+                        target.ws_url, target.headers, args.count
+                    )
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
