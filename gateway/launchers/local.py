@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections import deque
@@ -29,12 +28,7 @@ from traitlets import Bool, Float, List, Unicode
 
 from gateway.dashboards import Dashboard
 from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from runners.main import free_loopback_port
 
 
 class LocalLauncher(Launcher):
@@ -103,7 +97,7 @@ class LocalLauncher(Launcher):
         folder = self.folder(dashboard)
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
         folder.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = free_loopback_port()
         spec_path = folder / "spec.json"
         spec_path.touch(mode=0o600)
         spec_path.write_text(json.dumps(self.spec(dashboard, port, credential)))
