@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -18,6 +20,7 @@ from gateway.access import can_view
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
 from gateway.errors import PodiumError
+from gateway.front import FrontDoor
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
@@ -131,15 +134,6 @@ def create_app(config: Podium) -> web.Application:
         await app[keys.STORE].close()
 
     async def runners(app: web.Application) -> AsyncIterator[None]:
-        # One pool for all runner traffic; no cookie jar: viewers' cookies must never mix.
-        app[keys.RUNNER_CLIENT] = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        )
-        app[keys.SOCKETS] = keys.OpenSockets()
         launcher = make_launcher(config)
         app[keys.LAUNCHER] = launcher
         lifecycle = Lifecycle(
@@ -152,11 +146,8 @@ def create_app(config: Podium) -> web.Application:
         app[keys.LIFECYCLE] = lifecycle
         await lifecycle.run()
         yield
-        for ws in list(app[keys.SOCKETS].items):
-            await ws.close(code=1001, message=b"gateway restarting")
         await lifecycle.close()
         await launcher.close()
-        await app[keys.RUNNER_CLIENT].close()
 
     async def route(app: web.Application) -> AsyncIterator[None]:
         if not config.proxy_api_url:
@@ -210,6 +201,28 @@ def make_launcher(config: Podium) -> Launcher:
     raise SystemExit(f"unknown launcher {config.launcher!r}; this build knows: local")
 
 
+async def serve(config: Podium) -> None:
+    """The application on a private Unix socket, the front door on the public port."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    with tempfile.TemporaryDirectory(prefix="podium-") as private:  # mode 0700
+        app_socket = os.path.join(private, "app.sock")
+        await web.UnixSite(runner, app_socket).start()
+        door = FrontDoor(runner.app, app_socket)
+        await door.start(config.ip, config.port)
+        log.info("Podium %s at http://%s:%s%s", __version__, config.ip, config.port, config.prefix)
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping; running dashboards keep running")
+            await door.stop()
+            await runner.cleanup()
+
+
 def main(argv: list[str] | None = None) -> int:
     config = Podium()
     config.initialize(argv if argv is not None else sys.argv[1:])
@@ -220,13 +233,6 @@ def main(argv: list[str] | None = None) -> int:
     if not config.api_token:
         log.error("no hub API token: run Podium as a JupyterHub service or set c.Podium.api_token")
         return 2
-    log.info("Podium %s at http://%s:%s%s", __version__, config.ip, config.port, config.prefix)
-    web.run_app(
-        create_app(config),
-        host=config.ip,
-        port=config.port,
-        print=None,
-        access_log=None,
-        loop=event_loop_factory()(),
-    )
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve(config))
     return 0

@@ -21,14 +21,3 @@ AUTH = web.AppKey("auth", Auth)
 STORE = web.AppKey("store", Store)
 LAUNCHER = web.AppKey("launcher", Launcher)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
-RUNNER_CLIENT = web.AppKey("runner_client", aiohttp.ClientSession)
-
-
-class OpenSockets:
-    """Viewers' WebSockets, closed with 1001 when the gateway shuts down."""
-
-    def __init__(self) -> None:
-        self.items: set[web.WebSocketResponse] = set()
-
-
-SOCKETS = web.AppKey("sockets", OpenSockets)

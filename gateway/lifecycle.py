@@ -82,6 +82,13 @@ class Lifecycle:
         self._cache[key] = (dashboard, runtime, time.monotonic())
         return dashboard, runtime
 
+    def cached(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None] | None:
+        """What :meth:`lookup` would answer without reading the store; ``None`` if stale."""
+        cached = self._cache.get((owner, name))
+        if cached and time.monotonic() - cached[2] < self.cache_seconds:
+            return cached[0], cached[1]
+        return None
+
     def forget(self, key: Key) -> None:
         self._cache.pop(key, None)
         self._changed.setdefault(key, asyncio.Event()).set()

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.dashboards import Dashboard
+from runners.http1 import REASONS, simple_response
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#212529;background:#f8f9fa}
@@ -26,24 +27,38 @@ h1{font-size:1.4rem;margin-top:0}.muted{color:#6c757d}a{color:#0d6efd}
 TITLES = {403: "Not shared with you", 404: "Not found", 502: "Not answering", 504: "Not answering"}
 
 
-def _page(status: int, title: str, body: str) -> web.Response:
-    document = (
+def _document(title: str, body: str) -> str:
+    return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>{html.escape(title)} · Podium</title><style>{STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
-    return web.Response(status=status, text=document, content_type="text/html")
 
 
-def refusal_page(status: int, message_html: str, prefix: str) -> web.Response:
-    """403/404/502 in the same look, with a way back. ``message_html`` is already escaped."""
+def _page(status: int, title: str, body: str) -> web.Response:
+    return web.Response(status=status, text=_document(title, body), content_type="text/html")
+
+
+def _refusal(status: int, message_html: str, prefix: str) -> tuple[str, str]:
     title = TITLES.get(status, "Error")
     body = (
         f"<h1>{title}</h1><p>{message_html}</p>"
         f'<p class=muted><a href="{html.escape(prefix)}">All dashboards</a> · <a href="/hub/home">Hub home</a></p>'
     )
-    return _page(status, title, body)
+    return title, body
+
+
+def refusal_page(status: int, message_html: str, prefix: str) -> web.Response:
+    """403/404/502 in the same look, with a way back. ``message_html`` is already escaped."""
+    return _page(status, *_refusal(status, message_html, prefix))
+
+
+def error_bytes(status: int, message_html: str, prefix: str) -> bytes:
+    """:func:`refusal_page` as a whole HTTP response, for the front door (closes the connection)."""
+    document = _document(*_refusal(status, message_html, prefix))
+    reason = REASONS.get(status, "Error")
+    return simple_response(status, reason, document, content_type="text/html; charset=utf-8")
 
 
 def progress_page(dashboard: Dashboard, prefix: str) -> web.Response:

@@ -19,15 +19,16 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from runners.http1 import Request, refusal, simple_response
-from runners.relay import Downstream
+from runners.relay import Downstream, Forward
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"
 HEAD_TIMEOUT = 30.0  # a connection that sends no complete request head in time is dropped
+IDLE_TIMEOUT = 900.0  # longer than the gateway's own, which closes its side first
 _CREDENTIAL = CREDENTIAL_HEADER.encode()
 
 
@@ -58,6 +59,7 @@ class Guard:
         self._server: asyncio.Server | None = None
         self.connections: set[Downstream] = set()
         self.head_timeout = HEAD_TIMEOUT
+        self.idle_timeout = IDLE_TIMEOUT
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
@@ -89,26 +91,36 @@ class Guard:
         extra = (("Cache-Control", "no-store"),)
         return simple_response(status, reason, body, extra, content_type="application/json")
 
-    def decide(self, request: Request) -> tuple[bytes | None, bytes]:
-        """Either a response to send back (and close), or the head to forward upstream."""
+    def decide(self, request: Request, peer: str) -> bytes | Forward:
+        """Either a response to send back (and close), or the head to forward to the framework."""
         path = request.path
         if path == self._health:
-            return self.health(), b""
+            return self.health()
         presented = request.head.get(_CREDENTIAL)
         if len(presented) != 1 or not hmac.compare_digest(presented[0], self._credential):
-            return refusal(403, "Forbidden: this runner only answers its gateway"), b""
+            return refusal(403, "Forbidden: this runner only answers its gateway")
         if path == self._prefix[:-1]:
             query = request.target[len(path) :]
             location = (self.prefix + query.decode("latin-1")).replace("\r", "").replace("\n", "")
-            return simple_response(308, "Permanent Redirect", "", (("Location", location),)), b""
+            return simple_response(308, "Permanent Redirect", "", (("Location", location),))
         if not path.startswith(self._prefix):
-            return refusal(404, f"Not Found: outside {self.prefix}"), b""
+            return refusal(404, f"Not Found: outside {self.prefix}")
         if self.status.state != "ready" or self.upstream is None:
-            return refusal(503, self.status.reason, (("Retry-After", "1"),)), b""
+            return refusal(503, self.status.reason, (("Retry-After", "1"),))
         target = request.target
         rewritten = self.rewrites.get(path.decode("latin-1"))
         if rewritten is not None:
             target = rewritten.encode() + target[len(path) :]
         elif self.strip_prefix:
             target = b"/" + target[len(self._prefix) :]
-        return None, request.serialize(target, request.head.without(_CREDENTIAL))
+        head = request.serialize(target, request.head.without(_CREDENTIAL))
+        return Forward(head, self.upstream)
+
+    def unreachable(self, why: str) -> bytes:
+        return refusal(502, f"Bad Gateway: the framework did not answer ({why})")
+
+    def tunnel(self, tag: Hashable, opened: bool) -> None:
+        """WebSockets need no accounting here: the gateway counts its viewers'."""
+
+    def response_head(self, block: bytes) -> bytes:
+        return block  # never called: the guard passes responses through untouched

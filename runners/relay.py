@@ -1,22 +1,29 @@
-"""The guard's byte relay: one connection from the gateway paired with one to the framework.
+"""A byte relay for HTTP/1.1: each client connection paired with one upstream connection.
 
-Downstream frames each request (runners.http1), asks the :class:`~runners.guard.Guard`
-what to do with it, and forwards it; Upstream relays the framework's bytes back while
-following where each response ends, so that the pair can tell an idle connection from a
-busy one and an accepted WebSocket upgrade (a tunnel from then on) from a refused one.
+Downstream frames each request (runners.http1), asks its :class:`Policy` what to do
+with it — answer it, or forward a (rewritten) head to a target — and forwards it;
+Upstream relays the target's bytes back while following where each response ends, so
+that the pair can tell an idle connection from a busy one and an accepted WebSocket
+upgrade (a tunnel from then on) from a refused one. The runner's guard uses it with one
+target (the framework); the gateway's front door with one target per dashboard plus its
+own application, switching a connection's upstream between responses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from typing import TYPE_CHECKING, cast
+import functools
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Protocol, cast
 
 from runners.http1 import (
     MAX_HEAD,
     Body,
     HeadError,
     NoBody,
+    Request,
     parse_request,
     refusal,
     request_body,
@@ -24,41 +31,115 @@ from runners.http1 import (
     status_code,
 )
 
-if TYPE_CHECKING:
-    from runners.guard import Guard
+CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
 
-CONNECT_TIMEOUT = 10.0  # a framework whose accept queue is full must not hold a viewer forever
+Target = tuple[str, int] | str  # (host, port), or the path of a Unix socket
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send ``head`` (then the request's body) to ``target``; ``tag`` names it to the policy.
+
+    ``filtered``: the target's response heads pass through the policy's ``response_head``.
+    """
+
+    head: bytes
+    target: Target
+    tag: Hashable = None
+    filtered: bool = False
+
+
+Verdict = bytes | Forward
+
+
+class Policy(Protocol):
+    """What a relay asks of its owner, once per request head."""
+
+    connections: set[Downstream]
+    head_timeout: float  # for the first request head of a connection
+    idle_timeout: float  # between a response's end and the next request's whole head
+
+    def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:
+        """A complete answer (sent, then the connection closes), or where to forward.
+
+        A future when the answer needs I/O: the connection waits for it, reading nothing.
+        """
+
+    def unreachable(self, why: str) -> bytes:
+        """The answer when the target cannot be reached."""
+
+    def tunnel(self, tag: Hashable, opened: bool) -> None:
+        """A forwarded upgrade was accepted (``opened``) or its tunnel has ended."""
+
+    def response_head(self, block: bytes) -> bytes:
+        """A response head (without its blank line) as it should reach the client."""
 
 
 class Downstream(asyncio.Protocol):
     """One connection from the gateway: frames requests, forwards them to its upstream."""
 
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
         self.transport: asyncio.Transport | None = None
+        self.peer = ""
         self.buffer = bytearray()
-        self.mode = "head"  # head | body | upgrade | tunnel | wait | closed
+        self.mode = "head"  # head | deciding | body | upgrade | tunnel | wait | closed
         self.body: Body = NoBody()
-        self._deferred = b""
+        self._deciding: asyncio.Future[Verdict] | None = None
+        self._deferred: tuple[Verdict, bytes, bool] | None = None
         self.upstream: Upstream | None = None
         self._pending: list[bytes] = []
         self._connecting: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
+        self._tunnel: Hashable = None
+        self._tunnelling = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.guard.connections.add(self)
-        self._timer = asyncio.get_running_loop().call_later(self.guard.head_timeout, self.close)
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) else ""
+        self.policy.connections.add(self)
+        self._arm(self.policy.head_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        """Close the connection unless it is busy again within ``seconds``.
+
+        Called after every response: it moves a deadline; the one timer looks at it
+        when it fires (a timer per response would cost more than the response).
+        """
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + seconds
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._expired)  # moved meanwhile
+        elif self.mode == "head" and not (self.upstream is not None and self.upstream.busy):
+            self.close()  # no whole request head in time: slow, or idle
+        else:
+            self._arm(self.policy.idle_timeout)  # busy: look again later
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.mode = "closed"
-        self.guard.connections.discard(self)
+        self.policy.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         if self._connecting is not None:
             self._connecting.cancel()
+        if self._deciding is not None:
+            self._deciding.cancel()
         if self.upstream is not None and self.upstream.transport is not None:
             self.upstream.transport.close()
+        self._end_tunnel()
+
+    def _end_tunnel(self) -> None:
+        if self._tunnelling:
+            self._tunnelling = False
+            self.policy.tunnel(self._tunnel, False)
 
     def close(self) -> None:
         self.mode = "closed"
@@ -121,33 +202,82 @@ class Downstream(asyncio.Protocol):
             except HeadError as e:
                 self.refuse(e.status, e.reason)
                 return
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            answer, head = self.guard.decide(request)
-            if answer is not None:
-                if self.upstream is not None and self.upstream.busy:
-                    # Pipelined behind forwarded requests: answer after their responses.
-                    self._deferred, self.mode = answer, "wait"
-                    assert self.transport is not None
-                    self.transport.pause_reading()
-                else:
-                    self.finish(answer)
-                return
+            decided = self.policy.decide(request, self.peer)
             upgrade = bool(request.head.get(b"Upgrade"))
-            self.send_up(head, request.method, upgrade)
-            if upgrade:
-                # Hold whatever follows until the framework accepts or refuses the upgrade.
-                self.mode = "upgrade"
+            if isinstance(decided, asyncio.Future):
+                self.mode, self._deciding = "deciding", decided
                 assert self.transport is not None
                 self.transport.pause_reading()
+                decided.add_done_callback(
+                    functools.partial(self._decided, method=request.method, upgrade=upgrade)
+                )
                 return
-            self.mode = "head" if isinstance(self.body, NoBody) else "body"
+            self._route(decided, request.method, upgrade)
+
+    def _decided(self, future: asyncio.Future[Verdict], method: bytes, upgrade: bool) -> None:
+        self._deciding = None
+        if self.mode == "closed" or future.cancelled():
+            return
+        error = future.exception()
+        verdict = refusal(500, "Internal Server Error") if error else future.result()
+        self.mode = "head"
+        self._route(verdict, method, upgrade)
+        if self.mode in ("head", "body") and self.transport is not None:
+            self.transport.resume_reading()
+            if self.buffer:
+                self._process()
+
+    def _route(self, verdict: Verdict, method: bytes, upgrade: bool) -> None:
+        if (
+            self.upstream is not None
+            and self.upstream.busy
+            and not (isinstance(verdict, Forward) and verdict.target == self.upstream.target)
+        ):
+            # Pipelined behind responses still coming from another target (or to be
+            # answered here): wait for them, then carry on with this request.
+            self._deferred, self.mode = (verdict, method, upgrade), "wait"
+            assert self.transport is not None
+            self.transport.pause_reading()
+            return
+        self._dispatch(verdict, method, upgrade)
+
+    def _dispatch(self, verdict: Verdict, method: bytes, upgrade: bool) -> None:
+        if not isinstance(verdict, Forward):
+            self.finish(verdict)
+            return
+        if self.upstream is not None and self.upstream.target != verdict.target:
+            self._detach()
+        self._tunnel = verdict.tag
+        if self.upstream is None:
+            self._open(verdict.target, verdict.filtered)
+        self.send_up(verdict.head, method, upgrade)
+        if upgrade:
+            # Hold whatever follows until the target accepts or refuses the upgrade.
+            self.mode = "upgrade"
+            assert self.transport is not None
+            self.transport.pause_reading()
+            return
+        self.mode = "head" if isinstance(self.body, NoBody) else "body"
+
+    def _detach(self) -> None:
+        """Let go of an idle upstream connection to another target."""
+        old, self.upstream = self.upstream, None
+        self._pending.clear()
+        if old is not None:
+            old.detached = True
+            if old.transport is not None:
+                old.transport.close()
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+
+    def _open(self, target: Target, filtered: bool) -> None:
+        self.upstream = Upstream(self, target, filtered)
+        self._connecting = asyncio.ensure_future(self._connect(self.upstream))
 
     def send_up(self, data: bytes, method: bytes | None = None, upgrade: bool = False) -> None:
         if self.upstream is None:
-            self.upstream = Upstream(self)
-            self._connecting = asyncio.ensure_future(self._connect(self.upstream))
+            return  # let go of (the target closed): the connection is closing
         if method is not None:
             self.upstream.expect(method, upgrade)
         if self.upstream.ready and self.upstream.transport is not None:
@@ -156,15 +286,17 @@ class Downstream(asyncio.Protocol):
             self._pending.append(data)
 
     async def _connect(self, upstream: Upstream) -> None:
-        assert self.guard.upstream is not None
-        host, port = self.guard.upstream
         loop = asyncio.get_running_loop()
+        target = upstream.target
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                await loop.create_connection(lambda: upstream, host, port)
+                if isinstance(target, str):
+                    await loop.create_unix_connection(lambda: upstream, target)
+                else:
+                    await loop.create_connection(lambda: upstream, *target)
         except (OSError, TimeoutError) as e:
             why = getattr(e, "strerror", None) or f"no connection within {CONNECT_TIMEOUT:.0f} s"
-            self.finish(refusal(502, f"Bad Gateway: the framework did not answer ({why})"))
+            self.finish(self.policy.unreachable(why))
             return
         assert upstream.transport is not None
         # Bytes that arrived while connecting go first, in order; then writes go straight through.
@@ -173,9 +305,12 @@ class Downstream(asyncio.Protocol):
         upstream.ready = True
 
     def upgrade_resolved(self, accepted: bool) -> None:
-        """The framework answered an upgrade: tunnel from now on, or go back to HTTP."""
+        """The target answered an upgrade: tunnel from now on, or go back to HTTP."""
         assert self.transport is not None
         self.mode = "tunnel" if accepted else "head"
+        if accepted:
+            self._tunnelling = True
+            self.policy.tunnel(self._tunnel, True)
         self.transport.resume_reading()
         if self.buffer:
             if accepted:
@@ -185,15 +320,27 @@ class Downstream(asyncio.Protocol):
                 self._process()
 
     def responses_done(self) -> None:
-        """Every forwarded request has its whole response: a deferred answer may go now."""
-        if self.mode == "wait":
-            self.finish(self._deferred)
+        """Every forwarded request has its whole response: a deferred request may go now."""
+        if self.mode == "wait" and self._deferred is not None:
+            self._resume()
+        elif self.mode == "head" and not self.buffer:
+            self._arm(self.policy.idle_timeout)
+
+    def _resume(self) -> None:
+        assert self._deferred is not None and self.transport is not None
+        verdict, method, upgrade = self._deferred
+        self._deferred = None
+        self._dispatch(verdict, method, upgrade)
+        if self.mode in ("head", "body"):
+            self.transport.resume_reading()
+            if self.buffer:
+                self._process()
 
     def upstream_closed(self, complete: bool) -> None:
-        """The framework closed its side; keep the viewer's connection only between responses."""
+        """The target closed its side; keep the client's connection only between responses."""
         self.upstream = None
-        if self.mode == "wait" and complete:
-            self.finish(self._deferred)
+        if self.mode == "wait" and complete and self._deferred is not None:
+            self._resume()
         elif not complete or self.mode in ("tunnel", "upgrade", "body", "wait"):
             self.close()
 
@@ -211,8 +358,11 @@ class Downstream(asyncio.Protocol):
 class Upstream(asyncio.Protocol):
     """The paired connection to the framework: relays responses, tracking where each ends."""
 
-    def __init__(self, downstream: Downstream) -> None:
+    def __init__(self, downstream: Downstream, target: Target, filtered: bool) -> None:
         self.down = downstream
+        self.target = target
+        self.filtered = filtered
+        self.detached = False  # let go by its downstream: nothing more to relay or report
         self.transport: asyncio.Transport | None = None
         self.inflight: collections.deque[tuple[bytes, bool]] = collections.deque()
         self.head = bytearray()
@@ -237,6 +387,8 @@ class Upstream(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.detached:
+            return
         complete = self.mode == "head" and not self.head and not self.inflight
         if self.mode == "body" and self.body is None:
             complete = True  # a close-delimited body has just ended
@@ -252,52 +404,83 @@ class Upstream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         down = self.down.transport
-        if down is None or self.down.mode == "closed":
+        if down is None or self.down.mode == "closed" or self.detached:
             return
-        down.write(data)
-        if self.mode != "tunnel":
-            try:
-                self._track(data)
-            except HeadError:
-                self.down.close()
+        if self.mode == "tunnel":
+            down.write(data)
+            return
+        out: list[bytes] | None = None
+        if not self.filtered:
+            down.write(data)
+        else:
+            out = []  # what reaches the client, written at once (one send, not one per part)
+        try:
+            self._track(data, out)
+        except HeadError:
+            self.down.close()
+        finally:
+            self._flush(out)
 
-    def _track(self, data: bytes) -> None:
-        """Follow response boundaries in bytes already forwarded."""
-        view: bytes | bytearray = data
+    def _flush(self, out: list[bytes] | None) -> None:
+        if out:
+            if self.down.transport is not None and self.down.mode != "closed":
+                self.down.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
+    def _track(self, data: bytes, out: list[bytes] | None) -> None:
+        """Follow response boundaries; with ``out``, collect what to write (heads filtered).
+
+        ``out`` is flushed before the downstream hears of a response's end or an upgrade's
+        outcome, so that anything it writes then comes after these bytes.
+        """
+        view: bytes = data
         while view:
             if self.mode == "body":
                 if self.body is None:
+                    if out is not None:
+                        out.append(view)
                     return
                 taken, done = self.body.consume(view)
+                if out is not None and taken:
+                    out.append(view if taken == len(view) else view[:taken])
                 view = view[taken:]
                 if done:
+                    self._flush(out)
                     self._response_ended()
                 continue
             if self.mode == "tunnel":
+                if out is not None:
+                    out.append(view)
                 return
-            self.head += view
-            end = self.head.find(b"\r\n\r\n")
+            if self.head:
+                self.head += view
+                view = bytes(self.head)
+                self.head.clear()
+            end = view.find(b"\r\n\r\n")
             if end < 0:
-                if len(self.head) > MAX_HEAD:
+                if len(view) > MAX_HEAD:
                     raise HeadError(502, "response head too large")
+                self.head += view
                 return
-            block = bytes(self.head[:end])
-            rest = bytes(self.head[end + 4 :])
-            self.head.clear()
+            block, view = view[:end], view[end + 4 :]
+            if out is not None:
+                out.append(self.down.policy.response_head(block) + b"\r\n\r\n")
             code = status_code(block)
             if 100 <= code < 200 and code != 101:
-                view = rest  # an interim response (100 Continue); the real one follows
-                continue
+                continue  # an interim response (100 Continue); the real one follows
             method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)
             if upgrade:
                 accepted = code == 101
                 if accepted:
                     self.mode = "tunnel"
+                self._flush(out)
                 self.down.upgrade_resolved(accepted)
                 if accepted:
+                    if out is not None and view:
+                        out.append(view)  # the first frames, in the same read as the 101
                     return
             self.body = response_body(block, method)
             self.mode = "body"
-            view = rest
             if isinstance(self.body, NoBody):
+                self._flush(out)
                 self._response_ended()

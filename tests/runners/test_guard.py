@@ -378,6 +378,23 @@ async def test_silent_connections_are_dropped(stack: Stack) -> None:
     assert await raw.closed()
 
 
+async def test_idle_connections_are_dropped_busy_ones_are_not(stack: Stack) -> None:
+    stack.guard.head_timeout = stack.guard.idle_timeout = 0.4
+    raw = await Raw.open(stack)
+    for _ in range(4):  # each response moves the deadline: 4 x 0.2 s outlives one 0.4 s
+        await raw.send(get("headers"))
+        assert (await raw.response())[0] == 200
+        await asyncio.sleep(0.2)
+    assert await raw.closed()  # then, idle: closed
+
+
+async def test_a_bare_line_feed_in_a_head_is_refused(stack: Stack) -> None:
+    raw = await Raw.open(stack)
+    await raw.send(get("headers", extra="X-A: 1\nX-Injected: 1\r\n"))
+    assert (await raw.response())[0] == 400
+    assert await raw.closed()
+
+
 async def test_framework_closing_idle_connections_is_invisible(
     client: aiohttp.ClientSession,
 ) -> None:

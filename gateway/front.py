@@ -1,0 +1,191 @@
+"""The gateway's front door: its public listener, relaying dashboard traffic as bytes.
+
+Every request head is read here (runners.relay, the design the runner's guard
+uses). A request for a ready dashboard from a viewer who may see it goes
+straight to the dashboard's runner: head rewritten (gateway.forwarding), body
+and response streamed as they come, a WebSocket tunnelled after its 101. The
+decision comes from the auth and lifecycle caches, so a proxied request costs
+no hub call, no store read and no await; on a cache miss the caches are filled
+first (the hub asked once), then the same decision is made.
+
+Everything else — the API, the pages, the login, a sleeping dashboard (the
+wake-up page), a refusal — goes to the gateway's aiohttp application on a
+private Unix socket, which answers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Hashable
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.access import can_view
+from gateway.auth import SESSION_COOKIE, Identity
+from gateway.dashboards import Dashboard
+from gateway.errors import PodiumError
+from gateway.forwarding import (
+    app_head,
+    cookie_value,
+    origin_and_host,
+    response_head,
+    same_origin,
+    upstream_head,
+    wants_websocket,
+)
+from gateway.launchers.base import Runtime, runner_credential
+from gateway.pages import error_bytes
+from runners.http1 import Request
+from runners.relay import Downstream, Forward, Verdict
+
+log = logging.getLogger("podium.front")
+Key = tuple[str, str]
+HEAD_TIMEOUT = 30.0  # a client that sends no whole request head in time is dropped (slowloris)
+IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's own server
+_SESSION = SESSION_COOKIE.encode()
+
+
+class FrontDoor:
+    """The relay policy of the gateway's public port."""
+
+    def __init__(self, app: web.Application, app_socket: str) -> None:
+        config = app[keys.CONFIG]
+        self.prefix = config.prefix
+        self._prefix = config.prefix.encode()
+        self.auth = app[keys.AUTH]
+        self.lifecycle = app[keys.LIFECYCLE]
+        self.secret = config.cookie_secret
+        self.public_enabled = app[keys.POLICY].public_enabled
+        self.app_socket = app_socket
+        self.connections: set[Downstream] = set()
+        self.head_timeout = HEAD_TIMEOUT
+        self.idle_timeout = IDLE_TIMEOUT
+        self._credentials: dict[tuple[Key, str], str] = {}
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Downstream(self), host, port, reuse_address=True
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection (tunnels included: clients reconnect)."""
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # --- the relay's policy ------------------------------------------------------------
+    def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:
+        key = self.dashboard_key(request.path)
+        if key is None:
+            return self.to_app(request)
+        authorization, session = self._credentials_of(request)
+        who = self.auth.known(authorization, session)
+        found = self.lifecycle.cached(*key)
+        if who is None or found is None:
+            return asyncio.ensure_future(self._decide_later(request, peer, key))
+        return self.route(request, peer, who, *found)
+
+    async def _decide_later(self, request: Request, peer: str, key: Key) -> Verdict:
+        try:
+            who = await self.auth.identify_by(*self._credentials_of(request))
+            dashboard, runtime = await self.lifecycle.lookup(*key)
+        except PodiumError:
+            return self.to_app(request)  # it answers: 401, 404, 503 …
+        except Exception:
+            log.exception("deciding %s", request.target.decode("latin-1"))
+            return self.to_app(request)
+        return self.route(request, peer, who, dashboard, runtime)
+
+    def unreachable(self, why: str) -> bytes:
+        return error_bytes(
+            502,
+            "The dashboard is not answering. It may be restarting: try again in a moment.",
+            self.prefix,
+        )
+
+    def tunnel(self, tag: Hashable, opened: bool) -> None:
+        """A viewer's WebSocket is a viewer with the page open: the dashboard is in use."""
+        if isinstance(tag, tuple):
+            key: Key = tag
+            if opened:
+                self.lifecycle.socket_opened(key)
+            else:
+                self.lifecycle.socket_closed(key)
+
+    def response_head(self, block: bytes) -> bytes:
+        return response_head(block)
+
+    # --- deciding ----------------------------------------------------------------------
+    def dashboard_key(self, path: bytes) -> Key | None:
+        """``(owner, name)`` of a path inside a dashboard (``P<owner>/<name>/…``), else None."""
+        if not path.startswith(self._prefix):
+            return None
+        parts = path[len(self._prefix) :].split(b"/", 2)
+        if len(parts) < 3 or parts[0] in (b"", b"_") or not parts[1]:
+            return None
+        try:
+            owner, name = parts[0].decode("ascii"), parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            return None  # the application decodes and answers it
+        return (unquote(owner) if "%" in owner else owner), name
+
+    @staticmethod
+    def _credentials_of(request: Request) -> tuple[str, str | None]:
+        authorization = request.head.get(b"authorization")
+        cookies = b"; ".join(request.head.get(b"cookie"))
+        session = cookie_value(cookies, _SESSION) if cookies else None
+        return (
+            authorization[0].decode("latin-1") if len(authorization) == 1 else "",
+            session.decode("latin-1") if session else None,
+        )
+
+    def route(
+        self,
+        request: Request,
+        peer: str,
+        who: Identity,
+        dashboard: Dashboard,
+        runtime: Runtime | None,
+    ) -> Verdict:
+        """To the runner when the dashboard is ready and the viewer may see it; else the app."""
+        if (
+            dashboard.status != "ready"
+            or runtime is None
+            or not can_view(who.user, dashboard, public_enabled=self.public_enabled)
+        ):
+            return self.to_app(request)
+        websocket = wants_websocket(request)
+        if websocket and not same_origin(*origin_and_host(request)):
+            return self.to_app(request)  # it refuses with 403
+        self.lifecycle.touch(dashboard.key)
+        head = upstream_head(
+            request,
+            peer=peer,
+            credential=self._credential(dashboard, runtime),
+            viewer=who.user.name if who.user else "",
+            websocket=websocket,
+        )
+        return Forward(head, (runtime.host, runtime.port), dashboard.key, filtered=True)
+
+    def to_app(self, request: Request) -> Forward:
+        return Forward(app_head(request), self.app_socket)
+
+    def _credential(self, dashboard: Dashboard, runtime: Runtime) -> str:
+        """The runner credential of this launch, computed once."""
+        cache_key = (dashboard.key, runtime.launch_id)
+        credential = self._credentials.get(cache_key)
+        if credential is None:
+            if len(self._credentials) > 10000:
+                self._credentials.clear()
+            credential = runner_credential(self.secret, dashboard, runtime.launch_id)
+            self._credentials[cache_key] = credential
+        return credential

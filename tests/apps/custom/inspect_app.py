@@ -1,0 +1,89 @@
+"""An app that shows the tests what reached it: headers, streamed bodies, SSE, WebSockets."""
+
+import argparse
+import asyncio
+import hashlib
+import json
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--prefix", required=True)
+args = parser.parse_args()
+P = args.prefix
+BLOCK = b"y" * 65536
+
+
+async def headers(request: web.Request) -> web.Response:
+    """Every header as received, in order (repeated names kept)."""
+    return web.json_response({"headers": [[k, v] for k, v in request.headers.items()]})
+
+
+async def big(request: web.Request) -> web.StreamResponse:
+    """10 MB, chunked (no Content-Length): the gateway cannot know the size in advance."""
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for _ in range(160):
+        await response.write(BLOCK)
+    await response.write_eof()
+    return response
+
+
+async def upload(request: web.Request) -> web.Response:
+    digest, size = hashlib.sha256(), 0
+    async for chunk in request.content.iter_any():
+        digest.update(chunk)
+        size += len(chunk)
+    return web.json_response({"size": size, "sha256": digest.hexdigest()})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Three server-sent events, 0.3 s apart: each must reach the viewer when sent."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for i in range(3):
+        await response.write(f"data: tick {i}\n\n".encode())
+        await asyncio.sleep(0.3)
+    return response
+
+
+async def cookies(request: web.Request) -> web.Response:
+    response = web.Response(text="cookies set")
+    response.set_cookie("app-cookie", "1", path=P)
+    response.set_cookie("podium-session", "owner-session", path="/")
+    response.set_cookie("podium-xsrf", "x", path="/")
+    return response
+
+
+async def ws(request: web.Request) -> web.WebSocketResponse:
+    """Echo text and binary; ``close <code>`` closes with that code."""
+    socket = web.WebSocketResponse(protocols=("chat.v2", "chat.v1"), max_msg_size=0)
+    await socket.prepare(request)
+    async for msg in socket:
+        if msg.type == WSMsgType.TEXT and msg.data.startswith("close "):
+            await socket.close(code=int(msg.data.split()[1]))
+        elif msg.type == WSMsgType.TEXT:
+            await socket.send_str("echo " + msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await socket.send_bytes(msg.data[::-1])
+    return socket
+
+
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("s", "0.5")))
+    return web.Response(text="slow " + request.query.get("n", ""))
+
+
+app = web.Application(client_max_size=1024**3)
+app.router.add_get(P + "headers", headers)
+app.router.add_get(P + "big", big)
+app.router.add_post(P + "upload", upload)
+app.router.add_get(P + "events", events)
+app.router.add_get(P + "cookies", cookies)
+app.router.add_get(P + "ws", ws)
+app.router.add_get(P + "slow", slow)
+app.router.add_get(P, headers)
+assert WSCloseCode.OK == 1000
+web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)

@@ -1,0 +1,187 @@
+"""What the gateway sends to a runner, and what it sends back: heads, cookies, origins."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.forwarding import (
+    app_head,
+    cookie_value,
+    origin_and_host,
+    response_head,
+    same_origin,
+    strip_cookies,
+    upstream_head,
+)
+from runners.http1 import parse_request, request_body
+
+pytestmark = pytest.mark.unit
+
+CREDENTIAL = "c" * 64
+
+
+def raw(lines: list[str], target: str = "/dashboards/alice/sales/x") -> bytes:
+    return "\r\n".join([f"GET {target} HTTP/1.1", *lines]).encode()
+
+
+def fields(head: bytes) -> list[tuple[str, str]]:
+    start, *lines = head.decode().removesuffix("\r\n\r\n").split("\r\n")
+    assert start == "GET /dashboards/alice/sales/x HTTP/1.1"
+    pairs = [line.split(":", 1) for line in lines]
+    return [(k.lower(), v.strip()) for k, v in pairs]
+
+
+def forwarded(
+    lines: list[str], viewer: str = "bob", websocket: bool = False
+) -> dict[str, list[str]]:
+    head = upstream_head(
+        parse_request(raw(lines)),
+        peer="10.0.0.9",
+        credential=CREDENTIAL,
+        viewer=viewer,
+        websocket=websocket,
+    )
+    out: dict[str, list[str]] = {}
+    for k, v in fields(head):
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def test_viewer_credentials_never_reach_the_runner() -> None:
+    sent = forwarded(
+        [
+            "Host: hub.example.org",
+            "Authorization: token alice-hub-token",
+            "Cookie: podium-session=jwt; podium-xsrf=x; podium-oauth-state=s; app=keep",
+            "X-Podium-User: admin",
+            "X-Podium-Credential: forged",
+            "X-PODIUM-Anything: x",
+            "Connection: keep-alive, X-Hop",
+            "X-Hop: 1",
+            "Keep-Alive: timeout=5",
+            "Proxy-Authorization: Basic eA==",
+            "Accept: text/html",
+            "X-Forwarded-For: 10.0.0.1",
+        ]
+    )
+    assert "authorization" not in sent and "proxy-authorization" not in sent
+    assert sent["cookie"] == ["app=keep"]
+    assert sent["x-podium-user"] == ["bob"]
+    assert sent["x-podium-credential"] == [CREDENTIAL]
+    assert "x-podium-anything" not in sent and "x-hop" not in sent and "keep-alive" not in sent
+    assert "connection" not in sent
+    assert sent["host"] == ["hub.example.org"]
+    assert sent["accept"] == ["text/html"]
+    assert sent["x-forwarded-for"] == ["10.0.0.1, 10.0.0.9"]
+    assert sent["x-forwarded-proto"] == ["http"]
+    assert sent["x-forwarded-host"] == ["hub.example.org"]
+
+
+def test_anonymous_viewer_is_an_empty_name_and_no_cookie_header() -> None:
+    sent = forwarded(["Host: h", "Cookie: podium-session=x"], viewer="")
+    assert sent["x-podium-user"] == [""] and "cookie" not in sent
+    assert sent["x-forwarded-for"] == ["10.0.0.9"]
+
+
+def test_the_body_framing_crosses_unchanged() -> None:
+    sent = forwarded(["Host: h", "Transfer-Encoding: chunked", "X-Forwarded-Proto: https"])
+    assert sent["transfer-encoding"] == ["chunked"]
+    assert sent["x-forwarded-proto"] == ["https"]  # set by the proxy in front: kept
+
+
+def test_a_websocket_upgrade_keeps_its_handshake() -> None:
+    sent = forwarded(
+        [
+            "Host: h",
+            "Connection: keep-alive, Upgrade",
+            "Upgrade: WebSocket",
+            "Sec-WebSocket-Key: abc",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Protocol: chat",
+        ],
+        websocket=True,
+    )
+    assert sent["connection"] == ["Upgrade"] and sent["upgrade"] == ["websocket"]
+    assert sent["sec-websocket-key"] == ["abc"] and sent["sec-websocket-protocol"] == ["chat"]
+
+
+def test_the_forwarded_head_parses_as_one_request() -> None:
+    head = upstream_head(
+        parse_request(raw(["Host: h", "Content-Length: 5"])),
+        peer="1.2.3.4",
+        credential=CREDENTIAL,
+        viewer="bob",
+        websocket=False,
+    )
+    again = parse_request(head.removesuffix(b"\r\n\r\n"))
+    assert request_body(again.head).consume(b"hello!") == (5, True)
+
+
+def test_the_application_never_sees_client_podium_headers() -> None:
+    head = app_head(parse_request(raw(["Host: h", "X-Podium-User: admin", "Accept: */*"])))
+    assert b"admin" not in head and b"Accept: */*" in head
+    plain = raw(["Host: h"])
+    assert app_head(parse_request(plain)) == plain + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        (b"podium-session=a", b""),
+        (b"a=1; podium-session=x; b=2", b"a=1; b=2"),
+        (b'quoted="x y"; podium-xsrf=1', b'quoted="x y"'),
+        (b"garbage;;;=", b"garbage;;;="),  # nothing of the gateway's: passed as it came
+        (b"podium-other=1; podium-oauth-state=s", b"podium-other=1"),  # only the gateway's own
+    ],
+)
+def test_strip_cookies(header: bytes, kept: bytes) -> None:
+    assert strip_cookies(header) == kept
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (b"podium-session=abc.def", b"abc.def"),
+        (b"x=1;podium-session=abc; y=2", b"abc"),
+        (b'podium-session="abc"', b"abc"),
+        (b"xpodium-session=abc", None),
+        (b"podium-session-other=abc", None),
+        (b"", None),
+    ],
+)
+def test_cookie_value(header: bytes, value: bytes | None) -> None:
+    assert cookie_value(header, b"podium-session") == value
+
+
+def test_a_dashboard_cannot_set_the_gateway_cookies() -> None:
+    block = (
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: app=1; Path=/\r\nset-cookie:  podium-session=owner\r\n"
+        b"SET-COOKIE: podium-xsrf=x\r\nContent-Length: 0"
+    )
+    assert (
+        response_head(block) == b"HTTP/1.1 200 OK\r\nSet-Cookie: app=1; Path=/\r\nContent-Length: 0"
+    )
+    untouched = b"HTTP/1.1 200 OK\r\nSet-Cookie: app=podium-session"
+    assert response_head(untouched) == untouched
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        (None, "hub.example.org", True),
+        ("https://hub.example.org", "hub.example.org", True),
+        ("https://evil.example", "hub.example.org", False),
+        ("https://hub.example.org.evil.example", "hub.example.org", False),
+        ("null", "hub.example.org", False),
+        ("https://hub.example.org", None, False),
+    ],
+)
+def test_websocket_origin(origin: str | None, host: str | None, allowed: bool) -> None:
+    assert same_origin(origin, host) is allowed
+
+
+def test_origin_and_host_of_a_raw_request() -> None:
+    one = parse_request(raw(["Host: inner", "X-Forwarded-Host: outer", "Origin: http://outer"]))
+    assert origin_and_host(one) == ("http://outer", "outer")
+    two = parse_request(raw(["Host: h", "Origin: http://h", "Origin: http://evil"]))
+    assert not same_origin(*origin_and_host(two))

@@ -1,0 +1,206 @@
+"""The proxy path itself, through configurable-http-proxy and the gateway's front door.
+
+A custom app (tests/apps/custom/inspect_app.py) shows what reached it: the
+headers a runner's framework sees, bodies streamed both ways, server-sent
+events as they are sent, WebSocket text, binary, close codes and
+subprotocols. Raw sockets check what a client library would hide: one kept-
+alive connection switching between a dashboard and the gateway's own pages,
+pipelined requests answered in order, and what a dashboard may not set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from tests.hubstack import HubStack, hub_stack
+from tests.runners.harness import APPS
+
+pytestmark = pytest.mark.functional
+
+PROBE = {
+    "name": "probe",
+    "framework": "custom",
+    "command": ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"],
+    "source": {"type": "storage", "path": "probe"},
+    "access": {"mode": "authenticated"},
+}
+PODIUM_EXTRA = 'c.Podium.frameworks = ["custom", "streamlit"]\n'
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
+    tmp = tmp_path_factory.mktemp("proxy")
+    (tmp / "home" / "alice" / "probe").mkdir(parents=True)
+    shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / "alice" / "probe")
+    async with hub_stack(tmp, podium_extra=PODIUM_EXTRA) as s:
+        alice = {"Authorization": f"token {await s.token_for('alice')}"}
+        async with aiohttp.ClientSession(headers=alice) as session:
+            async with session.post(s.podium + "_/api/dashboards", json=PROBE) as r:
+                assert r.status == 201, await r.text()
+            async with session.post(s.podium + "_/api/dashboards/alice/probe/start") as r:
+                assert r.status == 202, await r.text()
+            for _ in range(240):
+                async with session.get(s.podium + "_/api/dashboards/alice/probe") as r:
+                    if (await r.json())["status"] == "ready":
+                        break
+                await asyncio.sleep(0.25)
+        yield s
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def bob(stack: HubStack) -> dict[str, str]:
+    return {"Authorization": f"token {await stack.token_for('bob')}"}
+
+
+def probe(stack: HubStack, path: str = "") -> str:
+    return stack.podium + "alice/probe/" + path
+
+
+async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) -> None:
+    sent = {
+        **bob,
+        "Cookie": "podium-session=forged; app=1; podium-xsrf=x",
+        "X-Podium-User": "admin",
+        "X-Podium-Credential": "forged",
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Hop": "1",
+        "Connection": "keep-alive, X-Hop",
+    }
+    async with aiohttp.ClientSession() as s, s.get(probe(stack, "headers"), headers=sent) as r:
+        assert r.status == 200
+        pairs: list[list[str]] = (await r.json())["headers"]
+    got: dict[str, list[str]] = {}
+    for k, v in pairs:
+        got.setdefault(k.lower(), []).append(v)
+    assert got["x-podium-user"] == ["bob"]  # set by the gateway, the client's dropped
+    assert "authorization" not in got and "x-podium-credential" not in got
+    assert got["cookie"] == ["app=1"]
+    assert "x-hop" not in got
+    # The client's claim, then the proxy's peer, then the gateway's: appended, never replaced.
+    assert got["x-forwarded-for"] == ["203.0.113.7,127.0.0.1, 127.0.0.1"]
+    assert got["host"] == [f"127.0.0.1:{stack.port}"]
+
+
+async def test_a_10_mb_download_streams_through(stack: HubStack, bob: dict[str, str]) -> None:
+    digest, size = hashlib.sha256(), 0
+    async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "big")) as r:
+        assert r.status == 200 and r.headers.get("Transfer-Encoding") == "chunked"
+        async for chunk in r.content.iter_any():
+            digest.update(chunk)
+            size += len(chunk)
+    assert size == 160 * 65536
+    assert digest.hexdigest() == hashlib.sha256(b"y" * size).hexdigest()
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+async def test_uploads_stream_through(stack: HubStack, bob: dict[str, str], chunked: bool) -> None:
+    block = bytes(range(256)) * 256  # 64 KiB
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(200):  # 12.5 MiB
+            yield block
+
+    data: Any = body() if chunked else io.BytesIO(block * 200)
+    async with (
+        aiohttp.ClientSession(headers=bob) as s,
+        s.post(probe(stack, "upload"), data=data) as r,
+    ):
+        assert r.status == 200, await r.text()
+        got = await r.json()
+    assert got == {"size": 200 * len(block), "sha256": hashlib.sha256(block * 200).hexdigest()}
+
+
+async def test_server_sent_events_arrive_as_they_are_sent(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "events")) as r:
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        first = await r.content.readline()
+        assert first == b"data: tick 0\n"
+        # The app sends the next events 0.3 s and 0.6 s later: the first came on its own.
+        assert not r.content.at_eof()
+        rest = await r.content.read()
+    assert rest.count(b"data: tick") == 2
+
+
+async def test_websocket_messages_close_codes_and_subprotocols(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    url = probe(stack, "ws").replace("http", "ws", 1)
+    async with (
+        aiohttp.ClientSession(headers=bob) as s,
+        s.ws_connect(url, protocols=("chat.v1",), headers={"Origin": stack.base}) as ws,
+    ):
+        assert ws.protocol == "chat.v1"
+        await ws.send_str("hello")
+        assert (await ws.receive(timeout=10)).data == "echo hello"
+        payload = bytes(range(256)) * 256
+        await ws.send_bytes(payload)
+        assert (await ws.receive(timeout=10)).data == payload[::-1]
+        await ws.send_str("close 4001")
+        closing = await ws.receive(timeout=10)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4001
+
+
+async def test_a_dashboard_cannot_set_the_gateway_cookies(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "cookies")) as r:
+        assert r.status == 200
+        names = [c.split("=", 1)[0] for c in r.headers.getall("Set-Cookie")]
+    assert names == ["app-cookie"]
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = next(
+        int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")
+    )
+    return status, await reader.readexactly(length)
+
+
+async def test_one_connection_pipelines_between_dashboard_and_gateway(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    """Directly to the gateway's port: a slow dashboard response, then the gateway's own
+    page, then the dashboard again, all sent at once: answered in order, on one connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", stack.podium_port)
+    auth = f"Authorization: {bob['Authorization']}\r\n"
+    requests = [
+        "GET /dashboards/alice/probe/slow?s=0.4&n=1 HTTP/1.1\r\nHost: h\r\n" + auth,
+        "GET /dashboards/_/health HTTP/1.1\r\nHost: h\r\n",
+        "GET /dashboards/alice/probe/slow?s=0&n=3 HTTP/1.1\r\nHost: h\r\n" + auth,
+    ]
+    writer.write("".join(r + "\r\n" for r in requests).encode())
+    try:
+        answers = [await asyncio.wait_for(read_response(reader), 30) for _ in requests]
+    finally:
+        writer.close()
+    assert answers[0] == (200, b"slow 1")
+    assert answers[1][0] == 200 and b'"ok": true' in answers[1][1]
+    assert answers[2] == (200, b"slow 3")
+
+
+async def test_malformed_heads_are_refused_at_the_door(stack: HubStack) -> None:
+    for raw in (
+        b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\nX-A: 1\nX-Podium-User: admin\r\n\r\n",
+        b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",
+        b"POST /dashboards/alice/probe/upload HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", stack.podium_port)
+        writer.write(raw)
+        status, _ = await asyncio.wait_for(read_response(reader), 10)
+        writer.close()
+        assert status == 400, raw
