@@ -34,6 +34,8 @@ PROBE = {
     "access": {"mode": "authenticated"},
 }
 PODIUM_EXTRA = 'c.Podium.frameworks = ["custom", "streamlit"]\n'
+# The hub checks (and prunes) the proxy's routing table on this period: every second here.
+HUB_EXTRA = "c.JupyterHub.last_activity_interval = 1\nc.JupyterHub.log_level = 'DEBUG'\n"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -41,7 +43,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
     tmp = tmp_path_factory.mktemp("proxy")
     (tmp / "home" / "alice" / "probe").mkdir(parents=True)
     shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / "alice" / "probe")
-    async with hub_stack(tmp, podium_extra=PODIUM_EXTRA) as s:
+    async with hub_stack(tmp, podium_extra=PODIUM_EXTRA, hub_extra=HUB_EXTRA) as s:
         alice = {"Authorization": f"token {await s.token_for('alice')}"}
         async with aiohttp.ClientSession(headers=alice) as session:
             async with session.post(s.podium + "_/api/dashboards", json=PROBE) as r:
@@ -204,3 +206,15 @@ async def test_malformed_heads_are_refused_at_the_door(stack: HubStack) -> None:
         status, _ = await asyncio.wait_for(read_response(reader), 10)
         writer.close()
         assert status == 400, raw
+
+
+async def test_the_route_survives_the_hubs_periodic_route_check(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    checks = stack.log("jupyterhub").count("Checking routes")
+    deadline = asyncio.get_running_loop().time() + 30
+    while stack.log("jupyterhub").count("Checking routes") < checks + 3:
+        assert asyncio.get_running_loop().time() < deadline, "the hub never checked its routes"
+        async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "headers")) as r:
+            assert r.status == 200  # reachable all along, the check running every second
+        await asyncio.sleep(0.3)
