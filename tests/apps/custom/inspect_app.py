@@ -3,9 +3,8 @@
 import argparse
 import asyncio
 import hashlib
-import json
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
@@ -85,5 +84,4 @@ app.router.add_get(P + "cookies", cookies)
 app.router.add_get(P + "ws", ws)
 app.router.add_get(P + "slow", slow)
 app.router.add_get(P, headers)
-assert WSCloseCode.OK == 1000
 web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
