@@ -24,6 +24,8 @@ _SENSITIVE_ENV = (
     "PODIUM_LAUNCH_SPEC",
     "PODIUM_LAUNCH_SPEC_FILE",
     "PODIUM_RUNNER_CREDENTIAL",
+    "PODIUM_GIT_USERNAME",  # a private repository's credentials: for git, not the app
+    "PODIUM_GIT_PASSWORD",
     "JUPYTERHUB_API_TOKEN",
     "JPY_API_TOKEN",
     "JUPYTERHUB_CLIENT_ID",

@@ -73,6 +73,16 @@ def check_ref(ref: str) -> str:
     return ref
 
 
+# Private repositories: credentials from the environment (on Kubernetes, a Secret's keys),
+# answered by a credential helper, so they never appear in a URL, a command line or a log.
+USERNAME_ENV = "PODIUM_GIT_USERNAME"
+PASSWORD_ENV = "PODIUM_GIT_PASSWORD"  # noqa: S105 (a variable's name)
+_HELPER = (
+    f'!f() {{ test "$1" = get || exit 0; echo "username=${{{USERNAME_ENV}}}"; '
+    f'echo "password=${{{PASSWORD_ENV}}}"; }}; f'
+)
+
+
 def git_environment(base: Mapping[str, str], scheme_allow: tuple[str, ...]) -> dict[str, str]:
     """The environment for git: no prompts, only the allowed transports."""
     env = {k: v for k, v in base.items() if not k.startswith("GIT_")}
@@ -84,6 +94,12 @@ def git_environment(base: Mapping[str, str], scheme_allow: tuple[str, ...]) -> d
         GIT_CONFIG_NOSYSTEM="1",
         LC_ALL="C",
     )
+    if base.get(PASSWORD_ENV):
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="credential.helper",
+            GIT_CONFIG_VALUE_0=_HELPER,
+        )
     return env
 
 

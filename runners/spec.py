@@ -177,6 +177,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         "source",
         "prefix",
         "host",
+        "host_env",
         "port",
         "credential",
         "entry",
@@ -224,6 +225,16 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
     if not entry and framework != "custom":
         raise SpecError(f"spec.entry is required for framework {framework!r}")
 
+    host = _str(d, "host", "spec", "127.0.0.1")
+    host_env = _str(d, "host_env", "spec", "")
+    if host_env:
+        # On Kubernetes the pod's own address comes from the downward API ($POD_IP).
+        if not _ENV_NAME.match(host_env):
+            raise SpecError(f"spec.host_env: {host_env!r} is not a valid variable name")
+        host = (environ or {}).get(host_env, "")
+        if not host:
+            raise SpecError(f"spec.host_env names ${host_env}, which is not set")
+
     log_lines = d.get("log_lines", 60)
     if isinstance(log_lines, bool) or not isinstance(log_lines, int) or log_lines < 1:
         raise SpecError("spec.log_lines must be a positive integer")
@@ -235,7 +246,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         port=port,
         credential=credential,
         entry=entry,
-        host=_str(d, "host", "spec", "127.0.0.1"),
+        host=host,
         env=dict(env),
         args=_strings(d, "args", "spec"),
         custom=custom,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from runners.errors import SpecError
@@ -94,3 +97,21 @@ def test_git_environment_limits_transports_and_prompts() -> None:
     assert env["GIT_TERMINAL_PROMPT"] == "0"
     assert "GIT_DIR" not in env and "GIT_ASKPASS" not in env
     assert env["PATH"] == "/usr/bin"
+
+
+def test_private_repository_credentials_come_from_the_environment() -> None:
+    """Real git asks the helper: the secret answers, and appears in no URL or argument."""
+    base = {"PATH": os.environ["PATH"], "PODIUM_GIT_USERNAME": "bot", "PODIUM_GIT_PASSWORD": "s3"}
+    env = git_environment(base, ("https",))
+    assert "s3" not in " ".join(v for k, v in env.items() if k.startswith("GIT_"))
+    asked = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=git.example.org\n\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert "username=bot" in asked.stdout and "password=s3" in asked.stdout
+    plain = git_environment({"PATH": os.environ["PATH"]}, ("https",))
+    assert "GIT_CONFIG_COUNT" not in plain

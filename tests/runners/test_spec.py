@@ -41,6 +41,16 @@ def test_git_source_defaults() -> None:
     assert spec.source == GitSource(url="https://h/r.git", dest="/tmp/c", path="a/b")
 
 
+def test_listen_address_from_the_environment() -> None:
+    """On Kubernetes the runner listens on the pod's address, given by the downward API."""
+    spec = parse_spec(base(host_env="POD_IP"), {"POD_IP": "10.1.2.3"})
+    assert spec.host == "10.1.2.3"
+    with pytest.raises(SpecError, match=r"spec.host_env names \$POD_IP, which is not set"):
+        parse_spec(base(host_env="POD_IP"), {})
+    with pytest.raises(SpecError, match="not a valid variable name"):
+        parse_spec(base(host_env="1X"), {"1X": "h"})
+
+
 def test_credential_from_environment() -> None:
     doc = base()
     del doc["credential"]

@@ -1,0 +1,312 @@
+"""Kubernetes manifests for one dashboard's runner: pure functions of one typed plan.
+
+Nothing here talks to the API. :class:`RunnerPlan` says everything about one
+launch (names, image, storage, profile, security); ``make_*`` turn it into the
+JSON documents the API server takes. Tests compare them with golden files and
+validate them against the official schema (``kubernetes-validate``).
+
+Names and labels: a pod is ``podium-<owner>-<name>-<hash>`` cut to 63
+characters (a DNS label); labels carry the owner and name when they are
+label-safe, a hash otherwise, and ``podium.dev/key`` — a hash of owner/name —
+is the one label every lookup selects on. Annotations keep the exact names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MANAGED = {"app.kubernetes.io/managed-by": "podium", "app.kubernetes.io/name": "podium"}
+RUNNER = {**MANAGED, "app.kubernetes.io/component": "runner"}
+KEY_LABEL = "podium.dev/key"
+OWNER_LABEL = "podium.dev/owner"
+NAME_LABEL = "podium.dev/dashboard"
+OWNER_ANNOTATION = "podium.dev/owner"
+NAME_ANNOTATION = "podium.dev/dashboard"
+LAUNCH_ANNOTATION = "podium.dev/launch-id"
+CONTAINER = "runner"
+SOURCE_VOLUME = "source"
+SPEC_VOLUME = "launch-spec"
+SPEC_KEY = "spec.json"
+NETWORK_POLICY = "podium-runners"
+
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def key_hash(owner: str, name: str) -> str:
+    """A short, stable, label-safe identity of a dashboard."""
+    return hashlib.sha256(f"{owner}/{name}".encode()).hexdigest()[:16]
+
+
+def label_value(value: str) -> str:
+    """``value`` if it is a valid label value, else a hash of it (prefixed ``h-``)."""
+    if _LABEL_VALUE.match(value):
+        return value
+    return "h-" + hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+def object_name(kind: str, owner: str, name: str) -> str:
+    """``podium[-kind]-<owner>-<name>-<hash>``: a DNS label (63 characters at most)."""
+    readable = _DNS.sub("-", f"{owner}-{name}".lower()).strip("-")
+    stem = f"podium-{kind}-" if kind else "podium-"
+    room = 63 - len(stem) - 1 - 8
+    return f"{stem}{readable[:room].strip('-')}-{key_hash(owner, name)[:8]}"
+
+
+def selector(owner: str, name: str) -> dict[str, str]:
+    """The labels that find every object of one dashboard."""
+    return {**MANAGED, KEY_LABEL: key_hash(owner, name)}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Resources and placement an admin offers; creators pick one by name."""
+
+    name: str = "default"
+    display_name: str = "Default"
+    cpu_request: str = "100m"
+    cpu_limit: str = "1"
+    memory_request: str = "256Mi"
+    memory_limit: str = "1Gi"
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[Mapping[str, Any]] = ()
+
+    def resources(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        requests = {"cpu": self.cpu_request, "memory": self.memory_request}
+        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
+        if any(requests.values()):
+            out["requests"] = {k: v for k, v in requests.items() if v}
+        if any(limits.values()):
+            out["limits"] = {k: v for k, v in limits.items() if v}
+        return out
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where the dashboard's files come from, as volumes.
+
+    ``mode``: ``static`` (``claim`` with ``sub_path``), ``per-user`` (``claim``),
+    ``clone`` (``claim`` is the new clone; ``clone_from`` its source), ``git``
+    (an empty directory the runner clones into), or ``none``.
+    """
+
+    mode: str
+    claim: str = ""
+    sub_path: str = ""
+    clone_from: str = ""
+    storage_class: str = ""
+    size: str = "10Gi"
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class RunnerPlan:
+    owner: str
+    name: str
+    namespace: str
+    launch_id: str
+    image: str
+    storage: Storage
+    profile: Profile = field(default_factory=Profile)
+    spec_secret: str = ""  # the Secret holding this launch's spec (with its credential)
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: Sequence[str] = ()
+    port: int = 8888
+    uid: int = 1000
+    gid: int = 100
+    fs_group: int = 100
+    mount_root: str = "/srv/podium"
+    url: str = ""  # the dashboard's path (``Dashboard.url``), where the runner serves it
+    git_secret: str = ""  # a Secret with ``username`` and ``password`` for private repositories
+    extra_volumes: Sequence[Mapping[str, Any]] = ()
+    extra_volume_mounts: Sequence[Mapping[str, Any]] = ()
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def pod_name(self) -> str:
+        return object_name("", self.owner, self.name)
+
+    @property
+    def source_path(self) -> str:
+        """Where the source is mounted in the container (git: where the runner clones)."""
+        return f"{self.mount_root}/source"
+
+    @property
+    def spec_path(self) -> str:
+        return f"{self.mount_root}/spec/{SPEC_KEY}"
+
+    def labels(self) -> dict[str, str]:
+        return {
+            **self.extra_labels,
+            **RUNNER,
+            KEY_LABEL: key_hash(self.owner, self.name),
+            OWNER_LABEL: label_value(self.owner),
+            NAME_LABEL: label_value(self.name),
+        }
+
+    def annotations(self) -> dict[str, str]:
+        return {
+            OWNER_ANNOTATION: self.owner,
+            NAME_ANNOTATION: self.name,
+            LAUNCH_ANNOTATION: self.launch_id,
+        }
+
+
+def _metadata(plan: RunnerPlan, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": plan.namespace,
+        "labels": dict(labels),
+        "annotations": plan.annotations(),
+    }
+
+
+def _source_volume(plan: RunnerPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    storage = plan.storage
+    read_only = not storage.writable
+    mount: dict[str, Any] = {"name": SOURCE_VOLUME, "mountPath": plan.source_path}
+    if storage.mode == "git":
+        return [{"name": SOURCE_VOLUME, "emptyDir": {}}], [mount]
+    if storage.mode == "none":
+        return [], []
+    claim = {"claimName": storage.claim, "readOnly": read_only}
+    if storage.mode == "static" and storage.sub_path:
+        mount["subPath"] = storage.sub_path
+    mount["readOnly"] = read_only
+    return [{"name": SOURCE_VOLUME, "persistentVolumeClaim": claim}], [mount]
+
+
+def _env(plan: RunnerPlan) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "PODIUM_LAUNCH_SPEC_FILE", "value": plan.spec_path},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "HOME", "value": f"{plan.mount_root}/home"},
+    ]
+    if plan.git_secret:
+        for var, key in (("PODIUM_GIT_USERNAME", "username"), ("PODIUM_GIT_PASSWORD", "password")):
+            ref = {"name": plan.git_secret, "key": key, "optional": True}
+            env.append({"name": var, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
+def make_pod(plan: RunnerPlan) -> dict[str, Any]:
+    """The runner pod: non-root, no privilege escalation, no capabilities, no API token."""
+    volumes, mounts = _source_volume(plan)
+    volumes.append(
+        {
+            "name": SPEC_VOLUME,
+            "secret": {"secretName": plan.spec_secret, "defaultMode": 0o440},
+        }
+    )
+    mounts.append({"name": SPEC_VOLUME, "mountPath": f"{plan.mount_root}/spec", "readOnly": True})
+    volumes.append({"name": "home", "emptyDir": {}})
+    mounts.append({"name": "home", "mountPath": f"{plan.mount_root}/home"})
+    volumes += [dict(v) for v in plan.extra_volumes]
+    mounts += [dict(m) for m in plan.extra_volume_mounts]
+    health = f"{plan.url}_podium/health"
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": plan.image,
+        "imagePullPolicy": plan.image_pull_policy,
+        "command": ["podium-runner"],
+        "env": _env(plan),
+        "ports": [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}],
+        "resources": plan.profile.resources(),
+        "volumeMounts": mounts,
+        "readinessProbe": {
+            "httpGet": {"path": health, "port": plan.port},
+            "periodSeconds": 2,
+            "failureThreshold": 1,
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "runAsUser": plan.uid,
+            "runAsGroup": plan.gid,
+        },
+    }
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Never",  # the gateway decides: failed, then a retry with backoff
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": plan.uid,
+            "runAsGroup": plan.gid,
+            "fsGroup": plan.fs_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if plan.profile.node_selector:
+        spec["nodeSelector"] = dict(plan.profile.node_selector)
+    if plan.profile.tolerations:
+        spec["tolerations"] = [dict(t) for t in plan.profile.tolerations]
+    if plan.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in plan.image_pull_secrets]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _metadata(plan, plan.pod_name, plan.labels()),
+        "spec": spec,
+    }
+
+
+def make_clone_pvc(plan: RunnerPlan) -> dict[str, Any]:
+    """A new claim whose content is a clone of the owner's claim (CSI volume cloning)."""
+    storage = plan.storage
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage.size}},
+        "dataSource": {"kind": "PersistentVolumeClaim", "name": storage.clone_from},
+    }
+    if storage.storage_class:
+        spec["storageClassName"] = storage.storage_class
+    labels = {**RUNNER, KEY_LABEL: key_hash(plan.owner, plan.name)}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _metadata(plan, storage.claim, labels),
+        "spec": spec,
+    }
+
+
+def make_spec_secret(plan: RunnerPlan, spec_json: str) -> dict[str, Any]:
+    """The launch spec (it holds the runner credential): a Secret, never the pod spec."""
+    labels = {**RUNNER, KEY_LABEL: key_hash(plan.owner, plan.name)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _metadata(plan, plan.spec_secret, labels),
+        "stringData": {SPEC_KEY: spec_json},
+    }
+
+
+def make_network_policy(
+    namespace: str, gateway_labels: Mapping[str, str], port: int = 8888
+) -> dict[str, Any]:
+    """Runner pods take connections from the gateway's pods only, on the runner port."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": NETWORK_POLICY, "namespace": namespace, "labels": dict(MANAGED)},
+        "spec": {
+            "podSelector": {"matchLabels": dict(RUNNER)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": dict(gateway_labels)}}],
+                    "ports": [{"protocol": "TCP", "port": port}],
+                }
+            ],
+        },
+    }
