@@ -135,15 +135,14 @@ async def patch_dashboard(request: web.Request) -> web.Response:
     lifecycle = request.app[keys.LIFECYCLE]
     lifecycle.forget(changed.key)
     if rebuild_needed(current, changed) and current.status in ("starting", "ready"):
-        await lifecycle.restart(
-            changed
-        )  # what runs changed: rebuild (a git source is fetched again)
+        # What runs changed: rebuild (a git source is fetched again, a clone made again).
+        await lifecycle.restart(changed, rebuild=True)
     return _json(request, changed)
 
 
 async def delete_dashboard(request: web.Request) -> web.Response:
     dashboard = await managed(request)
-    await request.app[keys.LIFECYCLE].stop(dashboard)
+    await request.app[keys.LIFECYCLE].delete(dashboard)
     await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
     request.app[keys.LIFECYCLE].forget(dashboard.key)
     return web.Response(status=204)

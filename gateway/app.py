@@ -23,6 +23,7 @@ from gateway.errors import PodiumError
 from gateway.front import FrontDoor
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
+from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
 from gateway.pages import gallery_page
@@ -194,11 +195,8 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def make_launcher(config: Podium) -> Launcher:
-    if config.launcher == "local":
-        return LocalLauncher(
-            config.prefix, config.git_allowed_schemes, config.git_allowed_hosts, parent=config
-        )
-    raise SystemExit(f"unknown launcher {config.launcher!r}; this build knows: local")
+    kind = KubeLauncher if config.launcher == "kubernetes" else LocalLauncher
+    return kind(config.prefix, config.git_allowed_schemes, config.git_allowed_hosts, parent=config)
 
 
 async def serve(config: Podium) -> None:

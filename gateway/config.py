@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, Bytes, Dict, Float, Integer, List, Unicode, default, validate
+from traitlets import Bool, Bytes, Dict, Enum, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application, Configurable
 
+from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from gateway.validation import Policy
 from runners import __version__
@@ -137,11 +138,14 @@ class Podium(Application):
         config=True
     )
 
-    launcher = Unicode(
-        "local", help="How dashboards run: 'local' (processes) or 'kubernetes'."
+    launcher = Enum(
+        ["local", "kubernetes"],
+        "local",
+        help="How dashboards run: 'local' (processes, c.LocalLauncher) or 'kubernetes' "
+        "(pods, c.KubeLauncher).",
     ).tag(config=True)
 
-    classes: list[type[Configurable]] = [LocalLauncher]  # noqa: RUF012  (traitlets reads it)
+    classes: list[type[Configurable]] = [LocalLauncher, KubeLauncher]  # noqa: RUF012
 
     aliases = Dict(
         {

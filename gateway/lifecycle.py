@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from gateway.dashboards import Dashboard
@@ -23,6 +23,7 @@ from gateway.launchers.base import (
     Endpoint,
     Launcher,
     LauncherError,
+    Observed,
     Runtime,
     runner_credential,
 )
@@ -129,7 +130,7 @@ class Lifecycle:
         while time.monotonic() < deadline:
             observed = await self.launcher.inspect(dashboard, runtime)
             if observed.ready:
-                await self._set(dashboard, status="ready", message="")
+                await self._ready(dashboard, runtime, observed)
                 log.info("%s/%s is ready", *dashboard.key)
                 return
             if not observed.running:
@@ -140,6 +141,14 @@ class Lifecycle:
             delay = min(delay * 1.5, 1.0)
         await self.launcher.stop(dashboard, runtime)
         await self._fail(dashboard, runtime, "the dashboard took too long to start", failures)
+
+    async def _ready(self, dashboard: Dashboard, runtime: Runtime, observed: Observed) -> None:
+        """Ready: with the address the launcher learnt meanwhile (a pod's IP), if it did."""
+        fields: dict[str, object] = {"status": "ready", "message": ""}
+        if observed.address and observed.address != (runtime.host, runtime.port):
+            host, port = observed.address
+            fields["runtime"] = replace(runtime, host=host, port=port).as_json()
+        await self._set(dashboard, **fields)
 
     async def _start_and_record(self, dashboard: Dashboard, launch_id: str) -> Runtime:
         credential = runner_credential(self.secret, dashboard, launch_id)
@@ -179,9 +188,17 @@ class Lifecycle:
         await self._set(dashboard, status="stopped", message="", runtime={})
         log.info("%s/%s stopped (%.1f s)", *dashboard.key, time.monotonic() - began)
 
-    async def restart(self, dashboard: Dashboard) -> asyncio.Task[None]:
+    async def restart(self, dashboard: Dashboard, *, rebuild: bool = False) -> asyncio.Task[None]:
+        """Stop and start again; a rebuild also drops what the launcher kept (a clone)."""
         await self.stop(dashboard, desired="running")
+        if rebuild:
+            await self.launcher.discard(dashboard)
         return self.start(dashboard)
+
+    async def delete(self, dashboard: Dashboard) -> None:
+        """Stop the dashboard and drop everything the launcher kept for it."""
+        await self.stop(dashboard)
+        await self.launcher.discard(dashboard)
 
     async def progress(self, dashboard: Dashboard) -> AsyncIterator[Progress]:
         """Status changes until the dashboard is ready, failed or stopped (the progress page)."""
@@ -253,8 +270,11 @@ class Lifecycle:
         return max(recorded, started) if recorded else started
 
     async def adopt(self) -> None:
-        """At gateway start: keep every live runner, mark the dead ones, kill none."""
-        for dashboard in await self.store.list():
+        """At gateway start: keep every live runner, mark the dead ones, kill none;
+        runners whose dashboard was deleted meanwhile are removed."""
+        dashboards = await self.store.list()
+        await self.launcher.reconcile({d.key for d in dashboards})
+        for dashboard in dashboards:
             runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
             if runtime is None:
                 if dashboard.status in ("starting", "ready", "stopping"):
@@ -277,7 +297,7 @@ class Lifecycle:
         while time.monotonic() < deadline:
             observed = await self.launcher.inspect(dashboard, runtime)
             if observed.ready:
-                await self._set(dashboard, status="ready", message="")
+                await self._ready(dashboard, runtime, observed)
                 return
             if not observed.running:
                 await self._fail(dashboard, runtime, "the dashboard could not start", 0)

@@ -33,11 +33,16 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Observed:
-    """A launcher's view of one runner: running (maybe not ready yet), or gone and why."""
+    """A launcher's view of one runner: running (maybe not ready yet), or gone and why.
+
+    ``address``: where the runner is reached when the launcher learns it only once the
+    runner runs (a pod's IP); the lifecycle then records it.
+    """
 
     running: bool
     ready: bool = False
     message: str = ""
+    address: tuple[str, int] | None = None
 
 
 @dataclass
@@ -72,6 +77,52 @@ class Runtime:
         )
 
 
+def runner_spec(
+    dashboard: Dashboard,
+    *,
+    prefix: str,
+    source: dict[str, Any],
+    port: int,
+    credential: str,
+    ready_timeout: float,
+    host: str = "127.0.0.1",
+    host_env: str = "",
+) -> dict[str, Any]:
+    """The launch spec of a dashboard's runner (docs/runner.md), wherever it runs."""
+    spec: dict[str, Any] = {
+        "framework": dashboard.framework,
+        "entry": dashboard.entry,
+        "source": source,
+        "prefix": dashboard.url(prefix),
+        "host": host,
+        "port": port,
+        "credential": credential,
+        "env": dict(dashboard.env),
+        "ready_timeout": ready_timeout,
+    }
+    if host_env:
+        spec["host_env"] = host_env
+    if dashboard.framework == "custom":
+        spec["custom"] = {"command": list(dashboard.command)}
+    return spec
+
+
+def git_source(
+    dashboard: Dashboard, dest: str, schemes: list[str], hosts: list[str]
+) -> dict[str, Any]:
+    """A spec's git source: the gateway's policy (``c.Podium.git_allowed_*``) goes along,
+    so that the runner enforces it again."""
+    return {
+        "type": "git",
+        "url": dashboard.source.url,
+        "ref": dashboard.source.ref,
+        "path": dashboard.source.path,
+        "dest": dest,
+        "allowed_schemes": list(schemes),
+        "allowed_hosts": list(hosts),
+    }
+
+
 def runner_credential(secret: bytes, dashboard: Dashboard, launch_id: str) -> str:
     """The per-launch credential: derived, so it is never stored and survives gateway restarts."""
     message = f"podium-runner:{dashboard.owner}/{dashboard.name}:{launch_id}".encode()
@@ -101,6 +152,15 @@ class Launcher(LoggingConfigurable):
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
         """The last ``lines`` lines the runner printed (for the owner only)."""
         raise NotImplementedError
+
+    async def discard(self, dashboard: Dashboard) -> None:
+        """Drop what the launcher keeps for a dashboard between launches (a cloned volume):
+        at a rebuild, so the next start begins afresh, and when the dashboard is deleted."""
+        return None
+
+    async def reconcile(self, known: set[tuple[str, str]]) -> None:
+        """At gateway start: remove runners whose dashboard no longer exists."""
+        return None
 
     async def close(self) -> None:
         """Release the launcher's own resources; runners keep running."""

@@ -27,7 +27,14 @@ import psutil
 from traitlets import Bool, Float, List, Unicode
 
 from gateway.dashboards import Dashboard
-from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime
+from gateway.launchers.base import (
+    Launcher,
+    LauncherError,
+    Observed,
+    Runtime,
+    git_source,
+    runner_spec,
+)
 from runners.main import free_loopback_port
 
 
@@ -64,34 +71,20 @@ class LocalLauncher(Launcher):
         return Path(self.state_dir).resolve() / dashboard.owner / dashboard.name
 
     def spec(self, dashboard: Dashboard, port: int, credential: str) -> dict[str, Any]:
-        folder = self.folder(dashboard)
         if dashboard.source.type == "git":
-            source: dict[str, Any] = {
-                "type": "git",
-                "url": dashboard.source.url,
-                "ref": dashboard.source.ref,
-                "path": dashboard.source.path,
-                "dest": str(folder / "checkout"),
-                "allowed_schemes": list(self.git_schemes),
-                "allowed_hosts": list(self.git_hosts),
-            }
+            dest = str(self.folder(dashboard) / "checkout")
+            source = git_source(dashboard, dest, self.git_schemes, self.git_hosts)
         else:
             root = self.user_root.format(username=dashboard.owner)
             source = {"type": "directory", "root": root, "path": dashboard.source.path}
-        spec: dict[str, Any] = {
-            "framework": dashboard.framework,
-            "entry": dashboard.entry,
-            "source": source,
-            "prefix": dashboard.url(self.prefix),
-            "host": "127.0.0.1",
-            "port": port,
-            "credential": credential,
-            "env": dict(dashboard.env),
-            "ready_timeout": self.ready_timeout,
-        }
-        if dashboard.framework == "custom":
-            spec["custom"] = {"command": list(dashboard.command)}
-        return spec
+        return runner_spec(
+            dashboard,
+            prefix=self.prefix,
+            source=source,
+            port=port,
+            credential=credential,
+            ready_timeout=self.ready_timeout,
+        )
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         folder = self.folder(dashboard)

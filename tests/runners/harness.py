@@ -139,3 +139,16 @@ def asset_links(html: str, page_url: str) -> list[str]:
     own = urlsplit(page_url).netloc
     urls = [urljoin(page_url, str(r)) for r in refs if r and not str(r).startswith("data:")]
     return sorted({u for u in urls if urlsplit(u).netloc == own})
+
+
+def wait_listening(port: int) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.runners.harness import free_port, make_spec, start_runner
+from tests.runners.harness import free_port, make_spec, start_runner, wait_listening
 
 pytestmark = pytest.mark.functional
 
@@ -83,19 +83,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     finally:
         daemon.terminate()
         daemon.wait(10)
-
-
-def wait_listening(port: int) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("git daemon did not start")
 
 
 def git_spec(url: str, dest: Path, ref: str, **source: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ NAME_LABEL = "podium.dev/dashboard"
 OWNER_ANNOTATION = "podium.dev/owner"
 NAME_ANNOTATION = "podium.dev/dashboard"
 LAUNCH_ANNOTATION = "podium.dev/launch-id"
+ANNOTATIONS = (OWNER_ANNOTATION, NAME_ANNOTATION, LAUNCH_ANNOTATION)
 CONTAINER = "runner"
 SOURCE_VOLUME = "source"
 SPEC_VOLUME = "launch-spec"

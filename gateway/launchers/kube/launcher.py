@@ -1,0 +1,486 @@
+"""The Kubernetes launcher: one pod per running dashboard, from the admin's runner image.
+
+Configured as ``c.KubeLauncher.…``. Every API call goes through
+kubernetes-asyncio with a timeout. Pods are named after their dashboard, so
+a create is idempotent: a 409 means the pod exists — adopted when it is alive
+(another gateway replica started it), replaced when it is a dead leftover.
+Status comes from one :class:`~gateway.launchers.kube.reflector.PodReflector`;
+nothing polls per dashboard. The launch spec (with the runner credential) is a
+Secret mounted into the pod, never part of the pod spec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes_asyncio import client, config
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
+
+from gateway.dashboards import Dashboard
+from gateway.launchers.base import (
+    Launcher,
+    LauncherError,
+    Observed,
+    Runtime,
+    git_source,
+    runner_spec,
+)
+from gateway.launchers.kube.manifests import (
+    ANNOTATIONS,
+    LAUNCH_ANNOTATION,
+    MANAGED,
+    Profile,
+    RunnerPlan,
+    Storage,
+    make_clone_pvc,
+    make_network_policy,
+    make_pod,
+    make_spec_secret,
+    object_name,
+)
+from gateway.launchers.kube.reflector import PodReflector, describe_error
+from gateway.launchers.kube.status import describe
+
+T = TypeVar("T")
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class KubeLauncher(Launcher):
+    namespace = Unicode(
+        help="Namespace of the runner pods (default: the gateway's own, or the kubeconfig's)."
+    ).tag(config=True)
+    kubeconfig = Unicode(
+        help="A kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)."
+    ).tag(config=True)
+    image = Unicode("quay.io/podium/runner:0.1.0", help="The runner image.").tag(config=True)
+    image_pull_policy = Enum(["Always", "IfNotPresent", "Never"], "IfNotPresent").tag(config=True)
+    image_pull_secrets = List(Unicode(), help="Secrets for a private registry.").tag(config=True)
+    storage = Enum(
+        ["static", "per-user", "clone", "none"],
+        "per-user",
+        help="Where a storage source is found: 'static' (one claim, a sub-path per user), "
+        "'per-user' (each user's claim, ReadWriteMany), 'clone' (a new claim per dashboard "
+        "cloned from the user's), 'none' (git sources only).",
+    ).tag(config=True)
+    static_claim = Unicode("home-nfs", help="The claim of static storage.").tag(config=True)
+    static_sub_path = Unicode("home/{username}", help="A user's folder in static storage.").tag(
+        config=True
+    )
+    user_claim = Unicode(
+        "claim-{username}", help="A user's claim (per-user storage, and what clones copy)."
+    ).tag(config=True)
+    clone_storage_class = Unicode(
+        help="Storage class of cloned claims (default: the cluster's default)."
+    ).tag(config=True)
+    clone_size = Unicode("10Gi", help="Size of a cloned claim (at least the source's).").tag(
+        config=True
+    )
+    clone_timeout = Float(120, help="Seconds a clone may take to be bound.").tag(config=True)
+    source_writable = Bool(False, help="Mount the source read-write (read-only by default).").tag(
+        config=True
+    )
+    extra_volumes = List(Dict(), help="Volumes added to every runner pod.").tag(config=True)
+    extra_volume_mounts = List(
+        Dict(), help="Their mounts; '{username}' in strings becomes the owner's name."
+    ).tag(config=True)
+    profiles = List(
+        Dict(),
+        help="Resource profiles creators choose from: dicts with name, display_name, "
+        "cpu_request, cpu_limit, memory_request, memory_limit, node_selector, tolerations. "
+        "The first is the default.",
+    ).tag(config=True)
+    gateway_labels = Dict(
+        {"app.kubernetes.io/name": "podium", "app.kubernetes.io/component": "gateway"},
+        help="Labels of the gateway's pods: the only pods the NetworkPolicy admits.",
+    ).tag(config=True)
+    network_policy = Bool(True, help="Create the runners' NetworkPolicy.").tag(config=True)
+    git_secret = Unicode(
+        help="A Secret with 'username' and 'password' for private git repositories."
+    ).tag(config=True)
+    uid = Int(1000, help="The runner's user id (never 0).").tag(config=True)
+    gid = Int(100, help="The runner's group id.").tag(config=True)
+    fs_group = Int(100, help="The pod's fsGroup.").tag(config=True)
+    port = Int(8888, help="The runner's port in its pod.").tag(config=True)
+    mount_root = Unicode("/srv/podium", help="Where the pod mounts its source and spec.").tag(
+        config=True
+    )
+    api_timeout = Float(10, help="Seconds any API call may take.").tag(config=True)
+    stop_timeout = Float(45, help="Seconds to wait for a pod to be gone after deleting it.").tag(
+        config=True
+    )
+    ready_timeout = Float(300, help="Seconds a framework may take to become ready.").tag(
+        config=True
+    )
+
+    def __init__(
+        self, prefix: str, git_schemes: list[str], git_hosts: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+        self.git_schemes = git_schemes
+        self.git_hosts = git_hosts
+        self._api: client.ApiClient | None = None
+        self._reflector: PodReflector | None = None
+        self._policy_done = False
+        self._lock = asyncio.Lock()
+
+    # --- the API -----------------------------------------------------------------------
+    async def _client(self) -> client.ApiClient:
+        async with self._lock:
+            if self._api is None:
+                path = self.kubeconfig or os.environ.get("KUBECONFIG", "")
+                if path:
+                    self._api = await config.new_client_from_config(config_file=path)
+                    if not self.namespace:
+                        _, context = config.list_kube_config_contexts(config_file=path)
+                        self.namespace = (
+                            (context or {}).get("context", {}).get("namespace", "default")
+                        )
+                else:
+                    config.load_incluster_config()  # type: ignore[no-untyped-call]
+                    self._api = client.ApiClient()
+                    if not self.namespace:
+                        self.namespace = IN_CLUSTER_NAMESPACE.read_text().strip()
+            return self._api
+
+    async def _v1(self) -> Any:
+        """The core API. Typed ``Any``: every call here asks for the raw response
+        (``_preload_content=False``, JSON read by us), which the library's stubs do not
+        describe."""
+        return client.CoreV1Api(await self._client())
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One API call, bounded in time, its failure in words."""
+        try:
+            return await asyncio.wait_for(call(), self.api_timeout)
+        except TimeoutError:
+            raise LauncherError(f"the Kubernetes API did not answer in time ({what})") from None
+
+    async def reflector(self) -> PodReflector:
+        if self._reflector is None:
+            selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
+            v1 = await self._v1()
+            self._reflector = PodReflector(
+                v1, self.namespace, selector, request_timeout=self.api_timeout
+            )
+        self._reflector.start()
+        try:
+            await self._reflector.ready(timeout=self.api_timeout * 3)
+        except Exception as e:
+            raise LauncherError(
+                f"cannot read the runner pods from Kubernetes ({describe_error(e)})"
+            ) from e
+        return self._reflector
+
+    # --- plans -------------------------------------------------------------------------
+    def profile(self, name: str = "") -> Profile:
+        offered = [Profile(**p) for p in self.profiles] or [Profile()]
+        return next((p for p in offered if p.name == name), offered[0])
+
+    def _storage(self, dashboard: Dashboard) -> Storage:
+        owner = dashboard.owner
+        if dashboard.source.type == "git":
+            return Storage("git")
+        writable = self.source_writable
+        if self.storage == "static":
+            sub_path = self.static_sub_path.format(username=owner)
+            return Storage("static", self.static_claim, sub_path=sub_path, writable=writable)
+        if self.storage == "per-user":
+            return Storage("per-user", self.user_claim.format(username=owner), writable=writable)
+        if self.storage == "clone":
+            return Storage(
+                "clone",
+                object_name("clone", owner, dashboard.name),
+                clone_from=self.user_claim.format(username=owner),
+                storage_class=self.clone_storage_class,
+                size=self.clone_size,
+                writable=True,  # the dashboard's own copy
+            )
+        raise LauncherError(
+            "this hub runs dashboards from git only (c.KubeLauncher.storage = 'none')"
+        )
+
+    def plan(self, dashboard: Dashboard, launch_id: str) -> RunnerPlan:
+        def expand(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.format(username=dashboard.owner)
+            if isinstance(value, dict):
+                return {k: expand(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [expand(v) for v in value]
+            return value
+
+        return RunnerPlan(
+            owner=dashboard.owner,
+            name=dashboard.name,
+            namespace=self.namespace,
+            launch_id=launch_id,
+            image=self.image,
+            storage=self._storage(dashboard),
+            profile=self.profile(),
+            spec_secret=object_name("spec", dashboard.owner, dashboard.name),
+            image_pull_policy=self.image_pull_policy,
+            image_pull_secrets=tuple(self.image_pull_secrets),
+            port=self.port,
+            uid=self.uid,
+            gid=self.gid,
+            fs_group=self.fs_group,
+            mount_root=self.mount_root,
+            url=dashboard.url(self.prefix),
+            git_secret=self.git_secret,
+            extra_volumes=tuple(expand(v) for v in self.extra_volumes),
+            extra_volume_mounts=tuple(expand(m) for m in self.extra_volume_mounts),
+        )
+
+    def spec(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> dict[str, Any]:
+        if plan.storage.mode == "git":
+            dest = f"{plan.source_path}/checkout"
+            source = git_source(dashboard, dest, self.git_schemes, self.git_hosts)
+        else:
+            source = {"type": "directory", "root": plan.source_path, "path": dashboard.source.path}
+        return runner_spec(
+            dashboard,
+            prefix=self.prefix,
+            source=source,
+            port=self.port,
+            credential=credential,
+            ready_timeout=self.ready_timeout,
+            host="0.0.0.0",
+            host_env="POD_IP",
+        )
+
+    # --- the launcher interface --------------------------------------------------------
+    async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
+        reflector = await self.reflector()
+        v1 = await self._v1()
+        plan = self.plan(dashboard, launch_id)
+        await self._ensure_network_policy()
+        existing = reflector.pods.get(plan.pod_name)
+        if existing is not None:
+            if describe(existing).running:
+                return self._adopted(plan, existing)  # e.g. another gateway replica started it
+            await self._delete_pod(plan.pod_name)
+        if plan.storage.mode == "clone":
+            await self._ensure_clone(plan)
+        spec_json = json.dumps(self.spec(dashboard, plan, credential))
+        await self._replace_secret(plan, spec_json)
+        try:
+            await self._call(
+                "create pod",
+                lambda: v1.create_namespaced_pod(
+                    self.namespace, make_pod(plan), _preload_content=False
+                ),
+            )
+        except client.ApiException as e:
+            if e.status != 409:
+                raise LauncherError(f"Kubernetes refused the runner pod: {api_message(e)}") from e
+            found = reflector.pods.get(plan.pod_name)
+            if found is not None and describe(found).running:
+                return self._adopted(plan, found)
+            raise LauncherError("a runner pod of this dashboard is still being deleted") from e
+        self.log.info("created pod %s for %s/%s", plan.pod_name, *dashboard.key)
+        return Runtime(
+            launch_id,
+            "",
+            self.port,
+            time.time(),
+            {"pod": plan.pod_name, "namespace": self.namespace},
+        )
+
+    def _adopted(self, plan: RunnerPlan, pod: dict[str, Any]) -> Runtime:
+        annotations = pod["metadata"].get("annotations") or {}
+        address = describe(pod).address
+        host, port = address or ("", self.port)
+        self.log.info("adopting running pod %s", plan.pod_name)
+        return Runtime(
+            annotations.get(LAUNCH_ANNOTATION, plan.launch_id),
+            host,
+            port,
+            time.time(),
+            {"pod": plan.pod_name, "namespace": self.namespace},
+        )
+
+    async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
+        reflector = await self.reflector()
+        pod = reflector.pods.get(self._pod_name(dashboard, runtime))
+        if pod is None:
+            return Observed(running=False, message="the runner pod is gone")
+        launch = (pod["metadata"].get("annotations") or {}).get(LAUNCH_ANNOTATION)
+        if launch != runtime.launch_id:
+            return Observed(running=False, message="the runner pod belongs to another launch")
+        return describe(pod)
+
+    def _pod_name(self, dashboard: Dashboard, runtime: Runtime) -> str:
+        return str(runtime.details.get("pod") or object_name("", *dashboard.key))
+
+    async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        await self._delete_pod(self._pod_name(dashboard, runtime))
+        await self._delete("secrets", object_name("spec", *dashboard.key))
+
+    async def _delete_pod(self, name: str) -> None:
+        await self._delete("pods", name)
+        reflector = await self.reflector()
+        if not await reflector.wait_for(lambda pods: name not in pods, self.stop_timeout):
+            raise LauncherError(f"the runner pod {name} did not stop in {self.stop_timeout:.0f} s")
+
+    async def _delete(self, plural: str, name: str) -> None:
+        v1 = await self._v1()
+        calls = {
+            "pods": v1.delete_namespaced_pod,
+            "secrets": v1.delete_namespaced_secret,
+            "persistentvolumeclaims": v1.delete_namespaced_persistent_volume_claim,
+        }
+        try:
+            await self._call(
+                f"delete {plural}",
+                lambda: calls[plural](name, self.namespace, _preload_content=False),
+            )
+        except client.ApiException as e:
+            if e.status != 404:
+                raise LauncherError(f"cannot delete {plural} {name}: {api_message(e)}") from e
+
+    async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
+        if runtime is None:
+            return []
+        v1 = await self._v1()
+        try:
+            response = await self._call(
+                "read logs",
+                lambda: v1.read_namespaced_pod_log(
+                    self._pod_name(dashboard, runtime),
+                    self.namespace,
+                    tail_lines=lines,
+                    _preload_content=False,
+                ),
+            )
+        except client.ApiException as e:
+            if e.status in (400, 404):
+                return []  # no pod, or no container started yet
+            raise LauncherError(f"cannot read the runner's log: {api_message(e)}") from e
+        text: str = (await response.read()).decode(errors="replace")
+        return text.splitlines()[-lines:]
+
+    async def discard(self, dashboard: Dashboard) -> None:
+        await self._delete("secrets", object_name("spec", *dashboard.key))
+        if self.storage == "clone":
+            await self._delete("persistentvolumeclaims", object_name("clone", *dashboard.key))
+
+    async def reconcile(self, known: set[tuple[str, str]]) -> None:
+        reflector = await self.reflector()
+        for name, pod in list(reflector.pods.items()):
+            annotations = pod["metadata"].get("annotations") or {}
+            key = tuple(annotations.get(a, "") for a in ANNOTATIONS[:2])
+            if key not in known:
+                self.log.warning("removing pod %s: its dashboard %s/%s is gone", name, *key)
+                with contextlib.suppress(LauncherError):
+                    await self._delete("pods", name)
+                    await self._delete("secrets", object_name("spec", *key))
+                    if self.storage == "clone":
+                        clone = object_name("clone", *key)
+                        await self._delete("persistentvolumeclaims", clone)
+
+    async def close(self) -> None:
+        if self._reflector is not None:
+            await self._reflector.stop()
+        if self._api is not None:
+            await self._api.close()
+
+    # --- helpers -----------------------------------------------------------------------
+    async def _ensure_network_policy(self) -> None:
+        if self._policy_done or not self.network_policy:
+            return
+        networking: Any = client.NetworkingV1Api(await self._client())
+        body = make_network_policy(self.namespace, self.gateway_labels, self.port)
+        try:
+            await self._call(
+                "create network policy",
+                lambda: networking.create_namespaced_network_policy(
+                    self.namespace, body, _preload_content=False
+                ),
+            )
+        except client.ApiException as e:
+            if e.status != 409:
+                raise LauncherError(f"cannot create the NetworkPolicy: {api_message(e)}") from e
+        self._policy_done = True
+
+    async def _replace_secret(self, plan: RunnerPlan, spec_json: str) -> None:
+        v1 = await self._v1()
+        body = make_spec_secret(plan, spec_json)
+        for attempt in range(2):
+            try:
+                await self._call(
+                    "create secret",
+                    lambda: v1.create_namespaced_secret(
+                        self.namespace, body, _preload_content=False
+                    ),
+                )
+                return
+            except client.ApiException as e:
+                if e.status != 409 or attempt:
+                    raise LauncherError(f"cannot store the launch spec: {api_message(e)}") from e
+                await self._delete("secrets", plan.spec_secret)
+
+    async def _ensure_clone(self, plan: RunnerPlan) -> None:
+        v1 = await self._v1()
+        name = plan.storage.claim
+        try:
+            await self._call(
+                "create clone",
+                lambda: v1.create_namespaced_persistent_volume_claim(
+                    self.namespace, make_clone_pvc(plan), _preload_content=False
+                ),
+            )
+        except client.ApiException as e:
+            if e.status != 409:
+                raise LauncherError(
+                    f"cannot clone {plan.storage.clone_from}: {api_message(e)}"
+                ) from e
+        deadline = time.monotonic() + self.clone_timeout
+        while time.monotonic() < deadline:
+            response = await self._call(
+                "read clone",
+                lambda: v1.read_namespaced_persistent_volume_claim(
+                    name, self.namespace, _preload_content=False
+                ),
+            )
+            claim = json.loads(await response.read())
+            if (claim.get("status") or {}).get("phase") == "Bound":
+                return
+            problem = await self._provisioning_problem(v1, name)
+            if problem:
+                await self._delete("persistentvolumeclaims", name)
+                raise LauncherError(
+                    f"the storage cannot be cloned ({problem}); ask an admin to use a storage "
+                    "class that supports volume cloning, or the per-user storage mode"
+                )
+            await asyncio.sleep(1)
+        raise LauncherError(f"the cloned volume was not ready in {self.clone_timeout:.0f} s")
+
+    async def _provisioning_problem(self, v1: Any, claim: str) -> str:
+        response = await self._call(
+            "read events",
+            lambda: v1.list_namespaced_event(
+                self.namespace,
+                field_selector=f"involvedObject.name={claim}",
+                _preload_content=False,
+            ),
+        )
+        for event in json.loads(await response.read()).get("items") or []:
+            involved = event.get("involvedObject") or {}
+            if involved.get("name") == claim and event.get("reason") == "ProvisioningFailed":
+                return str(event.get("message", "provisioning failed"))
+        return ""
+
+
+def api_message(error: client.ApiException) -> str:
+    """The message of a Kubernetes ``Status`` answer, else the HTTP reason."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        return str(json.loads(error.body or b"")["message"])
+    return f"{error.status} {error.reason}"

@@ -1,0 +1,71 @@
+"""A runner pod's state in words a dashboard's creator understands (pure).
+
+Kubernetes says what went wrong in the pod's status: the scheduler's
+condition (Unschedulable), the container's waiting reason (ErrImagePull,
+ImagePullBackOff, CrashLoopBackOff, CreateContainerConfigError) or its
+terminated reason (OOMKilled, Error). :func:`describe` turns one pod into an
+:class:`~gateway.launchers.base.Observed`: still going (maybe with a message
+while it waits), ready (with its address), or gone and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.launchers.base import Observed
+
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+
+
+def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == kind:
+            return dict(condition)
+    return {}
+
+
+def describe(pod: dict[str, Any]) -> Observed:
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return Observed(running=False, message="the runner pod is being deleted")
+    phase = status.get("phase", "Pending")
+    container = (status.get("containerStatuses") or [{}])[0]
+    state = container.get("state") or {}
+    if phase in ("Failed", "Succeeded") or "terminated" in state:
+        ended = state.get("terminated") or {}
+        if ended.get("reason") == "OOMKilled":
+            return Observed(
+                running=False,
+                message="the dashboard ran out of memory (OOMKilled): choose a profile with "
+                "more memory, or make the app use less",
+            )
+        return Observed(
+            running=False, message=f"the runner stopped (exit code {ended.get('exitCode', '?')})"
+        )
+    waiting = state.get("waiting") or {}
+    reason, detail = waiting.get("reason", ""), waiting.get("message", "")
+    if reason in PULL_FAILURES:
+        return Observed(
+            running=False,
+            message=f"the runner image cannot be pulled ({reason}): {detail}".rstrip(": "),
+        )
+    if reason == "CrashLoopBackOff":
+        return Observed(running=False, message="the dashboard keeps crashing (CrashLoopBackOff)")
+    if reason in CONFIG_FAILURES:
+        return Observed(running=False, message=f"the runner pod cannot start: {detail or reason}")
+    scheduled = _condition(status, "PodScheduled")
+    if scheduled.get("status") == "False":
+        why = scheduled.get("message") or scheduled.get("reason", "")
+        return Observed(running=True, message=f"waiting for a node with room for it: {why}")
+    if phase == "Pending":
+        return Observed(running=True, message=detail or "the pod is being created (image, storage)")
+    ready = _condition(status, "Ready").get("status") == "True"
+    ip = status.get("podIP") or ""
+    ports = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("ports") or [{}]
+    port = int(ports[0].get("containerPort", 0))
+    address = (ip, port) if ip and port else None
+    message = "" if ready else "the dashboard is starting"
+    return Observed(
+        running=True, ready=ready and address is not None, message=message, address=address
+    )

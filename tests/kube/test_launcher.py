@@ -1,0 +1,229 @@
+"""The Kubernetes launcher against a cluster: ``$KUBECONFIG``'s, or the simulated one.
+
+Real runner pods (processes run by the simulator's kubelet) for each storage
+mode and for git; failures turned into messages; adoption and orphan removal;
+the reflector surviving watch drops, expiry and API errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from gateway.dashboards import Dashboard, Source
+from gateway.launchers.base import LauncherError, Observed, Runtime, runner_credential
+from gateway.launchers.kube.launcher import KubeLauncher
+from gateway.launchers.kube.manifests import object_name
+from runners.guard import CREDENTIAL_HEADER
+from tests.kubesim import Cluster, cluster
+from tests.runners.harness import APPS, free_port, wait_listening
+
+pytestmark = [pytest.mark.functional]
+SECRET = b"s" * 32
+PREFIX = "/dashboards/"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def kube(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    async with cluster(tmp_path_factory.mktemp("kube")) as c:
+        if c.kubelet is not None:
+            c.kubelet.bind_claim(c.namespace, "claim-alice")
+            c.kubelet.bind_claim(c.namespace, "home-nfs")
+            for where in (
+                c.kubelet.claim_dir(c.namespace, "claim-alice") / "apps" / "sales",
+                c.kubelet.claim_dir(c.namespace, "home-nfs") / "home" / "alice" / "apps" / "sales",
+            ):
+                shutil.copytree(APPS / "streamlit", where)
+        yield c
+
+
+def sim_only(kube: Cluster) -> None:
+    if not kube.simulated:
+        pytest.skip("needs the simulated cluster (injects faults / reads its internals)")
+
+
+def launcher(kube: Cluster, **options: Any) -> KubeLauncher:
+    settings: dict[str, Any] = {
+        "kubeconfig": str(kube.kubeconfig),
+        "namespace": kube.namespace,
+        "image": "podium/runner:test",
+        "ready_timeout": 120,
+        "stop_timeout": 30,
+    }
+    settings.update(options)
+    return KubeLauncher(PREFIX, ["https", "git"], [], **settings)
+
+
+def streamlit(name: str = "sales", **change: Any) -> Dashboard:
+    fields: dict[str, Any] = {
+        "owner": "alice",
+        "name": name,
+        "framework": "streamlit",
+        "entry": "app.py",
+        "source": Source("storage", "apps/sales"),
+    }
+    fields.update(change)
+    return Dashboard(**fields)
+
+
+async def wait(
+    k: KubeLauncher, dashboard: Dashboard, runtime: Runtime, until: Callable[[Observed], bool]
+) -> Observed:
+    for _ in range(600):
+        observed = await k.inspect(dashboard, runtime)
+        if until(observed):
+            return observed
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"never reached: last {observed}")
+
+
+async def launch_and_get(k: KubeLauncher, dashboard: Dashboard) -> tuple[Runtime, str]:
+    launch_id = secrets.token_hex(8)
+    credential = runner_credential(SECRET, dashboard, launch_id)
+    runtime = await k.start(dashboard, launch_id, credential)
+    observed = await wait(k, dashboard, runtime, lambda o: o.ready or not o.running)
+    assert observed.ready, observed
+    assert observed.address is not None
+    host, port = observed.address
+    url = f"http://{host}:{port}{dashboard.url(PREFIX)}"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(url + "_stcore/health", headers={CREDENTIAL_HEADER: credential}) as r,
+    ):
+        assert r.status == 200 and await r.text() == "ok"
+    async with aiohttp.ClientSession() as s, s.get(url + "_stcore/health") as r:
+        assert r.status == 403  # the guard, in a pod as anywhere
+    return runtime, url
+
+
+@pytest.mark.parametrize(
+    ("storage", "options"),
+    [
+        ("per-user", {}),
+        ("static", {}),
+        ("clone", {"clone_storage_class": "csi-clone"}),
+    ],
+)
+async def test_streamlit_from_each_storage_mode(
+    kube: Cluster, storage: str, options: dict[str, Any]
+) -> None:
+    k = launcher(kube, storage=storage, **options)
+    dashboard = streamlit(f"sales-{storage}")
+    try:
+        runtime, _ = await launch_and_get(k, dashboard)
+        logs = await k.logs(dashboard, runtime, 50)
+        assert any("listening on" in line for line in logs), logs
+        await k.stop(dashboard, runtime)
+        assert not (await k.inspect(dashboard, runtime)).running
+        if storage == "clone" and kube.api is not None:
+            clone = object_name("clone", "alice", dashboard.name)
+            assert kube.api.get("persistentvolumeclaims", kube.namespace, clone) is not None
+            await k.discard(dashboard)  # deleted with the dashboard
+            assert kube.api.get("persistentvolumeclaims", kube.namespace, clone) is None
+    finally:
+        await k.close()
+
+
+async def test_source_is_mounted_read_only(kube: Cluster) -> None:
+    sim_only(kube)
+    k = launcher(kube)
+    dashboard = streamlit(
+        "writer",
+        framework="custom",
+        entry="",
+        command=("sh", "-c", "touch x 2>/dev/null && echo WROTE || echo READONLY; sleep 60"),
+    )
+    try:
+        runtime = await k.start(dashboard, "0" * 16, "c" * 32)
+        for _ in range(100):
+            logs = "\n".join(await k.logs(dashboard, runtime, 50))
+            if "READONLY" in logs or "WROTE" in logs:
+                break
+            await asyncio.sleep(0.2)
+        assert "READONLY" in logs
+        await k.stop(dashboard, runtime)
+    finally:
+        await k.close()
+
+
+@pytest.fixture(scope="module")
+def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Streamlit app in a git repository served by ``git daemon`` on loopback."""
+    base = tmp_path_factory.mktemp("git")
+    shutil.copytree(APPS / "streamlit", base / "repo")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "app"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=base / "repo",
+            check=True,
+        )
+    port = free_port()
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={port}",
+         f"--base-path={base}", str(base)],
+    )  # fmt: skip
+    try:
+        wait_listening(port)
+        yield f"git://127.0.0.1:{port}/repo"
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+
+
+async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> None:
+    sim_only(kube)  # the repository is served on this machine's loopback
+    k = launcher(kube)
+    dashboard = streamlit("from-git", source=Source("git", url=served_repo, ref="main"))
+    try:
+        runtime, _ = await launch_and_get(k, dashboard)
+        await k.stop(dashboard, runtime)
+    finally:
+        await k.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "change", "expected"),
+    [
+        ({"image": "nowhere/missing:1"}, {}, "the runner image cannot be pulled (ErrImagePull)"),
+        (
+            {"profiles": [{"name": "gpu", "node_selector": {"gpu": "yes"}}]},
+            {},
+            "waiting for a node with room for it: 0/1 nodes are available",
+        ),
+        (
+            {"profiles": [{"name": "tiny", "memory_limit": "64Mi", "memory_request": "64Mi"}]},
+            {},
+            "ran out of memory (OOMKilled)",
+        ),
+        ({"storage": "clone", "clone_storage_class": "standard"}, {}, "cannot be cloned"),
+        ({}, {"entry": "missing.py"}, "the runner stopped (exit code 4)"),
+    ],
+)
+async def test_failures_become_messages(
+    kube: Cluster, options: dict[str, Any], change: dict[str, Any], expected: str
+) -> None:
+    sim_only(kube)
+    k = launcher(kube, **options)
+    dashboard = streamlit("broken", **change)
+    try:
+        try:
+            runtime = await k.start(dashboard, secrets.token_hex(8), "c" * 32)
+        except LauncherError as e:
+            assert expected in str(e)
+            return
+        observed = await wait(
+            k, dashboard, runtime, lambda o: expected.split(":")[0] in o.message or o.ready
+        )
+        assert expected in observed.message, observed
+        await k.stop(dashboard, runtime)
+    finally:
+        await k.discard(dashboard)
+        await k.close()

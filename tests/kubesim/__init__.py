@@ -1,0 +1,55 @@
+"""A Kubernetes API double with a kubelet that runs pods as local processes (see api.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.kubesim.api import ApiServer
+from tests.kubesim.kubelet import Kubelet
+
+NAMESPACE = "podium"
+
+
+@dataclass
+class Cluster:
+    """What the Kubernetes tests talk to: a kubeconfig, plus the double's handles (or None)."""
+
+    kubeconfig: Path
+    namespace: str
+    api: ApiServer | None = None
+    kubelet: Kubelet | None = None
+
+    @property
+    def simulated(self) -> bool:
+        return self.api is not None
+
+
+@contextlib.asynccontextmanager
+async def simulated_cluster(root: Path, namespace: str = NAMESPACE) -> AsyncIterator[Cluster]:
+    api = ApiServer()
+    await api.start()
+    kubelet = Kubelet(api, root)
+    path = root / "kubeconfig"
+    path.write_text(api.kubeconfig(namespace))
+    path.chmod(0o600)
+    try:
+        yield Cluster(path, namespace, api, kubelet)
+    finally:
+        await kubelet.close()
+        await api.stop()
+
+
+@contextlib.asynccontextmanager
+async def cluster(root: Path) -> AsyncIterator[Cluster]:
+    """``$KUBECONFIG``'s cluster when set (namespace ``$PODIUM_TEST_NAMESPACE``), else the double."""
+    if os.environ.get("KUBECONFIG"):
+        yield Cluster(
+            Path(os.environ["KUBECONFIG"]), os.environ.get("PODIUM_TEST_NAMESPACE", NAMESPACE)
+        )
+        return
+    async with simulated_cluster(root) as c:
+        yield c

@@ -1,0 +1,531 @@
+"""A kubelet and volume provisioner for the simulated API server: pods become processes.
+
+Each pod is scheduled on one node (its ``nodeSelector`` must match the node's
+labels, else it stays Pending as Unschedulable), its image must be one the
+simulator knows (else ErrImagePull, then ImagePullBackOff), its claims must
+exist and be bound. Then its container's command really runs as a local
+process (tests/kubesim/container.py): with the container's environment
+(``fieldRef`` and ``secretKeyRef`` resolved), as the pod's user, with each
+volume bind-mounted at its path — a claim is a directory under the
+simulator's root, an ``emptyDir`` a fresh one, a ``secret`` its keys as files.
+Each pod gets its own loopback address (127.1.x.y) as its pod IP. The
+readiness probe is polled; a memory limit is enforced by killing the process
+tree (OOMKilled, 137); deletion sends SIGTERM, then SIGKILL after the grace
+period. Claims with a ``dataSource`` are clones: the source directory is copied,
+unless the storage class cannot clone. Events are posted as a kubelet would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+from tests.kubesim.api import ApiServer, Object, now
+
+ROOT_REPO = Path(__file__).resolve().parents[2]
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9}
+
+
+def memory_bytes(quantity: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", quantity)
+    if not match:
+        raise ValueError(f"not a memory quantity: {quantity}")
+    return int(float(match.group(1)) * _UNITS.get(match.group(2) or "", 1))
+
+
+@dataclass
+class Image:
+    """What a known image provides: its environment (PATH above all) and working directory.
+
+    ``covers``: directories the pod's user could not enter on this machine (``dir``) with
+    the image's files inside them (``keep``), opened up inside the pod's mount namespace.
+    """
+
+    env: dict[str, str]
+    workdir: str = "/"
+    covers: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunningPod:
+    obj: Object
+    process: asyncio.subprocess.Process | None = None
+    dir: Path = Path()
+    log: Path = Path()
+    ip: str = ""
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stopping: bool = False
+    oom: bool = False
+
+
+def default_images() -> dict[str, Image]:
+    """The runner image: this test environment (its Python, podium-runner, frameworks)."""
+    path = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+    covers = []
+    interpreter = Path(os.path.realpath(sys.executable))
+    for parent in reversed(interpreter.parents):
+        if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
+            keep = interpreter.parents[len(interpreter.parents) - len(parent.parts) - 1]
+            covers.append({"dir": str(parent), "keep": [str(keep)]})
+            break
+    return {"podium/runner:test": Image({"PATH": path, "LANG": "C.UTF-8"}, covers=covers)}
+
+
+class Kubelet:
+    def __init__(
+        self,
+        api: ApiServer,
+        root: Path,
+        *,
+        images: dict[str, Image] | None = None,
+        node_labels: dict[str, str] | None = None,
+        clone_classes: tuple[str, ...] = ("", "csi-clone"),
+        mount_roots: tuple[str, ...] = ("/srv",),
+    ) -> None:
+        self.api = api
+        self.root = root
+        self.images = images if images is not None else default_images()
+        self.node_labels = node_labels or {"kubernetes.io/hostname": "sim-node"}
+        self.clone_classes = clone_classes
+        self.mount_roots = mount_roots
+        self.pods: dict[tuple[str, str], RunningPod] = {}
+        self._next_ip = 1
+        self._tasks: set[asyncio.Task[Any]] = set()
+        api.listeners.append(self.on_change)
+
+    # --- reacting to the API -----------------------------------------------------------
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def on_change(self, kind: str, plural: str, obj: Object) -> None:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        if plural == "pods" and kind == "ADDED":
+            pod = RunningPod(obj)
+            self.pods[key] = pod
+            pod.tasks.append(self._spawn(self.run(pod)))
+        elif plural == "pods" and kind == "MODIFIED" and "deletionTimestamp" in obj["metadata"]:
+            pod = self.pods.get(key)
+            if pod is not None and not pod.stopping:
+                pod.stopping = True
+                self._spawn(self.terminate(pod, obj))
+        elif plural == "persistentvolumeclaims" and kind == "ADDED":
+            self._spawn(self.provision(obj))
+        elif plural == "persistentvolumeclaims" and kind == "DELETED":
+            shutil.rmtree(self.claim_dir(*key), ignore_errors=True)
+
+    def claim_dir(self, namespace: str, claim: str) -> Path:
+        return self.root / "volumes" / namespace / claim
+
+    def event(self, obj: Object, reason: str, message: str, type_: str = "Warning") -> None:
+        meta = obj["metadata"]
+        name = f"{meta['name']}.{os.urandom(6).hex()}"
+        self.api.create(
+            "events",
+            meta["namespace"],
+            {
+                "metadata": {"name": name},
+                "involvedObject": {
+                    "kind": obj["kind"],
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta.get("uid", ""),
+                },
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "source": {"component": "kubelet"},
+                "firstTimestamp": now(),
+                "lastTimestamp": now(),
+                "count": 1,
+            },
+        )
+
+    def _set_status(self, pod: RunningPod, **changes: Any) -> None:
+        meta = pod.obj["metadata"]
+        current = self.api.get("pods", meta["namespace"], meta["name"])
+        if current is None:
+            return
+        current["status"].update(changes)
+        pod.obj = current
+        self.api.update("pods", current)
+
+    # --- claims ------------------------------------------------------------------------
+    async def provision(self, claim: Object) -> None:
+        meta, spec = claim["metadata"], claim["spec"]
+        ns = meta["namespace"]
+        target = self.claim_dir(ns, meta["name"])
+        source = spec.get("dataSource")
+        if source:
+            storage_class = spec.get("storageClassName", "")
+            if storage_class not in self.clone_classes:
+                self.event(
+                    claim,
+                    "ProvisioningFailed",
+                    f'failed to provision volume with StorageClass "{storage_class}": '
+                    "volume cloning is not supported by this driver",
+                )
+                return
+            origin = self.claim_dir(ns, source["name"])
+            if not origin.is_dir():
+                self.event(claim, "ProvisioningFailed", f"source claim {source['name']} not found")
+                return
+            await asyncio.to_thread(shutil.copytree, origin, target, symlinks=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+        current = self.api.get("persistentvolumeclaims", ns, meta["name"])
+        if current is not None:
+            current["status"] = {"phase": "Bound", "accessModes": spec.get("accessModes", [])}
+            self.api.update("persistentvolumeclaims", current)
+
+    def bind_claim(self, namespace: str, claim: str) -> None:
+        """A claim made by a test for existing storage (e.g. claim-alice), bound at once."""
+        self.claim_dir(namespace, claim).mkdir(parents=True, exist_ok=True)
+        self.api.create(
+            "persistentvolumeclaims",
+            namespace,
+            {
+                "metadata": {"name": claim},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+        )
+
+    # --- pods --------------------------------------------------------------------------
+    async def run(self, pod: RunningPod) -> None:
+        obj = pod.obj
+        spec = obj["spec"]
+        wanted = spec.get("nodeSelector") or {}
+        if any(self.node_labels.get(k) != v for k, v in wanted.items()):
+            message = (
+                "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+            )
+            self._set_status(
+                pod,
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": message,
+                    }
+                ],
+            )
+            self.event(obj, "FailedScheduling", message)
+            return
+        scheduled = {"type": "PodScheduled", "status": "True"}
+        self._set_status(pod, conditions=[scheduled])
+        container = spec["containers"][0]
+        image = self.images.get(container["image"])
+        if image is None:
+            message = f'Failed to pull image "{container["image"]}": not found'
+            waiting = {"waiting": {"reason": "ErrImagePull", "message": message}}
+            self._set_status(pod, containerStatuses=[self._status(container, waiting)])
+            self.event(obj, "Failed", message)
+            await asyncio.sleep(1)
+            waiting = {"waiting": {"reason": "ImagePullBackOff", "message": message}}
+            self._set_status(pod, containerStatuses=[self._status(container, waiting)])
+            return
+        try:
+            mounts = await self.volumes(pod, spec, container)
+            env = self.environment(pod, image, container)
+        except LookupError as e:
+            waiting = {"waiting": {"reason": "ContainerCreating", "message": str(e)}}
+            self._set_status(pod, containerStatuses=[self._status(container, waiting)])
+            self.event(obj, "FailedMount", str(e))
+            return
+        if pod.stopping:
+            return
+        await self.start(pod, spec, container, image, mounts, env)
+
+    def _status(self, container: Object, state: Object, ready: bool = False) -> Object:
+        return {
+            "name": container["name"],
+            "image": container["image"],
+            "imageID": "",
+            "ready": ready,
+            "restartCount": 0,
+            "started": "running" in state,
+            "state": state,
+        }
+
+    async def volumes(
+        self, pod: RunningPod, spec: Object, container: Object
+    ) -> list[dict[str, Any]]:
+        meta = pod.obj["metadata"]
+        ns = meta["namespace"]
+        pod.dir = self.root / "pods" / meta["uid"]
+        (pod.dir / "volumes").mkdir(parents=True, exist_ok=True)
+        sc = spec.get("securityContext", {})
+        uid, group = sc.get("runAsUser", 0), sc.get("fsGroup", sc.get("runAsGroup", 0))
+        sources: dict[str, tuple[Path, bool]] = {}
+        for volume in spec.get("volumes", []):
+            name = volume["name"]
+            if "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                for _ in range(300):  # a clone may still be provisioning
+                    found = self.api.get("persistentvolumeclaims", ns, claim)
+                    if found is None:
+                        raise LookupError(f'persistentvolumeclaim "{claim}" not found')
+                    if found["status"].get("phase") == "Bound":
+                        break
+                    await asyncio.sleep(0.2)
+                else:
+                    raise LookupError(f'persistentvolumeclaim "{claim}" is not bound')
+                read_only = bool(volume["persistentVolumeClaim"].get("readOnly"))
+                sources[name] = (self.claim_dir(ns, claim), read_only)
+            elif "emptyDir" in volume:
+                path = pod.dir / "volumes" / name
+                path.mkdir()
+                os.chown(path, uid, group)
+                path.chmod(0o2775)
+                sources[name] = (path, False)
+            elif "secret" in volume:
+                secret_name = volume["secret"]["secretName"]
+                secret = self.api.get("secrets", ns, secret_name)
+                if secret is None:
+                    raise LookupError(f'secret "{secret_name}" not found')
+                path = pod.dir / "volumes" / name
+                path.mkdir()
+                mode = volume["secret"].get("defaultMode", 0o644)
+                for key, value in (secret.get("data") or {}).items():
+                    file = path / key
+                    file.write_bytes(base64.b64decode(value))
+                    os.chown(file, 0, group)
+                    file.chmod(mode)
+                sources[name] = (path, True)
+            else:
+                raise LookupError(f"volume {name}: this simulator has no such volume type")
+        mounts = []
+        for m in container.get("volumeMounts", []):
+            path, read_only = sources[m["name"]]
+            if not any(m["mountPath"].startswith(root + "/") for root in self.mount_roots):
+                raise LookupError(f"mountPath {m['mountPath']}: the simulator mounts under /srv")
+            source = path / m["subPath"] if m.get("subPath") else path
+            source.mkdir(parents=True, exist_ok=True)
+            mounts.append(
+                {
+                    "source": str(source),
+                    "target": m["mountPath"],
+                    "read_only": read_only or bool(m.get("readOnly")),
+                }
+            )
+        return mounts
+
+    def environment(self, pod: RunningPod, image: Image, container: Object) -> dict[str, str]:
+        meta = pod.obj["metadata"]
+        if not pod.ip:
+            pod.ip = f"127.1.{self._next_ip // 250}.{self._next_ip % 250 + 1}"
+            self._next_ip += 1
+        env = dict(image.env)
+        for item in container.get("env", []):
+            if "value" in item:
+                env[item["name"]] = item["value"]
+                continue
+            ref = item.get("valueFrom", {})
+            if "fieldRef" in ref:
+                field_path = ref["fieldRef"]["fieldPath"]
+                env[item["name"]] = {
+                    "status.podIP": pod.ip,
+                    "metadata.name": meta["name"],
+                    "metadata.namespace": meta["namespace"],
+                }[field_path]
+            elif "secretKeyRef" in ref:
+                key_ref = ref["secretKeyRef"]
+                secret = self.api.get("secrets", meta["namespace"], key_ref["name"])
+                data = (secret or {}).get("data") or {}
+                if key_ref["key"] in data:
+                    env[item["name"]] = base64.b64decode(data[key_ref["key"]]).decode()
+                elif not key_ref.get("optional"):
+                    raise LookupError(f'secret "{key_ref["name"]}" has no key {key_ref["key"]}')
+        return env
+
+    async def start(
+        self,
+        pod: RunningPod,
+        spec: Object,
+        container: Object,
+        image: Image,
+        mounts: list[dict[str, Any]],
+        env: dict[str, str],
+    ) -> None:
+        sc = {**spec.get("securityContext", {}), **container.get("securityContext", {})}
+        uid, gid = sc.get("runAsUser", 0), sc.get("runAsGroup", 0)
+        groups = sorted({gid, spec.get("securityContext", {}).get("fsGroup", gid)})
+        config = {
+            "roots": list(self.mount_roots),
+            "covers": image.covers,
+            "mounts": mounts,
+            "uid": uid,
+            "gid": gid,
+            "groups": groups,
+            "cwd": container.get("workingDir", image.workdir),
+            "command": [*container.get("command", []), *container.get("args", [])],
+            "env": env,
+        }
+        cfg = pod.dir / "container.json"
+        cfg.write_text(json.dumps(config))
+        pod.log = pod.dir / "log"
+        meta = pod.obj["metadata"]
+        self.api.logs[(meta["namespace"], meta["name"])] = lambda tail: self.read_log(pod, tail)
+        with pod.log.open("ab") as log:
+            pod.process = await asyncio.create_subprocess_exec(
+                "unshare", "--mount", "--propagation", "private",
+                sys.executable, "-m", "tests.kubesim.container", str(cfg),
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=str(ROOT_REPO), start_new_session=True,
+                env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT_REPO)},
+            )  # fmt: skip
+        started = now()
+        running = {"running": {"startedAt": started}}
+        self._set_status(
+            pod,
+            phase="Running",
+            podIP=pod.ip,
+            podIPs=[{"ip": pod.ip}],
+            hostIP="127.0.0.1",
+            startTime=started,
+            conditions=self._conditions(False),
+            containerStatuses=[self._status(container, running)],
+        )
+        pod.tasks.append(self._spawn(self.probe(pod, container)))
+        limit = container.get("resources", {}).get("limits", {}).get("memory")
+        if limit:
+            pod.tasks.append(self._spawn(self.enforce_memory(pod, memory_bytes(limit))))
+        code = await pod.process.wait()
+        for task in pod.tasks[1:]:
+            task.cancel()
+        reason = "OOMKilled" if pod.oom else ("Completed" if code == 0 else "Error")
+        exit_code = 137 if pod.oom else (128 - code if code < 0 else code)
+        terminated = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": reason,
+                "startedAt": started,
+                "finishedAt": now(),
+            }
+        }
+        if pod.stopping:
+            return
+        self._set_status(
+            pod,
+            phase="Succeeded" if exit_code == 0 else "Failed",
+            conditions=self._conditions(False),
+            containerStatuses=[self._status(container, terminated)],
+        )
+        if pod.oom:
+            self.event(pod.obj, "OOMKilling", "Memory cgroup out of memory: Killed process")
+
+    def _conditions(self, ready: bool) -> list[Object]:
+        flag = "True" if ready else "False"
+        return [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": flag},
+            {"type": "Ready", "status": flag},
+        ]
+
+    async def probe(self, pod: RunningPod, container: Object) -> None:
+        probe = container.get("readinessProbe", {}).get("httpGet")
+        if probe is None:
+            self._set_ready(pod, container, True)
+            return
+        url = f"http://{pod.ip}:{probe['port']}{probe.get('path', '/')}"
+        period = container["readinessProbe"].get("periodSeconds", 10)
+        ready = False
+        async with aiohttp.ClientSession() as session:
+            while True:
+                ok = False
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
+                        ok = 200 <= r.status < 400
+                if ok != ready:
+                    ready = ok
+                    self._set_ready(pod, container, ok)
+                await asyncio.sleep(min(period, 0.5) if not ready else period)
+
+    def _set_ready(self, pod: RunningPod, container: Object, ready: bool) -> None:
+        current = pod.obj["status"].get("containerStatuses") or []
+        state = current[0]["state"] if current else {"running": {"startedAt": now()}}
+        if "running" not in state:
+            return
+        self._set_status(
+            pod,
+            conditions=self._conditions(ready),
+            containerStatuses=[self._status(container, state, ready)],
+        )
+
+    async def enforce_memory(self, pod: RunningPod, limit: int) -> None:
+        assert pod.process is not None
+        while True:
+            await asyncio.sleep(0.3)
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pod.process.pid)
+                tree = [root, *root.children(recursive=True)]
+                used = sum(p.memory_info().rss for p in tree)
+                if used > limit:
+                    pod.oom = True
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pod.process.pid, signal.SIGKILL)
+                    return
+
+    async def terminate(self, pod: RunningPod, obj: Object) -> None:
+        grace = obj["metadata"].get("deletionGracePeriodSeconds", 30)
+        process = pod.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        for task in pod.tasks:
+            task.cancel()
+        meta = obj["metadata"]
+        self.pods.pop((meta["namespace"], meta["name"]), None)
+        self.api.logs.pop((meta["namespace"], meta["name"]), None)
+        current = self.api.get("pods", meta["namespace"], meta["name"])
+        if current is not None:
+            self.api.record("DELETED", "pods", current)
+        if pod.dir != Path():
+            await asyncio.to_thread(shutil.rmtree, pod.dir, True)
+
+    def read_log(self, pod: RunningPod, tail: int | None) -> str:
+        try:
+            text = pod.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        if tail is None:
+            return text
+        return "".join(deque(text.splitlines(keepends=True), maxlen=tail))
+
+    async def close(self) -> None:
+        """Kill every pod's process (a test's end)."""
+        for pod in list(self.pods.values()):
+            if pod.process is not None and pod.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pod.process.pid, signal.SIGKILL)
+                await pod.process.wait()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
