@@ -227,3 +227,82 @@ async def test_failures_become_messages(
     finally:
         await k.discard(dashboard)
         await k.close()
+
+
+async def test_a_restarted_gateway_adopts_the_pod_and_removes_orphans(kube: Cluster) -> None:
+    first = launcher(kube)
+    kept, orphan = streamlit("kept"), streamlit("orphan")
+    try:
+        runtimes = {}
+        for dashboard in (kept, orphan):
+            runtimes[dashboard.name], _ = await launch_and_get(first, dashboard)
+    finally:
+        await first.close()  # the gateway goes away; its pods stay
+    second = launcher(kube)
+    try:
+        assert (await second.inspect(kept, runtimes["kept"])).ready
+        await second.reconcile({kept.key})  # "orphan" was deleted while no gateway ran
+        await wait(
+            second, orphan, runtimes["orphan"], lambda o: o.message == "the runner pod is gone"
+        )
+        assert (await second.inspect(kept, runtimes["kept"])).ready  # killed none of the others
+        await second.stop(kept, runtimes["kept"])
+    finally:
+        await second.close()
+
+
+async def test_two_gateways_starting_one_dashboard_make_one_pod(kube: Cluster) -> None:
+    one, two = launcher(kube), launcher(kube)
+    dashboard = streamlit("shared")
+    try:
+        first, second = await asyncio.gather(
+            one.start(dashboard, "1" * 16, "c" * 32), two.start(dashboard, "2" * 16, "c" * 32)
+        )
+        # Whichever lost the race adopted the winner's launch: one pod, one credential.
+        assert first.launch_id == second.launch_id
+        pods = (await one.reflector()).pods
+        assert [n for n in pods if "shared" in n] == [object_name("", "alice", "shared")]
+        await one.stop(dashboard, first)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_the_reflector_recovers_from_drops_expiry_and_errors(kube: Cluster) -> None:
+    sim_only(kube)
+    assert kube.api is not None
+    k = launcher(kube, api_timeout=2)
+    dashboard = streamlit("watched")
+    try:
+        runtime, _ = await launch_and_get(k, dashboard)
+        reflector = await k.reflector()
+        restarts = reflector.restarts
+        kube.api.fail("GET", "/pods$", 500, count=2)  # the next two requests fail
+        kube.api.drop_watches()  # the watch ends: it resumes, with backoff after the 500s
+        kube.api.create("secrets", kube.namespace, {"metadata": {"name": "unrelated"}})
+        kube.api.compact()  # and its version is gone meanwhile: 410, list again
+        await k.stop(dashboard, runtime)  # the DELETED event must still arrive
+        assert not (await k.inspect(dashboard, runtime)).running
+        assert reflector.restarts > restarts
+        kube.api.fail("POST", "/pods$", 0, count=1)  # a create that never answers
+        with pytest.raises(LauncherError, match="did not answer in time"):
+            await k.start(dashboard, "3" * 16, "c" * 32)
+    finally:
+        await k.close()
+
+
+async def test_no_polling_per_dashboard(kube: Cluster) -> None:
+    """Status lookups are served from the watch: a thousand inspections, no API call."""
+    sim_only(kube)
+    assert kube.api is not None
+    k = launcher(kube)
+    dashboard = streamlit("quiet")
+    try:
+        runtime, _ = await launch_and_get(k, dashboard)
+        before = sum(kube.api.calls.values())
+        for _ in range(1000):
+            assert (await k.inspect(dashboard, runtime)).ready
+        assert sum(kube.api.calls.values()) == before
+        await k.stop(dashboard, runtime)
+    finally:
+        await k.close()

@@ -134,6 +134,7 @@ class ApiServer:
         self.bookmark_interval = 1.0
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
 
     # --- serving -------------------------------------------------------------------
     async def start(self) -> str:
@@ -151,6 +152,7 @@ class ApiServer:
         return self.url
 
     async def stop(self) -> None:
+        self._closing.set()
         self.drop_watches()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -187,7 +189,7 @@ class ApiServer:
             ):
                 fault.count -= 1
                 if fault.status == 0:
-                    await asyncio.sleep(3600)
+                    await self._closing.wait()  # until the server stops
                 return status(fault.status, "InternalError", "injected fault")
         return await handler(request)
 
@@ -263,6 +265,16 @@ class ApiServer:
             return status(404, "NotFound", f"the server could not find the resource {plural}")
         if request.method == "POST":
             return await self._create(request, ns, plural)
+        if request.method == "DELETE" and plural != "pods":  # deletecollection
+            terms = parse_selector(request.query.get("labelSelector", ""))
+            doomed = [
+                o
+                for (p, n, _), o in list(self.objects.items())
+                if p == plural and n == ns and selected(o, terms)
+            ]
+            for obj in doomed:
+                self.record("DELETED", plural, obj)
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
         if request.method != "GET":
             return status(405, "MethodNotAllowed", request.method)
         terms = parse_selector(request.query.get("labelSelector", ""))

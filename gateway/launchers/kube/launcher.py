@@ -44,8 +44,10 @@ from gateway.launchers.kube.manifests import (
     make_pod,
     make_spec_secret,
     object_name,
+    selector,
+    spec_secret_name,
 )
-from gateway.launchers.kube.reflector import PodReflector, describe_error
+from gateway.launchers.kube.reflector import PodReflector, check, describe_error
 from gateway.launchers.kube.status import describe
 
 T = TypeVar("T")
@@ -156,10 +158,19 @@ class KubeLauncher(Launcher):
         describe."""
         return client.CoreV1Api(await self._client())
 
-    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """One API call, bounded in time, its failure in words."""
+    async def _call(self, what: str, call: Callable[[], Awaitable[Any]]) -> bytes:
+        """One API call for its raw response, bounded in time: the body, or the API's error
+        as an ``ApiException`` (raw responses are not checked by the library)."""
+
+        async def body() -> bytes:
+            response = await call()
+            async with response:
+                data: bytes = await response.read()
+                check(response.status, data)
+                return data
+
         try:
-            return await asyncio.wait_for(call(), self.api_timeout)
+            return await asyncio.wait_for(body(), self.api_timeout)
         except TimeoutError:
             raise LauncherError(f"the Kubernetes API did not answer in time ({what})") from None
 
@@ -225,7 +236,7 @@ class KubeLauncher(Launcher):
             image=self.image,
             storage=self._storage(dashboard),
             profile=self.profile(),
-            spec_secret=object_name("spec", dashboard.owner, dashboard.name),
+            spec_secret=spec_secret_name(dashboard.owner, dashboard.name, launch_id),
             image_pull_policy=self.image_pull_policy,
             image_pull_secrets=tuple(self.image_pull_secrets),
             port=self.port,
@@ -279,8 +290,11 @@ class KubeLauncher(Launcher):
                 ),
             )
         except client.ApiException as e:
+            await self._delete("secrets", plan.spec_secret)
             if e.status != 409:
                 raise LauncherError(f"Kubernetes refused the runner pod: {api_message(e)}") from e
+            # Another gateway created it a moment ago: adopt it once the watch shows it.
+            await reflector.wait_for(lambda pods: plan.pod_name in pods, self.api_timeout)
             found = reflector.pods.get(plan.pod_name)
             if found is not None and describe(found).running:
                 return self._adopted(plan, found)
@@ -322,7 +336,7 @@ class KubeLauncher(Launcher):
 
     async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
         await self._delete_pod(self._pod_name(dashboard, runtime))
-        await self._delete("secrets", object_name("spec", *dashboard.key))
+        await self._delete("secrets", spec_secret_name(*dashboard.key, runtime.launch_id))
 
     async def _delete_pod(self, name: str) -> None:
         await self._delete("pods", name)
@@ -351,7 +365,7 @@ class KubeLauncher(Launcher):
             return []
         v1 = await self._v1()
         try:
-            response = await self._call(
+            data = await self._call(
                 "read logs",
                 lambda: v1.read_namespaced_pod_log(
                     self._pod_name(dashboard, runtime),
@@ -364,13 +378,24 @@ class KubeLauncher(Launcher):
             if e.status in (400, 404):
                 return []  # no pod, or no container started yet
             raise LauncherError(f"cannot read the runner's log: {api_message(e)}") from e
-        text: str = (await response.read()).decode(errors="replace")
+        text = data.decode(errors="replace")
         return text.splitlines()[-lines:]
 
     async def discard(self, dashboard: Dashboard) -> None:
-        await self._delete("secrets", object_name("spec", *dashboard.key))
+        await self._delete_secrets(*dashboard.key)
         if self.storage == "clone":
             await self._delete("persistentvolumeclaims", object_name("clone", *dashboard.key))
+
+    async def _delete_secrets(self, owner: str, name: str) -> None:
+        """Every launch spec of a dashboard (left by launches that ended without a stop)."""
+        v1 = await self._v1()
+        labels = ",".join(f"{k}={v}" for k, v in selector(owner, name).items())
+        await self._call(
+            "delete secrets",
+            lambda: v1.delete_collection_namespaced_secret(
+                self.namespace, label_selector=labels, _preload_content=False
+            ),
+        )
 
     async def reconcile(self, known: set[tuple[str, str]]) -> None:
         reflector = await self.reflector()
@@ -379,9 +404,9 @@ class KubeLauncher(Launcher):
             key = tuple(annotations.get(a, "") for a in ANNOTATIONS[:2])
             if key not in known:
                 self.log.warning("removing pod %s: its dashboard %s/%s is gone", name, *key)
-                with contextlib.suppress(LauncherError):
+                with contextlib.suppress(LauncherError, client.ApiException):
                     await self._delete("pods", name)
-                    await self._delete("secrets", object_name("spec", *key))
+                    await self._delete_secrets(*key)
                     if self.storage == "clone":
                         clone = object_name("clone", *key)
                         await self._delete("persistentvolumeclaims", clone)
@@ -444,13 +469,13 @@ class KubeLauncher(Launcher):
                 ) from e
         deadline = time.monotonic() + self.clone_timeout
         while time.monotonic() < deadline:
-            response = await self._call(
+            data = await self._call(
                 "read clone",
                 lambda: v1.read_namespaced_persistent_volume_claim(
                     name, self.namespace, _preload_content=False
                 ),
             )
-            claim = json.loads(await response.read())
+            claim = json.loads(data)
             if (claim.get("status") or {}).get("phase") == "Bound":
                 return
             problem = await self._provisioning_problem(v1, name)
@@ -464,7 +489,7 @@ class KubeLauncher(Launcher):
         raise LauncherError(f"the cloned volume was not ready in {self.clone_timeout:.0f} s")
 
     async def _provisioning_problem(self, v1: Any, claim: str) -> str:
-        response = await self._call(
+        data = await self._call(
             "read events",
             lambda: v1.list_namespaced_event(
                 self.namespace,
@@ -472,7 +497,7 @@ class KubeLauncher(Launcher):
                 _preload_content=False,
             ),
         )
-        for event in json.loads(await response.read()).get("items") or []:
+        for event in json.loads(data).get("items") or []:
             involved = event.get("involvedObject") or {}
             if involved.get("name") == claim and event.get("reason") == "ProvisioningFailed":
                 return str(event.get("message", "provisioning failed"))

@@ -58,6 +58,12 @@ def object_name(kind: str, owner: str, name: str) -> str:
     return f"{stem}{readable[:room].strip('-')}-{key_hash(owner, name)[:8]}"
 
 
+def spec_secret_name(owner: str, name: str, launch_id: str) -> str:
+    """One Secret per launch: two gateways racing to start a dashboard never overwrite the
+    spec (and credential) of the pod that wins."""
+    return f"{object_name('spec', owner, name)}-{launch_id[:16]}"
+
+
 def selector(owner: str, name: str) -> dict[str, str]:
     """The labels that find every object of one dashboard."""
     return {**MANAGED, KEY_LABEL: key_hash(owner, name)}

@@ -87,7 +87,9 @@ class PodReflector:
             _preload_content=False,
             _request_timeout=self.request_timeout,
         )
-        doc = json.loads(await response.read())
+        body = await response.read()
+        check(response.status, body)
+        doc = json.loads(body)
         self.pods = {item["metadata"]["name"]: item for item in doc.get("items") or []}
         self.version = doc["metadata"]["resourceVersion"]
         self._notify()
@@ -107,6 +109,8 @@ class PodReflector:
             _request_timeout=self.watch_seconds + self.request_timeout,
         )
         async with response:
+            if response.status != 200:
+                check(response.status, await response.read())
             async for line in response.content:
                 if not line.strip():
                     continue
@@ -153,6 +157,17 @@ class PodReflector:
                     listed = self.failures < 3  # after repeated failures, list afresh
                     if not listed:
                         self.restarts += 1
+
+
+def check(status: int, body: bytes) -> None:
+    """Raise the API's error for a raw response that is not a success."""
+    if status < 400:
+        return
+    try:
+        message = str(json.loads(body).get("message", ""))
+    except ValueError:
+        message = body[:200].decode(errors="replace")
+    raise client.ApiException(status=status, reason=message)
 
 
 def describe_error(error: Exception) -> str:
