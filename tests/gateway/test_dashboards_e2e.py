@@ -16,13 +16,13 @@ import shutil
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import psutil
 import pytest
 import pytest_asyncio
 
+from tests.flows import HTML, api, open_until_app, streamlit_round_trip, wait_status
 from tests.hubstack import HubStack, browser, browser_login, hub_stack
 from tests.runners.harness import APPS
 
@@ -44,7 +44,6 @@ NOTEBOOK = {
     "source": {"type": "storage", "path": "notebooks"},
     "access": {"mode": "authenticated"},
 }
-HTML = {"Accept": "text/html"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -59,62 +58,6 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def tokens(stack: HubStack) -> dict[str, str]:
     return {user: await stack.token_for(user) for user in ("alice", "bob", "carol", "admin")}
-
-
-async def api(
-    stack: HubStack, token: str, method: str, path: str, body: Any = None
-) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.request(
-            method,
-            f"{stack.podium}_/api{path}",
-            json=body,
-            headers={"Authorization": f"token {token}"},
-        ) as r,
-    ):
-        return r.status, (
-            await r.json() if r.content_type == "application/json" else await r.text()
-        )
-
-
-async def open_until_app(
-    session: aiohttp.ClientSession, url: str, marker: str, timeout: float = 120
-) -> list[int]:
-    """Open ``url`` like a browser until the app itself answers; return the statuses seen."""
-    seen: list[int] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with session.get(url, headers=HTML) as r:
-            seen.append(r.status)
-            text = await r.text()
-            if r.status == 200 and marker in text:
-                return seen
-            assert r.status == 202 and "Starting" in text, (r.status, text[:300])
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not ready: {seen[-5:]}")
-
-
-async def streamlit_round_trip(session: aiohttp.ClientSession, stack: HubStack, path: str) -> None:
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    url = stack.podium.replace("http", "ws", 1) + path + "_stcore/stream"
-    async with session.ws_connect(
-        url, headers={"Origin": stack.base}, protocols=["streamlit"]
-    ) as ws:
-        back = BackMsg()
-        back.rerun_script.query_string = ""
-        back.rerun_script.page_script_hash = ""
-        await ws.send_bytes(back.SerializeToString())
-        for _ in range(200):
-            msg = await ws.receive(timeout=60)
-            assert msg.type == aiohttp.WSMsgType.BINARY, msg
-            fwd = ForwardMsg()
-            fwd.ParseFromString(msg.data)
-            if b"square is 9" in fwd.SerializeToString():
-                return
-    raise AssertionError("the app never answered over its WebSocket")
 
 
 async def test_publish_share_wake_and_refuse(stack: HubStack, tokens: dict[str, str]) -> None:
@@ -306,18 +249,6 @@ async def test_route_survives_a_proxy_restart(stack: HubStack, tokens: dict[str,
             await asyncio.sleep(0.5)
     status, _ = await api(stack, tokens["alice"], "GET", "/dashboards")
     assert status == 200
-
-
-async def wait_status(stack: HubStack, tokens: dict[str, str], name: str, wanted: str,
-                      start: bool = False, timeout: float = 120) -> None:  # fmt: skip
-    if start:
-        await api(stack, tokens["alice"], "POST", f"/dashboards/alice/{name}/start")
-    deadline = time.monotonic() + timeout
-    while (await api(stack, tokens["alice"], "GET", f"/dashboards/alice/{name}"))[1][
-        "status"
-    ] != wanted:
-        assert time.monotonic() < deadline, f"{name} never became {wanted}"
-        await asyncio.sleep(0.5)
 
 
 async def test_viewers_keep_their_dashboards_while_the_hub_restarts(

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -24,7 +23,7 @@ from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.kube.manifests import object_name
 from runners.guard import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, cluster
-from tests.runners.harness import APPS, free_port, wait_listening
+from tests.runners.harness import APPS
 
 pytestmark = [pytest.mark.functional]
 SECRET = b"s" * 32
@@ -152,30 +151,6 @@ async def test_source_is_mounted_read_only(kube: Cluster) -> None:
         await k.stop(dashboard, runtime)
     finally:
         await k.close()
-
-
-@pytest.fixture(scope="module")
-def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Streamlit app in a git repository served by ``git daemon`` on loopback."""
-    base = tmp_path_factory.mktemp("git")
-    shutil.copytree(APPS / "streamlit", base / "repo")
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "app"]):
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=base / "repo",
-            check=True,
-        )
-    port = free_port()
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={port}",
-         f"--base-path={base}", str(base)],
-    )  # fmt: skip
-    try:
-        wait_listening(port)
-        yield f"git://127.0.0.1:{port}/repo"
-    finally:
-        daemon.terminate()
-        daemon.wait(10)
 
 
 async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> None:

@@ -1,0 +1,82 @@
+"""What the end-to-end tests do as people do it: call the API, open a link until the app
+answers, talk to Streamlit over its WebSocket, wait for a status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+
+from tests.hubstack import HubStack
+
+HTML = {"Accept": "text/html"}
+
+
+async def api(
+    stack: HubStack, token: str, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(
+            method,
+            f"{stack.podium}_/api{path}",
+            json=body,
+            headers={"Authorization": f"token {token}"},
+        ) as r,
+    ):
+        return r.status, (
+            await r.json() if r.content_type == "application/json" else await r.text()
+        )
+
+
+async def open_until_app(
+    session: aiohttp.ClientSession, url: str, marker: str, timeout: float = 120
+) -> list[int]:
+    """Open ``url`` like a browser until the app itself answers; return the statuses seen."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with session.get(url, headers=HTML) as r:
+            seen.append(r.status)
+            text = await r.text()
+            if r.status == 200 and marker in text:
+                return seen
+            assert r.status == 202 and "Starting" in text, (r.status, text[:300])
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not ready: {seen[-5:]}")
+
+
+async def streamlit_round_trip(session: aiohttp.ClientSession, stack: HubStack, path: str) -> None:
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    url = stack.podium.replace("http", "ws", 1) + path + "_stcore/stream"
+    async with session.ws_connect(
+        url, headers={"Origin": stack.base}, protocols=["streamlit"]
+    ) as ws:
+        back = BackMsg()
+        back.rerun_script.query_string = ""
+        back.rerun_script.page_script_hash = ""
+        await ws.send_bytes(back.SerializeToString())
+        for _ in range(200):
+            msg = await ws.receive(timeout=60)
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            fwd = ForwardMsg()
+            fwd.ParseFromString(msg.data)
+            if b"square is 9" in fwd.SerializeToString():
+                return
+    raise AssertionError("the app never answered over its WebSocket")
+
+
+async def wait_status(stack: HubStack, tokens: dict[str, str], name: str, wanted: str,
+                      start: bool = False, timeout: float = 120) -> None:  # fmt: skip
+    if start:
+        await api(stack, tokens["alice"], "POST", f"/dashboards/alice/{name}/start")
+    deadline = time.monotonic() + timeout
+    while (await api(stack, tokens["alice"], "GET", f"/dashboards/alice/{name}"))[1][
+        "status"
+    ] != wanted:
+        assert time.monotonic() < deadline, f"{name} never became {wanted}"
+        await asyncio.sleep(0.5)
