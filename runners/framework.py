@@ -32,6 +32,17 @@ _SENSITIVE_ENV = (
 )
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the framework's process before exec: a SIGKILL when the runner dies, however it
+    dies (a runner killed -9 cannot stop its framework itself)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def become_subreaper() -> bool:
     if not sys.platform.startswith("linux"):
         return False
@@ -68,6 +79,7 @@ class Framework:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # its own process group, signalled as one
+            preexec_fn=die_with_parent,
         )
         self._pump = asyncio.create_task(self._relay_output())
 

@@ -221,8 +221,12 @@ def stop_leftovers(stack: HubStack) -> None:
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         with contextlib.suppress(psutil.Error):
             cmdline = proc.info["cmdline"] or []
-            ours = "runners" in cmdline and (proc.info["cwd"] or "").startswith(str(stack.dir))
+            # A runner, or its framework (both work inside the stack's folder).
+            ours = (proc.info["cwd"] or "").startswith(str(stack.dir)) and proc.pid != os.getpid()
             if ours or proxy in " ".join(cmdline):
+                for child in proc.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        child.kill()
                 proc.kill()
 
 

@@ -178,13 +178,22 @@ class LocalLauncher(Launcher):
             try:
                 await asyncio.wait_for(child.wait(), 15)
             except TimeoutError:
-                self._signal(process.pid, signal.SIGKILL)
+                self._kill_tree(process)
                 await child.wait()
             return
         # A runner adopted from an earlier gateway: not our child, so poll for it.
         _, alive = await asyncio.to_thread(psutil.wait_procs, [process], 15)
         if alive:
-            self._signal(process.pid, signal.SIGKILL)
+            self._kill_tree(process)
+
+    def _kill_tree(self, process: psutil.Process) -> None:
+        """The runner did not stop in time: kill it and everything under it (its framework
+        runs in a process group of its own, which killing the runner's group would miss)."""
+        with contextlib.suppress(psutil.Error):
+            for child in process.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+        self._signal(process.pid, signal.SIGKILL)
 
     @staticmethod
     def _signal(pid: int, signum: int) -> None:

@@ -56,6 +56,7 @@ class Image:
     """
 
     env: dict[str, str]
+    entrypoint: list[str] = field(default_factory=list)
     workdir: str = "/"
     covers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -82,7 +83,9 @@ def default_images() -> dict[str, Image]:
             keep = interpreter.parents[len(interpreter.parents) - len(parent.parts) - 1]
             covers.append({"dir": str(parent), "keep": [str(keep)]})
             break
-    return {"podium/runner:test": Image({"PATH": path, "LANG": "C.UTF-8"}, covers=covers)}
+    env = {"PATH": path, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    # images/runner/Dockerfile's entrypoint is tini, then podium-runner; tini is not here.
+    return {"podium/runner:test": Image(env, ["podium-runner"], covers=covers)}
 
 
 class Kubelet:
@@ -378,7 +381,10 @@ class Kubelet:
             "gid": gid,
             "groups": groups,
             "cwd": container.get("workingDir", image.workdir),
-            "command": [*container.get("command", []), *container.get("args", [])],
+            "command": [
+                *(container.get("command") or image.entrypoint),
+                *container.get("args", []),
+            ],
             "env": env,
         }
         cfg = pod.dir / "container.json"
@@ -473,6 +479,18 @@ class Kubelet:
             containerStatuses=[self._status(container, state, ready)],
         )
 
+    @staticmethod
+    def kill(process: asyncio.subprocess.Process, signum: int) -> None:
+        """Signal the container's whole process tree, as the end of its cgroup would
+        (the runner keeps its framework in a process group of its own)."""
+        with contextlib.suppress(psutil.Error):
+            tree = psutil.Process(process.pid).children(recursive=True)
+            for child in tree if signum == signal.SIGKILL else []:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
     async def enforce_memory(self, pod: RunningPod, limit: int) -> None:
         assert pod.process is not None
         while True:
@@ -483,21 +501,18 @@ class Kubelet:
                 used = sum(p.memory_info().rss for p in tree)
                 if used > limit:
                     pod.oom = True
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pod.process.pid, signal.SIGKILL)
+                    self.kill(pod.process, signal.SIGKILL)
                     return
 
     async def terminate(self, pod: RunningPod, obj: Object) -> None:
         grace = obj["metadata"].get("deletionGracePeriodSeconds", 30)
         process = pod.process
         if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+            self.kill(process, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), grace)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                self.kill(process, signal.SIGKILL)
                 await process.wait()
         for task in pod.tasks:
             task.cancel()
@@ -523,8 +538,7 @@ class Kubelet:
         """Kill every pod's process (a test's end)."""
         for pod in list(self.pods.values()):
             if pod.process is not None and pod.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pod.process.pid, signal.SIGKILL)
+                self.kill(pod.process, signal.SIGKILL)
                 await pod.process.wait()
         for task in list(self._tasks):
             task.cancel()

@@ -120,3 +120,15 @@ async def test_orphans_are_reaped_while_running(tmp_path: Path) -> None:
     ]
     assert zombies == []
     assert await runner.stop(STOP_BOUND) == 0
+
+
+async def test_the_framework_dies_with_a_killed_runner(tmp_path: Path) -> None:
+    """SIGKILL leaves the runner no chance to stop its framework: the kernel does it
+    (PR_SET_PDEATHSIG), so no app outlives its runner and holds its port and memory."""
+    runner = await start_runner(app_spec("streamlit", "app.py"), tmp_path)
+    await runner.wait_ready()
+    procs = descendants(runner.process.pid)
+    assert any("streamlit" in " ".join(p.cmdline()) for p in procs)
+    runner.process.kill()
+    await runner.process.wait()
+    assert all_gone(procs) == []

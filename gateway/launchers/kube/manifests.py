@@ -219,8 +219,7 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": plan.image,
-        "imagePullPolicy": plan.image_pull_policy,
-        "command": ["podium-runner"],
+        "imagePullPolicy": plan.image_pull_policy,  # its entrypoint: tini, then podium-runner
         "env": _env(plan),
         "ports": [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}],
         "resources": plan.profile.resources(),
