@@ -11,6 +11,7 @@ kept for it (the clone). A git dashboard goes the same way.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -32,7 +33,7 @@ c.KubeLauncher.kubeconfig = {kubeconfig!r}
 c.KubeLauncher.namespace = {namespace!r}
 c.KubeLauncher.image = "podium/runner:test"
 c.KubeLauncher.storage = {storage!r}
-c.KubeLauncher.clone_storage_class = "csi-clone"
+c.KubeLauncher.clone_storage_class = {clone_class!r}
 c.KubeLauncher.ready_timeout = 120
 c.Podium.git_allowed_schemes = ["git", "https"]
 """
@@ -49,6 +50,8 @@ async def kube_stack(
 ) -> AsyncIterator[tuple[HubStack, Cluster]]:
     tmp = tmp_path_factory.mktemp(f"kube-{mode}")
     async with cluster(tmp) as c:
+        if mode == "clone" and not c.simulated and not os.environ.get("PODIUM_TEST_CLONE_CLASS"):
+            pytest.skip("set $PODIUM_TEST_CLONE_CLASS to a storage class that can clone")
         if c.kubelet is not None:
             c.kubelet.bind_claim(c.namespace, "claim-alice")
             c.kubelet.bind_claim(c.namespace, "home-nfs")
@@ -60,7 +63,10 @@ async def kube_stack(
                 c.kubelet.claim_dir(c.namespace, "home-nfs") / "home/alice/apps/sales",
             )
         extra = KUBE_CONFIG.format(
-            kubeconfig=str(c.kubeconfig), namespace=c.namespace, storage=mode
+            kubeconfig=str(c.kubeconfig),
+            namespace=c.namespace,
+            storage=mode,
+            clone_class=os.environ.get("PODIUM_TEST_CLONE_CLASS", "csi-clone"),
         )
         (tmp / "hub").mkdir()
         async with hub_stack(tmp / "hub", podium_extra=extra) as stack:

@@ -8,6 +8,7 @@ the reflector surviving watch drops, expiry and API errors.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -114,6 +115,10 @@ async def launch_and_get(k: KubeLauncher, dashboard: Dashboard) -> tuple[Runtime
 async def test_streamlit_from_each_storage_mode(
     kube: Cluster, storage: str, options: dict[str, Any]
 ) -> None:
+    if storage == "clone" and not kube.simulated:
+        if not os.environ.get("PODIUM_TEST_CLONE_CLASS"):
+            pytest.skip("set $PODIUM_TEST_CLONE_CLASS to a storage class that can clone")
+        options = {"clone_storage_class": os.environ["PODIUM_TEST_CLONE_CLASS"]}
     k = launcher(kube, storage=storage, **options)
     dashboard = streamlit(f"sales-{storage}")
     try:
