@@ -65,7 +65,6 @@ def describe(pod: dict[str, Any]) -> Observed:
     ports = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("ports") or [{}]
     port = int(ports[0].get("containerPort", 0))
     address = (ip, port) if ip and port else None
+    ready = ready and address is not None
     message = "" if ready else "the dashboard is starting"
-    return Observed(
-        running=True, ready=ready and address is not None, message=message, address=address
-    )
+    return Observed(running=True, ready=ready, message=message, address=address)

@@ -1,0 +1,67 @@
+"""Pod status in words a creator understands: one table, one pure function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.launchers.kube.status import describe
+
+pytestmark = pytest.mark.unit
+
+
+def pod(
+    phase: str = "Running", state: dict[str, Any] | None = None, **status: Any
+) -> dict[str, Any]:
+    container = {"name": "runner", "state": state or {"running": {}}}
+    return {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "runner", "ports": [{"containerPort": 8888}]}]},
+        "status": {"phase": phase, "containerStatuses": [container], **status},
+    }
+
+
+READY = [{"type": "Ready", "status": "True"}]
+
+
+@pytest.mark.parametrize(
+    ("given", "running", "ready", "message"),
+    [
+        (pod(podIP="10.0.0.5", conditions=READY), True, True, ""),
+        (pod(podIP="10.0.0.5"), True, False, "the dashboard is starting"),
+        (pod(conditions=READY), True, False, "the dashboard is starting"),  # no IP yet
+        (pod("Pending", {"waiting": {"reason": "ContainerCreating"}}), True, False,
+         "the pod is being created (image, storage)"),
+        (pod("Pending", {"waiting": {"reason": "ErrImagePull", "message": "not found"}}),
+         False, False, "the runner image cannot be pulled (ErrImagePull): not found"),
+        (pod("Pending", {"waiting": {"reason": "ImagePullBackOff"}}), False, False,
+         "the runner image cannot be pulled (ImagePullBackOff)"),
+        (pod("Running", {"waiting": {"reason": "CrashLoopBackOff"}}), False, False,
+         "the dashboard keeps crashing (CrashLoopBackOff)"),
+        (pod("Pending", {"waiting": {"reason": "CreateContainerConfigError",
+                                     "message": 'secret "x" not found'}}),
+         False, False, 'the runner pod cannot start: secret "x" not found'),
+        (pod("Pending", conditions=[{"type": "PodScheduled", "status": "False",
+                                     "reason": "Unschedulable", "message": "0/3 nodes: memory"}]),
+         True, False, "waiting for a node with room for it: 0/3 nodes: memory"),
+        (pod("Failed", {"terminated": {"reason": "OOMKilled", "exitCode": 137}}), False, False,
+         "the dashboard ran out of memory (OOMKilled): choose a profile with more memory, "
+         "or make the app use less"),
+        (pod("Failed", {"terminated": {"reason": "Error", "exitCode": 4}}), False, False,
+         "the runner stopped (exit code 4)"),
+    ],
+)  # fmt: skip
+def test_describe(given: dict[str, Any], running: bool, ready: bool, message: str) -> None:
+    observed = describe(given)
+    assert (observed.running, observed.ready, observed.message) == (running, ready, message)
+
+
+def test_ready_pods_say_where_they_are() -> None:
+    assert describe(pod(podIP="10.0.0.5", conditions=READY)).address == ("10.0.0.5", 8888)
+
+
+def test_a_pod_being_deleted_is_not_running() -> None:
+    deleting = pod(podIP="10.0.0.5", conditions=READY)
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert not describe(deleting).running
