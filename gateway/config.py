@@ -220,4 +220,12 @@ class Podium(Application):
             idle_max=self.idle_timeout_max,
             git_schemes=tuple(self.git_allowed_schemes),
             git_hosts=tuple(self.git_allowed_hosts),
+            profiles=self.profile_names(),
         )
+
+    def profile_names(self) -> tuple[str, ...]:
+        """The resource profiles creators may pick (``c.KubeLauncher.profiles``)."""
+        if self.launcher != "kubernetes":
+            return ()
+        offered = self.config.KubeLauncher.get("profiles", [])
+        return tuple(str(p.get("name", "")) for p in offered if p.get("name"))

@@ -54,6 +54,7 @@ class Dashboard:
     env: dict[str, str] = field(default_factory=dict)
     command: tuple[str, ...] = ()  # framework "custom" only: the command template
     idle_timeout: int = 1800
+    profile: str = ""  # a resource profile the admin offers ("": the first, the default)
     desired: str = "stopped"
     status: str = "stopped"
     message: str = ""
@@ -81,6 +82,7 @@ class Dashboard:
             "env": dict(self.env),
             "command": list(self.command),
             "idle_timeout": self.idle_timeout,
+            "profile": self.profile,
             "url": self.url(prefix),
             "status": self.status,
             "message": self.message,

@@ -68,6 +68,10 @@ DASHBOARD = {
             "description": "framework 'custom' only: the command, with {port}, {prefix}, {entry}",
         },
         "idle_timeout": {"type": "integer"},
+        "profile": {
+            "type": "string",
+            "description": "one of the resource profiles the admin offers ('': the default)",
+        },
         "url": {"type": "string", "readOnly": True},
         "status": {"enum": list(STATUSES), "readOnly": True},
         "message": {"type": "string", "readOnly": True},

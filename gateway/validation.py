@@ -31,6 +31,7 @@ EDITABLE = {
     "env",
     "idle_timeout",
     "command",
+    "profile",
 }
 READ_ONLY = {"owner", "url", "status", "message", "created", "updated"}
 MAX_ENV = 64
@@ -56,6 +57,7 @@ class Policy:
     idle_max: int = 86400
     git_schemes: tuple[str, ...] = ("https", "ssh")
     git_hosts: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()  # names of the launcher's resource profiles, if any
 
 
 def _object(payload: Any, what: str) -> Mapping[str, Any]:
@@ -168,6 +170,15 @@ def check_idle(value: Any, policy: Policy, admin: bool) -> int:
     return value
 
 
+def check_profile(value: Any, policy: Policy) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or value not in policy.profiles:
+        offered = ", ".join(policy.profiles) or "none (this hub has no profiles)"
+        raise Invalid(f"profile must be one of: {offered}", field="profile")
+    return value
+
+
 def _only(doc: Mapping[str, Any], allowed: set[str], what: str) -> None:
     extra = sorted(set(doc) - allowed)
     if extra:
@@ -198,6 +209,8 @@ def _fields(doc: Mapping[str, Any], current: Dashboard, policy: Policy, admin: b
         changes["idle_timeout"] = check_idle(doc["idle_timeout"], policy, admin)
     if "command" in doc:
         changes["command"] = check_command(doc["command"])
+    if "profile" in doc:
+        changes["profile"] = check_profile(doc["profile"], policy)
     result = replace(current, **changes)
     if result.framework == "custom":
         if not result.command:
@@ -251,9 +264,8 @@ def parse_patch(
 
 def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
     """Whether an edit changes what runs (and so needs a restart of a running dashboard)."""
-    return (before.framework, before.source, before.entry, before.env) != (
-        after.framework,
-        after.source,
-        after.entry,
-        after.env,
-    )
+
+    def running(d: Dashboard) -> tuple[object, ...]:
+        return (d.framework, d.source, d.entry, d.env, d.command, d.profile)
+
+    return running(before) != running(after)

@@ -151,3 +151,24 @@ def test_custom_command_only_where_enabled() -> None:
         parse_create(body(framework="custom", command=command), "alice", POLICY)
     with pytest.raises(Invalid, match="list of arguments"):
         parse_create(body(framework="custom", command="python serve.py"), "alice", policy)
+
+
+def test_profiles_are_the_admins_names_only() -> None:
+    offered = Policy(profiles=("small", "gpu"))
+    assert parse_create(body(profile="gpu"), "alice", offered).profile == "gpu"
+    assert parse_create(body(), "alice", offered).profile == ""  # the default
+    with pytest.raises(Invalid, match="profile must be one of: small, gpu") as e:
+        parse_create(body(profile="huge"), "alice", offered)
+    assert e.value.field == "profile"
+    with pytest.raises(Invalid, match="this hub has no profiles"):
+        parse_create(body(profile="gpu"), "alice", POLICY)
+
+
+def test_what_runs_changed_means_a_rebuild() -> None:
+    offered = Policy(profiles=("gpu",), frameworks=("streamlit", "custom"))
+    d = parse_create(body(), "alice", offered)
+    assert rebuild_needed(d, parse_patch({"profile": "gpu"}, d, offered))
+    custom = parse_create(
+        body(framework="custom", entry=None, command=["python", "a.py"]), "alice", offered
+    )
+    assert rebuild_needed(custom, parse_patch({"command": ["python", "b.py"]}, custom, offered))

@@ -160,3 +160,25 @@ def test_object_names_are_dns_labels_and_distinct() -> None:
     b = object_name("", "alice", "x" * 81)
     assert len(a) <= 63 and len(b) <= 63 and a != b
     assert object_name("clone", "Émile.O'Brien@example.org", "q3").startswith("podium-clone-mile")
+
+
+def test_a_dashboard_runs_with_its_profile() -> None:
+    from gateway.dashboards import Dashboard
+    from gateway.launchers.kube.launcher import KubeLauncher
+
+    k = KubeLauncher(
+        "/dashboards/",
+        ["https"],
+        [],
+        namespace="hub",
+        profiles=[
+            {"name": "small", "memory_limit": "512Mi"},
+            {"name": "gpu", "memory_limit": "16Gi", "node_selector": {"gpu": "yes"}},
+        ],
+    )
+    gpu = Dashboard("alice", "sales", "streamlit", entry="app.py", profile="gpu")
+    pod = make_pod(k.plan(gpu, "0" * 16))
+    assert pod["spec"]["nodeSelector"] == {"gpu": "yes"}
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "16Gi"
+    default = make_pod(k.plan(Dashboard("alice", "x", "streamlit", entry="a.py"), "0" * 16))
+    assert default["spec"]["containers"][0]["resources"]["limits"]["memory"] == "512Mi"

@@ -235,7 +235,7 @@ class KubeLauncher(Launcher):
             launch_id=launch_id,
             image=self.image,
             storage=self._storage(dashboard),
-            profile=self.profile(),
+            profile=self.profile(dashboard.profile),
             spec_secret=spec_secret_name(dashboard.owner, dashboard.name, launch_id),
             image_pull_policy=self.image_pull_policy,
             image_pull_secrets=tuple(self.image_pull_secrets),

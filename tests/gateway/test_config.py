@@ -1,0 +1,38 @@
+"""The configuration: a podium_config.py file read as an admin writes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Podium
+
+pytestmark = pytest.mark.unit
+
+
+def load(tmp_path: Path, text: str) -> Podium:
+    path = tmp_path / "podium_config.py"
+    path.write_text(text)
+    config = Podium()
+    config.initialize(["-f", str(path)])
+    config.load_config_file(config.config_file)
+    return config
+
+
+def test_profiles_offered_to_creators_come_from_the_kubernetes_launcher(tmp_path: Path) -> None:
+    profiles = """
+c.KubeLauncher.profiles = [{"name": "small"}, {"name": "gpu", "memory_limit": "16Gi"}]
+"""
+    local = load(tmp_path, profiles)
+    assert local.policy().profiles == ()  # local runners have no profiles
+    kube = load(tmp_path, profiles + 'c.Podium.launcher = "kubernetes"\n')
+    assert kube.policy().profiles == ("small", "gpu")
+
+
+def test_an_unknown_launcher_is_refused_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        load(tmp_path, 'c.Podium.launcher = "nomad"\n')
+    assert "expected any of ['local', 'kubernetes'], not the str 'nomad'" in capsys.readouterr().err
