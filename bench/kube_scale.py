@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -94,7 +95,7 @@ async def main() -> None:
                     for i in range(args.dashboards):
                         body = {"name": f"d{i:04d}", "framework": "streamlit", "entry": "app.py",
                                 "source": {"type": "storage", "path": "apps"},
-                                "access": {"mode": "authenticated"}, "idle_timeout": 0}  # fmt: skip
+                                "access": {"mode": "authenticated"}, "idle_timeout": 86400}  # fmt: skip
                         async with s.post(api, json=body) as r:
                             assert r.status == 201, await r.text()
                     registered = time.monotonic() - t0
@@ -112,6 +113,7 @@ async def main() -> None:
                         if ready >= args.running:
                             break
                         assert time.monotonic() - t0 < 900, f"only {ready} ready"
+                        print(f"  {ready}/{args.running} ready after {time.monotonic() - t0:.0f} s", flush=True)
                         await asyncio.sleep(2)
                     started = time.monotonic() - t0
                     await asyncio.sleep(5)  # settle
@@ -140,9 +142,13 @@ async def main() -> None:
               f"(includes the requests above)")  # fmt: skip
         print(f"Kubernetes API calls at steady state: {calls / window * 60:.1f} per minute "
               f"({calls} in {window:.0f} s); all calls since start by kind: {dict(c.api.calls)}")  # fmt: skip
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        print(f"failed: the stack's logs are in {tmp}", file=sys.stderr)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
+    # A SIGTERM (a timeout) unwinds like Ctrl+C: the stack and every pod are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     asyncio.run(main())

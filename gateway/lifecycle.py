@@ -134,7 +134,8 @@ class Lifecycle:
                 log.info("%s/%s is ready", *dashboard.key)
                 return
             if not observed.running:
-                await self._fail(dashboard, runtime, "the dashboard could not start", failures)
+                why = observed.message or "the dashboard could not start"
+                await self._fail(dashboard, runtime, why, failures)
                 return
             await self._set_message(dashboard, observed.message)
             await asyncio.sleep(delay)
@@ -240,12 +241,10 @@ class Lifecycle:
     async def check(self) -> None:
         """One pass: failed runners noticed, idle dashboards stopped."""
         now = datetime.now(UTC)
-        for dashboard in await self.store.list():
-            if dashboard.status != "ready" or (
-                dashboard.key in self._starts and not self._starts[dashboard.key].done()
-            ):
+        for dashboard, record in await self.store.with_runtimes("ready"):  # one query
+            if dashboard.key in self._starts and not self._starts[dashboard.key].done():
                 continue
-            runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
+            runtime = Runtime.from_json(record)
             if runtime is None:
                 continue
             observed = await self.launcher.inspect(dashboard, runtime)
@@ -300,7 +299,8 @@ class Lifecycle:
                 await self._ready(dashboard, runtime, observed)
                 return
             if not observed.running:
-                await self._fail(dashboard, runtime, "the dashboard could not start", 0)
+                why = observed.message or "the dashboard could not start"
+                await self._fail(dashboard, runtime, why, 0)
                 return
             await asyncio.sleep(1)
 

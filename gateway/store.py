@@ -179,6 +179,13 @@ class Store:
             raise NotFound(f"there is no dashboard {owner}/{name}")
         return to_dashboard(row)
 
+    async def with_runtimes(self, status: str) -> list[tuple[Dashboard, dict[str, Any]]]:
+        """Every dashboard in ``status`` with its runtime record, in one query."""
+        query = sa.select(dashboards).where(dashboards.c.status == status)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [(to_dashboard(r), dict(r._mapping["runtime"] or {})) for r in rows]
+
     async def list(self, owner: str | None = None) -> list[Dashboard]:
         query = sa.select(dashboards).order_by(dashboards.c.owner, dashboards.c.name)
         if owner is not None:

@@ -153,7 +153,7 @@ class LocalLauncher(Launcher):
 
     async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
         if self._process(runtime) is None:
-            return Observed(running=False, message="the runner is not running")
+            return Observed(running=False, message="the runner exited: its log says why")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         url = f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}_podium/health"

@@ -8,7 +8,7 @@ process (tests/kubesim/container.py): with the container's environment
 (``fieldRef`` and ``secretKeyRef`` resolved), as the pod's user, with each
 volume bind-mounted at its path — a claim is a directory under the
 simulator's root, an ``emptyDir`` a fresh one, a ``secret`` its keys as files.
-Each pod gets its own loopback address (127.1.x.y) as its pod IP. The
+Each pod gets its own loopback address (127.n.x.y) as its pod IP. The
 readiness probe is polled; a memory limit is enforced by killing the process
 tree (OOMKilled, 137); deletion sends SIGTERM, then SIGKILL after the grace
 period. Claims with a ``dataSource`` are clones: the source directory is copied,
@@ -22,6 +22,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -106,6 +107,9 @@ class Kubelet:
         self.clone_classes = clone_classes
         self.mount_roots = mount_roots
         self.pods: dict[tuple[str, str], RunningPod] = {}
+        # Pod IPs in a /16 of the loopback block picked per cluster, so that two clusters
+        # (or a crashed earlier run's pods) do not hand out the same address.
+        self._net = random.randrange(2, 255)
         self._next_ip = 1
         self._tasks: set[asyncio.Task[Any]] = set()
         api.listeners.append(self.on_change)
@@ -336,7 +340,7 @@ class Kubelet:
     def environment(self, pod: RunningPod, image: Image, container: Object) -> dict[str, str]:
         meta = pod.obj["metadata"]
         if not pod.ip:
-            pod.ip = f"127.1.{self._next_ip // 250}.{self._next_ip % 250 + 1}"
+            pod.ip = f"127.{self._net}.{self._next_ip // 250}.{self._next_ip % 250 + 1}"
             self._next_ip += 1
         env = dict(image.env)
         for item in container.get("env", []):

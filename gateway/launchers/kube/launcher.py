@@ -51,6 +51,9 @@ from gateway.launchers.kube.reflector import PodReflector, check, describe_error
 from gateway.launchers.kube.status import describe
 
 T = TypeVar("T")
+# The watch holds one connection for minutes; starts and stops at scale need many more
+# connections than the library's default (5 per core).
+POOL = 64
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -132,6 +135,7 @@ class KubeLauncher(Launcher):
         self._reflector: PodReflector | None = None
         self._policy_done = False
         self._lock = asyncio.Lock()
+        self._created: dict[str, tuple[str, float]] = {}  # pod -> (launch, shown-by deadline)
 
     # --- the API -----------------------------------------------------------------------
     async def _client(self) -> client.ApiClient:
@@ -139,15 +143,20 @@ class KubeLauncher(Launcher):
             if self._api is None:
                 path = self.kubeconfig or os.environ.get("KUBECONFIG", "")
                 if path:
-                    self._api = await config.new_client_from_config(config_file=path)
+                    settings = client.Configuration()
+                    await config.load_kube_config(config_file=path, client_configuration=settings)
+                    settings.connection_pool_maxsize = POOL
+                    self._api = client.ApiClient(configuration=settings)
                     if not self.namespace:
                         _, context = config.list_kube_config_contexts(config_file=path)
                         self.namespace = (
                             (context or {}).get("context", {}).get("namespace", "default")
                         )
                 else:
-                    config.load_incluster_config()  # type: ignore[no-untyped-call]
-                    self._api = client.ApiClient()
+                    settings = client.Configuration()
+                    config.load_incluster_config(client_configuration=settings)  # type: ignore[no-untyped-call]
+                    settings.connection_pool_maxsize = POOL
+                    self._api = client.ApiClient(configuration=settings)
                     if not self.namespace:
                         self.namespace = IN_CLUSTER_NAMESPACE.read_text().strip()
             return self._api
@@ -300,6 +309,10 @@ class KubeLauncher(Launcher):
                 return self._adopted(plan, found)
             raise LauncherError("a runner pod of this dashboard is still being deleted") from e
         self.log.info("created pod %s for %s/%s", plan.pod_name, *dashboard.key)
+        self._created[plan.pod_name] = (launch_id, time.monotonic() + self.api_timeout * 6)
+        # Lookups read the watch: wait until it shows the new pod, so that the first one
+        # does not take "not there yet" for "gone".
+        await reflector.wait_for(lambda pods: plan.pod_name in pods, self.api_timeout)
         return Runtime(
             launch_id,
             "",
@@ -323,9 +336,15 @@ class KubeLauncher(Launcher):
 
     async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
         reflector = await self.reflector()
-        pod = reflector.pods.get(self._pod_name(dashboard, runtime))
+        name = self._pod_name(dashboard, runtime)
+        pod = reflector.pods.get(name)
         if pod is None:
+            created = self._created.get(name)
+            if created and created[0] == runtime.launch_id and time.monotonic() < created[1]:
+                # Created here a moment ago; the watch has not shown it yet (a busy server).
+                return Observed(running=True, message="the pod is being created")
             return Observed(running=False, message="the runner pod is gone")
+        self._created.pop(name, None)
         launch = (pod["metadata"].get("annotations") or {}).get(LAUNCH_ANNOTATION)
         if launch != runtime.launch_id:
             return Observed(running=False, message="the runner pod belongs to another launch")
@@ -335,6 +354,7 @@ class KubeLauncher(Launcher):
         return str(runtime.details.get("pod") or object_name("", *dashboard.key))
 
     async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        self._created.pop(self._pod_name(dashboard, runtime), None)
         await self._delete_pod(self._pod_name(dashboard, runtime))
         await self._delete("secrets", spec_secret_name(*dashboard.key, runtime.launch_id))
 
