@@ -113,7 +113,10 @@ async def main() -> None:
                         if ready >= args.running:
                             break
                         assert time.monotonic() - t0 < 900, f"only {ready} ready"
-                        print(f"  {ready}/{args.running} ready after {time.monotonic() - t0:.0f} s", flush=True)
+                        print(
+                            f"  {ready}/{args.running} ready after {time.monotonic() - t0:.0f} s",
+                            flush=True,
+                        )
                         await asyncio.sleep(2)
                     started = time.monotonic() - t0
                     await asyncio.sleep(5)  # settle

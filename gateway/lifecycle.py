@@ -113,6 +113,18 @@ class Lifecycle:
         return task
 
     async def _launch(self, dashboard: Dashboard) -> None:
+        """Start, then follow the start until ready; never ends with the dashboard stuck
+        in 'starting' (an unexpected error fails it, with backoff, like any failure)."""
+        try:
+            await self._start_and_follow(dashboard)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.exception("starting %s/%s", *dashboard.key)
+            runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
+            await self._fail(dashboard, runtime, f"the start failed unexpectedly ({e})", 0)
+
+    async def _start_and_follow(self, dashboard: Dashboard) -> None:
         previous = await self.store.runtime(dashboard.owner, dashboard.name)
         failures = int(previous.get("failures", 0))
         launch_id = secrets.token_hex(8)
@@ -128,7 +140,12 @@ class Lifecycle:
         deadline = time.monotonic() + self.ready_timeout
         delay = 0.1
         while time.monotonic() < deadline:
-            observed = await self.launcher.inspect(dashboard, runtime)
+            try:
+                observed = await self.launcher.inspect(dashboard, runtime)
+            except LauncherError as e:  # e.g. a busy API server: look again
+                log.warning("%s/%s: %s", *dashboard.key, e)
+                await asyncio.sleep(1)
+                continue
             if observed.ready:
                 await self._ready(dashboard, runtime, observed)
                 log.info("%s/%s is ready", *dashboard.key)

@@ -72,6 +72,7 @@ class RunningPod:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stopping: bool = False
     oom: bool = False
+    limit: int = 0  # memory limit in bytes (0: none)
 
 
 def default_images() -> dict[str, Image]:
@@ -112,6 +113,7 @@ class Kubelet:
         self._net = random.randrange(2, 255)
         self._next_ip = 1
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._memory: asyncio.Task[None] | None = None
         api.listeners.append(self.on_change)
 
     # --- reacting to the API -----------------------------------------------------------
@@ -418,8 +420,9 @@ class Kubelet:
         )
         pod.tasks.append(self._spawn(self.probe(pod, container)))
         limit = container.get("resources", {}).get("limits", {}).get("memory")
-        if limit:
-            pod.tasks.append(self._spawn(self.enforce_memory(pod, memory_bytes(limit))))
+        pod.limit = memory_bytes(limit) if limit else 0
+        if self._memory is None:
+            self._memory = self._spawn(self.enforce_memory())
         code = await pod.process.wait()
         for task in pod.tasks[1:]:
             task.cancel()
@@ -470,7 +473,7 @@ class Kubelet:
                 if ok != ready:
                     ready = ok
                     self._set_ready(pod, container, ok)
-                await asyncio.sleep(min(period, 0.5) if not ready else period)
+                await asyncio.sleep(period)
 
     def _set_ready(self, pod: RunningPod, container: Object, ready: bool) -> None:
         current = pod.obj["status"].get("containerStatuses") or []
@@ -495,18 +498,31 @@ class Kubelet:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signum)
 
-    async def enforce_memory(self, pod: RunningPod, limit: int) -> None:
-        assert pod.process is not None
+    async def enforce_memory(self) -> None:
+        """Every pod's memory against its limit, as the cgroup would: one scan of the
+        process table a round for all pods (a scan per pod does not scale to hundreds)."""
         while True:
             await asyncio.sleep(0.3)
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(pod.process.pid)
-                tree = [root, *root.children(recursive=True)]
-                used = sum(p.memory_info().rss for p in tree)
-                if used > limit:
+            limited = [p for p in self.pods.values() if p.limit and p.process is not None]
+            if not limited:
+                continue
+            children: dict[int, list[int]] = {}
+            rss: dict[int, int] = {}
+            for proc in psutil.process_iter(["ppid", "memory_info"]):
+                info = proc.info
+                if info["memory_info"] is not None:
+                    children.setdefault(info["ppid"], []).append(proc.pid)
+                    rss[proc.pid] = info["memory_info"].rss
+            for pod in limited:
+                assert pod.process is not None
+                used, todo = 0, [pod.process.pid]
+                while todo:
+                    pid = todo.pop()
+                    used += rss.get(pid, 0)
+                    todo += children.get(pid, [])
+                if used > pod.limit and pod.process.returncode is None:
                     pod.oom = True
                     self.kill(pod.process, signal.SIGKILL)
-                    return
 
     async def terminate(self, pod: RunningPod, obj: Object) -> None:
         grace = obj["metadata"].get("deletionGracePeriodSeconds", 30)

@@ -135,7 +135,7 @@ class KubeLauncher(Launcher):
         self._reflector: PodReflector | None = None
         self._policy_done = False
         self._lock = asyncio.Lock()
-        self._created: dict[str, tuple[str, float]] = {}  # pod -> (launch, shown-by deadline)
+        self._created: dict[str, str] = {}  # pods created here, not yet seen by the watch
 
     # --- the API -----------------------------------------------------------------------
     async def _client(self) -> client.ApiClient:
@@ -309,7 +309,7 @@ class KubeLauncher(Launcher):
                 return self._adopted(plan, found)
             raise LauncherError("a runner pod of this dashboard is still being deleted") from e
         self.log.info("created pod %s for %s/%s", plan.pod_name, *dashboard.key)
-        self._created[plan.pod_name] = (launch_id, time.monotonic() + self.api_timeout * 6)
+        self._created[plan.pod_name] = launch_id
         # Lookups read the watch: wait until it shows the new pod, so that the first one
         # does not take "not there yet" for "gone".
         await reflector.wait_for(lambda pods: plan.pod_name in pods, self.api_timeout)
@@ -338,17 +338,33 @@ class KubeLauncher(Launcher):
         reflector = await self.reflector()
         name = self._pod_name(dashboard, runtime)
         pod = reflector.pods.get(name)
+        if pod is None and self._created.get(name) == runtime.launch_id:
+            # Created here, and the watch has not shown it yet (a busy API server): ask.
+            pod = await self._read_pod(name)
+            if pod is None:
+                self._created.pop(name, None)
+        elif pod is not None:
+            self._created.pop(name, None)
         if pod is None:
-            created = self._created.get(name)
-            if created and created[0] == runtime.launch_id and time.monotonic() < created[1]:
-                # Created here a moment ago; the watch has not shown it yet (a busy server).
-                return Observed(running=True, message="the pod is being created")
             return Observed(running=False, message="the runner pod is gone")
-        self._created.pop(name, None)
         launch = (pod["metadata"].get("annotations") or {}).get(LAUNCH_ANNOTATION)
         if launch != runtime.launch_id:
             return Observed(running=False, message="the runner pod belongs to another launch")
         return describe(pod)
+
+    async def _read_pod(self, name: str) -> dict[str, Any] | None:
+        v1 = await self._v1()
+        try:
+            data = await self._call(
+                "read pod",
+                lambda: v1.read_namespaced_pod(name, self.namespace, _preload_content=False),
+            )
+        except client.ApiException as e:
+            if e.status == 404:
+                return None
+            raise LauncherError(f"cannot read the runner pod: {api_message(e)}") from e
+        pod: dict[str, Any] = json.loads(data)
+        return pod
 
     def _pod_name(self, dashboard: Dashboard, runtime: Runtime) -> str:
         return str(runtime.details.get("pod") or object_name("", *dashboard.key))

@@ -1,0 +1,73 @@
+"""The lifecycle when its launcher misbehaves: a start never ends stuck in 'starting'.
+
+The launcher here is scripted (the real ones are tested against real processes and the
+simulated cluster): it answers ``inspect`` with what each test lists, errors included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from gateway.dashboards import Dashboard
+from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime
+from gateway.lifecycle import Lifecycle
+from gateway.store import Store
+
+pytestmark = pytest.mark.functional
+
+
+class Scripted(Launcher):
+    def __init__(self, answers: list[Observed | Exception]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
+        return Runtime(launch_id, "127.0.0.1", 9, time.time())
+
+    async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        return None
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(f"sqlite:///{tmp_path}/podium.sqlite")
+    await s.open()
+    await s.create(Dashboard("alice", "sales", "streamlit", entry="app.py"))
+    yield s
+    await s.close()
+
+
+async def started(store: Store, answers: list[Observed | Exception]) -> Dashboard:
+    lifecycle = Lifecycle(store, Scripted(answers), b"s" * 32, ready_timeout=30)
+    dashboard = await store.get("alice", "sales")
+    await asyncio.wait_for(lifecycle.start(dashboard), 30)
+    return await store.get("alice", "sales")
+
+
+async def test_a_busy_launcher_is_asked_again(store: Store) -> None:
+    busy = LauncherError("the Kubernetes API did not answer in time (read pod)")
+    d = await started(store, [busy, busy, Observed(running=True, ready=True)])
+    assert d.status == "ready"
+
+
+async def test_an_unexpected_error_fails_the_start(store: Store) -> None:
+    d = await started(store, [RuntimeError("boom")])
+    assert (d.status, d.message) == ("failed", "the start failed unexpectedly (boom)")
+
+
+async def test_the_launchers_reason_reaches_the_owner(store: Store) -> None:
+    gone = Observed(running=False, message="the runner image cannot be pulled (ErrImagePull)")
+    d = await started(store, [gone])
+    assert (d.status, d.message) == ("failed", gone.message)
