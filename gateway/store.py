@@ -7,6 +7,7 @@ Every write is one transaction. Integrity errors become :class:`Conflict`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -138,6 +139,13 @@ def _upgrade(connection: sa.Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 def _key(owner: str, name: str) -> sa.ColumnElement[bool]:
     return sa.and_(dashboards.c.owner == owner, dashboards.c.name == name)
 
@@ -147,7 +155,18 @@ class Store:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+        sqlite = self.url.startswith("sqlite")
+        # SQLite has one writer at a time: writes queue here (in order, without the lock
+        # errors a burst of starts gives otherwise), and readers never wait for them (WAL).
+        self._writes: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            echo=echo,
+            pool_pre_ping=True,
+            connect_args={"timeout": 30} if sqlite else {},
+        )
+        if sqlite:
+            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def open(self) -> None:
         """Bring the schema up to date (idempotent; safe with several gateways starting)."""
@@ -159,7 +178,11 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
+        if self._writes is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writes, self.engine.begin() as conn:
             yield conn
 
     async def create(self, dashboard: Dashboard) -> Dashboard:
