@@ -39,7 +39,7 @@ from gateway.forwarding import (
 from gateway.launchers.base import Runtime, runner_credential
 from gateway.pages import error_bytes
 from runners.http1 import Request
-from runners.relay import Downstream, Forward, Verdict
+from runners.relay import Forward, Listener, Verdict
 
 log = logging.getLogger("podium.front")
 Key = tuple[str, str]
@@ -48,10 +48,11 @@ IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's
 _SESSION = SESSION_COOKIE.encode()
 
 
-class FrontDoor:
+class FrontDoor(Listener):
     """The relay policy of the gateway's public port."""
 
     def __init__(self, app: web.Application, app_socket: str) -> None:
+        super().__init__(HEAD_TIMEOUT, IDLE_TIMEOUT)
         config = app[keys.CONFIG]
         self.prefix = config.prefix
         self._prefix = config.prefix.encode()
@@ -60,27 +61,7 @@ class FrontDoor:
         self.secret = config.cookie_secret
         self.public_enabled = app[keys.POLICY].public_enabled
         self.app_socket = app_socket
-        self.connections: set[Downstream] = set()
-        self.head_timeout = HEAD_TIMEOUT
-        self.idle_timeout = IDLE_TIMEOUT
         self._credentials: dict[tuple[Key, str], str] = {}
-        self._server: asyncio.Server | None = None
-
-    async def start(self, host: str, port: int) -> int:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: Downstream(self), host, port, reuse_address=True
-        )
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        """Stop listening and close every connection (tunnels included: clients reconnect)."""
-        if self._server is not None:
-            self._server.close()
-        for connection in list(self.connections):
-            connection.close()
-        if self._server is not None:
-            await self._server.wait_closed()
 
     # --- the relay's policy ------------------------------------------------------------
     def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:

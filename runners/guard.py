@@ -15,7 +15,6 @@ only frames messages costs a fraction of a full HTTP client and server.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import time
@@ -23,7 +22,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from runners.http1 import Request, refusal, simple_response
-from runners.relay import Downstream, Forward
+from runners.relay import Forward, Listener
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"
@@ -44,10 +43,11 @@ class Status:
         self.state, self.reason, self.since = state, reason, time.monotonic()
 
 
-class Guard:
+class Guard(Listener):
     """The guard's policy and its listening socket."""
 
     def __init__(self, *, prefix: str, credential: str) -> None:
+        super().__init__(HEAD_TIMEOUT, IDLE_TIMEOUT)
         self.prefix = prefix
         self.status = Status()
         self.upstream: tuple[str, int] | None = None  # the framework, once it starts
@@ -56,26 +56,6 @@ class Guard:
         self._prefix = prefix.encode()
         self._health = (prefix + HEALTH_PATH).encode()
         self._credential = credential.encode()
-        self._server: asyncio.Server | None = None
-        self.connections: set[Downstream] = set()
-        self.head_timeout = HEAD_TIMEOUT
-        self.idle_timeout = IDLE_TIMEOUT
-
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port``; return the bound port."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: Downstream(self), host, port, reuse_address=True
-        )
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for connection in list(self.connections):
-            connection.close()
-        if self._server is not None:
-            await self._server.wait_closed()
 
     def health(self) -> bytes:
         ready = self.status.state == "ready"

@@ -2,17 +2,16 @@
 
 Downstream frames each request (runners.http1), asks its :class:`Policy` what to do
 with it — answer it, or forward a (rewritten) head to a target — and forwards it;
-Upstream relays the target's bytes back while following where each response ends, so
-that the pair can tell an idle connection from a busy one and an accepted WebSocket
-upgrade (a tunnel from then on) from a refused one. The runner's guard uses it with one
-target (the framework); the gateway's front door with one target per dashboard plus its
-own application, switching a connection's upstream between responses.
+Upstream (runners.upstream) relays the target's bytes back while following where each
+response ends, so that the pair can tell an idle connection from a busy one and an
+accepted WebSocket upgrade (a tunnel from then on) from a refused one. The runner's guard
+uses it with one target (the framework); the gateway's front door with one target per
+dashboard plus its own application, switching a connection's upstream between responses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -27,9 +26,8 @@ from runners.http1 import (
     parse_request,
     refusal,
     request_body,
-    response_body,
-    status_code,
 )
+from runners.upstream import Upstream
 
 CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
 
@@ -73,6 +71,35 @@ class Policy(Protocol):
 
     def response_head(self, block: bytes) -> bytes:
         """A response head (without its blank line) as it should reach the client."""
+
+
+class Listener:
+    """A listening socket whose connections are relayed: the part of a :class:`Policy`
+    that is the same for the runner's guard and the gateway's front door."""
+
+    def __init__(self, head_timeout: float, idle_timeout: float) -> None:
+        self.head_timeout = head_timeout
+        self.idle_timeout = idle_timeout
+        self.connections: set[Downstream] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port``; return the bound port."""
+        policy = cast(Policy, self)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Downstream(policy), host, port, reuse_address=True
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection (tunnels too: clients reconnect)."""
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
 
 
 class Downstream(asyncio.Protocol):
@@ -353,134 +380,3 @@ class Downstream(asyncio.Protocol):
         self.close()
         if self.upstream is not None and self.upstream.transport is not None:
             self.upstream.transport.close()
-
-
-class Upstream(asyncio.Protocol):
-    """The paired connection to the framework: relays responses, tracking where each ends."""
-
-    def __init__(self, downstream: Downstream, target: Target, filtered: bool) -> None:
-        self.down = downstream
-        self.target = target
-        self.filtered = filtered
-        self.detached = False  # let go by its downstream: nothing more to relay or report
-        self.transport: asyncio.Transport | None = None
-        self.inflight: collections.deque[tuple[bytes, bool]] = collections.deque()
-        self.head = bytearray()
-        self.body: Body | None = NoBody()  # None: until the connection closes
-        self.mode = "head"  # head | body | tunnel
-        self.ready = False  # connected and the bytes queued meanwhile flushed
-
-    def expect(self, method: bytes, upgrade: bool) -> None:
-        self.inflight.append((method, upgrade))
-
-    @property
-    def busy(self) -> bool:
-        """Some forwarded request has not had its whole response yet."""
-        return bool(self.inflight) or self.mode != "head" or bool(self.head)
-
-    def _response_ended(self) -> None:
-        self.mode = "head"
-        if not self.inflight and not self.head:
-            self.down.responses_done()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.detached:
-            return
-        complete = self.mode == "head" and not self.head and not self.inflight
-        if self.mode == "body" and self.body is None:
-            complete = True  # a close-delimited body has just ended
-        self.down.upstream_closed(complete)
-
-    def pause_writing(self) -> None:
-        if self.down.transport is not None:
-            self.down.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.down.transport is not None and self.down.mode != "upgrade":
-            self.down.transport.resume_reading()
-
-    def data_received(self, data: bytes) -> None:
-        down = self.down.transport
-        if down is None or self.down.mode == "closed" or self.detached:
-            return
-        if self.mode == "tunnel":
-            down.write(data)
-            return
-        out: list[bytes] | None = None
-        if not self.filtered:
-            down.write(data)
-        else:
-            out = []  # what reaches the client, written at once (one send, not one per part)
-        try:
-            self._track(data, out)
-        except HeadError:
-            self.down.close()
-        finally:
-            self._flush(out)
-
-    def _flush(self, out: list[bytes] | None) -> None:
-        if out:
-            if self.down.transport is not None and self.down.mode != "closed":
-                self.down.transport.write(out[0] if len(out) == 1 else b"".join(out))
-            out.clear()
-
-    def _track(self, data: bytes, out: list[bytes] | None) -> None:
-        """Follow response boundaries; with ``out``, collect what to write (heads filtered).
-
-        ``out`` is flushed before the downstream hears of a response's end or an upgrade's
-        outcome, so that anything it writes then comes after these bytes.
-        """
-        view: bytes = data
-        while view:
-            if self.mode == "body":
-                if self.body is None:
-                    if out is not None:
-                        out.append(view)
-                    return
-                taken, done = self.body.consume(view)
-                if out is not None and taken:
-                    out.append(view if taken == len(view) else view[:taken])
-                view = view[taken:]
-                if done:
-                    self._flush(out)
-                    self._response_ended()
-                continue
-            if self.mode == "tunnel":
-                if out is not None:
-                    out.append(view)
-                return
-            if self.head:
-                self.head += view
-                view = bytes(self.head)
-                self.head.clear()
-            end = view.find(b"\r\n\r\n")
-            if end < 0:
-                if len(view) > MAX_HEAD:
-                    raise HeadError(502, "response head too large")
-                self.head += view
-                return
-            block, view = view[:end], view[end + 4 :]
-            if out is not None:
-                out.append(self.down.policy.response_head(block) + b"\r\n\r\n")
-            code = status_code(block)
-            if 100 <= code < 200 and code != 101:
-                continue  # an interim response (100 Continue); the real one follows
-            method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)
-            if upgrade:
-                accepted = code == 101
-                if accepted:
-                    self.mode = "tunnel"
-                self._flush(out)
-                self.down.upgrade_resolved(accepted)
-                if accepted:
-                    if out is not None and view:
-                        out.append(view)  # the first frames, in the same read as the 101
-                    return
-            self.body = response_body(block, method)
-            self.mode = "body"
-            if isinstance(self.body, NoBody):
-                self._flush(out)
-                self._response_ended()

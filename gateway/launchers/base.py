@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
 from gateway.dashboards import Dashboard
@@ -136,6 +137,23 @@ class LauncherError(Exception):
 class Launcher(LoggingConfigurable):
     """One subclass per place runners run (local processes, Kubernetes pods), configured
     like JupyterHub's spawners: ``c.LocalLauncher.…``."""
+
+    ready_timeout = Float(300, help="Seconds a framework may take to become ready.").tag(
+        config=True
+    )
+
+    def __init__(
+        self,
+        prefix: str = "/dashboards/",
+        git_schemes: list[str] | None = None,
+        git_hosts: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+        # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
+        self.git_schemes = list(git_schemes or ["https", "ssh"])
+        self.git_hosts = list(git_hosts or [])
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         """Start a runner; return as soon as it is launched (readiness is watched separately)."""

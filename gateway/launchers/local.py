@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 import psutil
-from traitlets import Bool, Float, List, Unicode
+from traitlets import Bool, List, Unicode
 
 from gateway.dashboards import Dashboard
 from gateway.launchers.base import (
@@ -52,18 +52,9 @@ class LocalLauncher(Launcher):
     run_as_owner = Bool(
         False, help="When the gateway runs as root, run each runner as its owner's system user."
     ).tag(config=True)
-    ready_timeout = Float(300, help="Seconds a framework may take to become ready.").tag(
-        config=True
-    )
 
-    def __init__(
-        self, prefix: str, git_schemes: list[str], git_hosts: list[str], **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.prefix = prefix
-        # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
-        self.git_schemes = git_schemes
-        self.git_hosts = git_hosts
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._children: dict[int, asyncio.subprocess.Process] = {}
 

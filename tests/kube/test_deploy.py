@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
 SOURCES = [
-    ROOT / "gateway/launchers/kube/launcher.py",
+    ROOT / "gateway/launchers/kube/api.py",
     ROOT / "gateway/launchers/kube/reflector.py",
 ]
 VERBS = {"create": "create", "delete": "delete", "list": "list", "read": "get",

@@ -16,11 +16,9 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
 
 from gateway.dashboards import Dashboard
@@ -32,6 +30,7 @@ from gateway.launchers.base import (
     git_source,
     runner_spec,
 )
+from gateway.launchers.kube.api import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
     LAUNCH_ANNOTATION,
@@ -47,14 +46,8 @@ from gateway.launchers.kube.manifests import (
     selector,
     spec_secret_name,
 )
-from gateway.launchers.kube.reflector import PodReflector, check, describe_error
+from gateway.launchers.kube.reflector import PodReflector, describe_error
 from gateway.launchers.kube.status import describe
-
-T = TypeVar("T")
-# The watch holds one connection for minutes; starts and stops at scale need many more
-# connections than the library's default (5 per core).
-POOL = 64
-IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 class KubeLauncher(Launcher):
@@ -120,75 +113,32 @@ class KubeLauncher(Launcher):
     stop_timeout = Float(45, help="Seconds to wait for a pod to be gone after deleting it.").tag(
         config=True
     )
-    ready_timeout = Float(300, help="Seconds a framework may take to become ready.").tag(
-        config=True
-    )
 
-    def __init__(
-        self, prefix: str, git_schemes: list[str], git_hosts: list[str], **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.prefix = prefix
-        self.git_schemes = git_schemes
-        self.git_hosts = git_hosts
-        self._api: client.ApiClient | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._api: KubeApi | None = None
         self._reflector: PodReflector | None = None
         self._policy_done = False
-        self._lock = asyncio.Lock()
         self._created: dict[str, str] = {}  # pods created here, not yet seen by the watch
 
     # --- the API -----------------------------------------------------------------------
-    async def _client(self) -> client.ApiClient:
-        async with self._lock:
-            if self._api is None:
-                path = self.kubeconfig or os.environ.get("KUBECONFIG", "")
-                if path:
-                    settings = client.Configuration()
-                    await config.load_kube_config(config_file=path, client_configuration=settings)
-                    settings.connection_pool_maxsize = POOL
-                    self._api = client.ApiClient(configuration=settings)
-                    if not self.namespace:
-                        _, context = config.list_kube_config_contexts(config_file=path)
-                        self.namespace = (
-                            (context or {}).get("context", {}).get("namespace", "default")
-                        )
-                else:
-                    settings = client.Configuration()
-                    config.load_incluster_config(client_configuration=settings)  # type: ignore[no-untyped-call]
-                    settings.connection_pool_maxsize = POOL
-                    self._api = client.ApiClient(configuration=settings)
-                    if not self.namespace:
-                        self.namespace = IN_CLUSTER_NAMESPACE.read_text().strip()
-            return self._api
+    @property
+    def api(self) -> KubeApi:
+        if self._api is None:
+            path = self.kubeconfig or os.environ.get("KUBECONFIG", "")
+            self._api = KubeApi(path, self.namespace, self.api_timeout)
+        return self._api
 
-    async def _v1(self) -> Any:
-        """The core API. Typed ``Any``: every call here asks for the raw response
-        (``_preload_content=False``, JSON read by us), which the library's stubs do not
-        describe."""
-        return client.CoreV1Api(await self._client())
-
-    async def _call(self, what: str, call: Callable[[], Awaitable[Any]]) -> bytes:
-        """One API call for its raw response, bounded in time: the body, or the API's error
-        as an ``ApiException`` (raw responses are not checked by the library)."""
-
-        async def body() -> bytes:
-            response = await call()
-            async with response:
-                data: bytes = await response.read()
-                check(response.status, data)
-                return data
-
-        try:
-            return await asyncio.wait_for(body(), self.api_timeout)
-        except TimeoutError:
-            raise LauncherError(f"the Kubernetes API did not answer in time ({what})") from None
+    async def _connect(self) -> None:
+        await self.api.connect()
+        self.namespace = self.api.namespace
 
     async def reflector(self) -> PodReflector:
         if self._reflector is None:
+            await self._connect()
             selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
-            v1 = await self._v1()
             self._reflector = PodReflector(
-                v1, self.namespace, selector, request_timeout=self.api_timeout
+                await self.api.core(), self.namespace, selector, request_timeout=self.api_timeout
             )
         self._reflector.start()
         try:
@@ -279,7 +229,6 @@ class KubeLauncher(Launcher):
     # --- the launcher interface --------------------------------------------------------
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         reflector = await self.reflector()
-        v1 = await self._v1()
         plan = self.plan(dashboard, launch_id)
         await self._ensure_network_policy()
         existing = reflector.pods.get(plan.pod_name)
@@ -292,22 +241,18 @@ class KubeLauncher(Launcher):
         spec_json = json.dumps(self.spec(dashboard, plan, credential))
         await self._replace_secret(plan, spec_json)
         try:
-            await self._call(
-                "create pod",
-                lambda: v1.create_namespaced_pod(
-                    self.namespace, make_pod(plan), _preload_content=False
-                ),
-            )
+            created = await self.api.create("Pod", make_pod(plan))
         except client.ApiException as e:
-            await self._delete("secrets", plan.spec_secret)
-            if e.status != 409:
-                raise LauncherError(f"Kubernetes refused the runner pod: {api_message(e)}") from e
+            await self._delete("Secret", plan.spec_secret)
+            raise LauncherError(f"Kubernetes refused the runner pod: {api_message(e)}") from e
+        if not created:
+            await self._delete("Secret", plan.spec_secret)
             # Another gateway created it a moment ago: adopt it once the watch shows it.
             await reflector.wait_for(lambda pods: plan.pod_name in pods, self.api_timeout)
             found = reflector.pods.get(plan.pod_name)
             if found is not None and describe(found).running:
                 return self._adopted(plan, found)
-            raise LauncherError("a runner pod of this dashboard is still being deleted") from e
+            raise LauncherError("a runner pod of this dashboard is still being deleted")
         self.log.info("created pod %s for %s/%s", plan.pod_name, *dashboard.key)
         self._created[plan.pod_name] = launch_id
         # Lookups read the watch: wait until it shows the new pod, so that the first one
@@ -353,18 +298,10 @@ class KubeLauncher(Launcher):
         return describe(pod)
 
     async def _read_pod(self, name: str) -> dict[str, Any] | None:
-        v1 = await self._v1()
         try:
-            data = await self._call(
-                "read pod",
-                lambda: v1.read_namespaced_pod(name, self.namespace, _preload_content=False),
-            )
+            return await self.api.read("Pod", name)
         except client.ApiException as e:
-            if e.status == 404:
-                return None
             raise LauncherError(f"cannot read the runner pod: {api_message(e)}") from e
-        pod: dict[str, Any] = json.loads(data)
-        return pod
 
     def _pod_name(self, dashboard: Dashboard, runtime: Runtime) -> str:
         return str(runtime.details.get("pod") or object_name("", *dashboard.key))
@@ -372,66 +309,40 @@ class KubeLauncher(Launcher):
     async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
         self._created.pop(self._pod_name(dashboard, runtime), None)
         await self._delete_pod(self._pod_name(dashboard, runtime))
-        await self._delete("secrets", spec_secret_name(*dashboard.key, runtime.launch_id))
+        await self._delete("Secret", spec_secret_name(*dashboard.key, runtime.launch_id))
 
     async def _delete_pod(self, name: str) -> None:
-        await self._delete("pods", name)
+        await self._delete("Pod", name)
         reflector = await self.reflector()
         if not await reflector.wait_for(lambda pods: name not in pods, self.stop_timeout):
             raise LauncherError(f"the runner pod {name} did not stop in {self.stop_timeout:.0f} s")
 
-    async def _delete(self, plural: str, name: str) -> None:
-        v1 = await self._v1()
-        calls = {
-            "pods": v1.delete_namespaced_pod,
-            "secrets": v1.delete_namespaced_secret,
-            "persistentvolumeclaims": v1.delete_namespaced_persistent_volume_claim,
-        }
+    async def _delete(self, kind: str, name: str) -> None:
         try:
-            await self._call(
-                f"delete {plural}",
-                lambda: calls[plural](name, self.namespace, _preload_content=False),
-            )
+            await self.api.delete(kind, name)
         except client.ApiException as e:
-            if e.status != 404:
-                raise LauncherError(f"cannot delete {plural} {name}: {api_message(e)}") from e
+            raise LauncherError(f"cannot delete {kind} {name}: {api_message(e)}") from e
 
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
         if runtime is None:
             return []
-        v1 = await self._v1()
         try:
-            data = await self._call(
-                "read logs",
-                lambda: v1.read_namespaced_pod_log(
-                    self._pod_name(dashboard, runtime),
-                    self.namespace,
-                    tail_lines=lines,
-                    _preload_content=False,
-                ),
-            )
+            text = await self.api.pod_log(self._pod_name(dashboard, runtime), lines)
         except client.ApiException as e:
             if e.status in (400, 404):
                 return []  # no pod, or no container started yet
             raise LauncherError(f"cannot read the runner's log: {api_message(e)}") from e
-        text = data.decode(errors="replace")
         return text.splitlines()[-lines:]
 
     async def discard(self, dashboard: Dashboard) -> None:
         await self._delete_secrets(*dashboard.key)
         if self.storage == "clone":
-            await self._delete("persistentvolumeclaims", object_name("clone", *dashboard.key))
+            await self._delete("PersistentVolumeClaim", object_name("clone", *dashboard.key))
 
     async def _delete_secrets(self, owner: str, name: str) -> None:
         """Every launch spec of a dashboard (left by launches that ended without a stop)."""
-        v1 = await self._v1()
         labels = ",".join(f"{k}={v}" for k, v in selector(owner, name).items())
-        await self._call(
-            "delete secrets",
-            lambda: v1.delete_collection_namespaced_secret(
-                self.namespace, label_selector=labels, _preload_content=False
-            ),
-        )
+        await self.api.delete_secrets(labels)
 
     async def reconcile(self, known: set[tuple[str, str]]) -> None:
         reflector = await self.reflector()
@@ -441,107 +352,62 @@ class KubeLauncher(Launcher):
             if key not in known:
                 self.log.warning("removing pod %s: its dashboard %s/%s is gone", name, *key)
                 with contextlib.suppress(LauncherError, client.ApiException):
-                    await self._delete("pods", name)
+                    await self._delete("Pod", name)
                     await self._delete_secrets(*key)
                     if self.storage == "clone":
-                        clone = object_name("clone", *key)
-                        await self._delete("persistentvolumeclaims", clone)
+                        await self._delete("PersistentVolumeClaim", object_name("clone", *key))
 
     async def close(self) -> None:
         if self._reflector is not None:
             await self._reflector.stop()
         if self._api is not None:
-            await self._api.close()
+            await self.api.close()
 
     # --- helpers -----------------------------------------------------------------------
     async def _ensure_network_policy(self) -> None:
         if self._policy_done or not self.network_policy:
             return
-        networking: Any = client.NetworkingV1Api(await self._client())
         body = make_network_policy(self.namespace, self.gateway_labels, self.port)
         try:
-            await self._call(
-                "create network policy",
-                lambda: networking.create_namespaced_network_policy(
-                    self.namespace, body, _preload_content=False
-                ),
-            )
+            await self.api.create("NetworkPolicy", body)  # there already: fine
         except client.ApiException as e:
-            if e.status != 409:
-                raise LauncherError(f"cannot create the NetworkPolicy: {api_message(e)}") from e
+            raise LauncherError(f"cannot create the NetworkPolicy: {api_message(e)}") from e
         self._policy_done = True
 
     async def _replace_secret(self, plan: RunnerPlan, spec_json: str) -> None:
-        v1 = await self._v1()
         body = make_spec_secret(plan, spec_json)
-        for attempt in range(2):
-            try:
-                await self._call(
-                    "create secret",
-                    lambda: v1.create_namespaced_secret(
-                        self.namespace, body, _preload_content=False
-                    ),
-                )
-                return
-            except client.ApiException as e:
-                if e.status != 409 or attempt:
-                    raise LauncherError(f"cannot store the launch spec: {api_message(e)}") from e
-                await self._delete("secrets", plan.spec_secret)
+        try:
+            if not await self.api.create("Secret", body):  # a retried launch: replace it
+                await self._delete("Secret", plan.spec_secret)
+                await self.api.create("Secret", body)
+        except client.ApiException as e:
+            raise LauncherError(f"cannot store the launch spec: {api_message(e)}") from e
 
     async def _ensure_clone(self, plan: RunnerPlan) -> None:
-        v1 = await self._v1()
         name = plan.storage.claim
         try:
-            await self._call(
-                "create clone",
-                lambda: v1.create_namespaced_persistent_volume_claim(
-                    self.namespace, make_clone_pvc(plan), _preload_content=False
-                ),
-            )
+            await self.api.create("PersistentVolumeClaim", make_clone_pvc(plan))  # or reuse
         except client.ApiException as e:
-            if e.status != 409:
-                raise LauncherError(
-                    f"cannot clone {plan.storage.clone_from}: {api_message(e)}"
-                ) from e
+            source = plan.storage.clone_from
+            raise LauncherError(f"cannot clone {source}: {api_message(e)}") from e
         deadline = time.monotonic() + self.clone_timeout
         while time.monotonic() < deadline:
-            data = await self._call(
-                "read clone",
-                lambda: v1.read_namespaced_persistent_volume_claim(
-                    name, self.namespace, _preload_content=False
-                ),
-            )
-            claim = json.loads(data)
+            claim = await self.api.read("PersistentVolumeClaim", name) or {}
             if (claim.get("status") or {}).get("phase") == "Bound":
                 return
-            problem = await self._provisioning_problem(v1, name)
+            problem = next(
+                (
+                    str(e.get("message", "provisioning failed"))
+                    for e in await self.api.events_of(name)
+                    if e.get("reason") == "ProvisioningFailed"
+                ),
+                "",
+            )
             if problem:
-                await self._delete("persistentvolumeclaims", name)
+                await self._delete("PersistentVolumeClaim", name)
                 raise LauncherError(
                     f"the storage cannot be cloned ({problem}); ask an admin to use a storage "
                     "class that supports volume cloning, or the per-user storage mode"
                 )
             await asyncio.sleep(1)
         raise LauncherError(f"the cloned volume was not ready in {self.clone_timeout:.0f} s")
-
-    async def _provisioning_problem(self, v1: Any, claim: str) -> str:
-        data = await self._call(
-            "read events",
-            lambda: v1.list_namespaced_event(
-                self.namespace,
-                field_selector=f"involvedObject.name={claim}",
-                _preload_content=False,
-            ),
-        )
-        for event in json.loads(data).get("items") or []:
-            involved = event.get("involvedObject") or {}
-            if involved.get("name") == claim and event.get("reason") == "ProvisioningFailed":
-                return str(event.get("message", "provisioning failed"))
-        return ""
-
-
-def api_message(error: client.ApiException) -> str:
-    """The message of a Kubernetes ``Status`` answer, else the HTTP reason."""
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        return str(json.loads(error.body or b"")["message"])
-    return f"{error.status} {error.reason}"

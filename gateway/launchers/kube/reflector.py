@@ -19,6 +19,8 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from gateway.launchers.kube.api import check
+
 log = logging.getLogger("podium.kube")
 
 
@@ -157,17 +159,6 @@ class PodReflector:
                     listed = self.failures < 3  # after repeated failures, list afresh
                     if not listed:
                         self.restarts += 1
-
-
-def check(status: int, body: bytes) -> None:
-    """Raise the API's error for a raw response that is not a success."""
-    if status < 400:
-        return
-    try:
-        message = str(json.loads(body).get("message", ""))
-    except ValueError:
-        message = body[:200].decode(errors="replace")
-    raise client.ApiException(status=status, reason=message)
 
 
 def describe_error(error: Exception) -> str:

@@ -1,0 +1,150 @@
+"""The upstream half of the byte relay (runners.relay): the connection to the target.
+
+It relays the target's bytes back to its :class:`~runners.relay.Downstream` while
+following where each response ends — so that the pair can tell an idle connection
+from a busy one, and an accepted WebSocket upgrade (a tunnel from then on) from a
+refused one — and, for ``filtered`` targets, passes each response head through the
+policy before the client sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import TYPE_CHECKING, cast
+
+from runners.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
+
+if TYPE_CHECKING:
+    from runners.relay import Downstream, Target
+
+
+class Upstream(asyncio.Protocol):
+    """The paired connection to the framework: relays responses, tracking where each ends."""
+
+    def __init__(self, downstream: Downstream, target: Target, filtered: bool) -> None:
+        self.down = downstream
+        self.target = target
+        self.filtered = filtered
+        self.detached = False  # let go by its downstream: nothing more to relay or report
+        self.transport: asyncio.Transport | None = None
+        self.inflight: collections.deque[tuple[bytes, bool]] = collections.deque()
+        self.head = bytearray()
+        self.body: Body | None = NoBody()  # None: until the connection closes
+        self.mode = "head"  # head | body | tunnel
+        self.ready = False  # connected and the bytes queued meanwhile flushed
+
+    def expect(self, method: bytes, upgrade: bool) -> None:
+        self.inflight.append((method, upgrade))
+
+    @property
+    def busy(self) -> bool:
+        """Some forwarded request has not had its whole response yet."""
+        return bool(self.inflight) or self.mode != "head" or bool(self.head)
+
+    def _response_ended(self) -> None:
+        self.mode = "head"
+        if not self.inflight and not self.head:
+            self.down.responses_done()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.detached:
+            return
+        complete = self.mode == "head" and not self.head and not self.inflight
+        if self.mode == "body" and self.body is None:
+            complete = True  # a close-delimited body has just ended
+        self.down.upstream_closed(complete)
+
+    def pause_writing(self) -> None:
+        if self.down.transport is not None:
+            self.down.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.down.transport is not None and self.down.mode != "upgrade":
+            self.down.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        down = self.down.transport
+        if down is None or self.down.mode == "closed" or self.detached:
+            return
+        if self.mode == "tunnel":
+            down.write(data)
+            return
+        out: list[bytes] | None = None
+        if not self.filtered:
+            down.write(data)
+        else:
+            out = []  # what reaches the client, written at once (one send, not one per part)
+        try:
+            self._track(data, out)
+        except HeadError:
+            self.down.close()
+        finally:
+            self._flush(out)
+
+    def _flush(self, out: list[bytes] | None) -> None:
+        if out:
+            if self.down.transport is not None and self.down.mode != "closed":
+                self.down.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
+    def _track(self, data: bytes, out: list[bytes] | None) -> None:
+        """Follow response boundaries; with ``out``, collect what to write (heads filtered).
+
+        ``out`` is flushed before the downstream hears of a response's end or an upgrade's
+        outcome, so that anything it writes then comes after these bytes.
+        """
+        view: bytes = data
+        while view:
+            if self.mode == "body":
+                if self.body is None:
+                    if out is not None:
+                        out.append(view)
+                    return
+                taken, done = self.body.consume(view)
+                if out is not None and taken:
+                    out.append(view if taken == len(view) else view[:taken])
+                view = view[taken:]
+                if done:
+                    self._flush(out)
+                    self._response_ended()
+                continue
+            if self.mode == "tunnel":
+                if out is not None:
+                    out.append(view)
+                return
+            if self.head:
+                self.head += view
+                view = bytes(self.head)
+                self.head.clear()
+            end = view.find(b"\r\n\r\n")
+            if end < 0:
+                if len(view) > MAX_HEAD:
+                    raise HeadError(502, "response head too large")
+                self.head += view
+                return
+            block, view = view[:end], view[end + 4 :]
+            if out is not None:
+                out.append(self.down.policy.response_head(block) + b"\r\n\r\n")
+            code = status_code(block)
+            if 100 <= code < 200 and code != 101:
+                continue  # an interim response (100 Continue); the real one follows
+            method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)
+            if upgrade:
+                accepted = code == 101
+                if accepted:
+                    self.mode = "tunnel"
+                self._flush(out)
+                self.down.upgrade_resolved(accepted)
+                if accepted:
+                    if out is not None and view:
+                        out.append(view)  # the first frames, in the same read as the 101
+                    return
+            self.body = response_body(block, method)
+            self.mode = "body"
+            if isinstance(self.body, NoBody):
+                self._flush(out)
+                self._response_ended()
