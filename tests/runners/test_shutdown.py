@@ -131,4 +131,6 @@ async def test_the_framework_dies_with_a_killed_runner(tmp_path: Path) -> None:
     assert any("streamlit" in " ".join(p.cmdline()) for p in procs)
     runner.process.kill()
     await runner.process.wait()
+    # The kernel's SIGKILL lands a moment after the runner is gone: give it that moment.
+    await asyncio.to_thread(psutil.wait_procs, procs, 10)
     assert all_gone(procs) == []
