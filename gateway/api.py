@@ -15,6 +15,8 @@ from gateway.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthenticat
 from gateway.launchers.base import Runtime
 from gateway.openapi import document
 from gateway.validation import parse_create, parse_patch, rebuild_needed
+from runners.errors import SpecError
+from runners.spec import relative_path
 
 IDENTITY = web.RequestKey("identity", Identity)
 MAX_LIMIT = 500
@@ -100,20 +102,46 @@ async def list_dashboards(request: web.Request) -> web.Response:
     )
 
 
+def check_can_create(request: web.Request, user: User) -> None:
+    groups = request.app[keys.CONFIG].creator_groups
+    if not can_create(user, groups):
+        raise Forbidden(f"creating dashboards is limited to members of: {', '.join(groups)}")
+
+
+async def create(request: web.Request, user: User, doc: Any) -> Dashboard:
+    """Validate and store a new dashboard (the API and the form both come here)."""
+    check_can_create(request, user)
+    dashboard = parse_create(doc, user.name, request.app[keys.POLICY], admin=user.admin)
+    await check_groups(request, dashboard)
+    return await request.app[keys.STORE].create(dashboard)
+
+
+async def change(request: web.Request, user: User, current: Dashboard, doc: Any) -> Dashboard:
+    """Validate and store an edit; a running dashboard whose code changed is rebuilt."""
+    changed = parse_patch(doc, current, request.app[keys.POLICY], admin=user.admin)
+    if changed.access.groups != current.access.groups:
+        await check_groups(request, changed)
+    await request.app[keys.STORE].update(changed)
+    lifecycle = request.app[keys.LIFECYCLE]
+    lifecycle.forget(changed.key)
+    if rebuild_needed(current, changed) and current.status in ("starting", "ready"):
+        # What runs changed: rebuild (a git source is fetched again, a clone made again).
+        await lifecycle.restart(changed, rebuild=True)
+    return changed
+
+
+async def remove(request: web.Request, dashboard: Dashboard) -> None:
+    await request.app[keys.LIFECYCLE].delete(dashboard)
+    await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
+    request.app[keys.LIFECYCLE].forget(dashboard.key)
+
+
 async def create_dashboard(request: web.Request) -> web.Response:
     user = signed_in(request)
-    config = request.app[keys.CONFIG]
-    if not can_create(user, config.creator_groups):
-        raise Forbidden(
-            f"creating dashboards is limited to members of: {', '.join(config.creator_groups)}"
-        )
-    dashboard = parse_create(
-        await read_json(request), user.name, request.app[keys.POLICY], admin=user.admin
-    )
-    await check_groups(request, dashboard)
-    await request.app[keys.STORE].create(dashboard)
+    dashboard = await create(request, user, await read_json(request))
     response = _json(request, dashboard, status=201)
-    response.headers["Location"] = f"{config.prefix}_/api/dashboards/{user.name}/{dashboard.name}"
+    prefix = request.app[keys.CONFIG].prefix
+    response.headers["Location"] = f"{prefix}_/api/dashboards/{user.name}/{dashboard.name}"
     return response
 
 
@@ -125,26 +153,12 @@ async def get_dashboard(request: web.Request) -> web.Response:
 
 async def patch_dashboard(request: web.Request) -> web.Response:
     current = await managed(request)
-    user = signed_in(request)
-    changed = parse_patch(
-        await read_json(request), current, request.app[keys.POLICY], admin=user.admin
-    )
-    if changed.access.groups != current.access.groups:
-        await check_groups(request, changed)
-    await request.app[keys.STORE].update(changed)
-    lifecycle = request.app[keys.LIFECYCLE]
-    lifecycle.forget(changed.key)
-    if rebuild_needed(current, changed) and current.status in ("starting", "ready"):
-        # What runs changed: rebuild (a git source is fetched again, a clone made again).
-        await lifecycle.restart(changed, rebuild=True)
+    changed = await change(request, signed_in(request), current, await read_json(request))
     return _json(request, changed)
 
 
 async def delete_dashboard(request: web.Request) -> web.Response:
-    dashboard = await managed(request)
-    await request.app[keys.LIFECYCLE].delete(dashboard)
-    await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
-    request.app[keys.LIFECYCLE].forget(dashboard.key)
+    await remove(request, await managed(request))
     return web.Response(status=204)
 
 
@@ -200,6 +214,22 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def files(request: web.Request) -> web.Response:
+    """The caller's storage at ``path``: folders and notebooks/scripts (the form's picker)."""
+    user = signed_in(request)
+    path = request.query.get("path", "")
+    try:
+        path = relative_path(path, "path")
+    except SpecError as e:
+        raise Invalid(e.message, field="path") from None
+    found = await request.app[keys.LAUNCHER].browse(user.name, path)
+    if found is None:
+        raise NotFound(
+            "this hub's runners read storage the gateway cannot see: type the folder and file"
+        )
+    return web.json_response({"path": path, "entries": [e.as_json() for e in found]})
+
+
 async def me(request: web.Request) -> web.Response:
     user = signed_in(request)
     config = request.app[keys.CONFIG]
@@ -231,4 +261,5 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(one + "/logs", logs)
     app.router.add_get(one + "/events", events)
     app.router.add_get(base + "/user", me)
+    app.router.add_get(base + "/files", files)
     app.router.add_get(base + "/openapi.json", openapi)

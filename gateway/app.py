@@ -15,18 +15,18 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from gateway import api, keys, proxy
-from gateway.access import can_view
+from gateway import api, keys, proxy, views
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
-from gateway.errors import PodiumError
+from gateway.errors import PodiumError, Unauthenticated
 from gateway.front import FrontDoor
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
-from gateway.pages import gallery_page
+from gateway.pages import refusal_page
+from gateway.render import STATIC, Site
 from gateway.route import RouteKeeper
 from gateway.store import Store
 from runners import __version__
@@ -35,24 +35,49 @@ log = logging.getLogger("podium")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_page(error: PodiumError, api_call: bool) -> web.Response:
-    if api_call:
-        return web.json_response(error.as_json(), status=error.status)
-    return web.Response(status=error.status, text=f"{error.status}: {error.message}\n")
+def wants_html(request: web.Request) -> bool:
+    return "text/html" in request.headers.get("Accept", "")
 
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map the error tree (and aiohttp's own HTTP errors) to answers a person can act on."""
-    api_call = request.path.startswith(request.app[keys.CONFIG].prefix + "_/api/")
+    """Map the error tree (and aiohttp's own HTTP errors) to answers a person can act on:
+    JSON for the API, a page for browsers, a line of text for other clients."""
+    app = request.app
+    api_call = request.path.startswith(app[keys.CONFIG].prefix + "_/api/")
     try:
         return await handler(request)
+    except Unauthenticated as e:
+        if api_call or request.method != "GET":
+            return _error(request, e.status, e.message, api_call)
+        return app[keys.AUTH].login_redirect(request, request.path_qs)
     except PodiumError as e:
-        return error_page(e, api_call)
+        return _error(request, e.status, e.message, api_call, e.as_json())
     except web.HTTPException as e:
-        if e.status < 400 or not api_call:
+        if e.status < 400:
             raise
-        return web.json_response({"status": e.status, "message": e.reason}, status=e.status)
+        return _error(request, e.status, _REASONS.get(e.status, e.reason), api_call)
+
+
+_REASONS = {404: "There is no such page.", 405: "This page does not take that method."}
+
+
+def _error(
+    request: web.Request,
+    status: int,
+    message: str,
+    api_call: bool,
+    body: dict[str, object] | None = None,
+) -> web.Response:
+    if api_call:
+        return web.json_response(body or {"status": status, "message": message}, status=status)
+    if wants_html(request):
+        identity = request.get(api.IDENTITY)
+        user = identity.user if identity else None
+        return refusal_page(
+            request.app[keys.SITE], status, message[:1].upper() + message[1:], user=user
+        )
+    return web.Response(status=status, text=f"{status}: {message}\n")
 
 
 @web.middleware
@@ -62,7 +87,7 @@ async def identity(request: web.Request, handler: Handler) -> web.StreamResponse
     request[api.IDENTITY] = who
     if request.path.startswith(request.app[keys.CONFIG].prefix + "_/"):
         # The gateway's own writes; a dashboard's requests are the app's to protect.
-        auth.check_xsrf(request, who)
+        await auth.check_xsrf(request, who)
     return await handler(request)
 
 
@@ -85,18 +110,6 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-async def gallery(request: web.Request) -> web.Response:
-    config = request.app[keys.CONFIG]
-    user = api.current_user(request)
-    if user is None:
-        return request.app[keys.AUTH].login_redirect(request, config.prefix)
-    public = request.app[keys.POLICY].public_enabled
-    found = [
-        d for d in await request.app[keys.STORE].list() if can_view(user, d, public_enabled=public)
-    ]
-    return gallery_page(user.name, found, config.prefix)
-
-
 async def to_prefix(request: web.Request) -> web.Response:
     """The hub's Services menu links to /services/<name>/: send people to the dashboards."""
     return redirect(request.app[keys.CONFIG].prefix)
@@ -107,6 +120,7 @@ def create_app(config: Podium) -> web.Application:
     app = web.Application(middlewares=[errors, identity], client_max_size=config.max_body_size)
     app[keys.CONFIG] = config
     app[keys.POLICY] = config.policy()
+    app[keys.SITE] = Site(config.prefix, config.hub_url)
     prefix = config.prefix
 
     async def client_and_hub(app: web.Application) -> AsyncIterator[None]:
@@ -177,10 +191,11 @@ def create_app(config: Podium) -> web.Application:
     app.router.add_get(urlsplit(config.oauth_callback_url).path, oauth_callback)
     app.router.add_get(prefix + "_/logout", logout)
     api.add_routes(app, prefix)
-    app.router.add_get(prefix, gallery)
-    service_prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
-    if service_prefix and service_prefix != prefix:
-        app.router.add_get(service_prefix, to_prefix)
+    app.router.add_static(prefix + "_/static/", STATIC, append_version=False)
+    views.add_routes(app, prefix)
+    # The hub's Services menu links to /services/<name>/; only this service's requests come here.
+    if not prefix.startswith("/services/"):
+        app.router.add_get("/services/{service}/", to_prefix)
     proxy.add_routes(app, prefix)
     return app
 

@@ -8,8 +8,8 @@
 - API callers send ``Authorization: token <hub token>``; the hub says whose it
   is, cached for ``token_cache_seconds`` (keyed by a hash, never the token).
 - Browser writes must echo the session's XSRF value in ``X-XSRF-Token`` (the
-  value is also in the readable ``podium-xsrf`` cookie): a cross-site form
-  cannot read it.
+  value is also in the readable ``podium-xsrf`` cookie), or in the ``_xsrf``
+  field of the gateway's own forms: a cross-site form cannot read it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ log = logging.getLogger("podium.auth")
 SESSION_COOKIE = "podium-session"
 STATE_COOKIE = "podium-oauth-state"
 XSRF_COOKIE = "podium-xsrf"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 XSRF_HEADER = "X-XSRF-Token"
 STATE_SECONDS = 600
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -47,8 +48,8 @@ class Identity:
     xsrf: str = ""
 
 
-def redirect(location: str) -> web.Response:
-    return web.Response(status=302, headers={"Location": location})
+def redirect(location: str, status: int = 302) -> web.Response:
+    return web.Response(status=status, headers={"Location": location})
 
 
 def api_token(authorization: str) -> str:
@@ -219,10 +220,15 @@ class Auth:
         user = known[0]
         return Identity(user, "session" if user else "anonymous", str(claims.get("xsrf", "")))
 
-    def check_xsrf(self, request: web.Request, identity: Identity) -> None:
+    async def check_xsrf(self, request: web.Request, identity: Identity) -> None:
+        """Browser writes echo the session's XSRF value: scripts in ``X-XSRF-Token``, the
+        gateway's own HTML forms in a hidden ``_xsrf`` field."""
         if identity.via != "session" or request.method in SAFE_METHODS:
             return
         sent = request.headers.get(XSRF_HEADER, "")
+        if not sent and request.content_type in FORM_TYPES:
+            field = (await request.post()).get("_xsrf", "")
+            sent = field if isinstance(field, str) else ""
         if not sent or not hmac.compare_digest(sent, identity.xsrf):
             raise Forbidden(
                 f"missing or wrong {XSRF_HEADER} header: browser writes must echo the "

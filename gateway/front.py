@@ -55,6 +55,7 @@ class FrontDoor(Listener):
         super().__init__(HEAD_TIMEOUT, IDLE_TIMEOUT)
         config = app[keys.CONFIG]
         self.prefix = config.prefix
+        self.site = app[keys.SITE]
         self._prefix = config.prefix.encode()
         self.auth = app[keys.AUTH]
         self.lifecycle = app[keys.LIFECYCLE]
@@ -88,9 +89,9 @@ class FrontDoor(Listener):
 
     def unreachable(self, why: str) -> bytes:
         return error_bytes(
+            self.site,
             502,
             "The dashboard is not answering. It may be restarting: try again in a moment.",
-            self.prefix,
         )
 
     def tunnel(self, tag: Hashable, opened: bool) -> None:
@@ -118,6 +119,10 @@ class FrontDoor(Listener):
         except UnicodeDecodeError:
             return None  # the application decodes and answers it
         return (unquote(owner) if "%" in owner else owner), name
+
+    def is_page(self, path: bytes) -> bool:
+        """``P<owner>/<name>/``: the dashboard's page itself (a view), not one of its assets."""
+        return path.endswith(b"/") and path.count(b"/") == self._prefix.count(b"/") + 2
 
     @staticmethod
     def _credentials_of(request: Request) -> tuple[str, str | None]:
@@ -148,6 +153,8 @@ class FrontDoor(Listener):
         if websocket and not same_origin(*origin_and_host(request)):
             return self.to_app(request)  # it refuses with 403
         self.lifecycle.touch(dashboard.key)
+        if request.method == b"GET" and self.is_page(request.path):
+            self.lifecycle.viewed(dashboard.key)
         head = upstream_head(
             request,
             peer=peer,

@@ -76,16 +76,23 @@ class Hub:
 
     async def groups(self) -> set[str]:
         """Every group name on the hub."""
+        return await self._names("groups", "list:groups")
+
+    async def users(self) -> set[str]:
+        """Every user name on the hub (the form's user picker)."""
+        return await self._names("users", "list:users")
+
+    async def _names(self, kind: str, scope: str) -> set[str]:
         names: set[str] = set()
         offset = 0
         while True:
             status, body = await self._call(
-                "GET", f"/groups?offset={offset}&limit=200", headers={"Accept": PAGINATED}
+                "GET", f"/{kind}?offset={offset}&limit=200", headers={"Accept": PAGINATED}
             )
             if status != 200:
-                raise Unavailable(f"the hub refused to list groups ({status}): grant read:groups")
+                raise Unavailable(f"the hub refused to list {kind} ({status}): grant {scope}")
             items = body["items"] if isinstance(body, dict) else body
-            names.update(g["name"] for g in items)
+            names.update(item["name"] for item in items)
             following = body.get("_pagination", {}).get("next") if isinstance(body, dict) else None
             if not following:
                 return names

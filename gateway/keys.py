@@ -10,6 +10,7 @@ from gateway.config import Podium
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.lifecycle import Lifecycle
+from gateway.render import Site
 from gateway.store import Store
 from gateway.validation import Policy
 
@@ -21,3 +22,4 @@ AUTH = web.AppKey("auth", Auth)
 STORE = web.AppKey("store", Store)
 LAUNCHER = web.AppKey("launcher", Launcher)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+SITE = web.AppKey("site", Site)

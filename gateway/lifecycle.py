@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from gateway.dashboards import Dashboard
 from gateway.launchers.base import (
@@ -68,6 +68,7 @@ class Lifecycle:
         self._changed: dict[Key, asyncio.Event] = {}
         self._cache: dict[Key, tuple[Dashboard, Runtime | None, float]] = {}
         self._activity: dict[Key, datetime] = {}
+        self._views: dict[tuple[Key, date], int] = {}
         self._open_sockets: dict[Key, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -251,9 +252,16 @@ class Lifecycle:
             self._open_sockets.pop(key, None)
         self.touch(key)
 
+    def viewed(self, key: Key) -> None:
+        """A viewer opened the dashboard's page (counted per day, written with the activity)."""
+        counted = (key, datetime.now(UTC).date())
+        self._views[counted] = self._views.get(counted, 0) + 1
+
     async def flush_activity(self) -> None:
         seen, self._activity = self._activity, {}
+        counted, self._views = self._views, {}
         await self.store.record_activity([(o, n, when) for (o, n), when in seen.items()])
+        await self.store.record_views([(o, n, day, c) for ((o, n), day), c in counted.items()])
 
     async def check(self) -> None:
         """One pass: failed runners noticed, idle dashboards stopped."""

@@ -11,8 +11,6 @@ progress page, other requests a 503 with ``Retry-After``.
 
 from __future__ import annotations
 
-import html
-
 from aiohttp import web
 
 from gateway import keys
@@ -21,7 +19,7 @@ from gateway.api import IDENTITY
 from gateway.dashboards import Dashboard
 from gateway.errors import NotFound
 from gateway.forwarding import same_origin
-from gateway.pages import progress_page, refusal_page
+from gateway.pages import forbidden_page, progress_page, refusal_page
 
 
 def wants_page(request: web.Request) -> bool:
@@ -36,20 +34,15 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
     lifecycle = app[keys.LIFECYCLE]
     config = app[keys.CONFIG]
     user = request[IDENTITY].user
+    site = app[keys.SITE]
     try:
         dashboard, _ = await lifecycle.lookup(owner, name)
     except NotFound:
-        return refusal_page(404, f"There is no dashboard {owner}/{name}.", config.prefix)
+        return refusal_page(site, 404, f"There is no dashboard {owner}/{name}.", user=user)
     if not can_view(user, dashboard, public_enabled=app[keys.POLICY].public_enabled):
         if user is None:
             return app[keys.AUTH].login_redirect(request, request.path_qs)
-        return refusal_page(
-            403,
-            f"{html.escape(dashboard.title)} belongs to {html.escape(dashboard.owner)}. "
-            f"Ask {html.escape(dashboard.owner)} to share it with you "
-            "(by name, or through a hub group).",
-            config.prefix,
-        )
+        return forbidden_page(site, dashboard, user)
     if request.match_info.get("slash") == "":
         query = f"?{request.query_string}" if request.query_string else ""
         return web.Response(status=302, headers={"Location": dashboard.url(config.prefix) + query})
@@ -65,14 +58,13 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
 async def wake(request: web.Request, dashboard: Dashboard) -> web.StreamResponse:
     """A dashboard that is not ready: start it (unless it just failed) and say so."""
     lifecycle = request.app[keys.LIFECYCLE]
-    prefix = request.app[keys.CONFIG].prefix
     runtime_doc = await request.app[keys.STORE].runtime(dashboard.owner, dashboard.name)
     if dashboard.status in ("stopped", "failed") and (
         dashboard.status == "stopped" or lifecycle.may_retry(runtime_doc)
     ):
         lifecycle.start(dashboard)
     if wants_page(request):
-        return progress_page(dashboard, prefix)
+        return progress_page(request.app[keys.SITE], dashboard, request[IDENTITY].user)
     return web.Response(
         status=503, headers={"Retry-After": "2"}, text=f"503: {dashboard.title} is starting\n"
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -50,6 +52,16 @@ dashboards = sa.Table(
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("owner", "name", name="uq_dashboards_owner_name"),
     sa.Index("ix_dashboards_owner", "owner"),
+)
+
+# Page views of each dashboard per day (UTC): its owner's "views in the last days".
+views = sa.Table(
+    "views",
+    metadata,
+    sa.Column("owner", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -249,6 +261,7 @@ class Store:
     async def delete(self, owner: str, name: str) -> None:
         async with self.transaction() as conn:
             result = await conn.execute(sa.delete(dashboards).where(_key(owner, name)))
+            await conn.execute(sa.delete(views).where(views.c.owner == owner, views.c.name == name))
         if result.rowcount == 0:
             raise NotFound(f"there is no dashboard {owner}/{name}")
 
@@ -261,3 +274,26 @@ class Store:
                 await conn.execute(
                     sa.update(dashboards).where(_key(owner, name)).values(last_activity=when)
                 )
+
+    async def record_views(self, counted: Sequence[tuple[str, str, date, int]]) -> None:
+        """Add a batch of page views per dashboard and day (the proxy counts them)."""
+        if not counted:
+            return
+        insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        async with self.transaction() as conn:
+            for owner, name, day, count in counted:
+                statement = insert(views).values(owner=owner, name=name, day=day, count=count)
+                await conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["owner", "name", "day"],
+                        set_={"count": views.c.count + statement.excluded.count},
+                    )
+                )
+
+    async def views(self, owner: str, name: str, since: date) -> dict[date, int]:
+        """Page views per day from ``since`` on (days without views are left out)."""
+        query = sa.select(views.c.day, views.c.count).where(
+            views.c.owner == owner, views.c.name == name, views.c.day >= since
+        )
+        async with self.engine.connect() as conn:
+            return {day: count for day, count in await conn.execute(query)}

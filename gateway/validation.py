@@ -8,7 +8,7 @@ gateway refuses at the edge exactly what a runner would refuse later.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -185,32 +185,29 @@ def _only(doc: Mapping[str, Any], allowed: set[str], what: str) -> None:
         raise Invalid(f"{what}: unknown field(s) {', '.join(extra)}", field=f"{what}.{extra[0]}")
 
 
+def check_framework(value: Any, policy: Policy) -> str:
+    if value not in policy.frameworks:
+        raise Invalid(f"framework must be one of {', '.join(policy.frameworks)}", field="framework")
+    return str(value)
+
+
+# One check per editable field: (value, policy, admin) -> the stored value, or Invalid.
+CHECKS: dict[str, Callable[[Any, Policy, bool], Any]] = {
+    "title": lambda v, p, a: _text(v, "title", 200),
+    "description": lambda v, p, a: _text(v, "description", 4000),
+    "framework": lambda v, p, a: check_framework(v, p),
+    "source": lambda v, p, a: check_source(v, p),
+    "entry": lambda v, p, a: _path(v, "entry"),
+    "access": lambda v, p, a: check_access(v, p),
+    "env": lambda v, p, a: check_env(v),
+    "idle_timeout": check_idle,
+    "command": lambda v, p, a: check_command(v),
+    "profile": lambda v, p, a: check_profile(v, p),
+}
+
+
 def _fields(doc: Mapping[str, Any], current: Dashboard, policy: Policy, admin: bool) -> Dashboard:
-    changes: dict[str, Any] = {}
-    if "title" in doc:
-        changes["title"] = _text(doc["title"], "title", 200)
-    if "description" in doc:
-        changes["description"] = _text(doc["description"], "description", 4000)
-    if "framework" in doc:
-        if doc["framework"] not in policy.frameworks:
-            raise Invalid(
-                f"framework must be one of {', '.join(policy.frameworks)}", field="framework"
-            )
-        changes["framework"] = doc["framework"]
-    if "source" in doc:
-        changes["source"] = check_source(doc["source"], policy)
-    if "entry" in doc:
-        changes["entry"] = _path(doc["entry"], "entry")
-    if "access" in doc:
-        changes["access"] = check_access(doc["access"], policy)
-    if "env" in doc:
-        changes["env"] = check_env(doc["env"])
-    if "idle_timeout" in doc:
-        changes["idle_timeout"] = check_idle(doc["idle_timeout"], policy, admin)
-    if "command" in doc:
-        changes["command"] = check_command(doc["command"])
-    if "profile" in doc:
-        changes["profile"] = check_profile(doc["profile"], policy)
+    changes = {key: check(doc[key], policy, admin) for key, check in CHECKS.items() if key in doc}
     result = replace(current, **changes)
     if result.framework == "custom":
         if not result.command:
@@ -269,3 +266,36 @@ def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
         return (d.framework, d.source, d.entry, d.env, d.command, d.profile)
 
     return running(before) != running(after)
+
+
+def problems(
+    payload: Mapping[str, Any],
+    owner: str,
+    policy: Policy,
+    *,
+    admin: bool = False,
+    current: Dashboard | None = None,
+) -> dict[str, str]:
+    """Every mistake at once, by field (the web form shows each next to its field); the
+    API's parse functions stop at the first. Empty when ``payload`` would be accepted."""
+    found: dict[str, str] = {}
+    if current is None:
+        try:
+            check_name(payload.get("name"))
+        except Invalid as e:
+            found["name"] = e.message
+    for key, check in CHECKS.items():
+        if key in payload:
+            try:
+                check(payload[key], policy, admin)
+            except Invalid as e:
+                found.setdefault(e.field or key, e.message)
+    if not found:
+        try:
+            if current is None:
+                parse_create(payload, owner, policy, admin=admin)
+            else:
+                parse_patch(payload, current, policy, admin=admin)
+        except Invalid as e:
+            found[e.field or "form"] = e.message
+    return found

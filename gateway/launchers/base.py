@@ -17,6 +17,7 @@ from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
 from gateway.dashboards import Dashboard
+from gateway.storage import FileEntry
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,15 @@ class Launcher(LoggingConfigurable):
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
         """The last ``lines`` lines the runner printed (for the owner only)."""
         raise NotImplementedError
+
+    async def browse(self, owner: str, path: str) -> list[FileEntry] | None:
+        """The folders and runnable files at ``path`` of the owner's storage, for the form's
+        file picker; ``None`` when this launcher cannot see storage from the gateway."""
+        return None
+
+    async def has_file(self, owner: str, path: str) -> bool | None:
+        """Whether ``path`` is a file of the owner's storage; ``None`` when it cannot tell."""
+        return None
 
     async def discard(self, dashboard: Dashboard) -> None:
         """Drop what the launcher keeps for a dashboard between launches (a cloned volume):

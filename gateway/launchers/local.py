@@ -35,6 +35,7 @@ from gateway.launchers.base import (
     git_source,
     runner_spec,
 )
+from gateway.storage import FileEntry, has_file, list_folder
 from runners.main import free_loopback_port
 
 
@@ -61,12 +62,21 @@ class LocalLauncher(Launcher):
     def folder(self, dashboard: Dashboard) -> Path:
         return Path(self.state_dir).resolve() / dashboard.owner / dashboard.name
 
+    def storage(self, owner: str) -> Path:
+        return Path(self.user_root.format(username=owner))
+
+    async def browse(self, owner: str, path: str) -> list[FileEntry] | None:
+        return await asyncio.to_thread(list_folder, self.storage(owner), path)
+
+    async def has_file(self, owner: str, path: str) -> bool | None:
+        return await asyncio.to_thread(has_file, self.storage(owner), path)
+
     def spec(self, dashboard: Dashboard, port: int, credential: str) -> dict[str, Any]:
         if dashboard.source.type == "git":
             dest = str(self.folder(dashboard) / "checkout")
             source = git_source(dashboard, dest, self.git_schemes, self.git_hosts)
         else:
-            root = self.user_root.format(username=dashboard.owner)
+            root = str(self.storage(dashboard.owner))
             source = {"type": "directory", "root": root, "path": dashboard.source.path}
         return runner_spec(
             dashboard,

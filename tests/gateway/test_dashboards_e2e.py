@@ -76,7 +76,7 @@ async def test_publish_share_wake_and_refuse(stack: HubStack, tokens: dict[str, 
         async with carol.get(link, headers=HTML) as r:
             assert r.status == 403
             page = await r.text()
-        assert "belongs to alice" in page and "Ask alice to share it" in page
+        assert "belongs to alice" in page and "Ask alice to add you" in page
     async with browser() as anonymous, anonymous.get(link, allow_redirects=False) as r:
         assert r.status == 302 and r.headers["Location"].startswith("/hub/api/oauth2/authorize")
 

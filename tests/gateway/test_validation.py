@@ -8,7 +8,7 @@ import pytest
 
 from gateway.dashboards import Access, Source
 from gateway.errors import Invalid
-from gateway.validation import Policy, parse_create, parse_patch, rebuild_needed
+from gateway.validation import Policy, parse_create, parse_patch, problems, rebuild_needed
 
 pytestmark = pytest.mark.unit
 
@@ -172,3 +172,27 @@ def test_what_runs_changed_means_a_rebuild() -> None:
         body(framework="custom", entry=None, command=["python", "a.py"]), "alice", offered
     )
     assert rebuild_needed(custom, parse_patch({"command": ["python", "b.py"]}, custom, offered))
+
+
+def test_problems_names_every_bad_field_at_once() -> None:
+    doc = body(
+        name="Bad Name",
+        source={"type": "git", "url": "file:///etc", "ref": "--upload-pack=x", "path": ""},
+        idle_timeout=5,
+        env={"PODIUM_TOKEN": "x"},
+    )
+    found = problems(doc, "alice", POLICY)
+    assert set(found) == {"name", "source.url", "idle_timeout", "env"}
+    assert "lowercase" in found["name"] and "seconds" in found["idle_timeout"]
+
+
+def test_problems_is_empty_exactly_when_the_api_accepts() -> None:
+    assert problems(body(), "alice", POLICY) == {}
+    parse_create(body(), "alice", POLICY)
+    # Cross-field rules come after the fields: an entry is needed (not for custom).
+    assert problems(body(entry=""), "alice", POLICY) == {
+        "entry": "entry names the notebook or script to run"
+    }
+    current = parse_create(body(), "alice", POLICY)
+    assert problems({"title": "New"}, "alice", POLICY, current=current) == {}
+    assert "renamed" in problems({"name": "other"}, "alice", POLICY, current=current)["name"]

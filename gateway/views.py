@@ -1,0 +1,305 @@
+"""The gateway's own pages: the gallery, the create and edit form, the manage page.
+
+Handlers only: what a page shows is in ``gateway/templates``, how form fields
+map to the API's document in ``gateway.forms``, and every change goes through
+the same functions as the REST API (``gateway.api``), so both accept and refuse
+exactly the same things.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import posixpath
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from gateway import api, keys
+from gateway.access import User, can_create, can_manage, can_view
+from gateway.auth import redirect
+from gateway.dashboards import Dashboard
+from gateway.errors import Invalid, PodiumError
+from gateway.forms import (
+    LABELS,
+    access_choices,
+    access_text,
+    form_errors,
+    from_form,
+    to_document,
+    to_values,
+)
+from gateway.launchers.base import Runtime
+from gateway.render import page
+from gateway.validation import problems
+
+VIEW_DAYS = 14
+
+
+def _one(d: Dashboard) -> str:
+    return f"{quote(d.owner, safe='')}/{d.name}"
+
+
+def manage_url(prefix: str, d: Dashboard) -> str:
+    return f"{prefix}_/manage/{_one(d)}"
+
+
+def _render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    user = api.current_user(request)
+    config = request.app[keys.CONFIG]
+    return page(
+        template,
+        request.app[keys.SITE],
+        status=status,
+        user=user,
+        can_create=user is not None and can_create(user, config.creator_groups),
+        xsrf=request[api.IDENTITY].xsrf,
+        **context,
+    )
+
+
+# --- the gallery -------------------------------------------------------------------------
+def card(d: Dashboard, user: User, prefix: str) -> dict[str, Any]:
+    return {
+        "owner": d.owner,
+        "name": d.name,
+        "title": d.title or d.name,
+        "description": d.description,
+        "framework": d.framework,
+        "status": d.status,
+        "url": d.url(prefix),
+        "manage_url": manage_url(prefix, d) if can_manage(user, d) else "",
+    }
+
+
+def sections(user: User, found: list[Dashboard], prefix: str) -> list[dict[str, Any]]:
+    """Mine; shared with me (by name, group or the whole hub); public ones of others."""
+    mine = [d for d in found if d.owner == user.name]
+    public = [d for d in found if d.owner != user.name and d.access.mode == "public"]
+    shared = [d for d in found if d.owner != user.name and d.access.mode != "public"]
+    return [
+        {"id": "mine", "title": "My dashboards", "items": [card(d, user, prefix) for d in mine],
+         "empty": "You have not published a dashboard yet."},
+        {"id": "shared", "title": "Shared with me",
+         "items": [card(d, user, prefix) for d in shared],
+         "empty": "Nothing is shared with you yet."},
+        {"id": "public", "title": "Public", "items": [card(d, user, prefix) for d in public],
+         "empty": "No public dashboards."},
+    ]  # fmt: skip
+
+
+async def gallery(request: web.Request) -> web.Response:
+    user = api.signed_in(request)
+    prefix = request.app[keys.CONFIG].prefix
+    public = request.app[keys.POLICY].public_enabled
+    found = [
+        d for d in await request.app[keys.STORE].list() if can_view(user, d, public_enabled=public)
+    ]
+    return _render(
+        request, "gallery.html", title="Dashboards", active="gallery",
+        sections=sections(user, found, prefix),
+        frameworks=sorted({d.framework for d in found}),
+        owners=sorted({d.owner for d in found}),
+    )  # fmt: skip
+
+
+# --- the form ----------------------------------------------------------------------------
+async def _pickers(request: web.Request, owner: str) -> tuple[list[str] | None, list[str]]:
+    """Hub users (None when the hub does not list them: a text field instead) and groups."""
+    hub = request.app[keys.HUB]
+    users: list[str] | None
+    try:
+        users = sorted((await hub.users()) - {owner})
+    except PodiumError:
+        users = None
+    try:
+        groups = sorted(await hub.groups())
+    except PodiumError:
+        groups = []
+    return users, groups
+
+
+async def _form(
+    request: web.Request,
+    *,
+    owner: str,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    current: Dashboard | None = None,
+) -> web.Response:
+    config = request.app[keys.CONFIG]
+    policy = request.app[keys.POLICY]
+    users, groups = await _pickers(request, owner)
+    browse = False
+    user = api.current_user(request)
+    if user is not None and user.name == owner:  # the picker lists the caller's own storage
+        with contextlib.suppress(PodiumError):
+            browse = await request.app[keys.LAUNCHER].browse(owner, "") is not None
+    idle = f"Between {policy.idle_min // 60} and {policy.idle_max // 60} minutes."
+    if current is None:
+        heading, action, submit, cancel = (
+            "New dashboard",
+            f"{config.prefix}_/new",
+            "Create",
+            config.prefix,
+        )
+    else:
+        heading = f"Edit {current.title}"
+        action = f"{config.prefix}_/edit/{_one(current)}"
+        submit, cancel = "Save", manage_url(config.prefix, current)
+    return _render(
+        request, "form.html", status=400 if errors else 200,
+        title=heading, heading=heading, active="new" if current is None else "",
+        creating=current is None, action=action, submit=submit, cancel=cancel,
+        values=values, errors=errors, labels=LABELS, owner=owner,
+        link_base=f"{config.prefix}{quote(owner, safe='')}/",
+        frameworks=list(policy.frameworks), profiles=list(policy.profiles),
+        access_modes=access_choices(policy), users=users, groups=groups,
+        browse=browse, files_url=f"{config.prefix}_/api/files",
+        git_schemes=", ".join(policy.git_schemes), idle_help=idle,
+    )  # fmt: skip
+
+
+async def _missing(request: web.Request, owner: str, doc: dict[str, Any]) -> dict[str, str]:
+    """The entry is not a file of the owner's storage (when the gateway can see it)."""
+    source = doc.get("source", {})
+    if source.get("type") != "storage" or doc.get("framework") == "custom" or not doc.get("entry"):
+        return {}
+    folder = source.get("path", "")
+    found = await request.app[keys.LAUNCHER].has_file(owner, posixpath.join(folder, doc["entry"]))
+    if found is False:
+        where = f"the folder {folder}" if folder else "the top folder"
+        return {"entry": f"there is no file {doc['entry']} in {where} of your storage"}
+    return {}
+
+
+async def _check(
+    request: web.Request, user: User, owner: str, current: Dashboard | None
+) -> tuple[dict[str, Any], dict[str, str], Any]:
+    form = await request.post()
+    doc, errors = to_document(form, creating=current is None)
+    policy = request.app[keys.POLICY]
+    source_type = doc["source"]["type"]
+    found = problems(doc, owner, policy, admin=user.admin, current=current)
+    errors = {**form_errors(found, source_type, policy), **errors}
+    if not errors:
+        errors = await _missing(request, owner, doc)
+    return doc, errors, form
+
+
+def _refused(request: web.Request, error: Invalid, doc: dict[str, Any]) -> dict[str, str]:
+    policy = request.app[keys.POLICY]
+    return form_errors({error.field or "form": error.message}, doc["source"]["type"], policy)
+
+
+async def new_form(request: web.Request) -> web.Response:
+    user = api.signed_in(request)
+    api.check_can_create(request, user)
+    values: dict[str, Any] = {"idle_minutes": str(request.app[keys.POLICY].idle_default // 60)}
+    return await _form(request, owner=user.name, values=values, errors={})
+
+
+async def new_submit(request: web.Request) -> web.Response:
+    user = api.signed_in(request)
+    api.check_can_create(request, user)
+    doc, errors, form = await _check(request, user, user.name, None)
+    if not errors:
+        try:
+            dashboard = await api.create(request, user, doc)
+        except Invalid as e:  # a group deleted meanwhile, the name just taken…
+            errors = _refused(request, e, doc)
+        else:
+            if form.get("start"):
+                request.app[keys.LIFECYCLE].start(dashboard)
+            return redirect(manage_url(request.app[keys.CONFIG].prefix, dashboard), status=303)
+    return await _form(request, owner=user.name, values=from_form(form), errors=errors)
+
+
+async def edit_form(request: web.Request) -> web.Response:
+    current = await api.managed(request)
+    return await _form(
+        request, owner=current.owner, values=to_values(current), errors={}, current=current
+    )
+
+
+async def edit_submit(request: web.Request) -> web.Response:
+    current = await api.managed(request)
+    user = api.signed_in(request)
+    doc, errors, form = await _check(request, user, current.owner, current)
+    if not errors:
+        try:
+            changed = await api.change(request, user, current, doc)
+        except Invalid as e:
+            errors = _refused(request, e, doc)
+        else:
+            return redirect(manage_url(request.app[keys.CONFIG].prefix, changed), status=303)
+    values = {**from_form(form), "name": current.name}
+    return await _form(request, owner=current.owner, values=values, errors=errors, current=current)
+
+
+# --- the manage page ---------------------------------------------------------------------
+async def _log(request: web.Request, d: Dashboard) -> str:
+    """The log's tail for the first paint (the page then follows it); empty if slow."""
+    runtime = Runtime.from_json(await request.app[keys.STORE].runtime(d.owner, d.name))
+    with contextlib.suppress(Exception):
+        lines = await asyncio.wait_for(request.app[keys.LAUNCHER].logs(d, runtime, 200), 3)
+        return "\n".join(lines)
+    return ""
+
+
+async def manage(request: web.Request) -> web.Response:
+    d = await api.managed(request)
+    prefix = request.app[keys.CONFIG].prefix
+    today = datetime.now(UTC).date()
+    counted = await request.app[keys.STORE].views(d.owner, d.name, today - timedelta(VIEW_DAYS - 1))
+    views = [(today - timedelta(n), counted.get(today - timedelta(n), 0)) for n in range(VIEW_DAYS)]
+    if d.source.type == "git":
+        source = f"git {d.source.url}" + (f" at {d.source.ref}" if d.source.ref else "")
+        source += f", folder {d.source.path}" if d.source.path else ""
+    else:
+        source = f"{d.owner}'s storage, folder {d.source.path or '(top)'}"
+    return _render(
+        request, "manage.html", title=f"Manage {d.title}", d=d, link=d.url(prefix),
+        api_url=f"{prefix}_/api/dashboards/{_one(d)}",
+        action_url=manage_url(prefix, d), edit_url=f"{prefix}_/edit/{_one(d)}",
+        access_text=access_text(d.access.mode, request.app[keys.POLICY].public_enabled, d.owner),
+        views=[(day.isoformat(), count) for day, count in views],
+        views_max=max([1, *(count for _, count in views)]),
+        source_text=source, log=await _log(request, d),
+        idle_text=f"after {d.idle_timeout // 60} min" if d.idle_timeout else "never (always on)",
+    )  # fmt: skip
+
+
+async def manage_action(request: web.Request) -> web.Response:
+    d = await api.managed(request)
+    action = (await request.post()).get("action", "")
+    lifecycle = request.app[keys.LIFECYCLE]
+    prefix = request.app[keys.CONFIG].prefix
+    if action == "start":
+        if d.status not in ("starting", "ready"):
+            lifecycle.start(d)
+    elif action == "stop":
+        await lifecycle.stop(d)
+    elif action in ("restart", "rebuild"):
+        await lifecycle.restart(d, rebuild=action == "rebuild")
+    elif action == "delete":
+        await api.remove(request, d)
+        return redirect(prefix, status=303)
+    else:
+        raise Invalid("action must be start, stop, restart, rebuild or delete", field="action")
+    return redirect(manage_url(prefix, d), status=303)
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    one = "{owner}/{name}"
+    app.router.add_get(prefix, gallery)
+    app.router.add_get(prefix + "_/new", new_form)
+    app.router.add_post(prefix + "_/new", new_submit)
+    app.router.add_get(prefix + "_/edit/" + one, edit_form)
+    app.router.add_post(prefix + "_/edit/" + one, edit_submit)
+    app.router.add_get(prefix + "_/manage/" + one, manage)
+    app.router.add_post(prefix + "_/manage/" + one, manage_action)
