@@ -1,5 +1,5 @@
 # The same commands CI runs (see scripts/). `make help` lists them.
-.PHONY: help setup demo test test-fast lint bench runner-demo
+.PHONY: help setup demo test test-fast lint bench runner-demo screenshots
 
 help:
 	@echo "make demo        set up, then run JupyterHub + Podium + example dashboards on :8000"
@@ -8,6 +8,7 @@ help:
 	@echo "make test-fast   the same without the slow framework tests"
 	@echo "make bench       measure the runner guard against direct access"
 	@echo "make runner-demo start one Streamlit dashboard through podium-runner"
+	@echo "make screenshots take the README's screenshots again (the browser tests)"
 
 setup:
 	scripts/setup
@@ -30,3 +31,6 @@ bench: setup
 
 runner-demo: setup
 	scripts/runner-demo
+
+screenshots: setup
+	PODIUM_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest -q tests/web

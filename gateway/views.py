@@ -35,7 +35,7 @@ from gateway.launchers.base import Runtime
 from gateway.render import page
 from gateway.validation import problems
 
-VIEW_DAYS = 14
+VIEW_DAYS = 7
 
 
 def _one(d: Dashboard) -> str:

@@ -179,10 +179,14 @@ function manage() {
   const badge = document.querySelector("[data-status]");
   const message = document.getElementById("status-message");
   const log = document.getElementById("log");
+  const start = document.querySelector("button[value=start]");
+  const stop = document.querySelector("button[value=stop]");
   every(2, async () => {
     const d = await getJSON(api);
     if (badge.dataset.status !== d.status) setStatus(badge, d.status);
     message.textContent = d.message;
+    start.disabled = d.status === "ready" || d.status === "starting";
+    stop.disabled = d.status === "stopped";
     const found = await getJSON(api + "/logs?lines=200");
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.textContent = found.lines.join("\n");

@@ -62,6 +62,10 @@ class Person:
             return  # the page's own status (a 403 or 404 page, a form sent back with 400)
         self.errors.append(f"{self.page.url}: {message.text}")
 
+    def on_page_error(self, error: Exception) -> None:
+        if self.ours(self.page.url):
+            self.errors.append(f"{self.page.url}: {error}")
+
     async def goto(self, path: str) -> Any:
         return await self.page.goto(self.stack.base + path)
 
@@ -73,7 +77,7 @@ async def person(browser: Browser, stack: HubStack, name: str) -> AsyncIterator[
     page = await context.new_page()
     who = Person(name, context, page, stack)
     page.on("console", who.on_console)
-    page.on("pageerror", lambda error: who.errors.append(f"{page.url}: {error}"))
+    page.on("pageerror", who.on_page_error)
     try:
         yield who
     finally:

@@ -9,6 +9,7 @@ axe-core (no serious or critical violation) and must log no console error.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.flows import api
 from tests.hubstack import ROOT, HubStack, hub_stack
@@ -115,11 +116,25 @@ async def test_the_whole_story(stack: HubStack, browser: Browser, shots: Path) -
                 # alice stops it; bob's next visit wakes it: progress page, then the app.
                 await form.get_by_role("button", name="Stop").click()
                 await expect(badge).to_have_text("Stopped", timeout=30_000)
+                # The page reloads into the app when it is ready: that reload waits until
+                # the progress page has been looked at (a fast start would otherwise win).
+                release = asyncio.Event()
+                loads: list[str] = []
+
+                async def hold_the_reload(route: Route) -> None:
+                    loads.append(route.request.url)
+                    if len(loads) > 1:
+                        await release.wait()
+                    await route.continue_()
+
+                await bob.page.route(link, hold_the_reload)
                 await bob.page.goto(link)
                 await expect(bob.page.get_by_role("heading", name="Starting Sales")).to_be_visible()
                 await expect(bob.page.locator("#steps li").first).to_be_visible(timeout=20_000)
                 await screenshot(bob.page, "progress", shots)
                 await clean(bob)
+                release.set()
+                await bob.page.unroute(link)
                 await streamlit_works(bob.page)
 
                 # alice opens it to the whole hub: carol gets in.
@@ -187,7 +202,7 @@ async def test_the_form_shows_each_mistake_next_to_its_field(
 
 
 async def test_a_voila_notebook_renders_through_the_gateway(
-    stack: HubStack, browser: Browser, shots: Path
+    stack: HubStack, browser: Browser
 ) -> None:
     token = await stack.token_for("alice")
     report = {
@@ -207,23 +222,27 @@ async def test_a_voila_notebook_renders_through_the_gateway(
         # Back in the gallery, the card says it runs.
         await bob.goto("/dashboards/")
         await expect(badge).to_have_text("Running", timeout=10_000)
-        await screenshot(bob.page, "gallery", shots)
         await clean(bob)
 
 
 async def test_the_gallery_filters_updates_live_and_fits_a_phone(
-    stack: HubStack, browser: Browser
+    stack: HubStack, browser: Browser, shots: Path
 ) -> None:
     token = await stack.token_for("alice")
-    for name, framework in (("alpha", "streamlit"), ("beta", "voila")):
+    for name, framework, title in (
+        ("alpha", "streamlit", "Alpha: sales by region"),
+        ("beta", "voila", "Beta: weekly churn"),
+    ):
         doc = {
             "name": name, "framework": framework, "entry": "app.py", "access": {"mode": "authenticated"},
-            "source": {"type": "storage", "path": "apps/sales"},
+            "source": {"type": "storage", "path": "apps/sales"}, "title": title,
+            "description": "An example card of the gallery",
         }  # fmt: skip
         assert (await api(stack, token, "POST", "/dashboards", doc))[0] == 201
     async with person(browser, stack, "carol") as carol:
         await log_in(carol)
         page = carol.page
+        await screenshot(page, "gallery", shots)
         await page.set_viewport_size(PHONE)
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], "no sideways scrolling on a phone"
@@ -289,3 +308,29 @@ async def test_refusal_and_missing_pages_look_like_the_rest(
         assert response.status == 403  # she may view it, not change it
         await expect(carol.page.get_by_text("Only alice and admins")).to_be_visible()
         await clean(carol)
+
+
+async def test_a_failed_start_is_kind_to_viewers_and_shows_the_owner_the_log(
+    stack: HubStack, browser: Browser
+) -> None:
+    doc = {
+        "name": "broken", "title": "Broken", "framework": "streamlit", "entry": "gone.py",
+        "source": {"type": "storage", "path": "apps/sales"}, "access": {"mode": "authenticated"},
+    }  # fmt: skip
+    assert (await api(stack, await stack.token_for("alice"), "POST", "/dashboards", doc))[0] == 201
+    async with person(browser, stack, "bob") as bob, person(browser, stack, "alice") as alice:
+        await log_in(bob)
+        await bob.goto("/dashboards/alice/broken/")
+        await expect(bob.page.get_by_role("alert")).to_have_text(
+            "This dashboard could not start. Its owner can see why; try again later.",
+            timeout=30_000,
+        )
+        assert await bob.page.locator("#log").count() == 0, "viewers never see the log"
+        await clean(bob)
+        await log_in(alice)
+        await alice.goto("/dashboards/alice/broken/")
+        await expect(alice.page.get_by_role("alert")).to_contain_text(
+            "It could not start", timeout=30_000
+        )
+        await expect(alice.page.locator("#log")).to_contain_text("gone.py", timeout=10_000)
+        await clean(alice)
