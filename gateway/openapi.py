@@ -157,6 +157,48 @@ def document(prefix: str) -> dict[str, Any]:
                     "responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404)},
                 },
             },
+            **{
+                f"/dashboards/{{owner}}/{{name}}/{action}": {
+                    **one,
+                    "post": {
+                        "summary": summary,
+                        "responses": {code: {"description": status}, **_errors(401, 403, 404)},
+                    },
+                }
+                for action, summary, code, status in (
+                    ("start", "Start it (owner and admins)", "202", "starting"),
+                    ("stop", "Stop it (owner and admins)", "200", "stopped"),
+                    ("restart", "Restart it (owner and admins)", "202", "starting"),
+                )
+            },
+            "/dashboards/{owner}/{name}/logs": {
+                **one,
+                "get": {
+                    "summary": "The runner's last lines (owner and admins)",
+                    "parameters": [{"name": "lines", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "lines"}, **_errors(400, 401, 403, 404)},
+                },
+            },
+            "/dashboards/{owner}/{name}/events": {
+                **one,
+                "get": {
+                    "summary": "A start's progress, as server-sent events",
+                    "responses": {
+                        "200": {"description": "text/event-stream of {status, message, elapsed}"},
+                        **_errors(404),
+                    },
+                },
+            },
+            "/files": {
+                "get": {
+                    "summary": "Folders and notebooks/scripts of the caller's storage",
+                    "parameters": [{"name": "path", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "{path, entries: [{name, type}]}"},
+                        **_errors(400, 401, 404),
+                    },
+                },
+            },
             "/user": {
                 "get": {"summary": "The caller", "responses": {"200": {"description": "user"}}}
             },

@@ -39,7 +39,11 @@ def list_folder(root: Path, path: str) -> list[FileEntry]:
     """Sub-folders and runnable files (notebooks, scripts) of one folder; hidden ones left out."""
     folder = inside(root, path)
     if not folder.is_dir():
-        raise NotFound(f"there is no folder {path!r} in your storage")
+        raise NotFound(
+            f"there is no folder {path!r} in your storage"
+            if path
+            else "you have no storage here yet"
+        )
     found: list[FileEntry] = []
     with os.scandir(folder) as entries:
         for entry in entries:

@@ -186,7 +186,17 @@ async def test_openapi_document(stack: HubStack) -> None:
     ):
         doc = await r.json()
     assert doc["openapi"].startswith("3.")
-    assert {"/dashboards", "/dashboards/{owner}/{name}"} <= set(doc["paths"])
+    # Every API route the gateway serves is documented.
+    assert set(doc["paths"]) == {
+        "/dashboards",
+        "/dashboards/{owner}/{name}",
+        *(
+            f"/dashboards/{{owner}}/{{name}}/{a}"
+            for a in ("start", "stop", "restart", "logs", "events")
+        ),
+        "/files",
+        "/user",
+    }
 
 
 async def ensure_sales(stack: HubStack, tokens: dict[str, str]) -> None:

@@ -334,3 +334,16 @@ async def test_a_failed_start_is_kind_to_viewers_and_shows_the_owner_the_log(
         )
         await expect(alice.page.locator("#log")).to_contain_text("gone.py", timeout=10_000)
         await clean(alice)
+
+
+async def test_the_file_listing_stays_inside_the_callers_storage(stack: HubStack) -> None:
+    alice, carol = await stack.token_for("alice"), await stack.token_for("carol")
+    status, body = await api(stack, alice, "GET", "/files?path=apps")
+    assert status == 200
+    assert body == {"path": "apps", "entries": [{"name": "sales", "type": "folder"}]}
+    status, body = await api(stack, alice, "GET", "/files?path=../carol")
+    assert status == 400 and body["field"] == "path"
+    status, body = await api(stack, carol, "GET", "/files?path=")
+    assert status == 404, "carol has no storage here; she never sees alice's"
+    status, _ = await api(stack, "", "GET", "/files")
+    assert status == 401
