@@ -6,7 +6,7 @@ help:
 	@echo "make setup       install the frameworks, Podium and the test tools into .venv"
 	@echo "make test        lint, types and the whole test suite (what CI runs)"
 	@echo "make test-fast   the same without the slow framework tests"
-	@echo "make bench       measure the runner guard against direct access"
+	@echo "make bench       Podium against its peers (python -m bench; results in bench/RESULTS.md)"
 	@echo "make runner-demo start one Streamlit dashboard through podium-runner"
 	@echo "make screenshots take the README's screenshots again (the browser tests)"
 
@@ -26,8 +26,7 @@ lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
 
 bench: setup
-	.venv/bin/python bench/runner_guard.py
-	.venv/bin/python bench/runner_guard.py --framework streamlit
+	.venv/bin/python -m bench
 
 runner-demo: setup
 	scripts/runner-demo

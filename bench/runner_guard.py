@@ -146,9 +146,10 @@ async def main() -> None:
         for _ in range(args.rounds):
             for target in (direct, guarded):
                 if use_wrk:
-                    rps = await asyncio.to_thread(
+                    load = await asyncio.to_thread(
                         wrk, target.url, target.headers, args.seconds, args.connections
                     )
+                    rps = load.rps
                 else:
                     rps = await client_throughput(target, args.seconds, args.connections)
                 results[target.name]["rps"].append(rps)

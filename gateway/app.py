@@ -159,6 +159,7 @@ def create_app(config: Podium) -> web.Application:
             activity_interval=config.activity_flush_interval,
         )
         app[keys.LIFECYCLE] = lifecycle
+        await launcher.open()
         await lifecycle.run()
         yield
         await lifecycle.close()

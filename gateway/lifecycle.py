@@ -139,10 +139,10 @@ class Lifecycle:
             await self._fail(dashboard, None, str(e), failures)
             return
         deadline = time.monotonic() + self.ready_timeout
-        delay = 0.1
+        within = 0.0
         while time.monotonic() < deadline:
             try:
-                observed = await self.launcher.inspect(dashboard, runtime)
+                observed = await self.launcher.changed(dashboard, runtime, within)
             except LauncherError as e:  # e.g. a busy API server: look again
                 log.warning("%s/%s: %s", *dashboard.key, e)
                 await asyncio.sleep(1)
@@ -156,8 +156,7 @@ class Lifecycle:
                 await self._fail(dashboard, runtime, why, failures)
                 return
             await self._set_message(dashboard, observed.message)
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            within = min(max(within * 1.5, 0.1), 1.0)
         await self.launcher.stop(dashboard, runtime)
         await self._fail(dashboard, runtime, "the dashboard took too long to start", failures)
 

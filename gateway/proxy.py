@@ -5,8 +5,9 @@ Bytes to and from a running dashboard never come here: the front door
 simply forward: an unknown dashboard (404), a viewer who may not see it
 (login for the anonymous, a 403 page naming the owner for the others), the
 name without its trailing slash, a WebSocket from another site, and a
-dashboard that is not ready — woken for any allowed viewer: a browser gets the
-progress page, other requests a 503 with ``Retry-After``.
+dashboard that is not ready — woken when an allowed viewer opens it (not by the
+background requests of a page left open): a browser gets the progress page,
+other requests a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -55,12 +56,24 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
     return await wake(request, dashboard)
 
 
+def may_wake(request: web.Request) -> bool:
+    """A person opening the dashboard, or a script: not the background requests of a page
+    left open (a framework reconnecting its WebSocket after the owner stopped it must not
+    start it again)."""
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return False
+    mode = request.headers.get("Sec-Fetch-Mode")
+    return mode is None or mode == "navigate"
+
+
 async def wake(request: web.Request, dashboard: Dashboard) -> web.StreamResponse:
     """A dashboard that is not ready: start it (unless it just failed) and say so."""
     lifecycle = request.app[keys.LIFECYCLE]
     runtime_doc = await request.app[keys.STORE].runtime(dashboard.owner, dashboard.name)
-    if dashboard.status in ("stopped", "failed") and (
-        dashboard.status == "stopped" or lifecycle.may_retry(runtime_doc)
+    if (
+        may_wake(request)
+        and dashboard.status in ("stopped", "failed")
+        and (dashboard.status == "stopped" or lifecycle.may_retry(runtime_doc))
     ):
         lifecycle.start(dashboard)
     if wants_page(request):

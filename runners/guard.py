@@ -15,6 +15,8 @@ only frames messages costs a fraction of a full HTTP client and server.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import time
@@ -22,7 +24,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from runners.http1 import Request, refusal, simple_response
-from runners.relay import Forward, Listener
+from runners.relay import Forward, Listener, Verdict
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"
@@ -38,9 +40,25 @@ class Status:
     state: str = "preparing"
     reason: str = "preparing the source"
     since: float = field(default_factory=time.monotonic)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def set(self, state: str, reason: str) -> None:
         self.state, self.reason, self.since = state, reason, time.monotonic()
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+def long_poll(target: bytes) -> float:
+    """``?wait=<seconds>`` of a health request (at most 30), else 0."""
+    _, _, query = target.partition(b"?")
+    for pair in query.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == b"wait":
+            try:
+                return min(30.0, max(0.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 0.0
 
 
 class Guard(Listener):
@@ -71,10 +89,20 @@ class Guard(Listener):
         extra = (("Cache-Control", "no-store"),)
         return simple_response(status, reason, body, extra, content_type="application/json")
 
-    def decide(self, request: Request, peer: str) -> bytes | Forward:
+    async def health_after_change(self, seconds: float) -> bytes:
+        """The health answer once the state changes, or after ``seconds``: the gateway
+        follows a start with one long poll instead of polling on a timer."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.status.changed.wait(), seconds)
+        return self.health()
+
+    def decide(self, request: Request, peer: str) -> bytes | Forward | asyncio.Future[Verdict]:
         """Either a response to send back (and close), or the head to forward to the framework."""
         path = request.path
         if path == self._health:
+            wait = long_poll(request.target)
+            if wait and self.status.state in ("preparing", "starting"):
+                return asyncio.ensure_future(self.health_after_change(wait))
             return self.health()
         presented = request.head.get(_CREDENTIAL)
         if len(presented) != 1 or not hmac.compare_digest(presented[0], self._credential):

@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 import aiohttp
 
@@ -51,8 +52,9 @@ def free_loopback_port() -> int:
 
 async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
     """Poll the recipe's probe until it answers 2xx/3xx, the process dies, or time runs out."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
+    began = time.monotonic()
+    deadline = began + timeout
+    delay = 0.02  # a refused connection costs little: find the framework the moment it listens
     probe_timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(timeout=probe_timeout) as session:
         while True:
@@ -72,7 +74,8 @@ async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
                     log_tail=framework.tail(),
                 )
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            if time.monotonic() - began > 20:  # a slow start: poll less
+                delay = min(delay * 1.5, 1.0)
 
 
 async def serve(spec: LaunchSpec, guard: Guard) -> None:
@@ -162,6 +165,23 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def take_assignment(stream: TextIO) -> str | None:
+    """``--warm``: wait, imports done, for the launcher to hand over a dashboard: one JSON
+    line ``{"folder", "spec", "log"}``. Moves into the folder, writes from now on to the
+    dashboard's log, and returns the spec's path; None when the launcher went away."""
+    line = stream.readline()
+    if not line:
+        return None
+    doc = json.loads(line)
+    os.chdir(doc["folder"])
+    os.environ["HOME"] = doc["folder"]
+    log = os.open(doc["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return str(doc["spec"])
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="podium-runner",
@@ -171,15 +191,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "$PODIUM_LAUNCH_SPEC_FILE or $PODIUM_LAUNCH_SPEC.",
     )
     parser.add_argument("--spec", metavar="FILE", help="read the launch spec from FILE")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="start, then wait for the launcher to name the spec on stdin (a warm runner)",
+    )
     parser.add_argument("--version", action="version", version=f"podium-runner {__version__}")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    loop_factory = event_loop_factory()
     try:
-        spec = load_spec(args.spec, os.environ)
-        with asyncio.Runner(loop_factory=event_loop_factory()) as loop:
+        spec_file = args.spec
+        if args.warm:
+            spec_file = take_assignment(sys.stdin)
+            if spec_file is None:
+                return 0  # the launcher went away before it needed this runner
+        spec = load_spec(spec_file, os.environ)
+        with asyncio.Runner(loop_factory=loop_factory) as loop:
             return loop.run(run(spec))
     except RunnerError as e:
         report(e)

@@ -8,6 +8,7 @@ lose: what it needs to find a runner again (a pid, a pod name) goes into the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -164,6 +165,14 @@ class Launcher(LoggingConfigurable):
         """Whether the runner of ``runtime`` is alive, and ready."""
         raise NotImplementedError
 
+    async def changed(self, dashboard: Dashboard, runtime: Runtime, within: float) -> Observed:
+        """What :meth:`inspect` says once the runner's state has changed, or after at most
+        ``within`` seconds (the lifecycle follows a start with it). This default looks
+        after ``within``; a launcher that can be told of a change answers sooner."""
+        if within > 0:
+            await asyncio.sleep(within)
+        return await self.inspect(dashboard, runtime)
+
     async def stop(self, dashboard: Dashboard, runtime: Runtime) -> None:
         """Stop the runner and everything it started; idempotent."""
         raise NotImplementedError
@@ -184,6 +193,10 @@ class Launcher(LoggingConfigurable):
     async def discard(self, dashboard: Dashboard) -> None:
         """Drop what the launcher keeps for a dashboard between launches (a cloned volume):
         at a rebuild, so the next start begins afresh, and when the dashboard is deleted."""
+        return None
+
+    async def open(self) -> None:
+        """At gateway start, before any dashboard starts (e.g. warm a pool)."""
         return None
 
     async def reconcile(self, known: set[tuple[str, str]]) -> None:

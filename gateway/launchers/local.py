@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 import psutil
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from gateway.dashboards import Dashboard
 from gateway.launchers.base import (
@@ -38,6 +38,8 @@ from gateway.launchers.base import (
 from gateway.storage import FileEntry, has_file, list_folder
 from runners.main import free_loopback_port
 
+REFILL_DELAY = 3.0  # seconds after a warm runner is taken before the next one starts
+
 
 class LocalLauncher(Launcher):
     user_root = Unicode(
@@ -50,6 +52,11 @@ class LocalLauncher(Launcher):
     runner_command = List(
         Unicode(), [sys.executable, "-m", "runners"], help="How to start podium-runner."
     ).tag(config=True)
+    warm_runners = Integer(
+        1,
+        help="Runners kept started and waiting for a dashboard, so that a wake-up costs only "
+        "the framework's own start (none when runners run as their owners).",
+    ).tag(config=True)
     run_as_owner = Bool(
         False, help="When the gateway runs as root, run each runner as its owner's system user."
     ).tag(config=True)
@@ -58,6 +65,8 @@ class LocalLauncher(Launcher):
         super().__init__(*args, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._children: dict[int, asyncio.subprocess.Process] = {}
+        self._warm: list[asyncio.subprocess.Process] = []
+        self._refilling: asyncio.Task[None] | None = None
 
     def folder(self, dashboard: Dashboard) -> Path:
         return Path(self.state_dir).resolve() / dashboard.owner / dashboard.name
@@ -87,6 +96,15 @@ class LocalLauncher(Launcher):
             ready_timeout=self.ready_timeout,
         )
 
+    def _environ(self, home: Path) -> dict[str, str]:
+        """A runner's environment, from scratch: nothing of the gateway's reaches it."""
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+        }
+
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         folder = self.folder(dashboard)
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
@@ -95,13 +113,7 @@ class LocalLauncher(Launcher):
         spec_path = folder / "spec.json"
         spec_path.touch(mode=0o600)
         spec_path.write_text(json.dumps(self.spec(dashboard, port, credential)))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "HOME": str(folder),
-            "PYTHONUNBUFFERED": "1",
-            "PODIUM_LAUNCH_SPEC_FILE": str(spec_path),
-        }
+        env = {**self._environ(folder), "PODIUM_LAUNCH_SPEC_FILE": str(spec_path)}
         user: dict[str, Any] = {}
         if self.run_as_owner and os.geteuid() == 0:
             try:
@@ -116,13 +128,26 @@ class LocalLauncher(Launcher):
             env["HOME"] = account.pw_dir
         with (folder / "runner.log").open("ab") as log:
             log.write(f"\n--- launch {launch_id} at {time.ctime()} ---\n".encode())
-            log.flush()
+        process = None if user else await self._hand_to_warm(folder, spec_path)
+        if process is None:
+            process = await self._spawn(folder, env, user)
+        self._refill(after=REFILL_DELAY)  # not now: the framework's start needs the CPU
+        created = psutil.Process(process.pid).create_time()
+        return Runtime(
+            launch_id, "127.0.0.1", port, time.time(), {"pid": process.pid, "created": created}
+        )
+
+    async def _spawn(
+        self, folder: Path, env: dict[str, str], user: dict[str, Any], *, warm: bool = False
+    ) -> asyncio.subprocess.Process:
+        with (folder / "runner.log").open("ab") as log:
             try:
                 process = await asyncio.create_subprocess_exec(
                     *self.runner_command,
+                    *(["--warm"] if warm else []),
                     cwd=folder,
                     env=env,
-                    stdin=asyncio.subprocess.DEVNULL,
+                    stdin=asyncio.subprocess.PIPE if warm else asyncio.subprocess.DEVNULL,
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,  # survives the gateway; stopped as a group
@@ -132,10 +157,44 @@ class LocalLauncher(Launcher):
                 raise LauncherError(f"could not start the runner: {e.strerror}") from e
         self._children[process.pid] = process
         asyncio.get_running_loop().create_task(self._reap(process))
-        created = psutil.Process(process.pid).create_time()
-        return Runtime(
-            launch_id, "127.0.0.1", port, time.time(), {"pid": process.pid, "created": created}
-        )
+        return process
+
+    # --- the warm pool: runners started ahead, so a wake-up costs only the framework's start
+    async def _hand_to_warm(self, folder: Path, spec: Path) -> asyncio.subprocess.Process | None:
+        """Give the dashboard to a waiting runner; None when none is waiting (or it died)."""
+        while self._warm:
+            process = self._warm.pop()
+            if process.returncode is not None or process.stdin is None:
+                continue
+            line = {"folder": str(folder), "spec": str(spec), "log": str(folder / "runner.log")}
+            try:
+                process.stdin.write(json.dumps(line).encode() + b"\n")
+                await process.stdin.drain()
+                process.stdin.close()
+            except (BrokenPipeError, ConnectionResetError):
+                continue
+            return process
+        return None
+
+    def _refill(self, after: float = 0) -> None:
+        if self.warm_runners > 0 and (self._refilling is None or self._refilling.done()):
+            self._refilling = asyncio.get_running_loop().create_task(self._warm_up(after))
+
+    async def _warm_up(self, after: float = 0) -> None:
+        await asyncio.sleep(after)
+        if self.run_as_owner and os.geteuid() == 0:
+            return  # each runner runs as its owner: none can be started ahead
+        pool = Path(self.state_dir).resolve() / ".warm"
+        pool.mkdir(parents=True, exist_ok=True)
+        while sum(p.returncode is None for p in self._warm) < self.warm_runners:
+            try:
+                self._warm.append(await self._spawn(pool, self._environ(pool), {}, warm=True))
+            except LauncherError as e:
+                self.log.warning("cannot keep a warm runner: %s", e)
+                return
+
+    async def open(self) -> None:
+        self._refill()
 
     async def _reap(self, process: asyncio.subprocess.Process) -> None:
         await process.wait()
@@ -153,13 +212,21 @@ class LocalLauncher(Launcher):
             return None
 
     async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
+        return await self.changed(dashboard, runtime, 0)
+
+    async def changed(self, dashboard: Dashboard, runtime: Runtime, within: float) -> Observed:
+        """Asks the runner's guard, which holds the answer until its state changes (a long
+        poll): a start is seen to end the moment it does, without polling on a timer."""
         if self._process(runtime) is None:
             return Observed(running=False, message="the runner exited: its log says why")
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+            self._session = aiohttp.ClientSession()
         url = f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}_podium/health"
+        timeout = aiohttp.ClientTimeout(total=within + 5)
         try:
-            async with self._session.get(url) as response:
+            async with self._session.get(
+                url, params={"wait": f"{within:g}"}, timeout=timeout
+            ) as response:
                 body = await response.json(content_type=None)
                 return Observed(
                     running=True, ready=bool(body.get("ready")), message=str(body.get("reason", ""))
@@ -213,5 +280,17 @@ class LocalLauncher(Launcher):
         return await asyncio.to_thread(tail)
 
     async def close(self) -> None:
+        """Running dashboards keep running; waiting runners see their stdin close and exit."""
+        if self._refilling is not None:
+            self._refilling.cancel()
+        for process in self._warm:
+            if process.stdin is not None:
+                process.stdin.close()
+        for process in self._warm:
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+        self._warm.clear()
         if self._session is not None:
             await self._session.close()

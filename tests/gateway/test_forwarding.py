@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from gateway.forwarding import (
     app_head,
@@ -13,6 +14,7 @@ from gateway.forwarding import (
     strip_cookies,
     upstream_head,
 )
+from gateway.proxy import may_wake
 from runners.http1 import parse_request, request_body
 
 pytestmark = pytest.mark.unit
@@ -185,3 +187,19 @@ def test_origin_and_host_of_a_raw_request() -> None:
     assert origin_and_host(one) == ("http://outer", "outer")
     two = parse_request(raw(["Host: h", "Origin: http://h", "Origin: http://evil"]))
     assert not same_origin(*origin_and_host(two))
+
+
+@pytest.mark.parametrize(
+    ("headers", "wakes"),
+    [
+        ({}, True),  # a script with a token
+        ({"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}, True),  # a person opens it
+        ({"Sec-Fetch-Mode": "cors"}, False),  # a page left open polling
+        ({"Sec-Fetch-Mode": "no-cors"}, False),
+        ({"Upgrade": "websocket", "Connection": "Upgrade"}, False),  # a framework reconnecting
+        ({"Upgrade": "websocket", "Sec-Fetch-Mode": "websocket"}, False),
+    ],
+)
+def test_only_opening_a_dashboard_wakes_it(headers: dict[str, str], wakes: bool) -> None:
+    request = make_mocked_request("GET", "/dashboards/alice/sales/", headers=headers)
+    assert may_wake(request) is wakes

@@ -119,3 +119,38 @@ async def test_run_as_owner(tmp_path: Path, system_user: str, shared_python: str
         await launcher.stop(d, runtime)
         await launcher.close()
     assert not (await launcher.inspect(d, runtime)).running
+
+
+async def test_a_warm_runner_takes_the_next_dashboard(tmp_path: Path) -> None:
+    (tmp_path / "home" / "alice" / "app").mkdir(parents=True)
+    shutil.copy(APP, tmp_path / "home" / "alice" / "app" / "bench.py")
+    launcher = LocalLauncher(
+        "/dashboards/",
+        ["https"],
+        [],
+        user_root=f"{tmp_path}/home/{{username}}",
+        state_dir=str(tmp_path / "runners"),
+        warm_runners=1,
+    )
+    await launcher.open()
+    assert launcher._refilling is not None
+    await launcher._refilling
+    waiting = psutil.Process(launcher._warm[0].pid)
+    assert "--warm" in waiting.cmdline()
+    d = dashboard("alice")
+    runtime = await launcher.start(d, "launch1", "c" * 32)
+    try:
+        assert runtime.details["pid"] == waiting.pid, "the waiting runner took it"
+        await until_ready(launcher, d, runtime)
+        assert waiting.cwd() == str(tmp_path / "runners" / "alice" / "probe")
+        assert any("ready after" in line for line in await launcher.logs(d, runtime, 50))
+        await launcher._refilling
+        assert len(launcher._warm) == 1 and launcher._warm[0].pid != waiting.pid  # refilled
+        spare = psutil.Process(launcher._warm[0].pid)
+    finally:
+        await launcher.stop(d, runtime)
+        await launcher.close()
+    assert not waiting.is_running() or waiting.status() == psutil.STATUS_ZOMBIE
+    # The spare runner saw its stdin close with the gateway and left: nothing stays behind.
+    psutil.wait_procs([spare], timeout=10)
+    assert not spare.is_running() or spare.status() == psutil.STATUS_ZOMBIE

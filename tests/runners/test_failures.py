@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.runners.harness import APPS, app_spec, make_spec, start_runner
+from tests.runners.harness import APPS, app_spec, make_spec, silent_server, start_runner
 
 pytestmark = pytest.mark.functional
 
@@ -90,13 +90,9 @@ async def test_app_crashing_at_import(tmp_path: Path) -> None:
 
 
 async def test_port_in_use(tmp_path: Path) -> None:
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with silent_server() as port:
         spec = app_spec("streamlit", "app.py", port=port)
         exit_code, output = await run_to_exit(spec, tmp_path)
-    finally:
-        server.close()
     assert exit_code == 5, output
     assert f"cannot listen on 127.0.0.1:{port}" in output
 

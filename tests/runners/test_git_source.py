@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.runners.harness import free_port, make_spec, start_runner, wait_listening
+from tests.runners.harness import free_port, make_spec, silent_server, start_runner, wait_listening
 
 pytestmark = pytest.mark.functional
 
@@ -196,15 +195,8 @@ async def test_host_allow_list(repo: Repo, tmp_path: Path) -> None:
 
 
 async def test_git_timeout(tmp_path: Path) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)  # accepts the connection and never answers
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with silent_server() as port:  # accepts the connection and never answers
         spec = git_spec(f"git://127.0.0.1:{port}/x.git", tmp_path / "clone", "main", timeout=2)
         runner = await start_runner(spec, tmp_path)
         assert await runner.exit_code(30) == 3, runner.output()
         assert "did not finish within 2 s" in runner.output()
-    finally:
-        server.close()

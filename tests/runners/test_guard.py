@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runners.guard import CREDENTIAL_HEADER, Guard
+from runners.guard import CREDENTIAL_HEADER, Guard, long_poll
 
 pytestmark = pytest.mark.functional
 
@@ -177,6 +178,31 @@ async def test_not_ready_is_503_and_health_says_why(
     async with client.get(stack.url + "_podium/health") as r:
         assert r.status == 503
         assert (await r.json())["reason"] == "starting streamlit"
+
+
+async def test_health_long_poll_answers_when_the_state_changes(
+    stack: Stack, client: aiohttp.ClientSession
+) -> None:
+    stack.guard.status.set("starting", "starting streamlit")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, stack.guard.status.set, "ready", "ready")
+    began = time.monotonic()
+    async with client.get(stack.url + "_podium/health?wait=10") as r:
+        assert r.status == 200 and (await r.json())["state"] == "ready"
+    assert 0.25 < time.monotonic() - began < 5, "answered at the change, not before or at 10 s"
+    # Nothing to wait for once ready; a start that does not change answers at the bound.
+    async with client.get(stack.url + "_podium/health?wait=10") as r:
+        assert r.status == 200
+    stack.guard.status.set("starting", "starting streamlit")
+    began = time.monotonic()
+    async with client.get(stack.url + "_podium/health?wait=0.3") as r:
+        assert r.status == 503
+    assert 0.25 < time.monotonic() - began < 5
+    stack.guard.status.set("ready", "ready")
+    assert long_poll(b"/x?a=1&wait=2.5") == 2.5
+    assert (
+        long_poll(b"/x?wait=999") == 30 and long_poll(b"/x?wait=no") == 0 and long_poll(b"/x") == 0
+    )
 
 
 async def test_large_download_streams(stack: Stack, client: aiohttp.ClientSession) -> None:

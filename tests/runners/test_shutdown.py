@@ -9,7 +9,7 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.runners.harness import APPS, app_spec, make_spec, start_runner
+from tests.runners.harness import APPS, app_spec, make_spec, silent_server, start_runner
 
 pytestmark = pytest.mark.functional
 
@@ -65,26 +65,19 @@ async def test_detached_grandchild_is_stopped(tmp_path: Path) -> None:
 
 
 async def test_sigterm_during_git_clone(tmp_path: Path) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(60)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    source = {
-        "type": "git",
-        "url": f"git://127.0.0.1:{port}/x.git",
-        "dest": str(tmp_path / "clone"),
-        "allowed_schemes": ["git"],
-    }
-    try:
+    async with silent_server() as port:
+        source = {
+            "type": "git",
+            "url": f"git://127.0.0.1:{port}/x.git",
+            "dest": str(tmp_path / "clone"),
+            "allowed_schemes": ["git"],
+        }
         runner = await start_runner(make_spec("streamlit", source, "app.py"), tmp_path)
         await asyncio.sleep(1.5)  # git is connected and waiting
         procs = descendants(runner.process.pid)
         assert any("git" in " ".join(p.cmdline()) for p in procs)
         assert await runner.stop(STOP_BOUND) == 0
         assert all_gone(procs) == []
-    finally:
-        server.close()
 
 
 async def test_streamlit_stops_cleanly(tmp_path: Path) -> None:
