@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -228,6 +229,10 @@ async def serve(config: Podium) -> None:
         await web.UnixSite(runner, app_socket).start()
         door = FrontDoor(runner.app, app_socket)
         await door.start(config.ip, config.port)
+        # Everything loaded so far lives as long as the gateway: keep it out of the garbage
+        # collector's full passes, which otherwise pause every proxied request now and then.
+        gc.collect()
+        gc.freeze()
         log.info("Podium %s at http://%s:%s%s", __version__, config.ip, config.port, config.prefix)
         try:
             await stop.wait()

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -67,6 +68,9 @@ def safe_next(value: str | None, prefix: str) -> str:
     return value
 
 
+_fetching: dict[tuple[int, str], asyncio.Future[User | None]] = {}
+
+
 async def _cached(
     cache: dict[str, tuple[User | None, float]],
     key: str,
@@ -77,8 +81,15 @@ async def _cached(
     cached = cache.get(key)
     if cached and time.monotonic() - cached[1] < seconds:
         return cached[0]
+    # One hub call per key at a time: the requests in flight when an entry expires share it.
+    flight = (id(cache), key)
+    pending = _fetching.get(flight)
+    if pending is None:
+        pending = asyncio.ensure_future(fetch())
+        _fetching[flight] = pending
+        pending.add_done_callback(lambda _: _fetching.pop(flight, None))
     try:
-        user = await fetch()
+        user = await asyncio.shield(pending)
     except Unavailable:
         if cached and cached[0] is not None:
             # The hub is restarting: keep serving what it last said, rather than

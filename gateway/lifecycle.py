@@ -69,6 +69,8 @@ class Lifecycle:
         self._cache: dict[Key, tuple[Dashboard, Runtime | None, float]] = {}
         self._activity: dict[Key, datetime] = {}
         self._views: dict[tuple[Key, date], int] = {}
+        self._reading: dict[Key, asyncio.Future[tuple[Dashboard, Runtime | None]]] = {}
+        self._generation: dict[Key, int] = {}
         self._open_sockets: dict[Key, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -79,20 +81,52 @@ class Lifecycle:
         cached = self._cache.get(key)
         if cached and time.monotonic() - cached[2] < self.cache_seconds:
             return cached[0], cached[1]
-        dashboard = await self.store.get(owner, name)
-        runtime = Runtime.from_json(await self.store.runtime(owner, name))
-        self._cache[key] = (dashboard, runtime, time.monotonic())
-        return dashboard, runtime
+        return await asyncio.shield(self._refresh(key))
 
     def cached(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None] | None:
-        """What :meth:`lookup` would answer without reading the store; ``None`` if stale."""
-        cached = self._cache.get((owner, name))
-        if cached and time.monotonic() - cached[2] < self.cache_seconds:
-            return cached[0], cached[1]
-        return None
+        """What :meth:`lookup` would answer without reading the store; ``None`` if stale.
+
+        An entry just past its time is still answered while one read refreshes it in the
+        background: otherwise every request in flight would read the store at once each
+        time the entry expires (and wait in line for it). Changes made through this
+        gateway drop the entry at once (:meth:`forget`)."""
+        key = (owner, name)
+        cached = self._cache.get(key)
+        if cached is None:
+            return None
+        age = time.monotonic() - cached[2]
+        if age >= self.cache_seconds:
+            if age >= 2 * self.cache_seconds:
+                return None
+            self._refresh(key)
+        return cached[0], cached[1]
+
+    def _refresh(self, key: Key) -> asyncio.Future[tuple[Dashboard, Runtime | None]]:
+        """One read of the store per dashboard at a time; concurrent lookups share it."""
+        pending = self._reading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read(key, self._generation.get(key, 0)))
+            self._reading[key] = pending
+            pending.add_done_callback(lambda done: self._read_done(key, done))
+        return pending
+
+    def _read_done(self, key: Key, done: asyncio.Future[tuple[Dashboard, Runtime | None]]) -> None:
+        if self._reading.get(key) is done:
+            del self._reading[key]
+        if not done.cancelled():
+            done.exception()  # a background refresh's error (a deleted dashboard) is not lost
+
+    async def _read(self, key: Key, generation: int) -> tuple[Dashboard, Runtime | None]:
+        dashboard = await self.store.get(*key)
+        runtime = Runtime.from_json(await self.store.runtime(*key))
+        if self._generation.get(key, 0) == generation:  # not forgotten meanwhile
+            self._cache[key] = (dashboard, runtime, time.monotonic())
+        return dashboard, runtime
 
     def forget(self, key: Key) -> None:
         self._cache.pop(key, None)
+        self._reading.pop(key, None)
+        self._generation[key] = self._generation.get(key, 0) + 1
         self._changed.setdefault(key, asyncio.Event()).set()
         self._changed[key] = asyncio.Event()
 

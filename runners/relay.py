@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -54,6 +55,7 @@ class Policy(Protocol):
     """What a relay asks of its owner, once per request head."""
 
     connections: set[Downstream]
+    idle_upstreams: IdleUpstreams
     head_timeout: float  # for the first request head of a connection
     idle_timeout: float  # between a response's end and the next request's whole head
 
@@ -73,6 +75,69 @@ class Policy(Protocol):
         """A response head (without its blank line) as it should reach the client."""
 
 
+class IdleUpstreams:
+    """Connections to targets whose last response is complete, kept for the next request
+    to the same target from any client connection. A client connection follows its
+    requests from target to target (the hub's proxy sends one viewer's request to one
+    dashboard and the next viewer's to another over the same connection): without this,
+    every switch would connect anew, to the runner and through it to the framework."""
+
+    PER_TARGET = 16
+    MAX_IDLE = 30.0  # seconds: well under every target's own keep-alive timeout
+
+    def __init__(self) -> None:
+        self._idle: dict[Target, list[tuple[Upstream, float]]] = {}
+
+    def park(self, upstream: Upstream) -> bool:
+        """Keep ``upstream`` if it can carry another request; False: the caller closes it."""
+        transport = upstream.transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or not upstream.ready
+            or upstream.busy
+            or not upstream.reusable
+        ):
+            return False
+        idle = self._idle.setdefault(upstream.target, [])
+        if len(idle) >= self.PER_TARGET:
+            return False
+        upstream.detached = True
+        upstream.parked = self
+        transport.resume_reading()  # to notice the target closing it
+        idle.append((upstream, time.monotonic()))
+        return True
+
+    def take(self, target: Target) -> Upstream | None:
+        idle = self._idle.get(target)
+        now = time.monotonic()
+        while idle:
+            upstream, since = idle.pop()
+            transport = upstream.transport
+            if now - since < self.MAX_IDLE and transport is not None and not transport.is_closing():
+                upstream.parked = None
+                return upstream
+            upstream.parked = None
+            if transport is not None:
+                transport.close()
+        return None
+
+    def discard(self, upstream: Upstream) -> None:
+        """A parked connection closed, or spoke out of turn."""
+        idle = self._idle.get(upstream.target, [])
+        self._idle[upstream.target] = [(u, t) for u, t in idle if u is not upstream]
+        upstream.parked = None
+        if upstream.transport is not None:
+            upstream.transport.close()
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for upstream, _ in idle:
+                if upstream.transport is not None:
+                    upstream.transport.close()
+        self._idle.clear()
+
+
 class Listener:
     """A listening socket whose connections are relayed: the part of a :class:`Policy`
     that is the same for the runner's guard and the gateway's front door."""
@@ -81,6 +146,7 @@ class Listener:
         self.head_timeout = head_timeout
         self.idle_timeout = idle_timeout
         self.connections: set[Downstream] = set()
+        self.idle_upstreams = IdleUpstreams()
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
@@ -98,6 +164,7 @@ class Listener:
             self._server.close()
         for connection in list(self.connections):
             connection.close()
+        self.idle_upstreams.close()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -159,8 +226,7 @@ class Downstream(asyncio.Protocol):
             self._connecting.cancel()
         if self._deciding is not None:
             self._deciding.cancel()
-        if self.upstream is not None and self.upstream.transport is not None:
-            self.upstream.transport.close()
+        self._let_go()
         self._end_tunnel()
 
     def _end_tunnel(self) -> None:
@@ -288,17 +354,27 @@ class Downstream(asyncio.Protocol):
 
     def _detach(self) -> None:
         """Let go of an idle upstream connection to another target."""
-        old, self.upstream = self.upstream, None
         self._pending.clear()
-        if old is not None:
-            old.detached = True
-            if old.transport is not None:
-                old.transport.close()
         if self._connecting is not None:
             self._connecting.cancel()
             self._connecting = None
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """The upstream connection: kept for another client if it is idle, else closed."""
+        old, self.upstream = self.upstream, None
+        if old is None or self.policy.idle_upstreams.park(old):
+            return
+        old.detached = True
+        if old.transport is not None:
+            old.transport.close()
 
     def _open(self, target: Target, filtered: bool) -> None:
+        kept = self.policy.idle_upstreams.take(target)
+        if kept is not None:
+            kept.down, kept.filtered, kept.detached = self, filtered, False
+            self.upstream = kept
+            return
         self.upstream = Upstream(self, target, filtered)
         self._connecting = asyncio.ensure_future(self._connect(self.upstream))
 

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, cast
 from runners.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
 
 if TYPE_CHECKING:
-    from runners.relay import Downstream, Target
+    from runners.relay import Downstream, IdleUpstreams, Target
+
+
+def closes_connection(block: bytes) -> bool:
+    """Whether a response head announces that the connection ends after it."""
+    if block.startswith(b"HTTP/1.0"):
+        return b"\nconnection: keep-alive" not in block.lower()
+    return b"\nconnection: close" in block.lower()
 
 
 class Upstream(asyncio.Protocol):
@@ -33,6 +40,8 @@ class Upstream(asyncio.Protocol):
         self.body: Body | None = NoBody()  # None: until the connection closes
         self.mode = "head"  # head | body | tunnel
         self.ready = False  # connected and the bytes queued meanwhile flushed
+        self.reusable = True  # the last response did not announce the connection's end
+        self.parked: IdleUpstreams | None = None  # kept idle for another client
 
     def expect(self, method: bytes, upgrade: bool) -> None:
         self.inflight.append((method, upgrade))
@@ -51,6 +60,8 @@ class Upstream(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.parked is not None:
+            self.parked.discard(self)
         if self.detached:
             return
         complete = self.mode == "head" and not self.head and not self.inflight
@@ -67,6 +78,9 @@ class Upstream(asyncio.Protocol):
             self.down.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self.parked is not None:
+            self.parked.discard(self)  # bytes nobody asked for: not reusable
+            return
         down = self.down.transport
         if down is None or self.down.mode == "closed" or self.detached:
             return
@@ -143,6 +157,7 @@ class Upstream(asyncio.Protocol):
                     if out is not None and view:
                         out.append(view)  # the first frames, in the same read as the 101
                     return
+            self.reusable = not closes_connection(block)
             self.body = response_body(block, method)
             self.mode = "body"
             if isinstance(self.body, NoBody):

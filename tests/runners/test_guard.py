@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from runners.guard import CREDENTIAL_HEADER, Guard, long_poll
+from runners.upstream import closes_connection
 
 pytestmark = pytest.mark.functional
 
@@ -27,7 +28,12 @@ CLOSED_WITH = web.AppKey("closed_with", asyncio.Future)
 
 
 async def echo_headers(request: web.Request) -> web.Response:
-    return web.json_response({"path": request.path_qs, "headers": dict(request.headers)})
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    closing = request.query.get("close") == "1"
+    return web.json_response(
+        {"path": request.path_qs, "headers": dict(request.headers), "peer": list(peer or [])},
+        headers={"Connection": "close"} if closing else None,
+    )
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -439,3 +445,26 @@ async def test_framework_closing_idle_connections_is_invisible(
             raw.close()
         finally:
             await guard.stop()
+
+
+async def test_an_idle_framework_connection_serves_the_next_client(stack: Stack) -> None:
+    async def peer_seen(query: str = "") -> list[object]:
+        async with (
+            aiohttp.ClientSession() as session,  # its own connection, closed after
+            session.get(stack.url + "headers" + query, headers=stack.headers) as r,
+        ):
+            return list((await r.json())["peer"])
+
+    first = await peer_seen()
+    await asyncio.sleep(0.1)  # the client's connection has closed: its upstream is parked
+    assert await peer_seen() == first, "the framework connection was kept and reused"
+    announced = await peer_seen("?close=1")  # the framework says it closes this one
+    await asyncio.sleep(0.1)
+    assert await peer_seen() != announced
+
+
+def test_which_responses_end_their_connection() -> None:
+    assert closes_connection(b"HTTP/1.1 200 OK\r\nConnection: close")
+    assert not closes_connection(b"HTTP/1.1 200 OK\r\nContent-Length: 0")
+    assert closes_connection(b"HTTP/1.0 200 OK\r\nContent-Length: 0")
+    assert not closes_connection(b"HTTP/1.0 200 OK\r\nConnection: keep-alive")
