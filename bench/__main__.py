@@ -10,11 +10,12 @@ jhsingle-native-proxy -> the framework), then measures, binding loopback only:
 2. websocket: echoed messages/s and round trips for 64 B and 64 KB messages;
 3. wake-up: first request for a stopped Streamlit / Voilà dashboard to the first byte of
    the app's page, against starting the framework by hand;
-4. scale: 500 registered dashboards, 50 running, 200 viewers: gateway RSS and p99.
+4. scale: 500 registered dashboards, 50 running, 200 viewers: gateway RSS and p99;
+5. streaming: 10 MB downloads, the gateway's memory across them, and its hub calls.
 
 Ratios compare figures of the same run (this machine is shared and noisy).
 
-    python -m bench [--seconds 3] [--only proxy,websocket,wakeup,scale]
+    python -m bench [--seconds 3] [--only proxy,websocket,wakeup,scale,stream]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bench import peers, wakeup
 from bench.measure import percentile, table, wrk
 from bench.paths import Setup, chp_hop, run_app, setup_dashboard
 from bench.scale import scale
+from bench.stream import stream
 from bench.wsload import messages_per_second, round_trips
 from tests.hubstack import ROOT, free_port, hub_stack
 
@@ -116,6 +118,7 @@ SECTIONS: dict[str, Callable[[Setup, float], Coroutine[Any, Any, None]]] = {
     "websocket": websocket,
     "wakeup": wakeup.report,
     "scale": scale,
+    "stream": stream,
 }
 
 
@@ -135,7 +138,10 @@ async def main() -> None:
         raise SystemExit("the benchmarks need wrk (apt-get install wrk)")
     peers.install()
     peer_port, peer_token = free_port(), secrets.token_hex(32)
-    hub_extra = peers.HUB_EXTRA.format(port=peer_port, token=peer_token)
+    hub_extra = (
+        peers.HUB_EXTRA.format(port=peer_port, token=peer_token)
+        + 'c.JupyterHub.log_level = "INFO"\n'
+    )
     tmp = Path(tempfile.mkdtemp(prefix="podium-bench-"))
     print(
         f"podium bench, {time.strftime('%Y-%m-%d %H:%M')}, {sys.platform}, python {sys.version.split()[0]}"

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from bench import peers
+from tests.flows import api as call
 from tests.hubstack import CHP, ROOT, HubStack, free_port
 
 DASHBOARD = "/dashboards/alice/bench/"
@@ -83,13 +84,10 @@ async def wait_for(url: str, headers: dict[str, str], seconds: float) -> None:
 
 
 async def api(stack: HubStack, token: str, method: str, path: str, body: object = None) -> Any:
-    headers = {"Authorization": f"token {token}"}
-    async with (
-        aiohttp.ClientSession(headers=headers) as s,
-        s.request(method, f"{stack.podium}_/api{path}", json=body) as r,
-    ):
-        assert r.status < 300, f"{method} {path}: {r.status} {await r.text()}"
-        return await r.json() if r.content_type == "application/json" else {}
+    """A call to Podium's API that must succeed."""
+    status, found = await call(stack, token, method, path, body)
+    assert status < 300, f"{method} {path}: {status} {found}"
+    return found
 
 
 async def ready(stack: HubStack, token: str, name: str, seconds: float = 120) -> None:

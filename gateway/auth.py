@@ -140,7 +140,9 @@ class Auth:
         if cached is not None and cached["exp"] > time.time():
             return cached  # verified before: the proxy reads the same cookie on every request
         try:
-            claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
+            claims: dict[str, Any] = jwt.decode(
+                token, self.secret, algorithms=["HS256"], options={"require": ["exp"]}
+            )
         except jwt.PyJWTError:
             return None
         if len(self._verified) > 10000:

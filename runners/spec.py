@@ -112,7 +112,10 @@ def _strings(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
 
 
 def relative_path(value: str, what: str) -> str:
-    """Check that ``value`` is a plain relative path (no ``..``, not absolute)."""
+    """Check that ``value`` is a plain relative path (no ``..``, not absolute, no control
+    characters: a NUL byte would end the path early in every system call)."""
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise SpecError(f"{what} must not contain control characters")
     if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
         raise SpecError(f"{what} must be relative, got an absolute path")
     parts = [p for p in value.replace("\\", "/").split("/") if p not in ("", ".")]

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres import postgres_server
+from tests.postgres import Postgres, postgres_server
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+def postgres() -> Iterator[Postgres]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: Postgres) -> str:
+    return postgres.url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -196,3 +196,11 @@ def test_problems_is_empty_exactly_when_the_api_accepts() -> None:
     current = parse_create(body(), "alice", POLICY)
     assert problems({"title": "New"}, "alice", POLICY, current=current) == {}
     assert "renamed" in problems({"name": "other"}, "alice", POLICY, current=current)["name"]
+
+
+@pytest.mark.parametrize("entry", ["app\x00.py", "a\nb.py", "tab\t.py", "del\x7f.py"])
+def test_control_characters_in_paths_are_refused(entry: str) -> None:
+    """Found by hypothesis: a NUL byte passed the path rule, then failed in os calls (500)."""
+    with pytest.raises(Invalid) as refused:
+        parse_create(body(entry=entry), "alice", POLICY)
+    assert refused.value.field == "entry" and "control characters" in refused.value.message

@@ -1,0 +1,167 @@
+"""Parts failing at the worst moment: the gateway killed (-9) during a start and under a live
+WebSocket, a runner that keeps crashing. Nothing is lost, nothing is stuck, no storm."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import psutil
+import pytest
+import pytest_asyncio
+
+from tests.conftest import fresh_database
+from tests.flows import api
+from tests.hubstack import ROOT, HubStack, hub_stack
+from tests.postgres import Postgres
+
+pytestmark = pytest.mark.functional
+APP = ROOT / "tests" / "apps" / "custom" / "bench.py"
+SLOW = ["sh", "-c", "sleep 3 && exec {python} bench.py --port {port} --prefix {prefix}"]
+FAST = ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
+    tmp = tmp_path_factory.mktemp("faults")
+    (tmp / "home" / "alice" / "app").mkdir(parents=True)
+    shutil.copy(APP, tmp / "home" / "alice" / "app" / "bench.py")
+    async with hub_stack(tmp, podium_extra='c.Podium.frameworks = ["custom"]\n') as s:
+        yield s
+
+
+async def create(stack: HubStack, token: str, name: str, command: list[str]) -> None:
+    doc = {"name": name, "framework": "custom", "command": command,
+           "source": {"type": "storage", "path": "app"}, "access": {"mode": "authenticated"}}  # fmt: skip
+    status, body = await api(stack, token, "POST", "/dashboards", doc)
+    assert status == 201, body
+
+
+async def status_of(stack: HubStack, token: str, name: str) -> str:
+    return str((await api(stack, token, "GET", f"/dashboards/alice/{name}"))[1]["status"])
+
+
+async def until(stack: HubStack, token: str, name: str, wanted: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while (found := await status_of(stack, token, name)) != wanted:
+        assert time.monotonic() < deadline, f"{name} is {found}, not {wanted}"
+        await asyncio.sleep(0.2)
+
+
+def runner_port(stack: HubStack, name: str) -> int:
+    return int(
+        json.loads((stack.dir / "runners" / "alice" / name / "spec.json").read_text())["port"]
+    )
+
+
+def warm_runners(stack: HubStack) -> list[int]:
+    pool = str(stack.dir / "runners" / ".warm")
+    found = []
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        if "--warm" in (p.info["cmdline"] or []) and p.info["cwd"] == pool:
+            found.append(p.pid)
+    return found
+
+
+async def test_a_start_survives_the_gateway_killed_in_the_middle(stack: HubStack) -> None:
+    token = await stack.token_for("alice")
+    await create(stack, token, "slow", SLOW)
+    assert (await api(stack, token, "POST", "/dashboards/alice/slow/start"))[0] == 202
+    await asyncio.sleep(1)  # the runner is up; its framework sleeps before it starts
+    waiting = warm_runners(stack)
+    port = runner_port(stack, "slow")
+    await stack.stop("podium", signal.SIGKILL)
+    await stack.start_podium()
+    await until(stack, token, "slow", "ready")
+    assert runner_port(stack, "slow") == port, "the runner of the first start was adopted"
+    # The killed gateway's waiting runner saw its stdin close and left.
+    deadline = time.monotonic() + 10
+    while set(waiting) & set(warm_runners(stack)):
+        assert time.monotonic() < deadline, "a warm runner outlived its gateway"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_live_websocket_reconnects_to_the_same_runner(stack: HubStack) -> None:
+    token = await stack.token_for("alice")
+    await create(stack, token, "live", FAST)
+    await api(stack, token, "POST", "/dashboards/alice/live/start")
+    await until(stack, token, "live", "ready")
+    port = runner_port(stack, "live")
+    url = stack.base.replace("http", "ws", 1) + "/dashboards/alice/live/ws"
+    headers = {"Authorization": f"token {token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, headers=headers) as ws:
+            await ws.send_str("before")
+            assert await ws.receive_str() == "before"
+            await stack.stop("podium", signal.SIGKILL)
+            message = await ws.receive(timeout=10)
+            assert message.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            )
+        await stack.start_podium()
+        async with session.ws_connect(url, headers=headers) as ws:
+            await ws.send_str("after")
+            assert await ws.receive_str() == "after"
+    assert runner_port(stack, "live") == port and await status_of(stack, token, "live") == "ready"
+
+
+async def test_a_crashing_runner_is_retried_with_backoff_not_in_a_storm(stack: HubStack) -> None:
+    token = await stack.token_for("alice")
+    await create(stack, token, "crash", ["false"])
+    page = f"{stack.podium}alice/crash/"
+    async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as session:
+        async with session.get(page) as r:
+            assert r.status == 503  # starting
+        await until(stack, token, "crash", "failed")
+        for _ in range(20):  # a viewer hammering reload during the backoff
+            async with session.get(page) as r:
+                assert r.status == 503
+            await asyncio.sleep(0.1)
+    log = (stack.dir / "runners" / "alice" / "crash" / "runner.log").read_text()
+    assert log.count("--- launch") == 1, "no new start within the backoff (5 s)"
+
+
+async def test_a_postgresql_restart_loses_nothing(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Postgres
+) -> None:
+    tmp = tmp_path_factory.mktemp("pg-restart")
+    (tmp / "home" / "alice" / "app").mkdir(parents=True)
+    shutil.copy(APP, tmp / "home" / "alice" / "app" / "bench.py")
+    db = await fresh_database(postgres.url)
+    async with hub_stack(
+        tmp, db_url=db, podium_extra='c.Podium.frameworks = ["custom"]\n'
+    ) as stack:
+        token = await stack.token_for("alice")
+        await create(stack, token, "steady", FAST)
+        await api(stack, token, "POST", "/dashboards/alice/steady/start")
+        await until(stack, token, "steady", "ready")
+        page = f"{stack.podium}alice/steady/"
+        seen: list[int] = []
+        async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as session:
+
+            async def view() -> None:
+                async with session.get(page) as r:
+                    await r.read()
+                    seen.append(r.status)
+
+            await view()
+            restart = asyncio.get_running_loop().run_in_executor(None, postgres.restart)
+            while not restart.done():
+                await view()
+                await asyncio.sleep(0.05)
+            await restart
+            for _ in range(20):
+                await view()
+                await asyncio.sleep(0.05)
+        assert seen and all(status == 200 for status in seen), seen
+        # The API reads and writes the database again; nothing was lost.
+        status, body = await api(stack, token, "GET", "/dashboards/alice/steady")
+        assert status == 200 and body["status"] == "ready", body
+        await create(stack, token, "after", FAST)
