@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from gateway.dashboards import Dashboard
+from gateway.errors import Unavailable
 from gateway.launchers.base import (
     Endpoint,
     Launcher,
@@ -81,7 +82,14 @@ class Lifecycle:
         cached = self._cache.get(key)
         if cached and time.monotonic() - cached[2] < self.cache_seconds:
             return cached[0], cached[1]
-        return await asyncio.shield(self._refresh(key))
+        try:
+            return await asyncio.shield(self._refresh(key))
+        except Unavailable:
+            if cached is None:
+                raise
+            # The database is down: what it last said, rather than refusing every viewer
+            # (nobody can change a dashboard meanwhile, so it is still the truth).
+            return cached[0], cached[1]
 
     def cached(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None] | None:
         """What :meth:`lookup` would answer without reading the store; ``None`` if stale.
@@ -183,7 +191,6 @@ class Lifecycle:
                 continue
             if observed.ready:
                 await self._ready(dashboard, runtime, observed)
-                log.info("%s/%s is ready", *dashboard.key)
                 return
             if not observed.running:
                 why = observed.message or "the dashboard could not start"
@@ -201,6 +208,7 @@ class Lifecycle:
             host, port = observed.address
             fields["runtime"] = replace(runtime, host=host, port=port).as_json()
         await self._set(dashboard, **fields)
+        log.info("%s/%s is ready", *dashboard.key)
 
     async def _start_and_record(self, dashboard: Dashboard, launch_id: str) -> Runtime:
         credential = runner_credential(self.secret, dashboard, launch_id)
@@ -297,8 +305,14 @@ class Lifecycle:
         await self.store.record_views([(o, n, day, c) for ((o, n), day), c in counted.items()])
 
     async def check(self) -> None:
-        """One pass: failed runners noticed, idle dashboards stopped."""
+        """One pass: starts nobody follows followed, failed runners noticed, idle
+        dashboards stopped."""
         now = datetime.now(UTC)
+        for dashboard, record in await self.store.with_runtimes("starting"):
+            task = self._starts.get(dashboard.key)
+            runtime = Runtime.from_json(record)
+            if runtime is not None and (task is None or task.done()):
+                self._follow(dashboard, runtime)  # never left in "starting"
         for dashboard, record in await self.store.with_runtimes("ready"):  # one query
             if dashboard.key in self._starts and not self._starts[dashboard.key].done():
                 continue
@@ -341,13 +355,28 @@ class Lifecycle:
             if observed.running:
                 log.info("adopted %s/%s (launch %s)", *dashboard.key, runtime.launch_id)
                 if not observed.ready:
-                    self._starts[dashboard.key] = asyncio.get_running_loop().create_task(
-                        self._await_ready(dashboard, runtime)
-                    )
+                    self._follow(dashboard, runtime)
             elif dashboard.status in ("starting", "ready"):
                 await self._fail(
                     dashboard, runtime, "the dashboard stopped while the gateway was down", 0
                 )
+
+    def _follow(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        """Follow a start this gateway did not begin (adopted, or its follower lost)."""
+        task = self._starts.get(dashboard.key)
+        if task is None or task.done():
+            self._starts[dashboard.key] = asyncio.get_running_loop().create_task(
+                self._await_ready_or_fail(dashboard, runtime)
+            )
+
+    async def _await_ready_or_fail(self, dashboard: Dashboard, runtime: Runtime) -> None:
+        try:
+            await self._await_ready(dashboard, runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.exception("following the start of %s/%s", *dashboard.key)
+            await self._fail(dashboard, runtime, f"the start failed unexpectedly ({e})", 0)
 
     async def _await_ready(self, dashboard: Dashboard, runtime: Runtime) -> None:
         deadline = time.monotonic() + self.ready_timeout

@@ -8,21 +8,26 @@ Every write is one transaction. Integrity errors become :class:`Conflict`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.dashboards import Access, Dashboard, Source
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, NotFound, Unavailable
 
+log = logging.getLogger("podium.store")
+P = ParamSpec("P")
+R = TypeVar("R")
 metadata = sa.MetaData()
 
 dashboards = sa.Table(
@@ -162,6 +167,22 @@ def _key(owner: str, name: str) -> sa.ColumnElement[bool]:
     return sa.and_(dashboards.c.owner == owner, dashboards.c.name == name)
 
 
+def translated(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """The database unreachable, full or read-only becomes :class:`Unavailable` (503, with
+    a message), not a 500: the caller may try again; nothing was half-written."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (OperationalError, InterfaceError) as e:
+            reason = str(e.orig) if getattr(e, "orig", None) else type(e).__name__
+            log.warning("the store failed: %s", reason)
+            raise Unavailable(f"the dashboards database cannot be used right now ({reason})") from e
+
+    return call
+
+
 class Store:
     """Dashboard definitions and their recorded runtime state."""
 
@@ -197,6 +218,7 @@ class Store:
         async with self._writes, self.engine.begin() as conn:
             yield conn
 
+    @translated
     async def create(self, dashboard: Dashboard) -> Dashboard:
         try:
             async with self.transaction() as conn:
@@ -207,6 +229,7 @@ class Store:
             ) from None
         return dashboard
 
+    @translated
     async def get(self, owner: str, name: str) -> Dashboard:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(dashboards).where(_key(owner, name)))).first()
@@ -214,6 +237,7 @@ class Store:
             raise NotFound(f"there is no dashboard {owner}/{name}")
         return to_dashboard(row)
 
+    @translated
     async def with_runtimes(self, status: str) -> list[tuple[Dashboard, dict[str, Any]]]:
         """Every dashboard in ``status`` with its runtime record, in one query."""
         query = sa.select(dashboards).where(dashboards.c.status == status)
@@ -221,6 +245,7 @@ class Store:
             rows = await conn.execute(query)
             return [(to_dashboard(r), dict(r._mapping["runtime"] or {})) for r in rows]
 
+    @translated
     async def list(self, owner: str | None = None) -> list[Dashboard]:
         query = sa.select(dashboards).order_by(dashboards.c.owner, dashboards.c.name)
         if owner is not None:
@@ -228,6 +253,7 @@ class Store:
         async with self.engine.connect() as conn:
             return [to_dashboard(r) for r in await conn.execute(query)]
 
+    @translated
     async def update(self, dashboard: Dashboard) -> Dashboard:
         values = to_row(dashboard)
         del values["created"]
@@ -239,6 +265,7 @@ class Store:
             raise NotFound(f"there is no dashboard {dashboard.owner}/{dashboard.name}")
         return dashboard
 
+    @translated
     async def set_state(self, owner: str, name: str, **fields: Any) -> None:
         """Update status, message, desired, runtime or last_activity without touching the rest."""
         allowed = {"status", "message", "desired", "runtime", "last_activity"}
@@ -246,11 +273,13 @@ class Store:
         async with self.transaction() as conn:
             await conn.execute(sa.update(dashboards).where(_key(owner, name)).values(**fields))
 
+    @translated
     async def runtime(self, owner: str, name: str) -> dict[str, Any]:
         async with self.engine.connect() as conn:
             value = await conn.scalar(sa.select(dashboards.c.runtime).where(_key(owner, name)))
         return dict(value or {})
 
+    @translated
     async def last_activity(self, owner: str, name: str) -> datetime | None:
         async with self.engine.connect() as conn:
             value = await conn.scalar(
@@ -258,6 +287,7 @@ class Store:
             )
         return _aware(value)
 
+    @translated
     async def delete(self, owner: str, name: str) -> None:
         async with self.transaction() as conn:
             result = await conn.execute(sa.delete(dashboards).where(_key(owner, name)))
@@ -265,6 +295,7 @@ class Store:
         if result.rowcount == 0:
             raise NotFound(f"there is no dashboard {owner}/{name}")
 
+    @translated
     async def record_activity(self, seen: Sequence[tuple[str, str, datetime]]) -> None:
         """Write a batch of last-activity times at once (the proxy collects them)."""
         if not seen:
@@ -275,6 +306,7 @@ class Store:
                     sa.update(dashboards).where(_key(owner, name)).values(last_activity=when)
                 )
 
+    @translated
     async def record_views(self, counted: Sequence[tuple[str, str, date, int]]) -> None:
         """Add a batch of page views per dashboard and day (the proxy counts them)."""
         if not counted:
@@ -290,6 +322,7 @@ class Store:
                     )
                 )
 
+    @translated
     async def views(self, owner: str, name: str, since: date) -> dict[date, int]:
         """Page views per day from ``since`` on (days without views are left out)."""
         query = sa.select(views.c.day, views.c.count).where(

@@ -22,13 +22,22 @@ def _bin(name: str) -> str | None:
 class Postgres:
     url: str
     control: list[str]  # pg_ctl -D <data>, as the server's user
+    start_options: list[str]  # what ``start`` needs again: -o <server options> -l <log>
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.control, *args], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=True
+        )
 
     def restart(self) -> None:
         """A fast restart: every client connection is cut, the data stays."""
-        subprocess.run(
-            [*self.control, "-m", "fast", "-w", "restart"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=True,
-        )  # fmt: skip
+        self._ctl("-m", "fast", "-w", "restart")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        self._ctl(*self.start_options, "-w", "start")
 
 
 def available() -> bool:
@@ -77,7 +86,9 @@ def postgres_server() -> Iterator[Postgres]:
     )  # type: ignore[call-overload]
     try:
         yield Postgres(
-            f"postgresql://podium@127.0.0.1:{port}/postgres", [*prefix, pg_ctl, "-D", data]
+            f"postgresql://podium@127.0.0.1:{port}/postgres",
+            [*prefix, pg_ctl, "-D", data],
+            ["-o", options, "-l", os.path.join(base, "log")],
         )
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], **quiet)  # type: ignore[call-overload]

@@ -4,17 +4,24 @@ WebSocket, a runner that keeps crashing. Nothing is lost, nothing is stuck, no s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
+import sqlite3
+import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import psutil
 import pytest
 import pytest_asyncio
 
+from gateway.dashboards import Dashboard
+from gateway.errors import Unavailable
+from gateway.store import Store
 from tests.conftest import fresh_database
 from tests.flows import api
 from tests.hubstack import ROOT, HubStack, hub_stack
@@ -165,3 +172,45 @@ async def test_a_postgresql_restart_loses_nothing(
         status, body = await api(stack, token, "GET", "/dashboards/alice/steady")
         assert status == 200 and body["status"] == "ready", body
         await create(stack, token, "after", FAST)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB filesystem of its own (tmpfs), to fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_full_disk_is_a_clear_error_and_corrupts_nothing(small_disk: Path) -> None:
+    store = Store(f"sqlite:///{small_disk}/podium.sqlite")
+    await store.open()
+    try:
+        kept = Dashboard("alice", "kept", "streamlit", entry="app.py")
+        await store.create(kept)
+        filler = small_disk / "filler"
+        with filler.open("wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)  # until the disk is full
+        big = "x" * 200_000  # more than the few bytes left
+        with pytest.raises(Unavailable) as refused:
+            for i in range(20):
+                await store.create(
+                    Dashboard("alice", f"d{i}", "streamlit", entry="app.py", description=big)
+                )
+        assert "full" in refused.value.message and refused.value.status == 503
+        filler.unlink()
+        await store.create(Dashboard("alice", "after", "streamlit", entry="app.py"))
+        assert {d.name for d in await store.list()} >= {"kept", "after"}
+    finally:
+        await store.close()
+    with sqlite3.connect(small_disk / "podium.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
