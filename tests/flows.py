@@ -9,6 +9,11 @@ from typing import Any
 
 import aiohttp
 
+# Imported here, not when first needed: a cold import of streamlit takes seconds, long
+# enough for a dashboard with a short idle timeout to stop between a page and its socket.
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
 from tests.hubstack import HubStack
 
 HTML = {"Accept": "text/html"}
@@ -49,9 +54,6 @@ async def open_until_app(
 
 
 async def streamlit_round_trip(session: aiohttp.ClientSession, stack: HubStack, path: str) -> None:
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     url = stack.podium.replace("http", "ws", 1) + path + "_stcore/stream"
     async with session.ws_connect(
         url, headers={"Origin": stack.base}, protocols=["streamlit"]

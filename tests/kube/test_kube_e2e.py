@@ -80,7 +80,7 @@ SALES: dict[str, Any] = {
     "entry": "app.py",
     "source": {"type": "storage", "path": "apps/sales"},
     "access": {"mode": "restricted", "groups": ["analysts"]},
-    "idle_timeout": 3,
+    "idle_timeout": 8,  # stops soon after the round trip, not before it
 }
 
 
