@@ -30,6 +30,7 @@ from runners.http1 import (
 )
 from runners.upstream import Upstream
 
+WRITE_BUFFER = 256 * 1024
 CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
 
 Target = tuple[str, int] | str  # (host, port), or the path of a Unix socket
@@ -191,6 +192,10 @@ class Downstream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        # Up to WRITE_BUFFER bytes of a response wait here for a slow client before the
+        # target is paused: fewer pauses per body (each one a round of wake-ups through
+        # every relay of the chain), and still a bound per connection.
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else ""
         self.policy.connections.add(self)
