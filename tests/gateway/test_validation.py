@@ -204,3 +204,11 @@ def test_control_characters_in_paths_are_refused(entry: str) -> None:
     with pytest.raises(Invalid) as refused:
         parse_create(body(entry=entry), "alice", POLICY)
     assert refused.value.field == "entry" and "control characters" in refused.value.message
+
+
+@pytest.mark.parametrize("name", ["_", "_api", "-x", "x-", "A", "a" * 64, "a/b", "a.b", "..", ""])
+def test_names_cannot_squat_the_gateways_paths_or_break_the_url(name: str) -> None:
+    """``P_/…`` is the gateway's own (API, pages, static): no dashboard name can take it."""
+    with pytest.raises(Invalid) as refused:
+        parse_create(body(name=name), "alice", POLICY)
+    assert refused.value.field == "name"
