@@ -13,6 +13,7 @@ import asyncio
 import json
 import shutil
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,17 +71,24 @@ class Setup:
         self.targets[peer.name] = peer
 
 
+async def until_ok(
+    session: aiohttp.ClientSession, url: str, deadline: float, every: float = 0.1
+) -> None:
+    """Poll ``url`` until it answers 200 (its head has arrived), up to ``deadline``."""
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(url, allow_redirects=False) as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(every)
+    raise SystemExit(f"{url} did not answer 200 in time")
+
+
 async def wait_for(url: str, headers: dict[str, str], seconds: float) -> None:
     async with aiohttp.ClientSession(headers=headers) as session:
-        for _ in range(int(seconds * 10)):
-            try:
-                async with session.get(url, allow_redirects=False) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{url} did not answer 200 within {seconds} s")
+        await until_ok(session, url, time.monotonic() + seconds)
 
 
 async def api(stack: HubStack, token: str, method: str, path: str, body: object = None) -> Any:

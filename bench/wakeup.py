@@ -18,7 +18,7 @@ import aiohttp
 import psutil
 
 from bench.measure import table
-from bench.paths import Setup, api
+from bench.paths import Setup, api, until_ok
 from tests.hubstack import ROOT, free_port
 
 FRAMEWORKS = {
@@ -43,19 +43,6 @@ def by_hand_argv(framework: str, entry: str, port: int, prefix: str) -> list[str
     ]  # fmt: skip
 
 
-async def first_byte(session: aiohttp.ClientSession, url: str, deadline: float) -> None:
-    """Poll until the page answers 200 (its head has arrived)."""
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url, allow_redirects=False) as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.01)
-    raise SystemExit(f"{url} did not answer in time")
-
-
 async def floor(s: Setup, framework: str) -> float:
     source, entry = FRAMEWORKS[framework]
     folder = s.stack.dir / "by-hand" / framework
@@ -69,7 +56,7 @@ async def floor(s: Setup, framework: str) -> float:
     )  # fmt: skip
     try:
         async with aiohttp.ClientSession() as session:
-            await first_byte(session, f"http://127.0.0.1:{port}{prefix}", began + 120)
+            await until_ok(session, f"http://127.0.0.1:{port}{prefix}", began + 120, every=0.01)
         return time.monotonic() - began
     finally:
         for child in psutil.Process(process.pid).children(recursive=True):
@@ -92,7 +79,7 @@ async def through_podium(s: Setup, name: str) -> float:
             async for line in r.content:
                 if line.startswith(b"data: ") and json.loads(line[6:])["status"] != "starting":
                     break
-        await first_byte(session, url, began + 120)
+        await until_ok(session, url, began + 120, every=0.01)
         took = time.monotonic() - began
     await api(s.stack, s.token, "POST", f"/dashboards/alice/{name}/stop")
     await asyncio.sleep(SETTLE)

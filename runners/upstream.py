@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, cast
 from runners.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
 
 if TYPE_CHECKING:
-    from runners.relay import Downstream, IdleUpstreams, Target
+    from runners.pool import IdleUpstreams
+    from runners.relay import Downstream, Target
 
 
 def closes_connection(block: bytes) -> bool:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -31,6 +32,20 @@ def dashboard(owner: str) -> Dashboard:
     )
 
 
+def alices_launcher(tmp_path: Path, **options: Any) -> LocalLauncher:
+    """A launcher whose storage holds alice's copy of the benchmarks' app."""
+    (tmp_path / "home" / "alice" / "app").mkdir(parents=True)
+    shutil.copy(APP, tmp_path / "home" / "alice" / "app" / "bench.py")
+    return LocalLauncher(
+        "/dashboards/",
+        ["https"],
+        [],
+        user_root=f"{tmp_path}/home/{{username}}",
+        state_dir=str(tmp_path / "runners"),
+        **options,
+    )
+
+
 async def until_ready(launcher: LocalLauncher, d: Dashboard, runtime: Runtime) -> None:
     deadline = time.monotonic() + 60
     while not (await launcher.inspect(d, runtime)).ready:
@@ -39,15 +54,7 @@ async def until_ready(launcher: LocalLauncher, d: Dashboard, runtime: Runtime) -
 
 
 async def test_start_inspect_logs_stop(tmp_path: Path) -> None:
-    (tmp_path / "home" / "alice" / "app").mkdir(parents=True)
-    shutil.copy(APP, tmp_path / "home" / "alice" / "app" / "bench.py")
-    launcher = LocalLauncher(
-        "/dashboards/",
-        ["https"],
-        [],
-        user_root=f"{tmp_path}/home/{{username}}",
-        state_dir=str(tmp_path / "runners"),
-    )
+    launcher = alices_launcher(tmp_path)
     d = dashboard("alice")
     runtime = await launcher.start(d, "launch1", "c" * 32)
     try:
@@ -122,16 +129,7 @@ async def test_run_as_owner(tmp_path: Path, system_user: str, shared_python: str
 
 
 async def test_a_warm_runner_takes_the_next_dashboard(tmp_path: Path) -> None:
-    (tmp_path / "home" / "alice" / "app").mkdir(parents=True)
-    shutil.copy(APP, tmp_path / "home" / "alice" / "app" / "bench.py")
-    launcher = LocalLauncher(
-        "/dashboards/",
-        ["https"],
-        [],
-        user_root=f"{tmp_path}/home/{{username}}",
-        state_dir=str(tmp_path / "runners"),
-        warm_runners=1,
-    )
+    launcher = alices_launcher(tmp_path, warm_runners=1)
     await launcher.open()
     assert launcher._refilling is not None
     await launcher._refilling
