@@ -51,7 +51,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Unauthenticated as e:
         if api_call or request.method != "GET":
             return _error(request, e.status, e.message, api_call)
-        return app[keys.AUTH].login_redirect(request, request.path_qs)
+        try:
+            return await app[keys.AUTH].login_redirect(request, request.path_qs)
+        except PodiumError as down:
+            return _error(request, down.status, down.message, api_call, down.as_json())
     except PodiumError as e:
         return _error(request, e.status, e.message, api_call, e.as_json())
     except web.HTTPException as e:
@@ -98,7 +101,9 @@ async def health(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
-    return request.app[keys.AUTH].login_redirect(request, request.query.get("next", config.prefix))
+    return await request.app[keys.AUTH].login_redirect(
+        request, request.query.get("next", config.prefix)
+    )
 
 
 async def oauth_callback(request: web.Request) -> web.Response:

@@ -127,6 +127,8 @@ class Auth:
         self._users: dict[str, tuple[User | None, float]] = {}
         self._tokens: dict[str, tuple[User | None, float]] = {}
         self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
+        self._hub_seen = (False, -1e9)  # (answered, when asked)
+        self._hub_asking: asyncio.Future[bool] | None = None
 
     # --- cookies -----------------------------------------------------------------
     def _sign(self, claims: dict[str, Any], seconds: int) -> str:
@@ -249,7 +251,17 @@ class Auth:
             )
 
     # --- the OAuth flow ------------------------------------------------------------
-    def login_redirect(self, request: web.Request, next_url: str) -> web.Response:
+    async def login_redirect(self, request: web.Request, next_url: str) -> web.Response:
+        """Send the browser to the hub's OAuth authorization, or say plainly that it is down.
+
+        A browser sent to a hub that is down meets the proxy's bare error; this way the
+        person reads what happened, and that the dashboards they are signed in to still work.
+        """
+        if not await self._hub_answers():
+            raise Unavailable(
+                "You cannot sign in right now: JupyterHub is not answering. Dashboards you "
+                "are already signed in to keep working; this page tries again by itself."
+            )
         state = secrets.token_urlsafe(24)
         query = urlencode(
             {
@@ -273,6 +285,17 @@ class Auth:
             samesite="Lax",
         )
         return response
+
+    async def _hub_answers(self) -> bool:
+        """The hub's liveness, asked at most every 2 s; concurrent askers share one call."""
+        alive, at = self._hub_seen
+        if time.monotonic() - at < 2:
+            return alive
+        if self._hub_asking is None or self._hub_asking.done():
+            self._hub_asking = asyncio.ensure_future(self.hub.alive())
+        alive = await asyncio.shield(self._hub_asking)
+        self._hub_seen = (alive, time.monotonic())
+        return alive
 
     async def callback(self, request: web.Request) -> web.Response:
         claims = self._read(request.cookies.get(STATE_COOKIE))

@@ -53,6 +53,16 @@ class Hub:
                 f"the hub cannot be reached ({type(e).__name__}); try again shortly"
             ) from None
 
+    async def alive(self) -> bool:
+        """Whether the hub answers at all (its API root needs no token), within 3 s."""
+        try:
+            async with self.session.get(
+                self.api_url + "/", timeout=aiohttp.ClientTimeout(total=3)
+            ) as response:
+                return response.status < 500
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
     async def user_for_token(self, token: str) -> User | None:
         """The owner of a hub API or OAuth token; ``None`` when the token is not valid."""
         status, body = await self._call("GET", "/user", token=token)

@@ -15,6 +15,7 @@ from gateway.dashboards import Dashboard
 from gateway.render import CSP, Site, page, render
 from runners.http1 import REASONS, simple_response
 
+RETRY_SECONDS = 10  # a "not available" page reloads itself this often
 TITLES = {
     400: "Not understood",
     401: "Please log in",
@@ -31,12 +32,17 @@ TITLES = {
 def refusal_page(
     site: Site, status: int, message: str, *, hint: str = "", user: User | None = None
 ) -> web.Response:
-    """403/404/502… in the same look as every page, with a way back."""
+    """403/404/502… in the same look as every page, with a way back. A 503 (try again)
+    says when with ``Retry-After`` and reloads itself then."""
     title = TITLES.get(status, "Something went wrong")
-    return page(
+    retry = RETRY_SECONDS if status == 503 else 0
+    response = page(
         "refusal.html", site, status=status, user=user,
-        title=title, code=status, message=message, hint=hint,
+        title=title, code=status, message=message, hint=hint, refresh_seconds=retry,
     )  # fmt: skip
+    if retry:
+        response.headers["Retry-After"] = str(retry)
+    return response
 
 
 def error_bytes(site: Site, status: int, message: str) -> bytes:

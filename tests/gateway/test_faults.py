@@ -24,7 +24,7 @@ from gateway.errors import Unavailable
 from gateway.store import Store
 from tests.conftest import fresh_database
 from tests.flows import api
-from tests.hubstack import ROOT, HubStack, hub_stack
+from tests.hubstack import ROOT, HubStack, browser, browser_login, hub_stack
 from tests.postgres import Postgres
 
 pytestmark = pytest.mark.functional
@@ -133,6 +133,73 @@ async def test_a_crashing_runner_is_retried_with_backoff_not_in_a_storm(stack: H
             await asyncio.sleep(0.1)
     log = (stack.dir / "runners" / "alice" / "crash" / "runner.log").read_text()
     assert log.count("--- launch") == 1, "no new start within the backoff (5 s)"
+
+
+async def test_a_create_survives_the_gateway_killed_in_the_middle(stack: HubStack) -> None:
+    """Creates in flight when the gateway dies: each one the client saw succeed is there and
+    whole; the others are there whole or not at all, and a retry settles them (201 or 409)."""
+    token = await stack.token_for("alice")
+    names = [f"new{i}" for i in range(60)]
+
+    async def attempt(name: str) -> int:
+        doc = {"name": name, "framework": "custom", "command": FAST,
+               "source": {"type": "storage", "path": "app"}}  # fmt: skip
+        with contextlib.suppress(aiohttp.ClientError, AssertionError):
+            return (await api(stack, token, "POST", "/dashboards", doc))[0]
+        return 0  # the connection died with the gateway
+
+    in_flight = [asyncio.ensure_future(attempt(n)) for n in names]
+    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+    await stack.stop("podium", signal.SIGKILL)  # while most are still in flight
+    first = dict(zip(names, await asyncio.gather(*in_flight), strict=True))
+    await stack.start_podium()
+    assert 201 in first.values() and set(first.values()) - {201}, first
+    status, body = await api(stack, token, "GET", "/dashboards?owner=alice&limit=200")
+    assert status == 200, body
+    stored = {d["name"]: d for d in body["items"] if d["name"].startswith("new")}
+    assert {n for n, s in first.items() if s == 201} <= set(stored), "a created dashboard lost"
+    for d in stored.values():  # whole: every field as written
+        assert d["command"] == FAST and d["source"]["path"] == "app", d
+        assert d["status"] == "stopped", d
+    retried = {n: await attempt(n) for n in names if first[n] != 201}
+    assert set(retried.values()) <= {201, 409}, retried
+    assert {n for n, s in retried.items() if s == 409} <= set(stored)
+    status, body = await api(stack, token, "GET", "/dashboards?owner=alice&limit=200")
+    assert {d["name"] for d in body["items"]} >= set(names)
+
+
+async def test_while_the_hub_is_down_sessions_work_and_new_logins_read_why(
+    stack: HubStack,
+) -> None:
+    token = await stack.token_for("alice")
+    await create(stack, token, "hubless", FAST)
+    await api(stack, token, "POST", "/dashboards/alice/hubless/start")
+    await until(stack, token, "hubless", "ready")
+    page = f"http://127.0.0.1:{stack.podium_port}/dashboards/alice/hubless/"
+    async with browser() as alice:
+        await browser_login(alice, stack, "alice")
+        cookies = {c.key: c.value for c in alice.cookie_jar}
+    html = {"Accept": "text/html"}
+    await stack.stop("jupyterhub")  # the hub, and the proxy it runs
+    try:
+        await asyncio.sleep(2.5)  # past user_refresh_interval: the gateway would ask the hub
+        async with aiohttp.ClientSession(cookies=cookies) as signed_in, signed_in.get(page) as r:
+            assert r.status == 200, "a signed-in viewer keeps the dashboard"
+        async with aiohttp.ClientSession() as newcomer:
+            async with newcomer.get(page, headers=html, allow_redirects=False) as r:
+                text = await r.text()
+                assert r.status == 503 and r.headers["Retry-After"] == "10", r.status
+                assert "JupyterHub is not answering" in text, text
+                assert '<meta http-equiv="refresh" content="10">' in text
+            async with newcomer.get(page + "../../_/login", allow_redirects=False) as r:
+                assert r.status == 503 and "sign in" in await r.text()
+    finally:
+        await stack.start_hub()
+    async with (
+        aiohttp.ClientSession() as newcomer,
+        newcomer.get(page, headers=html, allow_redirects=False) as r,
+    ):
+        assert r.status == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
 
 
 async def test_a_postgresql_restart_loses_nothing(
