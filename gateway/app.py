@@ -163,6 +163,7 @@ def create_app(config: Podium) -> web.Application:
             config.cookie_secret,
             check_interval=config.check_interval,
             activity_interval=config.activity_flush_interval,
+            restart_after=config.restart_crashed_after,
         )
         app[keys.LIFECYCLE] = lifecycle
         await launcher.open()

@@ -119,6 +119,12 @@ class Podium(Application):
     check_interval = Float(
         5, help="Seconds between checks of running dashboards (crashed runners, idle timeouts)."
     ).tag(config=True)
+    restart_crashed_after = Float(
+        60,
+        help="A running dashboard whose runner dies after running this many seconds is "
+        "started again at once; one that dies sooner counts as a failed start, retried "
+        "with backoff (5 s, doubling to 5 min) when a viewer opens it.",
+    ).tag(config=True)
     activity_flush_interval = Float(
         30, help="Seconds between writes of viewer activity to the store (batched)."
     ).tag(config=True)

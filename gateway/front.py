@@ -87,7 +87,9 @@ class FrontDoor(Listener):
             return self.to_app(request)
         return self.route(request, peer, who, dashboard, runtime)
 
-    def unreachable(self, why: str) -> bytes:
+    def unreachable(self, why: str, tag: Hashable) -> bytes:
+        if isinstance(tag, tuple):
+            self.lifecycle.suspect(tag)  # dead? restarted now, not at the next check
         return error_bytes(
             self.site,
             502,

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from gateway.dashboards import Dashboard
-from gateway.errors import Unavailable
 from gateway.launchers.base import (
     Endpoint,
     Launcher,
@@ -28,6 +27,7 @@ from gateway.launchers.base import (
     Runtime,
     runner_credential,
 )
+from gateway.readcache import ReadCache
 from gateway.store import Store
 
 log = logging.getLogger("podium.lifecycle")
@@ -57,6 +57,7 @@ class Lifecycle:
         check_interval: float = 5,
         activity_interval: float = 30,
         cache_seconds: float = 2,
+        restart_after: float = 60,
     ) -> None:
         self.store = store
         self.launcher = launcher
@@ -64,79 +65,26 @@ class Lifecycle:
         self.ready_timeout = ready_timeout
         self.check_interval = check_interval
         self.activity_interval = activity_interval
-        self.cache_seconds = cache_seconds
+        self.reads = ReadCache(store, cache_seconds)
+        self.restart_after = restart_after
         self._starts: dict[Key, asyncio.Task[None]] = {}
-        self._changed: dict[Key, asyncio.Event] = {}
-        self._cache: dict[Key, tuple[Dashboard, Runtime | None, float]] = {}
         self._activity: dict[Key, datetime] = {}
         self._views: dict[tuple[Key, date], int] = {}
-        self._reading: dict[Key, asyncio.Future[tuple[Dashboard, Runtime | None]]] = {}
-        self._generation: dict[Key, int] = {}
         self._open_sockets: dict[Key, int] = {}
+        self._suspected: dict[Key, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    # --- reading ---------------------------------------------------------------------
+    # --- reading (the read cache) --------------------------------------------------
     async def lookup(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None]:
         """The dashboard and its runner, cached for a moment: the proxy asks on every request."""
-        key = (owner, name)
-        cached = self._cache.get(key)
-        if cached and time.monotonic() - cached[2] < self.cache_seconds:
-            return cached[0], cached[1]
-        try:
-            return await asyncio.shield(self._refresh(key))
-        except Unavailable:
-            if cached is None:
-                raise
-            # The database is down: what it last said, rather than refusing every viewer
-            # (nobody can change a dashboard meanwhile, so it is still the truth).
-            return cached[0], cached[1]
+        return await self.reads.lookup(owner, name)
 
     def cached(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None] | None:
-        """What :meth:`lookup` would answer without reading the store; ``None`` if stale.
-
-        An entry just past its time is still answered while one read refreshes it in the
-        background: otherwise every request in flight would read the store at once each
-        time the entry expires (and wait in line for it). Changes made through this
-        gateway drop the entry at once (:meth:`forget`)."""
-        key = (owner, name)
-        cached = self._cache.get(key)
-        if cached is None:
-            return None
-        age = time.monotonic() - cached[2]
-        if age >= self.cache_seconds:
-            if age >= 2 * self.cache_seconds:
-                return None
-            self._refresh(key)
-        return cached[0], cached[1]
-
-    def _refresh(self, key: Key) -> asyncio.Future[tuple[Dashboard, Runtime | None]]:
-        """One read of the store per dashboard at a time; concurrent lookups share it."""
-        pending = self._reading.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._read(key, self._generation.get(key, 0)))
-            self._reading[key] = pending
-            pending.add_done_callback(lambda done: self._read_done(key, done))
-        return pending
-
-    def _read_done(self, key: Key, done: asyncio.Future[tuple[Dashboard, Runtime | None]]) -> None:
-        if self._reading.get(key) is done:
-            del self._reading[key]
-        if not done.cancelled():
-            done.exception()  # a background refresh's error (a deleted dashboard) is not lost
-
-    async def _read(self, key: Key, generation: int) -> tuple[Dashboard, Runtime | None]:
-        dashboard = await self.store.get(*key)
-        runtime = Runtime.from_json(await self.store.runtime(*key))
-        if self._generation.get(key, 0) == generation:  # not forgotten meanwhile
-            self._cache[key] = (dashboard, runtime, time.monotonic())
-        return dashboard, runtime
+        """What :meth:`lookup` would answer without reading the store; ``None`` if stale."""
+        return self.reads.cached(owner, name)
 
     def forget(self, key: Key) -> None:
-        self._cache.pop(key, None)
-        self._reading.pop(key, None)
-        self._generation[key] = self._generation.get(key, 0) + 1
-        self._changed.setdefault(key, asyncio.Event()).set()
-        self._changed[key] = asyncio.Event()
+        self.reads.forget(key)
 
     def endpoint(self, dashboard: Dashboard, runtime: Runtime) -> Endpoint:
         credential = runner_credential(self.secret, dashboard, runtime.launch_id)
@@ -176,7 +124,7 @@ class Lifecycle:
         )
         try:
             # Shielded: a stop that cancels this start must still find the runner it launched.
-            runtime = await asyncio.shield(self._start_and_record(dashboard, launch_id))
+            runtime = await asyncio.shield(self._start_and_record(dashboard, launch_id, failures))
         except LauncherError as e:
             await self._fail(dashboard, None, str(e), failures)
             return
@@ -206,18 +154,22 @@ class Lifecycle:
         fields: dict[str, object] = {"status": "ready", "message": ""}
         if observed.address and observed.address != (runtime.host, runtime.port):
             host, port = observed.address
-            fields["runtime"] = replace(runtime, host=host, port=port).as_json()
+            record = await self.store.runtime(*dashboard.key)
+            fields["runtime"] = {**record, **replace(runtime, host=host, port=port).as_json()}
         await self._set(dashboard, **fields)
         log.info("%s/%s is ready", *dashboard.key)
 
-    async def _start_and_record(self, dashboard: Dashboard, launch_id: str) -> Runtime:
+    async def _start_and_record(
+        self, dashboard: Dashboard, launch_id: str, failures: int
+    ) -> Runtime:
         credential = runner_credential(self.secret, dashboard, launch_id)
         runtime = await self.launcher.start(dashboard, launch_id, credential)
-        await self._set(dashboard, runtime=runtime.as_json())
+        # The failures in a row so far stay with the launch: if it dies soon, they count.
+        await self._set(dashboard, runtime={**runtime.as_json(), "failures": failures})
         return runtime
 
     async def _set_message(self, dashboard: Dashboard, message: str) -> None:
-        cached = self._cache.get(dashboard.key)
+        cached = self.reads.cached(*dashboard.key)
         if cached is None or cached[0].message != message:
             await self._set(dashboard, message=message)
 
@@ -272,9 +224,7 @@ class Lifecycle:
                 yield Progress(current.status, current.message, round(time.monotonic() - began, 1))
             if current.status in ("ready", "failed", "stopped"):
                 return
-            event = self._changed.setdefault(dashboard.key, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), 1.0)
+            await self.reads.changed(dashboard.key, 1.0)
 
     # --- activity, watching, idle culling, adoption -------------------------------------
     def touch(self, key: Key) -> None:
@@ -321,7 +271,7 @@ class Lifecycle:
                 continue
             observed = await self.launcher.inspect(dashboard, runtime)
             if not observed.running:
-                await self._fail(dashboard, runtime, "the dashboard stopped unexpectedly", 0)
+                await self._died(dashboard, runtime, record)
                 continue
             if self._open_sockets.get(dashboard.key):
                 self.touch(dashboard.key)
@@ -334,6 +284,50 @@ class Lifecycle:
                         "%s/%s idle for %s s: stopping", *dashboard.key, dashboard.idle_timeout
                     )
                     await self.stop(dashboard)
+
+    async def _died(
+        self, dashboard: Dashboard, runtime: Runtime, record: dict[str, object]
+    ) -> None:
+        """A ready runner found dead (killed, out of memory, its node gone).
+
+        One that had run ``restart_after`` seconds is started again at once: its viewers
+        see a short restart, not an error until someone reopens it. One that dies sooner
+        counts as another failed start in a row, retried with backoff (no storm)."""
+        up = time.time() - runtime.started
+        failures = record.get("failures", 0)
+        failures = failures if isinstance(failures, int) and up < self.restart_after else 0
+        if failures:
+            await self._fail(dashboard, runtime, "the dashboard stopped unexpectedly", failures)
+            return
+        log.warning(
+            "%s/%s stopped unexpectedly after %.0f s: starting it again", *dashboard.key, up
+        )
+        await self._set(
+            dashboard, status="starting", message="starting again after an unexpected stop",
+            runtime={"failures": 1},
+        )  # fmt: skip
+        self.start(dashboard)
+
+    def suspect(self, key: Key) -> None:
+        """The front door could not reach this dashboard's runner: look now, not at the
+        next check (one look per dashboard at a time)."""
+        if key not in self._suspected:
+            look = asyncio.ensure_future(self._look(key))
+            self._suspected[key] = look
+            look.add_done_callback(lambda _: self._suspected.pop(key, None))
+
+    async def _look(self, key: Key) -> None:
+        try:
+            dashboard = await self.store.get(*key)
+            record = await self.store.runtime(*key)
+            runtime = Runtime.from_json(record)
+            starting = key in self._starts and not self._starts[key].done()
+            if dashboard.status != "ready" or runtime is None or starting:
+                return
+            if not (await self.launcher.inspect(dashboard, runtime)).running:
+                await self._died(dashboard, runtime, record)
+        except Exception:
+            log.exception("looking at %s/%s", *key)
 
     async def _last_activity(self, dashboard: Dashboard, runtime: Runtime) -> datetime:
         recorded = await self.store.last_activity(*dashboard.key)
@@ -356,7 +350,9 @@ class Lifecycle:
                 log.info("adopted %s/%s (launch %s)", *dashboard.key, runtime.launch_id)
                 if not observed.ready:
                     self._follow(dashboard, runtime)
-            elif dashboard.status in ("starting", "ready"):
+            elif dashboard.status == "ready":
+                await self._died(dashboard, runtime, await self.store.runtime(*dashboard.key))
+            elif dashboard.status == "starting":
                 await self._fail(
                     dashboard, runtime, "the dashboard stopped while the gateway was down", 0
                 )
@@ -408,8 +404,9 @@ class Lifecycle:
 
     async def close(self) -> None:
         """Stop the background work; runners keep running (the next gateway adopts them)."""
-        for task in [*self._tasks, *self._starts.values()]:
+        work = [*self._tasks, *self._starts.values(), *self._suspected.values()]
+        for task in work:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._starts.values(), return_exceptions=True)
+        await asyncio.gather(*work, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.flush_activity()

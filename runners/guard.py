@@ -124,7 +124,7 @@ class Guard(Listener):
         head = request.serialize(target, request.head.without(_CREDENTIAL))
         return Forward(head, self.upstream)
 
-    def unreachable(self, why: str) -> bytes:
+    def unreachable(self, why: str, tag: Hashable) -> bytes:
         return refusal(502, f"Bad Gateway: the framework did not answer ({why})")
 
     def tunnel(self, tag: Hashable, opened: bool) -> None:

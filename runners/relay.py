@@ -66,8 +66,8 @@ class Policy(Protocol):
         A future when the answer needs I/O: the connection waits for it, reading nothing.
         """
 
-    def unreachable(self, why: str) -> bytes:
-        """The answer when the target cannot be reached."""
+    def unreachable(self, why: str, tag: Hashable) -> bytes:
+        """The answer when the target (named ``tag`` by the verdict) cannot be reached."""
 
     def tunnel(self, tag: Hashable, opened: bool) -> None:
         """A forwarded upgrade was accepted (``opened``) or its tunnel has ended."""
@@ -341,7 +341,7 @@ class Downstream(asyncio.Protocol):
                     await loop.create_connection(lambda: upstream, *target)
         except (OSError, TimeoutError) as e:
             why = getattr(e, "strerror", None) or f"no connection within {CONNECT_TIMEOUT:.0f} s"
-            self.finish(self.policy.unreachable(why))
+            self.finish(self.policy.unreachable(why, self._tunnel))
             return
         assert upstream.transport is not None
         # Bytes that arrived while connecting go first, in order; then writes go straight through.

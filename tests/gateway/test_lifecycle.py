@@ -26,8 +26,10 @@ class Scripted(Launcher):
     def __init__(self, answers: list[Observed | Exception]) -> None:
         super().__init__()
         self.answers = answers
+        self.launches = 0
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
+        self.launches += 1
         return Runtime(launch_id, "127.0.0.1", 9, time.time())
 
     async def inspect(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
@@ -71,6 +73,49 @@ async def test_the_launchers_reason_reaches_the_owner(store: Store) -> None:
     gone = Observed(running=False, message="the runner image cannot be pulled (ErrImagePull)")
     d = await started(store, [gone])
     assert (d.status, d.message) == ("failed", gone.message)
+
+
+READY, DEAD = Observed(running=True, ready=True), Observed(running=False)
+
+
+async def settled(store: Store, launcher: Scripted, launches: int) -> Dashboard:
+    for _ in range(300):
+        d = await store.get("alice", "sales")
+        if d.status == "ready" and launcher.launches == launches:
+            return d
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{d.status} after {launcher.launches} launches")
+
+
+async def test_a_runner_that_dies_is_started_again_at_once_then_with_backoff(
+    store: Store,
+) -> None:
+    launcher = Scripted([READY])
+    lifecycle = Lifecycle(store, launcher, b"s" * 32, restart_after=60)
+    await lifecycle.start(await store.get("alice", "sales"))
+    launcher.answers = [DEAD, READY]  # the front door could not reach it: it is dead
+    lifecycle.suspect(("alice", "sales"))
+    await settled(store, launcher, 2)  # started again, no viewer needed
+    launcher.answers = [DEAD]  # dead again soon after that start: a failure in a row
+    await lifecycle.check()
+    d = await store.get("alice", "sales")
+    record = await store.runtime("alice", "sales")
+    assert (d.status, d.message) == ("failed", "the dashboard stopped unexpectedly")
+    assert record["failures"] == 2 and 8 < record["retry_at"] - time.time() <= 10
+    assert launcher.launches == 2
+    await lifecycle.close()
+
+
+async def test_a_runner_that_ran_a_while_is_started_again_every_time(store: Store) -> None:
+    launcher = Scripted([READY])
+    lifecycle = Lifecycle(store, launcher, b"s" * 32, restart_after=0)
+    await lifecycle.start(await store.get("alice", "sales"))
+    for launches in (2, 3):
+        launcher.answers = [DEAD, READY]
+        await lifecycle.check()
+        d = await settled(store, launcher, launches)
+    assert d.message == ""
+    await lifecycle.close()
 
 
 class Counting(Store):
