@@ -23,7 +23,6 @@ from gateway.errors import PodiumError, Unauthenticated
 from gateway.front import FrontDoor
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
-from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
 from gateway.pages import refusal_page
@@ -218,7 +217,11 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def make_launcher(config: Podium) -> Launcher:
-    kind = KubeLauncher if config.launcher == "kubernetes" else LocalLauncher
+    kind: type[Launcher] = LocalLauncher
+    if config.launcher == "kubernetes":
+        from gateway.launchers.kube.launcher import KubeLauncher  # only then: 1.6 s of imports
+
+        kind = KubeLauncher
     return kind(config.prefix, config.git_allowed_schemes, config.git_allowed_hosts, parent=config)
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Bytes, Dict, Enum, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application, Configurable
 
-from gateway.launchers.kube.launcher import KubeLauncher
+from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from gateway.validation import Policy
 from runners import __version__

@@ -1,0 +1,77 @@
+"""The Kubernetes launcher's options (``c.KubeLauncher.…``), apart from the launcher.
+
+Importing this costs nothing of kubernetes-asyncio (1.6 s of imports): the gateway's
+configuration and ``--help`` need the options, and only a gateway that runs pods needs
+the client (:mod:`gateway.launchers.kube.launcher`, whose ``KubeLauncher`` adds the work).
+"""
+
+from __future__ import annotations
+
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
+
+from gateway.launchers.base import Launcher
+
+
+class KubeLauncher(Launcher):
+    namespace = Unicode(
+        help="Namespace of the runner pods (default: the gateway's own, or the kubeconfig's)."
+    ).tag(config=True)
+    kubeconfig = Unicode(
+        help="A kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)."
+    ).tag(config=True)
+    image = Unicode("quay.io/podium/runner:0.1.0", help="The runner image.").tag(config=True)
+    image_pull_policy = Enum(["Always", "IfNotPresent", "Never"], "IfNotPresent").tag(config=True)
+    image_pull_secrets = List(Unicode(), help="Secrets for a private registry.").tag(config=True)
+    storage = Enum(
+        ["static", "per-user", "clone", "none"],
+        "per-user",
+        help="Where a storage source is found: 'static' (one claim, a sub-path per user), "
+        "'per-user' (each user's claim, ReadWriteMany), 'clone' (a new claim per dashboard "
+        "cloned from the user's), 'none' (git sources only).",
+    ).tag(config=True)
+    static_claim = Unicode("home-nfs", help="The claim of static storage.").tag(config=True)
+    static_sub_path = Unicode("home/{username}", help="A user's folder in static storage.").tag(
+        config=True
+    )
+    user_claim = Unicode(
+        "claim-{username}", help="A user's claim (per-user storage, and what clones copy)."
+    ).tag(config=True)
+    clone_storage_class = Unicode(
+        help="Storage class of cloned claims (default: the cluster's default)."
+    ).tag(config=True)
+    clone_size = Unicode("10Gi", help="Size of a cloned claim (at least the source's).").tag(
+        config=True
+    )
+    clone_timeout = Float(120, help="Seconds a clone may take to be bound.").tag(config=True)
+    source_writable = Bool(False, help="Mount the source read-write (read-only by default).").tag(
+        config=True
+    )
+    extra_volumes = List(Dict(), help="Volumes added to every runner pod.").tag(config=True)
+    extra_volume_mounts = List(
+        Dict(), help="Their mounts; '{username}' in strings becomes the owner's name."
+    ).tag(config=True)
+    profiles = List(
+        Dict(),
+        help="Resource profiles creators choose from: dicts with name, display_name, "
+        "cpu_request, cpu_limit, memory_request, memory_limit, node_selector, tolerations. "
+        "The first is the default.",
+    ).tag(config=True)
+    gateway_labels = Dict(
+        {"app.kubernetes.io/name": "podium", "app.kubernetes.io/component": "gateway"},
+        help="Labels of the gateway's pods: the only pods the NetworkPolicy admits.",
+    ).tag(config=True)
+    network_policy = Bool(True, help="Create the runners' NetworkPolicy.").tag(config=True)
+    git_secret = Unicode(
+        help="A Secret with 'username' and 'password' for private git repositories."
+    ).tag(config=True)
+    uid = Int(1000, help="The runner's user id (never 0).").tag(config=True)
+    gid = Int(100, help="The runner's group id.").tag(config=True)
+    fs_group = Int(100, help="The pod's fsGroup.").tag(config=True)
+    port = Int(8888, help="The runner's port in its pod.").tag(config=True)
+    mount_root = Unicode("/srv/podium", help="Where the pod mounts its source and spec.").tag(
+        config=True
+    )
+    api_timeout = Float(10, help="Seconds any API call may take.").tag(config=True)
+    stop_timeout = Float(45, help="Seconds to wait for a pod to be gone after deleting it.").tag(
+        config=True
+    )
