@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -202,7 +203,14 @@ class Store:
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def open(self) -> None:
-        """Bring the schema up to date (idempotent; safe with several gateways starting)."""
+        """Bring the schema up to date (idempotent; safe with several gateways starting).
+
+        A SQLite file is made readable by the gateway's user only (it holds every
+        dashboard's environment); SQLite gives its journal files the same mode."""
+        path = self.engine.url.database if self.url.startswith("sqlite") else None
+        if path and path != ":memory:":
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
 

@@ -109,12 +109,13 @@ class LocalLauncher(Launcher):
         folder = self.folder(dashboard)
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
         folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)  # its log and launch spec are for the owner and the gateway only
         port = free_loopback_port()
         spec_path = folder / "spec.json"
         spec_path.touch(mode=0o600)
         spec_path.write_text(json.dumps(self.spec(dashboard, port, credential)))
         env = {**self._environ(folder), "PODIUM_LAUNCH_SPEC_FILE": str(spec_path)}
-        user: dict[str, Any] = {}
+        as_user: list[str] = []
         if self.run_as_owner and os.geteuid() == 0:
             try:
                 account = pwd.getpwnam(dashboard.owner)
@@ -124,13 +125,18 @@ class LocalLauncher(Launcher):
                 ) from None
             for path in (folder, spec_path):
                 os.chown(path, account.pw_uid, account.pw_gid)
-            user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+            # setpriv (util-linux) drops to the owner and execs the runner: the same process,
+            # and it works on every event loop (uvloop refuses subprocess user/group options).
+            as_user = [
+                "setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
+                "--clear-groups", "--",
+            ]  # fmt: skip
             env["HOME"] = account.pw_dir
         with (folder / "runner.log").open("ab") as log:
             log.write(f"\n--- launch {launch_id} at {time.ctime()} ---\n".encode())
-        process = None if user else await self._hand_to_warm(folder, spec_path)
+        process = None if as_user else await self._hand_to_warm(folder, spec_path)
         if process is None:
-            process = await self._spawn(folder, env, user)
+            process = await self._spawn(folder, env, as_user)
         self._refill(after=REFILL_DELAY)  # not now: the framework's start needs the CPU
         created = psutil.Process(process.pid).create_time()
         return Runtime(
@@ -138,11 +144,12 @@ class LocalLauncher(Launcher):
         )
 
     async def _spawn(
-        self, folder: Path, env: dict[str, str], user: dict[str, Any], *, warm: bool = False
+        self, folder: Path, env: dict[str, str], as_user: list[str], *, warm: bool = False
     ) -> asyncio.subprocess.Process:
         with (folder / "runner.log").open("ab") as log:
             try:
                 process = await asyncio.create_subprocess_exec(
+                    *as_user,
                     *self.runner_command,
                     *(["--warm"] if warm else []),
                     cwd=folder,
@@ -151,7 +158,6 @@ class LocalLauncher(Launcher):
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,  # survives the gateway; stopped as a group
-                    **user,
                 )
             except OSError as e:
                 raise LauncherError(f"could not start the runner: {e.strerror}") from e
@@ -188,7 +194,7 @@ class LocalLauncher(Launcher):
         pool.mkdir(parents=True, exist_ok=True)
         while sum(p.returncode is None for p in self._warm) < self.warm_runners:
             try:
-                self._warm.append(await self._spawn(pool, self._environ(pool), {}, warm=True))
+                self._warm.append(await self._spawn(pool, self._environ(pool), [], warm=True))
             except LauncherError as e:
                 self.log.warning("cannot keep a warm runner: %s", e)
                 return

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import pwd
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +16,8 @@ import pytest
 from gateway.dashboards import Dashboard, Source
 from gateway.launchers.base import Runtime
 from gateway.launchers.local import LocalLauncher
+from tests import owners
+from tests.owners import system_users
 
 pytestmark = pytest.mark.functional
 
@@ -72,33 +71,13 @@ async def test_start_inspect_logs_stop(tmp_path: Path) -> None:
 
 @pytest.fixture
 def system_user() -> Iterator[str]:
-    if os.geteuid() != 0 or not shutil.which("useradd"):
-        pytest.skip("needs root and useradd to create a throw-away system user")
-    name = "podium-test-owner"
-    subprocess.run(["userdel", "-r", name], capture_output=True)
-    subprocess.run(["useradd", "--create-home", name], check=True)
-    try:
+    with system_users("podium-test-owner") as (name,):
         yield name
-    finally:
-        subprocess.run(["userdel", "-r", name], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def shared_python(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A Python with Podium installed that other users can run (the test's own may be private)."""
-    system = shutil.which("python3.11", path="/usr/bin") or shutil.which("python3", path="/usr/bin")
-    if system is None:
-        pytest.skip("no system Python to build a shared environment from")
-    venv = tmp_path_factory.mktemp("owner-venv")
-    for folder in (venv, *venv.parents):
-        if folder == Path("/tmp"):
-            break
-        folder.chmod(0o755)
-    subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
-    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q"]
-    subprocess.run([*pip, "--no-deps", str(Path(__file__).resolve().parents[2])], check=True)
-    subprocess.run([*pip, "aiohttp", "psutil"], check=True)
-    return str(venv / "bin" / "python")
+    return owners.shared_python(tmp_path_factory.mktemp("owner-venv"))
 
 
 async def test_run_as_owner(tmp_path: Path, system_user: str, shared_python: str) -> None:

@@ -1,0 +1,112 @@
+"""A hostile dashboard on the real stack, its runner running as its owner's system user
+(``c.LocalLauncher.run_as_owner``): it tries to read the gateway's secrets, its database,
+its memory, another dashboard's launch spec, log and process, and to talk to that
+dashboard's runner without the gateway. Everything must be refused.
+
+Without ``run_as_owner`` a local runner runs as the gateway's own user and can read what
+the gateway can: THREAT_MODEL.md says so, and points to it or to Kubernetes for creators
+who do not trust each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pwd
+import shutil
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from tests.flows import api
+from tests.hubstack import ROOT, HubStack, hub_stack
+from tests.owners import open_up, shared_python, system_users
+
+pytestmark = pytest.mark.functional
+MALLORY, VICTIM = "podium-t-mallory", "podium-t-victim"
+
+
+def app_folder(user: str, script: str) -> None:
+    home = Path(pwd.getpwnam(user).pw_dir) / "app"
+    home.mkdir()
+    shutil.copy(ROOT / "tests" / "apps" / "custom" / script, home / script)
+    for path in (home, home / script):
+        shutil.chown(path, user, user)
+
+
+def runner_pid(stack: HubStack, owner: str, name: str) -> int:
+    folder = str(stack.dir / "runners" / owner / name)
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        if proc.info["cwd"] == folder and "runners" in (proc.info["cmdline"] or []):
+            return int(proc.pid)
+    raise AssertionError(f"no runner for {owner}/{name}")
+
+
+async def started(stack: HubStack, token: str, owner: str, doc: dict[str, object]) -> None:
+    status, body = await api(stack, token, "POST", "/dashboards", doc)
+    assert status == 201, body
+    name = doc["name"]
+    await api(stack, token, "POST", f"/dashboards/{owner}/{name}/start")
+    for _ in range(600):
+        status, body = await api(stack, token, "GET", f"/dashboards/{owner}/{name}")
+        if body["status"] == "ready":
+            return
+        assert body["status"] != "failed", body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{owner}/{name} is {body['status']}")
+
+
+async def test_a_hostile_runner_reads_nothing_of_the_gateway_or_other_dashboards(
+    tmp_path: Path,
+) -> None:
+    with system_users(MALLORY, VICTIM):
+        python = shared_python(tmp_path / "venv")
+        uid = str(pwd.getpwnam(MALLORY).pw_uid)
+        open_up(tmp_path)  # what protects each file below is its own mode, as on a host
+        app_folder(MALLORY, "probe.py")
+        app_folder(VICTIM, "bench.py")
+        podium = (
+            'c.Podium.frameworks = ["custom"]\n'
+            "c.LocalLauncher.run_as_owner = True\n"
+            'c.LocalLauncher.user_root = "/home/{username}"\n'
+            f'c.LocalLauncher.runner_command = ["{python}", "-m", "runners"]\n'
+        )
+        hub = f'c.Authenticator.allowed_users = {{"admin", "{MALLORY}", "{VICTIM}"}}\n'
+        async with hub_stack(tmp_path, podium_extra=podium, hub_extra=hub) as stack:
+            victim = await stack.token_for(VICTIM)
+            await started(stack, victim, VICTIM, {
+                "name": "vault", "framework": "custom", "env": {"VAULT_KEY": "s3cr3t"},
+                "command": ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"],
+                "source": {"type": "storage", "path": "app"},
+            })  # fmt: skip
+            vault = stack.dir / "runners" / VICTIM / "vault"
+            targets = [
+                stack.dir / "podium_cookie_secret",
+                stack.dir / "podium.sqlite",
+                vault / "spec.json",
+                vault / "runner.log",
+                Path(f"/proc/{stack.processes['podium'].pid}/environ"),
+                Path(f"/proc/{runner_pid(stack, VICTIM, 'vault')}/environ"),
+            ]
+            guard = json.loads((vault / "spec.json").read_text())["port"]
+            mallory = await stack.token_for(MALLORY)
+            await started(stack, mallory, MALLORY, {
+                "name": "probe", "framework": "custom",
+                "command": ["{python}", "probe.py", "--port", "{port}", "--prefix", "{prefix}"],
+                "source": {"type": "storage", "path": "app"},
+                "env": {"PROBE_FILES": ":".join(map(str, targets)),
+                        "PROBE_GUARD": f"127.0.0.1:{guard}",
+                        "PROBE_GUARD_PATH": f"/dashboards/{VICTIM}/vault/"},
+            })  # fmt: skip
+            async with (
+                aiohttp.ClientSession(headers={"Authorization": f"token {mallory}"}) as s,
+                s.get(f"{stack.podium}{MALLORY}/probe/") as r,
+            ):
+                assert r.status == 200
+                found = await r.json()
+    assert found["uid"] == uid, "the runner runs as its owner"
+    assert {str(t): found[str(t)] for t in targets} == {str(t): "denied" for t in targets}
+    assert found["guard"] == "refused 403", "another dashboard's runner without the gateway"
+    assert found["environment"] == "clean", "no token, credential or secret in its environment"
