@@ -163,6 +163,7 @@ def create_app(config: Podium) -> web.Application:
             check_interval=config.check_interval,
             activity_interval=config.activity_flush_interval,
             restart_after=config.restart_crashed_after,
+            owner_exists=app[keys.AUTH].user_exists,
         )
         app[keys.LIFECYCLE] = lifecycle
         await launcher.open()

@@ -178,6 +178,10 @@ class Auth:
         """The hub's current view of ``name``, at most ``refresh_interval`` seconds old."""
         return await _cached(self._users, name, self.refresh_interval, lambda: self.hub.user(name))
 
+    async def user_exists(self, name: str) -> bool:
+        """Whether ``name`` is still a hub user (asked at most every ``refresh_interval``)."""
+        return await self.user_named(name) is not None
+
     async def user_for_token(self, token: str) -> User | None:
         key = hashlib.sha256(token.encode()).hexdigest()
         if len(self._tokens) > 10000:

@@ -103,7 +103,7 @@ def to_document(form: FormData, *, creating: bool) -> tuple[dict[str, Any], dict
     if minutes:
         try:
             doc["idle_timeout"] = round(float(minutes) * 60)
-        except ValueError:
+        except (ValueError, OverflowError):  # also "nan", "inf" (found by hypothesis)
             errors["idle_minutes"] = "write a number of minutes, e.g. 30"
     if _one(form, "profile"):
         doc["profile"] = _one(form, "profile")

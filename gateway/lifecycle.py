@@ -14,11 +14,12 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from gateway.dashboards import Dashboard
+from gateway.errors import Unavailable
 from gateway.launchers.base import (
     Endpoint,
     Launcher,
@@ -41,6 +42,9 @@ class Progress:
     elapsed: float
 
 
+OWNER_GONE = "its owner no longer has an account on the hub"
+
+
 def backoff(failures: int) -> float:
     """Seconds before an automatic retry after ``failures`` failed starts in a row."""
     return float(min(300.0, 5.0 * 2 ** max(0, failures - 1)))
@@ -58,6 +62,7 @@ class Lifecycle:
         activity_interval: float = 30,
         cache_seconds: float = 2,
         restart_after: float = 60,
+        owner_exists: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.launcher = launcher
@@ -67,6 +72,7 @@ class Lifecycle:
         self.activity_interval = activity_interval
         self.reads = ReadCache(store, cache_seconds)
         self.restart_after = restart_after
+        self._owner_exists = owner_exists  # asks the hub (cached); None: never asked
         self._starts: dict[Key, asyncio.Task[None]] = {}
         self._activity: dict[Key, datetime] = {}
         self._views: dict[tuple[Key, date], int] = {}
@@ -116,6 +122,9 @@ class Lifecycle:
             await self._fail(dashboard, runtime, f"the start failed unexpectedly ({e})", 0)
 
     async def _start_and_follow(self, dashboard: Dashboard) -> None:
+        if await self.owner_gone(dashboard.owner):
+            await self._set(dashboard, status="stopped", desired="stopped", message=OWNER_GONE)
+            return
         previous = await self.store.runtime(dashboard.owner, dashboard.name)
         failures = int(previous.get("failures", 0))
         launch_id = secrets.token_hex(8)
@@ -186,7 +195,7 @@ class Lifecycle:
         retry_at = runtime_doc.get("retry_at")
         return not isinstance(retry_at, (int, float)) or time.time() >= retry_at
 
-    async def stop(self, dashboard: Dashboard, *, desired: str = "stopped") -> None:
+    async def stop(self, dashboard: Dashboard, *, desired: str = "stopped", why: str = "") -> None:
         task = self._starts.pop(dashboard.key, None)
         if task is not None and not task.done():
             task.cancel()
@@ -197,8 +206,8 @@ class Lifecycle:
         began = time.monotonic()
         if runtime is not None:
             await self.launcher.stop(dashboard, runtime)
-        await self._set(dashboard, status="stopped", message="", runtime={})
-        log.info("%s/%s stopped (%.1f s)", *dashboard.key, time.monotonic() - began)
+        await self._set(dashboard, status="stopped", message=why, runtime={})
+        log.info("%s/%s stopped (%.1f s) %s", *dashboard.key, time.monotonic() - began, why)
 
     async def restart(self, dashboard: Dashboard, *, rebuild: bool = False) -> asyncio.Task[None]:
         """Stop and start again; a rebuild also drops what the launcher kept (a clone)."""
@@ -269,6 +278,9 @@ class Lifecycle:
             runtime = Runtime.from_json(record)
             if runtime is None:
                 continue
+            if await self.owner_gone(dashboard.owner):
+                await self.stop(dashboard, why=OWNER_GONE)
+                continue
             observed = await self.launcher.inspect(dashboard, runtime)
             if not observed.running:
                 await self._died(dashboard, runtime, record)
@@ -307,6 +319,15 @@ class Lifecycle:
             runtime={"failures": 1},
         )  # fmt: skip
         self.start(dashboard)
+
+    async def owner_gone(self, owner: str) -> bool:
+        """Whether the hub says the owner was deleted (not when the hub cannot be asked)."""
+        if self._owner_exists is None:
+            return False
+        try:
+            return not await self._owner_exists(owner)
+        except Unavailable:
+            return False
 
     def suspect(self, key: Key) -> None:
         """The front door could not reach this dashboard's runner: look now, not at the

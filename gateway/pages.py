@@ -22,6 +22,7 @@ TITLES = {
     403: "Not shared with you",
     404: "Not found",
     405: "Not allowed",
+    410: "No longer here",
     413: "Too large",
     502: "Not answering",
     503: "Not available",

@@ -20,6 +20,7 @@ from gateway.api import IDENTITY
 from gateway.dashboards import Dashboard
 from gateway.errors import NotFound
 from gateway.forwarding import same_origin
+from gateway.lifecycle import OWNER_GONE
 from gateway.pages import forbidden_page, progress_page, refusal_page
 
 
@@ -69,6 +70,13 @@ def may_wake(request: web.Request) -> bool:
 async def wake(request: web.Request, dashboard: Dashboard) -> web.StreamResponse:
     """A dashboard that is not ready: start it (unless it just failed) and say so."""
     lifecycle = request.app[keys.LIFECYCLE]
+    if await lifecycle.owner_gone(dashboard.owner):
+        return refusal_page(
+            request.app[keys.SITE], 410,
+            f"“{dashboard.title}” is no longer available: {OWNER_GONE}.",
+            hint="A hub admin can delete it, or give the account back.",
+            user=request[IDENTITY].user,
+        )  # fmt: skip
     runtime_doc = await request.app[keys.STORE].runtime(dashboard.owner, dashboard.name)
     if (
         may_wake(request)

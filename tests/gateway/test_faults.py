@@ -202,6 +202,44 @@ async def test_while_the_hub_is_down_sessions_work_and_new_logins_read_why(
         assert r.status == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
 
 
+async def test_a_deleted_owners_dashboards_stop_and_refuse_viewers_but_are_kept(
+    stack: HubStack,
+) -> None:
+    await stack.hub_api("POST", "/users/dave")
+    (stack.dir / "home" / "dave" / "app").mkdir(parents=True)
+    shutil.copy(APP, stack.dir / "home" / "dave" / "app" / "bench.py")
+    dave, bob, admin = [await stack.token_for(u) for u in ("dave", "bob", "admin")]
+    doc = {"name": "left", "framework": "custom", "command": FAST,
+           "source": {"type": "storage", "path": "app"}, "access": {"mode": "authenticated"}}  # fmt: skip
+    assert (await api(stack, dave, "POST", "/dashboards", doc))[0] == 201
+    await api(stack, dave, "POST", "/dashboards/dave/left/start")
+    page = f"{stack.podium}dave/left/"
+    async with aiohttp.ClientSession(headers={"Authorization": f"token {bob}"}) as viewer:
+        await until_ok(viewer, page)
+        await stack.hub_api("DELETE", "/users/dave")
+        deadline = time.monotonic() + 30  # user_refresh_interval 2 s + check_interval 1 s
+        while (await api(stack, admin, "GET", "/dashboards/dave/left"))[1]["status"] != "stopped":
+            assert time.monotonic() < deadline, "the deleted owner's dashboard kept running"
+            await asyncio.sleep(0.2)
+        async with viewer.get(page) as r:
+            assert r.status == 410 and "no longer has an account" in await r.text()
+    status, kept = await api(stack, admin, "GET", "/dashboards/dave/left")
+    assert status == 200 and kept["message"] == "its owner no longer has an account on the hub"
+    folder = str(stack.dir / "runners" / "dave" / "left")
+    assert not [p for p in psutil.process_iter(["cwd"]) if p.info["cwd"] == folder], "it stopped"
+    assert (await api(stack, admin, "DELETE", "/dashboards/dave/left"))[0] == 204
+
+
+async def until_ok(session: aiohttp.ClientSession, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        async with session.get(url) as r:
+            if r.status == 200:
+                return
+        assert time.monotonic() < deadline, f"{url} answers {r.status}"
+        await asyncio.sleep(0.2)
+
+
 async def test_a_postgresql_restart_loses_nothing(
     tmp_path_factory: pytest.TempPathFactory, postgres: Postgres
 ) -> None:

@@ -89,6 +89,13 @@ def test_mistakes_found_before_validation() -> None:
         parse_env("=x\nNO_EQUALS")
 
 
+@pytest.mark.parametrize("minutes", ["inf", "-Infinity", "nan", "1e400"])
+def test_idle_minutes_that_are_not_a_number_of_minutes(minutes: str) -> None:
+    """Found by hypothesis: "INF" reached round() and was a 500."""
+    _, errors = to_document(form(idle_minutes=minutes), creating=True)
+    assert errors["idle_minutes"] == "write a number of minutes, e.g. 30"
+
+
 def test_api_fields_shown_at_the_form_field() -> None:
     policy = Policy(idle_min=300, idle_max=3600)
     shown = form_errors(
