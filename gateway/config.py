@@ -116,6 +116,14 @@ class Podium(Application):
         config=True
     )
 
+    max_websocket_message = Integer(
+        32 * 2**20,
+        help="Largest WebSocket message (in bytes, fragments added up) a viewer may send to "
+        "a dashboard; a larger one closes the socket with code 1009. While a limit is set, "
+        "WebSocket compression (permessage-deflate) is not offered to dashboards, so that "
+        "sizes are real sizes. 0: no limit, compression allowed.",
+    ).tag(config=True)
+
     check_interval = Float(
         5, help="Seconds between checks of running dashboards (crashed runners, idle timeouts)."
     ).tag(config=True)

@@ -91,9 +91,19 @@ def origin_and_host(request: Request) -> tuple[str | None, str | None]:
 
 
 def upstream_head(
-    request: Request, *, peer: str, credential: str, viewer: str, websocket: bool
+    request: Request,
+    *,
+    peer: str,
+    credential: str,
+    viewer: str,
+    websocket: bool,
+    compression: bool = True,
 ) -> bytes:
-    """The head of ``request`` as the runner must see it."""
+    """The head of ``request`` as the runner must see it.
+
+    Without ``compression`` a WebSocket's extensions are not offered to the app: the
+    gateway then sees every message's real size (a compressed message of a few KiB can
+    inflate to gigabytes in the app), at the cost of uncompressed traffic."""
     head = request.head
     named = {
         token.strip().lower()
@@ -104,7 +114,10 @@ def upstream_head(
     lines = [
         line
         for line, name in zip(head.lines, head.names, strict=True)
-        if name not in _DROPPED and name not in named and not name.startswith(b"x-podium-")
+        if name not in _DROPPED
+        and name not in named
+        and not name.startswith(b"x-podium-")
+        and (compression or name != b"sec-websocket-extensions")
     ]
     cookies = strip_cookies(b"; ".join(head.get(b"cookie")))
     if cookies:

@@ -61,6 +61,7 @@ class FrontDoor(Listener):
         self.lifecycle = app[keys.LIFECYCLE]
         self.secret = config.cookie_secret
         self.public_enabled = app[keys.POLICY].public_enabled
+        self.message_limit = config.max_websocket_message
         self.app_socket = app_socket
         self._credentials: dict[tuple[Key, str], str] = {}
 
@@ -163,8 +164,12 @@ class FrontDoor(Listener):
             credential=self._credential(dashboard, runtime),
             viewer=who.user.name if who.user else "",
             websocket=websocket,
+            compression=not self.message_limit,
         )
-        return Forward(head, (runtime.host, runtime.port), dashboard.key, filtered=True)
+        limit = self.message_limit if websocket else 0
+        return Forward(
+            head, (runtime.host, runtime.port), dashboard.key, filtered=True, message_limit=limit
+        )
 
     def to_app(self, request: Request) -> Forward:
         return Forward(app_head(request), self.app_socket)

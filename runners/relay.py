@@ -29,6 +29,7 @@ from runners.http1 import (
 )
 from runners.pool import IdleUpstreams
 from runners.upstream import Upstream
+from runners.wsframes import TOO_BIG, MessageLimit, close_frame
 
 WRITE_BUFFER = 256 * 1024
 CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
@@ -41,12 +42,15 @@ class Forward:
     """Send ``head`` (then the request's body) to ``target``; ``tag`` names it to the policy.
 
     ``filtered``: the target's response heads pass through the policy's ``response_head``.
+    ``message_limit``: when the request becomes a WebSocket, the largest message the client
+    may send through it (0: no limit); a larger one ends the tunnel with Close 1009.
     """
 
     head: bytes
     target: Target
     tag: Hashable = None
     filtered: bool = False
+    message_limit: int = 0
 
 
 Verdict = bytes | Forward
@@ -126,6 +130,8 @@ class Downstream(asyncio.Protocol):
         self._deadline = 0.0
         self._tunnel: Hashable = None
         self._tunnelling = False
+        self._message_limit = 0
+        self._frames: MessageLimit | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -192,6 +198,9 @@ class Downstream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.mode == "tunnel":
+            if self._frames is not None and self._frames.over(data):
+                self._too_big()
+                return
             self.send_up(data)
         elif self.mode == "body" and not self.buffer:
             taken, done = self._consume_body(data)
@@ -282,7 +291,7 @@ class Downstream(asyncio.Protocol):
             return
         if self.upstream is not None and self.upstream.target != verdict.target:
             self._detach()
-        self._tunnel = verdict.tag
+        self._tunnel, self._message_limit = verdict.tag, verdict.message_limit
         if self.upstream is None:
             self._open(verdict.target, verdict.filtered)
         self.send_up(verdict.head, method, upgrade)
@@ -356,11 +365,13 @@ class Downstream(asyncio.Protocol):
         if accepted:
             self._tunnelling = True
             self.policy.tunnel(self._tunnel, True)
+            if self._message_limit:
+                self._frames = MessageLimit(self._message_limit)
         self.transport.resume_reading()
         if self.buffer:
             if accepted:
-                self.send_up(bytes(self.buffer))
-                self.buffer.clear()
+                early, self.buffer = bytes(self.buffer), bytearray()
+                self.data_received(early)
             else:
                 self._process()
 
@@ -388,6 +399,13 @@ class Downstream(asyncio.Protocol):
             self._resume()
         elif not complete or self.mode in ("tunnel", "upgrade", "body", "wait"):
             self.close()
+
+    def _too_big(self) -> None:
+        """A client's WebSocket message over the limit: Close 1009 to it, the tunnel ends.
+
+        The Close may land inside a frame the app was sending: only this client's own
+        stream is garbled, and it is closed anyway."""
+        self.finish(close_frame(TOO_BIG, "message too big"))
 
     def refuse(self, status: int, reason: str) -> None:
         self.finish(refusal(status, reason))

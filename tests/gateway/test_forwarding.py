@@ -34,7 +34,7 @@ def fields(head: bytes) -> list[tuple[str, str]]:
 
 
 def forwarded(
-    lines: list[str], viewer: str = "bob", websocket: bool = False
+    lines: list[str], viewer: str = "bob", websocket: bool = False, compression: bool = True
 ) -> dict[str, list[str]]:
     head = upstream_head(
         parse_request(raw(lines)),
@@ -42,6 +42,7 @@ def forwarded(
         credential=CREDENTIAL,
         viewer=viewer,
         websocket=websocket,
+        compression=compression,
     )
     out: dict[str, list[str]] = {}
     for k, v in fields(head):
@@ -105,6 +106,13 @@ def test_a_websocket_upgrade_keeps_its_handshake() -> None:
     )
     assert sent["connection"] == ["Upgrade"] and sent["upgrade"] == ["websocket"]
     assert sent["sec-websocket-key"] == ["abc"] and sent["sec-websocket-protocol"] == ["chat"]
+
+
+def test_compression_is_not_offered_when_message_sizes_are_limited() -> None:
+    offer = ["Host: h", "Connection: Upgrade", "Upgrade: websocket",
+             "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]  # fmt: skip
+    assert "sec-websocket-extensions" in forwarded(offer, websocket=True)
+    assert "sec-websocket-extensions" not in forwarded(offer, websocket=True, compression=False)
 
 
 def test_the_forwarded_head_parses_as_one_request() -> None:

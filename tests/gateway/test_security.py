@@ -7,6 +7,8 @@ another site; identity headers a client sends itself.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator
 
@@ -15,15 +17,21 @@ import jwt
 import pytest
 import pytest_asyncio
 
-from tests.hubstack import HubStack, browser, browser_login, hub_stack
+from tests.flows import api
+from tests.hubstack import ROOT, HubStack, browser, browser_login, hub_stack
 
 pytestmark = pytest.mark.functional
 SESSION = "podium-session"
+LIMIT = 2**20  # c.Podium.max_websocket_message here (the app itself takes up to 2 MiB)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    async with hub_stack(tmp_path_factory.mktemp("security")) as s:
+    tmp = tmp_path_factory.mktemp("security")
+    (tmp / "home" / "alice" / "app").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "apps" / "custom" / "bench.py", tmp / "home" / "alice" / "app")
+    extra = f'c.Podium.frameworks = ["custom"]\nc.Podium.max_websocket_message = {LIMIT}\n'
+    async with hub_stack(tmp, podium_extra=extra) as s:
         yield s
 
 
@@ -112,3 +120,32 @@ async def test_login_never_sends_the_browser_elsewhere(stack: HubStack, next_url
         ) as r:
             final = r.url
     assert final.host == "127.0.0.1" and final.path.startswith("/dashboards/"), final
+
+
+async def test_an_oversized_websocket_message_closes_the_socket_before_the_app(
+    stack: HubStack,
+) -> None:
+    token = await stack.token_for("alice")
+    doc = {"name": "echo", "framework": "custom", "source": {"type": "storage", "path": "app"},
+           "command": ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"]}  # fmt: skip
+    assert (await api(stack, token, "POST", "/dashboards", doc))[0] == 201
+    await api(stack, token, "POST", "/dashboards/alice/echo/start")
+    url = stack.base.replace("http", "ws", 1) + "/dashboards/alice/echo/ws"
+    headers = {"Authorization": f"token {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for _ in range(300):  # until it is ready
+            async with session.get(stack.podium + "alice/echo/") as r:
+                if r.status == 200:
+                    break
+            await asyncio.sleep(0.1)
+        async with session.ws_connect(url) as ws:
+            assert ws.compress == 0, "no compression: a small frame could inflate in the app"
+            await ws.send_bytes(b"x" * LIMIT)  # at the limit: passes
+            assert len(await ws.receive_bytes(timeout=10)) == LIMIT
+            await ws.send_bytes(b"x" * (LIMIT + 1))  # over it (the app would take it)
+            closing = await ws.receive(timeout=10)
+            assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1009, closing
+            assert closing.extra == "message too big"
+        async with session.ws_connect(url) as ws:  # the next socket is fine
+            await ws.send_str("again")
+            assert await ws.receive_str(timeout=10) == "again"
