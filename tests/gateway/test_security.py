@@ -17,6 +17,8 @@ import jwt
 import pytest
 import pytest_asyncio
 
+from gateway.app import create_app
+from gateway.config import Podium
 from tests.flows import api
 from tests.hubstack import ROOT, HubStack, browser, browser_login, hub_stack
 
@@ -149,3 +151,41 @@ async def test_an_oversized_websocket_message_closes_the_socket_before_the_app(
         async with session.ws_connect(url) as ws:  # the next socket is fine
             await ws.send_str("again")
             assert await ws.receive_str(timeout=10) == "again"
+
+
+def gateway_writes() -> list[tuple[str, str]]:
+    """Every route of the gateway's own (``_/``) that changes something, read from its router:
+    a write added later is in this list without anyone remembering to add it."""
+    app = create_app(Podium(cookie_secret=b"x" * 32))
+    found = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("formatter") or info.get("path") or ""
+        if route.method not in ("GET", "HEAD") and path.startswith("/dashboards/_/"):
+            found.append((route.method, path.format(owner="alice", name="not-there")))
+    return found
+
+
+async def test_every_write_needs_the_xsrf_value(stack: HubStack) -> None:
+    writes = gateway_writes()
+    assert len(writes) >= 9, writes  # the API's six, and the new/edit/manage forms
+    async with browser() as alice:
+        await browser_login(alice, stack, "alice")
+        xsrf = next(c.value for c in alice.cookie_jar if c.key == "podium-xsrf")
+        for method, path in writes:
+            async with alice.request(method, stack.base + path, data={"name": "x"}) as r:
+                assert r.status == 403, f"{method} {path} without the XSRF value: {r.status}"
+            sent = {"name": "x", "_xsrf": xsrf}
+            async with alice.request(method, stack.base + path, data=sent) as r:
+                assert r.status != 403, f"{method} {path} with the XSRF value: {r.status}"
+
+
+async def test_a_login_answer_must_match_the_login_this_browser_began(stack: HubStack) -> None:
+    callback = stack.podium + "_/oauth_callback"
+    async with browser() as mallory:
+        async with mallory.get(callback, params={"code": "c", "state": "s"}) as r:
+            assert r.status == 403, "no login was begun in this browser"
+        async with mallory.get(stack.podium + "_/login", allow_redirects=False) as r:
+            assert r.status == 302  # a login begun: its state is in a signed cookie
+        async with mallory.get(callback, params={"code": "c", "state": "another"}) as r:
+            assert r.status == 403 and "state mismatch" in await r.text()
