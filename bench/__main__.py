@@ -44,6 +44,7 @@ c.Podium.frameworks = ["streamlit", "voila", "custom"]
 c.Podium.token_cache_seconds = 600
 c.Podium.user_refresh_interval = 300
 c.Podium.check_interval = 5
+c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-viewer limit
 c.LocalLauncher.warm_runners = {warm}
 """
 SIZES = {"2 KB page": "", "1 MB": "1mb"}

@@ -124,6 +124,18 @@ class Podium(Application):
         "sizes are real sizes. 0: no limit, compression allowed.",
     ).tag(config=True)
 
+    viewer_request_rate = Float(
+        100,
+        help="Requests per second one viewer (a hub user; an anonymous visitor by address) "
+        "may send to dashboards, sustained; more get 429 with Retry-After. 0: no limit.",
+    ).tag(config=True)
+    viewer_request_burst = Integer(
+        1000, help="Requests one viewer may send at once before viewer_request_rate applies."
+    ).tag(config=True)
+    viewer_websockets = Integer(
+        64, help="WebSockets to dashboards one viewer may hold open at once. 0: no limit."
+    ).tag(config=True)
+
     check_interval = Float(
         5, help="Seconds between checks of running dashboards (crashed runners, idle timeouts)."
     ).tag(config=True)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Hashable
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -37,6 +39,7 @@ from gateway.forwarding import (
     wants_websocket,
 )
 from gateway.launchers.base import Runtime, runner_credential
+from gateway.limits import ViewerLimits
 from gateway.pages import error_bytes
 from runners.http1 import Request
 from runners.relay import Forward, Listener, Verdict
@@ -46,6 +49,22 @@ Key = tuple[str, str]
 HEAD_TIMEOUT = 30.0  # a client that sends no whole request head in time is dropped (slowloris)
 IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's own server
 _SESSION = SESSION_COOKIE.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """What a forwarded request is, for the relay's callbacks: whose dashboard, which viewer."""
+
+    key: Key
+    viewer: str
+
+
+def client_address(request: Request, peer: str) -> str:
+    """The address the hub's proxy saw (the last ``X-Forwarded-For`` hop), else the peer's."""
+    forwarded = request.head.get(b"x-forwarded-for")
+    if forwarded:
+        return forwarded[-1].rsplit(b",", 1)[-1].strip().decode("latin-1")
+    return peer
 
 
 class FrontDoor(Listener):
@@ -62,6 +81,9 @@ class FrontDoor(Listener):
         self.secret = config.cookie_secret
         self.public_enabled = app[keys.POLICY].public_enabled
         self.message_limit = config.max_websocket_message
+        self.limits = ViewerLimits(
+            config.viewer_request_rate, config.viewer_request_burst, config.viewer_websockets
+        )
         self.app_socket = app_socket
         self._credentials: dict[tuple[Key, str], str] = {}
 
@@ -89,8 +111,8 @@ class FrontDoor(Listener):
         return self.route(request, peer, who, dashboard, runtime)
 
     def unreachable(self, why: str, tag: Hashable) -> bytes:
-        if isinstance(tag, tuple):
-            self.lifecycle.suspect(tag)  # dead? restarted now, not at the next check
+        if isinstance(tag, Tag):
+            self.lifecycle.suspect(tag.key)  # dead? restarted now, not at the next check
         return error_bytes(
             self.site,
             502,
@@ -99,12 +121,13 @@ class FrontDoor(Listener):
 
     def tunnel(self, tag: Hashable, opened: bool) -> None:
         """A viewer's WebSocket is a viewer with the page open: the dashboard is in use."""
-        if isinstance(tag, tuple):
-            key: Key = tag
+        if isinstance(tag, Tag):
             if opened:
-                self.lifecycle.socket_opened(key)
+                self.lifecycle.socket_opened(tag.key)
+                self.limits.socket_opened(tag.viewer)
             else:
-                self.lifecycle.socket_closed(key)
+                self.lifecycle.socket_closed(tag.key)
+                self.limits.socket_closed(tag.viewer)
 
     def response_head(self, block: bytes) -> bytes:
         return response_head(block)
@@ -155,6 +178,14 @@ class FrontDoor(Listener):
         websocket = wants_websocket(request)
         if websocket and not same_origin(*origin_and_host(request)):
             return self.to_app(request)  # it refuses with 403
+        viewer = who.user.name if who.user else "anonymous at " + client_address(request, peer)
+        if not self.limits.allow_request(viewer, time.monotonic()):
+            return self.too_many(f"Too many requests from {viewer}: slow down a little.")
+        if websocket and not self.limits.allow_socket(viewer):
+            return self.too_many(
+                f"{viewer} has {self.limits.sockets} dashboard connections open already: "
+                "close a few tabs."
+            )
         self.lifecycle.touch(dashboard.key)
         if request.method == b"GET" and self.is_page(request.path):
             self.lifecycle.viewed(dashboard.key)
@@ -168,8 +199,15 @@ class FrontDoor(Listener):
         )
         limit = self.message_limit if websocket else 0
         return Forward(
-            head, (runtime.host, runtime.port), dashboard.key, filtered=True, message_limit=limit
+            head,
+            (runtime.host, runtime.port),
+            Tag(dashboard.key, viewer),
+            filtered=True,
+            message_limit=limit,
         )
+
+    def too_many(self, message: str) -> bytes:
+        return error_bytes(self.site, 429, message, extra=(("Retry-After", "1"),))
 
     def to_app(self, request: Request) -> Forward:
         return Forward(app_head(request), self.app_socket)

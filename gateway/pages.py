@@ -24,6 +24,7 @@ TITLES = {
     405: "Not allowed",
     410: "No longer here",
     413: "Too large",
+    429: "Too many",
     502: "Not answering",
     503: "Not available",
     504: "Not answering",
@@ -46,7 +47,9 @@ def refusal_page(
     return response
 
 
-def error_bytes(site: Site, status: int, message: str) -> bytes:
+def error_bytes(
+    site: Site, status: int, message: str, extra: tuple[tuple[str, str], ...] = ()
+) -> bytes:
     """:func:`refusal_page` as a whole HTTP response, for the front door (closes the connection)."""
     title = TITLES.get(status, "Something went wrong")
     document = render("refusal.html", site, title=title, code=status, message=message, hint="")
@@ -55,7 +58,7 @@ def error_bytes(site: Site, status: int, message: str) -> bytes:
         REASONS.get(status, "Error"),
         document,
         content_type="text/html; charset=utf-8",
-        extra=(("Content-Security-Policy", CSP),),
+        extra=(("Content-Security-Policy", CSP), *extra),
     )
 
 

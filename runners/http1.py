@@ -240,6 +240,7 @@ def simple_response(
 REASONS = {
     403: "Forbidden",
     404: "Not Found",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     400: "Bad Request",
