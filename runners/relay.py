@@ -32,6 +32,7 @@ from runners.upstream import Upstream
 from runners.wsframes import TOO_BIG, MessageLimit, close_frame
 
 WRITE_BUFFER = 256 * 1024
+DRAIN_TIMEOUT = 5.0  # a client told its message is too big has this long to close
 CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
 
 Target = tuple[str, int] | str  # (host, port), or the path of a Unix socket
@@ -119,7 +120,7 @@ class Downstream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = ""
         self.buffer = bytearray()
-        self.mode = "head"  # head | deciding | body | upgrade | tunnel | wait | closed
+        self.mode = "head"  # head | deciding | body | upgrade | tunnel | wait | draining | closed
         self.body: Body = NoBody()
         self._deciding: asyncio.Future[Verdict] | None = None
         self._deferred: tuple[Verdict, bytes, bool] | None = None
@@ -160,8 +161,10 @@ class Downstream(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         if loop.time() < self._deadline:
             self._timer = loop.call_at(self._deadline, self._expired)  # moved meanwhile
-        elif self.mode == "head" and not (self.upstream is not None and self.upstream.busy):
-            self.close()  # no whole request head in time: slow, or idle
+        elif self.mode == "draining" or (
+            self.mode == "head" and not (self.upstream is not None and self.upstream.busy)
+        ):
+            self.close()  # no whole request head in time (slow, or idle), or done draining
         else:
             self._arm(self.policy.idle_timeout)  # busy: look again later
 
@@ -197,6 +200,8 @@ class Downstream(asyncio.Protocol):
             self.upstream.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self.mode == "draining":
+            return
         if self.mode == "tunnel":
             if self._frames is not None and self._frames.over(data):
                 self._too_big()
@@ -403,9 +408,21 @@ class Downstream(asyncio.Protocol):
     def _too_big(self) -> None:
         """A client's WebSocket message over the limit: Close 1009 to it, the tunnel ends.
 
+        What the client still sends is read and dropped until it closes (at most
+        DRAIN_TIMEOUT): closing with its bytes unread would reset the connection, and the
+        hub's proxy answers a reset WebSocket by writing an HTTP 503 into the stream.
         The Close may land inside a frame the app was sending: only this client's own
-        stream is garbled, and it is closed anyway."""
-        self.finish(close_frame(TOO_BIG, "message too big"))
+        stream is garbled, and it ends anyway."""
+        assert self.transport is not None
+        self.transport.write(close_frame(TOO_BIG, "message too big"))
+        self.mode = "draining"
+        old, self.upstream = self.upstream, None
+        if old is not None:
+            old.detached = True
+            if old.transport is not None:
+                old.transport.close()
+        self._end_tunnel()
+        self._arm(DRAIN_TIMEOUT)
 
     def refuse(self, status: int, reason: str) -> None:
         self.finish(refusal(status, reason))
