@@ -199,17 +199,20 @@ async def test_one_connection_pipelines_between_dashboard_and_gateway(
 
 
 async def test_malformed_heads_are_refused_at_the_door(stack: HubStack) -> None:
-    for raw in (
-        b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\nX-A: 1\nX-Podium-User: admin\r\n\r\n",
-        b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",
-        b"POST /dashboards/alice/probe/upload HTTP/1.1\r\nHost: h\r\n"
-        b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
-    ):
+    huge = b"X-Big: " + b"a" * 70000 + b"\r\n"
+    for raw, expected in (
+        (b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\nX-A: 1\nX-Podium-User: admin\r\n\r\n", 400),
+        (b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400),
+        (b"POST /dashboards/alice/probe/upload HTTP/1.1\r\nHost: h\r\n"
+         b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", 400),
+        (b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\n" + huge + b"\r\n", 431),
+        (b"GET /dashboards/alice/probe/ HTTP/1.1\r\nHost: h\r\n" + huge, 431),  # never ends
+    ):  # fmt: skip
         reader, writer = await asyncio.open_connection("127.0.0.1", stack.podium_port)
         writer.write(raw)
         status, _ = await asyncio.wait_for(read_response(reader), 10)
         writer.close()
-        assert status == 400, raw
+        assert status == expected, raw[:80]
 
 
 async def test_the_route_survives_the_hubs_periodic_route_check(
