@@ -48,6 +48,7 @@ log = logging.getLogger("podium.front")
 Key = tuple[str, str]
 HEAD_TIMEOUT = 30.0  # a client that sends no whole request head in time is dropped (slowloris)
 IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's own server
+HOLD_SECONDS = 15.0  # how long a request waits for a starting dashboard before a 503
 _SESSION = SESSION_COOKIE.encode()
 
 
@@ -57,6 +58,12 @@ class Tag:
 
     key: Key
     viewer: str
+
+
+def wants_page(request: Request) -> bool:
+    """A person opening the page (the progress page is for them), as the application
+    tells it (gateway.proxy.wants_page): a GET that accepts HTML."""
+    return request.method == b"GET" and any(b"text/html" in v for v in request.head.get(b"accept"))
 
 
 def client_address(request: Request, peer: str) -> str:
@@ -95,7 +102,7 @@ class FrontDoor(Listener):
         authorization, session = self._credentials_of(request)
         who = self.auth.known(authorization, session)
         found = self.lifecycle.cached(*key)
-        if who is None or found is None:
+        if who is None or found is None or self._holds(request, who, found[0]):
             return asyncio.ensure_future(self._decide_later(request, peer, key))
         return self.route(request, peer, who, *found)
 
@@ -103,12 +110,28 @@ class FrontDoor(Listener):
         try:
             who = await self.auth.identify_by(*self._credentials_of(request))
             dashboard, runtime = await self.lifecycle.lookup(*key)
+            deadline = time.monotonic() + HOLD_SECONDS
+            while self._holds(request, who, dashboard) and time.monotonic() < deadline:
+                await self.lifecycle.reads.changed(key, min(1.0, deadline - time.monotonic()))
+                dashboard, runtime = await self.lifecycle.lookup(*key)
         except PodiumError:
             return self.to_app(request)  # it answers: 401, 404, 503 …
         except Exception:
             log.exception("deciding %s", request.target.decode("latin-1"))
             return self.to_app(request)
         return self.route(request, peer, who, dashboard, runtime)
+
+    def _holds(self, request: Request, who: Identity, dashboard: Dashboard) -> bool:
+        """Whether this request waits for its dashboard to be ready (up to HOLD_SECONDS)
+        rather than being answered 503: a script's or a page's own request (an asset, a
+        WebSocket reconnecting after a runner restart) to a dashboard that is starting,
+        from a viewer who may see it. A person opening the page gets the progress page
+        at once instead (the application's)."""
+        return (
+            dashboard.status == "starting"
+            and not wants_page(request)
+            and can_view(who.user, dashboard, public_enabled=self.public_enabled)
+        )
 
     def unreachable(self, why: str, tag: Hashable) -> bytes:
         if isinstance(tag, Tag):

@@ -93,6 +93,23 @@ async def test_a_start_survives_the_gateway_killed_in_the_middle(stack: HubStack
         await asyncio.sleep(0.2)
 
 
+async def test_requests_wait_for_a_starting_dashboard_and_people_see_progress(
+    stack: HubStack,
+) -> None:
+    """While a dashboard starts, a person opening it gets the progress page at once; a
+    script's request (or a page's asset, a WebSocket reconnecting) waits for it instead
+    of a 503."""
+    token = await stack.token_for("alice")
+    await create(stack, token, "held", SLOW)  # the framework starts 3 s after its runner
+    assert (await api(stack, token, "POST", "/dashboards/alice/held/start"))[0] == 202
+    page = f"{stack.podium}alice/held/"
+    async with aiohttp.ClientSession(headers={"Authorization": f"token {token}"}) as s:
+        async with s.get(page, headers={"Accept": "text/html"}) as r:
+            assert r.status == 202 and "Starting" in await r.text(), "the progress page"
+        async with s.get(page) as r:
+            assert r.status == 200 and "small page" in await r.text(), r.status
+
+
 async def test_a_live_websocket_reconnects_to_the_same_runner(stack: HubStack) -> None:
     token = await stack.token_for("alice")
     await create(stack, token, "live", FAST)
