@@ -7,7 +7,8 @@ simply forward: an unknown dashboard (404), a viewer who may not see it
 name without its trailing slash, a WebSocket from another site, and a
 dashboard that is not ready — woken when an allowed viewer opens it (not by the
 background requests of a page left open): a browser gets the progress page,
-other requests a 503 with ``Retry-After``.
+other requests a 503 with ``Retry-After`` (those reach here only when the dashboard is
+stopped, or still not ready after the front door held them: gateway.front).
 """
 
 from __future__ import annotations
