@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import random
 import shutil
 import signal
@@ -41,6 +40,7 @@ from tests.hubstack import HubStack, hub_stack
 
 MARKER = "</table></body></html>"  # the end of the bench app's page: it arrived whole
 KILLS_AT = (0.15, 0.30, 0.45, 0.70, 0.85)
+AFTERMATH = 5.0  # seconds after a fault whose errors are counted as its own
 GATEWAY_RESTART_AT = 0.55
 PODIUM_EXTRA = """
 c.Podium.frameworks = ["custom"]
@@ -68,7 +68,7 @@ class Figures:
     runners_replaced_unasked: list[str] = field(default_factory=list)
     longest_outage: dict[str, float] = field(default_factory=dict)  # dashboard -> seconds
     faults: list[tuple[float, str]] = field(default_factory=list)  # (when, what)
-    error_times: list[float] = field(default_factory=list)
+    error_times: list[tuple[float, str, str]] = field(default_factory=list)  # when, what, where
     socket_times: list[float] = field(default_factory=list)  # sockets that dropped
 
     @property
@@ -76,17 +76,23 @@ class Figures:
         return self.ok + sum(self.errors.values()) + sum(self.lost.values())
 
     def by_fault(self) -> list[str]:
-        """The errors and socket drops after each fault (until the next one)."""
+        """The errors and socket drops within AFTERMATH seconds of each fault, and the
+        errors seen anywhere else (none expected)."""
         lines = []
-        bounds = [*self.faults, (float("inf"), "")]
-        for (at, what), (following, _) in itertools.pairwise(bounds):
-            errors = [t for t in self.error_times if at <= t < following]
-            drops = sum(1 for t in self.socket_times if at <= t < following)
-            span = f"{max(errors) - at:.1f} s" if errors else "-"
+        near: set[int] = set()
+        for at, what in self.faults:
+            errors = [i for i, (t, _, _) in enumerate(self.error_times) if at <= t < at + AFTERMATH]
+            near.update(errors)
+            drops = sum(1 for t in self.socket_times if at <= t < at + AFTERMATH)
+            last = max((self.error_times[i][0] for i in errors), default=at)
+            span = f"{last - at:.1f} s" if errors else "-"
             lines.append(
                 f"    at {at:5.1f} s {what:<28} {len(errors):5} errors until {span:>6} after, "
                 f"{drops} sockets dropped"
             )
+        elsewhere = [e for i, e in enumerate(self.error_times) if i not in near]
+        shown = ", ".join(f"{status} {name} at {t:.1f} s" for t, status, name in elsewhere[:8])
+        lines.append(f"    errors away from any fault: {len(elsewhere)} {shown}")
         return lines
 
     def report(self) -> str:
@@ -151,7 +157,9 @@ class Soak:
                         body = await r.text()
                         if r.status != 200:
                             f.errors[str(r.status)] += 1
-                            f.error_times.append(time.monotonic() - self.began)
+                            f.error_times.append(
+                                (time.monotonic() - self.began, str(r.status), name)
+                            )
                         elif body.endswith(MARKER):
                             f.ok += 1
                             now = time.monotonic()
