@@ -188,9 +188,10 @@ class Soak:
                     while not self.stopping.is_set():
                         text = f"{time.monotonic()}"
                         await ws.send_str(text)
-                        if await ws.receive_str(timeout=10) != text:
-                            raise AssertionError("a wrong echo")
-                        f.echoed += 1
+                        if await ws.receive_str(timeout=10) == text:
+                            f.echoed += 1
+                        else:
+                            f.lost["wrong WebSocket echo"] += 1
                         await asyncio.sleep(0.5)
             except (aiohttp.ClientError, TimeoutError, TypeError, ConnectionError):
                 if opened:  # the runner or the gateway went away: reconnect
