@@ -128,7 +128,7 @@ class FrontDoor(Listener):
         from a viewer who may see it. A person opening the page gets the progress page
         at once instead (the application's)."""
         return (
-            dashboard.status == "starting"
+            (dashboard.status == "starting" or self.lifecycle.is_starting(dashboard.key))
             and not wants_page(request)
             and can_view(who.user, dashboard, public_enabled=self.public_enabled)
         )

@@ -109,6 +109,11 @@ class Lifecycle:
             self._starts[dashboard.key] = task
         return task
 
+    def is_starting(self, key: Key) -> bool:
+        """A start is under way here (its first write to the store may not have landed)."""
+        task = self._starts.get(key)
+        return task is not None and not task.done()
+
     async def _launch(self, dashboard: Dashboard) -> None:
         """Start, then follow the start until ready; never ends with the dashboard stuck
         in 'starting' (an unexpected error fails it, with backoff, like any failure)."""
@@ -122,15 +127,15 @@ class Lifecycle:
             await self._fail(dashboard, runtime, f"the start failed unexpectedly ({e})", 0)
 
     async def _start_and_follow(self, dashboard: Dashboard) -> None:
-        if await self.owner_gone(dashboard.owner):
-            await self._set(dashboard, status="stopped", desired="stopped", message=OWNER_GONE)
-            return
         previous = await self.store.runtime(dashboard.owner, dashboard.name)
         failures = int(previous.get("failures", 0))
         launch_id = secrets.token_hex(8)
         await self._set(
             dashboard, status="starting", desired="running", message="starting", runtime={}
         )
+        if await self.owner_gone(dashboard.owner):  # asks the hub: after "starting" is known
+            await self._set(dashboard, status="stopped", desired="stopped", message=OWNER_GONE)
+            return
         try:
             # Shielded: a stop that cancels this start must still find the runner it launched.
             runtime = await asyncio.shield(self._start_and_record(dashboard, launch_id, failures))

@@ -118,6 +118,28 @@ async def test_a_runner_that_ran_a_while_is_started_again_every_time(store: Stor
     await lifecycle.close()
 
 
+async def test_a_start_is_known_before_its_first_write(store: Store) -> None:
+    """The front door holds requests for a dashboard being started here even before the
+    store says "starting" (the start may be waiting for the hub or the database)."""
+    asked = asyncio.Event()
+
+    async def slow_hub(owner: str) -> bool:
+        asked.set()
+        await asyncio.sleep(0.3)
+        return True
+
+    lifecycle = Lifecycle(store, Scripted([READY]), b"s" * 32, owner_exists=slow_hub)
+    assert not lifecycle.is_starting(("alice", "sales"))
+    start = lifecycle.start(await store.get("alice", "sales"))
+    assert lifecycle.is_starting(("alice", "sales"))
+    await asked.wait()
+    assert (await store.get("alice", "sales")).status == "starting"
+    await start
+    assert not lifecycle.is_starting(("alice", "sales"))
+    assert (await store.get("alice", "sales")).status == "ready"
+    await lifecycle.close()
+
+
 class Counting(Store):
     """The store, counting the reads of one dashboard."""
 
