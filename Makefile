@@ -1,5 +1,5 @@
 # The same commands CI runs (see scripts/). `make help` lists them.
-.PHONY: help setup demo test test-fast lint bench runner-demo screenshots
+.PHONY: help setup demo test test-fast lint bench soak runner-demo screenshots
 
 help:
 	@echo "make demo        set up, then run JupyterHub + Podium + example dashboards on :8000"
@@ -7,6 +7,7 @@ help:
 	@echo "make test        lint, types and the whole test suite (what CI runs)"
 	@echo "make test-fast   the same without the slow framework tests"
 	@echo "make bench       Podium against its peers (python -m bench; results in bench/RESULTS.md)"
+	@echo "make soak        200 viewers, 20 dashboards, runner kills, a gateway restart (3 min)"
 	@echo "make runner-demo start one Streamlit dashboard through podium-runner"
 	@echo "make screenshots take the README's screenshots again (the browser tests)"
 
@@ -27,6 +28,9 @@ lint:
 
 bench: setup
 	.venv/bin/python -m bench
+
+soak: setup
+	.venv/bin/python -m bench.soak
 
 runner-demo: setup
 	scripts/runner-demo
