@@ -146,10 +146,10 @@ class FrontDoor(Listener):
         """A viewer's WebSocket is a viewer with the page open: the dashboard is in use."""
         if isinstance(tag, Tag):
             if opened:
-                self.lifecycle.socket_opened(tag.key)
+                self.lifecycle.activity.socket_opened(tag.key)
                 self.limits.socket_opened(tag.viewer)
             else:
-                self.lifecycle.socket_closed(tag.key)
+                self.lifecycle.activity.socket_closed(tag.key)
                 self.limits.socket_closed(tag.viewer)
 
     def response_head(self, block: bytes) -> bytes:
@@ -209,9 +209,9 @@ class FrontDoor(Listener):
                 f"{viewer} has {self.limits.sockets} dashboard connections open already: "
                 "close a few tabs."
             )
-        self.lifecycle.touch(dashboard.key)
+        self.lifecycle.activity.touch(dashboard.key)
         if request.method == b"GET" and self.is_page(request.path):
-            self.lifecycle.viewed(dashboard.key)
+            self.lifecycle.activity.viewed(dashboard.key)
         head = upstream_head(
             request,
             peer=peer,

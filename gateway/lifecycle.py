@@ -16,8 +16,9 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from gateway.activity import Activity
 from gateway.dashboards import Dashboard
 from gateway.errors import Unavailable
 from gateway.launchers.base import (
@@ -74,9 +75,7 @@ class Lifecycle:
         self.restart_after = restart_after
         self._owner_exists = owner_exists  # asks the hub (cached); None: never asked
         self._starts: dict[Key, asyncio.Task[None]] = {}
-        self._activity: dict[Key, datetime] = {}
-        self._views: dict[tuple[Key, date], int] = {}
-        self._open_sockets: dict[Key, int] = {}
+        self.activity = Activity(store)
         self._suspected: dict[Key, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -240,34 +239,7 @@ class Lifecycle:
                 return
             await self.reads.changed(dashboard.key, 1.0)
 
-    # --- activity, watching, idle culling, adoption -------------------------------------
-    def touch(self, key: Key) -> None:
-        self._activity[key] = datetime.now(UTC)
-
-    def socket_opened(self, key: Key) -> None:
-        """An open viewer WebSocket is a viewer with the page open: the dashboard is in use."""
-        self._open_sockets[key] = self._open_sockets.get(key, 0) + 1
-        self.touch(key)
-
-    def socket_closed(self, key: Key) -> None:
-        left = self._open_sockets.get(key, 1) - 1
-        if left > 0:
-            self._open_sockets[key] = left
-        else:
-            self._open_sockets.pop(key, None)
-        self.touch(key)
-
-    def viewed(self, key: Key) -> None:
-        """A viewer opened the dashboard's page (counted per day, written with the activity)."""
-        counted = (key, datetime.now(UTC).date())
-        self._views[counted] = self._views.get(counted, 0) + 1
-
-    async def flush_activity(self) -> None:
-        seen, self._activity = self._activity, {}
-        counted, self._views = self._views, {}
-        await self.store.record_activity([(o, n, when) for (o, n), when in seen.items()])
-        await self.store.record_views([(o, n, day, c) for ((o, n), day), c in counted.items()])
-
+    # --- watching, idle culling, adoption ----------------------------------------------
     async def check(self) -> None:
         """One pass: starts nobody follows followed, failed runners noticed, idle
         dashboards stopped."""
@@ -290,12 +262,10 @@ class Lifecycle:
             if not observed.running:
                 await self._died(dashboard, runtime, record)
                 continue
-            if self._open_sockets.get(dashboard.key):
-                self.touch(dashboard.key)
+            if self.activity.in_use(dashboard.key):
+                self.activity.touch(dashboard.key)
             elif dashboard.idle_timeout > 0:
-                last = self._activity.get(dashboard.key) or await self._last_activity(
-                    dashboard, runtime
-                )
+                last = await self.activity.last(dashboard, runtime)
                 if now - last > timedelta(seconds=dashboard.idle_timeout):
                     log.info(
                         "%s/%s idle for %s s: stopping", *dashboard.key, dashboard.idle_timeout
@@ -355,11 +325,6 @@ class Lifecycle:
         except Exception:
             log.exception("looking at %s/%s", *key)
 
-    async def _last_activity(self, dashboard: Dashboard, runtime: Runtime) -> datetime:
-        recorded = await self.store.last_activity(*dashboard.key)
-        started = datetime.fromtimestamp(runtime.started, UTC)
-        return max(recorded, started) if recorded else started
-
     async def adopt(self) -> None:
         """At gateway start: keep every live runner, mark the dead ones, kill none;
         runners whose dashboard was deleted meanwhile are removed."""
@@ -417,7 +382,7 @@ class Lifecycle:
         while True:
             await asyncio.sleep(interval)
             try:
-                await (self.check() if step == "check" else self.flush_activity())
+                await (self.check() if step == "check" else self.activity.flush())
             except Exception:
                 log.exception("lifecycle %s failed; trying again in %s s", step, interval)
 
@@ -435,4 +400,4 @@ class Lifecycle:
             task.cancel()
         await asyncio.gather(*work, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.flush_activity()
+            await self.activity.flush()
