@@ -23,6 +23,7 @@ import aiohttp
 
 from bench import peers
 from tests.flows import api as call
+from tests.flows import until_ok
 from tests.hubstack import CHP, ROOT, HubStack, free_port
 
 DASHBOARD = "/dashboards/alice/bench/"
@@ -69,21 +70,6 @@ class Setup:
         peer = Target("peer (CHP+jhsingle)", self.stack.base + peers.PREFIX, self.auth)
         await wait_for(peer.base, peer.headers, 120)
         self.targets[peer.name] = peer
-
-
-async def until_ok(
-    session: aiohttp.ClientSession, url: str, deadline: float, every: float = 0.1
-) -> None:
-    """Poll ``url`` until it answers 200 (its head has arrived), up to ``deadline``."""
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url, allow_redirects=False) as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(every)
-    raise SystemExit(f"{url} did not answer 200 in time")
 
 
 async def wait_for(url: str, headers: dict[str, str], seconds: float) -> None:

@@ -36,7 +36,7 @@ import aiohttp
 import psutil
 
 from bench.paths import APP, COMMAND, api, ready
-from tests.hubstack import HubStack, hub_stack
+from tests.hubstack import HubStack, hub_stack, runner_pid
 
 MARKER = "</table></body></html>"  # the end of the bench app's page: it arrived whole
 KILLS_AT = (0.15, 0.30, 0.45, 0.70, 0.85)
@@ -116,16 +116,6 @@ class Figures:
                 f" {self.runners_replaced_unasked or ''}",
             ]
         )
-
-
-def runner_pid(stack: HubStack, name: str) -> int | None:
-    """The runner process of alice's dashboard ``name`` (its working folder is its state)."""
-    folder = str(stack.dir / "runners" / "alice" / name)
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        with contextlib.suppress(psutil.Error):
-            if proc.info["cwd"] == folder and "runners" in (proc.info["cmdline"] or []):
-                return proc.pid
-    return None
 
 
 class Soak:
@@ -216,7 +206,7 @@ class Soak:
                 self.figures.gateway_restarts += 1
                 continue
             name = self.names[(number * 7) % len(self.names)]
-            pid = runner_pid(self.stack, name)
+            pid = runner_pid(self.stack, "alice", name)
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     psutil.Process(pid).send_signal(signal.SIGKILL)
@@ -229,7 +219,7 @@ class Soak:
 
     async def run(self, viewers: int) -> Figures:
         self.figures.viewers = viewers
-        before = {name: runner_pid(self.stack, name) for name in self.names}
+        before = {name: runner_pid(self.stack, "alice", name) for name in self.names}
         specs = {d["name"]: d for d in await self.dashboards()}
         self.began = time.monotonic()
         tasks = [asyncio.ensure_future(self.viewer(i)) for i in range(viewers)]
@@ -263,7 +253,7 @@ class Soak:
                 or any(found[k] != specs[name][k] for k in lasting)
             ):
                 self.figures.dashboards_lost.append(name)
-            elif name not in killed and runner_pid(self.stack, name) != before[name]:
+            elif name not in killed and runner_pid(self.stack, "alice", name) != before[name]:
                 self.figures.runners_replaced_unasked.append(name)
 
 

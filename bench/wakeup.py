@@ -18,7 +18,8 @@ import aiohttp
 import psutil
 
 from bench.measure import table
-from bench.paths import Setup, api, until_ok
+from bench.paths import Setup, api
+from tests.flows import until_ok
 from tests.hubstack import ROOT, free_port
 
 FRAMEWORKS = {

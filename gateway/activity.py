@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from gateway.dashboards import Dashboard
 from gateway.launchers.base import Runtime
 from gateway.store import Store
+from gateway.tally import Tally
 
 Key = tuple[str, str]
 
@@ -18,27 +19,23 @@ class Activity:
         self.store = store
         self._seen: dict[Key, datetime] = {}
         self._views: dict[tuple[Key, date], int] = {}
-        self._open_sockets: dict[Key, int] = {}
+        self._open_sockets = Tally()
 
     def touch(self, key: Key) -> None:
         self._seen[key] = datetime.now(UTC)
 
     def socket_opened(self, key: Key) -> None:
         """An open viewer WebSocket is a viewer with the page open: the dashboard is in use."""
-        self._open_sockets[key] = self._open_sockets.get(key, 0) + 1
+        self._open_sockets.opened(key)
         self.touch(key)
 
     def socket_closed(self, key: Key) -> None:
-        left = self._open_sockets.get(key, 1) - 1
-        if left > 0:
-            self._open_sockets[key] = left
-        else:
-            self._open_sockets.pop(key, None)
+        self._open_sockets.closed(key)
         self.touch(key)
 
     def in_use(self, key: Key) -> bool:
         """A viewer has it open right now (a WebSocket through this gateway)."""
-        return bool(self._open_sockets.get(key))
+        return self._open_sockets[key] > 0
 
     def viewed(self, key: Key) -> None:
         """A viewer opened the dashboard's page (counted per day, written with the activity)."""

@@ -123,7 +123,7 @@ async def change(request: web.Request, user: User, current: Dashboard, doc: Any)
         await check_groups(request, changed)
     await request.app[keys.STORE].update(changed)
     lifecycle = request.app[keys.LIFECYCLE]
-    lifecycle.forget(changed.key)
+    lifecycle.reads.forget(changed.key)
     if rebuild_needed(current, changed) and current.status in ("starting", "ready"):
         # What runs changed: rebuild (a git source is fetched again, a clone made again).
         await lifecycle.restart(changed, rebuild=True)
@@ -133,7 +133,7 @@ async def change(request: web.Request, user: User, current: Dashboard, doc: Any)
 async def remove(request: web.Request, dashboard: Dashboard) -> None:
     await request.app[keys.LIFECYCLE].delete(dashboard)
     await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
-    request.app[keys.LIFECYCLE].forget(dashboard.key)
+    request.app[keys.LIFECYCLE].reads.forget(dashboard.key)
 
 
 async def create_dashboard(request: web.Request) -> web.Response:

@@ -42,7 +42,8 @@ from gateway.launchers.base import Runtime, runner_credential
 from gateway.limits import ViewerLimits
 from gateway.pages import error_bytes
 from runners.http1 import Request
-from runners.relay import Forward, Listener, Verdict
+from runners.policy import Forward, Verdict
+from runners.relay import Listener
 
 log = logging.getLogger("podium.front")
 Key = tuple[str, str]
@@ -101,7 +102,7 @@ class FrontDoor(Listener):
             return self.to_app(request)
         authorization, session = self._credentials_of(request)
         who = self.auth.known(authorization, session)
-        found = self.lifecycle.cached(*key)
+        found = self.lifecycle.reads.cached(*key)
         if who is None or found is None or self._holds(request, who, found[0]):
             return asyncio.ensure_future(self._decide_later(request, peer, key))
         return self.route(request, peer, who, *found)
@@ -109,11 +110,11 @@ class FrontDoor(Listener):
     async def _decide_later(self, request: Request, peer: str, key: Key) -> Verdict:
         try:
             who = await self.auth.identify_by(*self._credentials_of(request))
-            dashboard, runtime = await self.lifecycle.lookup(*key)
+            dashboard, runtime = await self.lifecycle.reads.lookup(*key)
             deadline = time.monotonic() + HOLD_SECONDS
             while self._holds(request, who, dashboard) and time.monotonic() < deadline:
                 await self.lifecycle.reads.changed(key, min(1.0, deadline - time.monotonic()))
-                dashboard, runtime = await self.lifecycle.lookup(*key)
+                dashboard, runtime = await self.lifecycle.reads.lookup(*key)
         except PodiumError:
             return self.to_app(request)  # it answers: 401, 404, 503 …
         except Exception:
@@ -127,6 +128,8 @@ class FrontDoor(Listener):
         WebSocket reconnecting after a runner restart) to a dashboard that is starting,
         from a viewer who may see it. A person opening the page gets the progress page
         at once instead (the application's)."""
+        if dashboard.status == "ready":
+            return False  # every proxied request asks: the common answer first, at no cost
         return (
             (dashboard.status == "starting" or self.lifecycle.is_starting(dashboard.key))
             and not wants_page(request)

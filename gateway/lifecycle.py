@@ -22,7 +22,6 @@ from gateway.activity import Activity
 from gateway.dashboards import Dashboard
 from gateway.errors import Unavailable
 from gateway.launchers.base import (
-    Endpoint,
     Launcher,
     LauncherError,
     Observed,
@@ -79,25 +78,9 @@ class Lifecycle:
         self._suspected: dict[Key, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    # --- reading (the read cache) --------------------------------------------------
-    async def lookup(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None]:
-        """The dashboard and its runner, cached for a moment: the proxy asks on every request."""
-        return await self.reads.lookup(owner, name)
-
-    def cached(self, owner: str, name: str) -> tuple[Dashboard, Runtime | None] | None:
-        """What :meth:`lookup` would answer without reading the store; ``None`` if stale."""
-        return self.reads.cached(owner, name)
-
-    def forget(self, key: Key) -> None:
-        self.reads.forget(key)
-
-    def endpoint(self, dashboard: Dashboard, runtime: Runtime) -> Endpoint:
-        credential = runner_credential(self.secret, dashboard, runtime.launch_id)
-        return Endpoint(runtime.host, runtime.port, credential)
-
     async def _set(self, dashboard: Dashboard, **fields: object) -> None:
         await self.store.set_state(dashboard.owner, dashboard.name, **fields)
-        self.forget(dashboard.key)
+        self.reads.forget(dashboard.key)
 
     # --- starting and stopping -----------------------------------------------------------
     def start(self, dashboard: Dashboard) -> asyncio.Task[None]:
@@ -230,7 +213,7 @@ class Lifecycle:
         began = time.monotonic()
         last = None
         while True:
-            current, _ = await self.lookup(*dashboard.key)
+            current, _ = await self.reads.lookup(*dashboard.key)
             now = (current.status, current.message)
             if now != last:
                 last = now
@@ -250,7 +233,7 @@ class Lifecycle:
             if runtime is not None and (task is None or task.done()):
                 self._follow(dashboard, runtime)  # never left in "starting"
         for dashboard, record in await self.store.with_runtimes("ready"):  # one query
-            if dashboard.key in self._starts and not self._starts[dashboard.key].done():
+            if self.is_starting(dashboard.key):
                 continue
             runtime = Runtime.from_json(record)
             if runtime is None:
@@ -317,8 +300,7 @@ class Lifecycle:
             dashboard = await self.store.get(*key)
             record = await self.store.runtime(*key)
             runtime = Runtime.from_json(record)
-            starting = key in self._starts and not self._starts[key].done()
-            if dashboard.status != "ready" or runtime is None or starting:
+            if dashboard.status != "ready" or runtime is None or self.is_starting(key):
                 return
             if not (await self.launcher.inspect(dashboard, runtime)).running:
                 await self._died(dashboard, runtime, record)

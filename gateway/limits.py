@@ -13,6 +13,8 @@ Memory is bounded: buckets that have refilled are forgotten when there are many.
 
 from __future__ import annotations
 
+from gateway.tally import Tally
+
 MAX_TRACKED = 10_000
 
 
@@ -22,7 +24,7 @@ class ViewerLimits:
         self.burst = float(max(burst, 1))
         self.sockets = sockets
         self._buckets: dict[str, tuple[float, float]] = {}  # viewer -> (tokens, when)
-        self._open: dict[str, int] = {}
+        self._open = Tally()
 
     @property
     def tracked(self) -> int:
@@ -49,14 +51,10 @@ class ViewerLimits:
         self._buckets = {v: b for v, b in self._buckets.items() if now - b[1] < refill}
 
     def allow_socket(self, viewer: str) -> bool:
-        return self.sockets <= 0 or self._open.get(viewer, 0) < self.sockets
+        return self.sockets <= 0 or self._open[viewer] < self.sockets
 
     def socket_opened(self, viewer: str) -> None:
-        self._open[viewer] = self._open.get(viewer, 0) + 1
+        self._open.opened(viewer)
 
     def socket_closed(self, viewer: str) -> None:
-        left = self._open.get(viewer, 1) - 1
-        if left > 0:
-            self._open[viewer] = left
-        else:
-            self._open.pop(viewer, None)
+        self._open.closed(viewer)

@@ -39,7 +39,7 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
     user = request[IDENTITY].user
     site = app[keys.SITE]
     try:
-        dashboard, _ = await lifecycle.lookup(owner, name)
+        dashboard, _ = await lifecycle.reads.lookup(owner, name)
     except NotFound:
         return refusal_page(site, 404, f"There is no dashboard {owner}/{name}.", user=user)
     if not can_view(user, dashboard, public_enabled=app[keys.POLICY].public_enabled):

@@ -24,7 +24,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from runners.http1 import Request, refusal, simple_response
-from runners.relay import Forward, Listener, Verdict
+from runners.policy import Forward, Verdict
+from runners.relay import Listener
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"

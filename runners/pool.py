@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runners.relay import Target
+    from runners.policy import Target
     from runners.upstream import Upstream
 
 

@@ -14,19 +14,18 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import cast
 
 from runners.http1 import (
     MAX_HEAD,
     Body,
     HeadError,
     NoBody,
-    Request,
     parse_request,
     refusal,
     request_body,
 )
+from runners.policy import Forward, Policy, Target, Verdict
 from runners.pool import IdleUpstreams
 from runners.upstream import Upstream
 from runners.wsframes import TOO_BIG, MessageLimit, close_frame
@@ -34,51 +33,6 @@ from runners.wsframes import TOO_BIG, MessageLimit, close_frame
 WRITE_BUFFER = 256 * 1024
 DRAIN_TIMEOUT = 5.0  # a client told its message is too big has this long to close
 CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
-
-Target = tuple[str, int] | str  # (host, port), or the path of a Unix socket
-
-
-@dataclass(frozen=True, slots=True)
-class Forward:
-    """Send ``head`` (then the request's body) to ``target``; ``tag`` names it to the policy.
-
-    ``filtered``: the target's response heads pass through the policy's ``response_head``.
-    ``message_limit``: when the request becomes a WebSocket, the largest message the client
-    may send through it (0: no limit); a larger one ends the tunnel with Close 1009.
-    """
-
-    head: bytes
-    target: Target
-    tag: Hashable = None
-    filtered: bool = False
-    message_limit: int = 0
-
-
-Verdict = bytes | Forward
-
-
-class Policy(Protocol):
-    """What a relay asks of its owner, once per request head."""
-
-    connections: set[Downstream]
-    idle_upstreams: IdleUpstreams
-    head_timeout: float  # for the first request head of a connection
-    idle_timeout: float  # between a response's end and the next request's whole head
-
-    def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:
-        """A complete answer (sent, then the connection closes), or where to forward.
-
-        A future when the answer needs I/O: the connection waits for it, reading nothing.
-        """
-
-    def unreachable(self, why: str, tag: Hashable) -> bytes:
-        """The answer when the target (named ``tag`` by the verdict) cannot be reached."""
-
-    def tunnel(self, tag: Hashable, opened: bool) -> None:
-        """A forwarded upgrade was accepted (``opened``) or its tunnel has ended."""
-
-    def response_head(self, block: bytes) -> bytes:
-        """A response head (without its blank line) as it should reach the client."""
 
 
 class Listener:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, cast
 from runners.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
 
 if TYPE_CHECKING:
+    from runners.policy import Target
     from runners.pool import IdleUpstreams
-    from runners.relay import Downstream, Target
+    from runners.relay import Downstream
 
 
 def closes_connection(block: bytes) -> bool:

@@ -82,3 +82,18 @@ async def wait_status(stack: HubStack, tokens: dict[str, str], name: str, wanted
     ] != wanted:
         assert time.monotonic() < deadline, f"{name} never became {wanted}"
         await asyncio.sleep(0.5)
+
+
+async def until_ok(
+    session: aiohttp.ClientSession, url: str, deadline: float, every: float = 0.1
+) -> None:
+    """Poll ``url`` until it answers 200 (its head has arrived), up to ``deadline``."""
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(url, allow_redirects=False) as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(every)
+    raise AssertionError(f"{url} did not answer 200 in time")

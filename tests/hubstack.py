@@ -251,3 +251,13 @@ async def browser_login(
     async with session.post(login_url, data=form) as r:
         await r.read()
         return r
+
+
+def runner_pid(stack: HubStack, owner: str, name: str) -> int | None:
+    """The runner process of ``owner``'s dashboard ``name`` (it works in its state folder)."""
+    folder = str(stack.dir / "runners" / owner / name)
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        with contextlib.suppress(psutil.Error):
+            if proc.info["cwd"] == folder and "runners" in (proc.info["cmdline"] or []):
+                return int(proc.pid)
+    return None

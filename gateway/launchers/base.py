@@ -22,19 +22,6 @@ from gateway.storage import FileEntry
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """Where the gateway reaches a runner's guard, and the credential it must present."""
-
-    host: str
-    port: int
-    credential: str
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
 class Observed:
     """A launcher's view of one runner: running (maybe not ready yet), or gone and why.
 

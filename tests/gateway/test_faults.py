@@ -23,7 +23,7 @@ from gateway.dashboards import Dashboard
 from gateway.errors import Unavailable
 from gateway.store import Store
 from tests.conftest import fresh_database
-from tests.flows import api
+from tests.flows import api, until_ok
 from tests.hubstack import ROOT, HubStack, browser, browser_login, hub_stack
 from tests.postgres import Postgres
 
@@ -232,7 +232,7 @@ async def test_a_deleted_owners_dashboards_stop_and_refuse_viewers_but_are_kept(
     await api(stack, dave, "POST", "/dashboards/dave/left/start")
     page = f"{stack.podium}dave/left/"
     async with aiohttp.ClientSession(headers={"Authorization": f"token {bob}"}) as viewer:
-        await until_ok(viewer, page)
+        await until_ok(viewer, page, time.monotonic() + 60)
         await stack.hub_api("DELETE", "/users/dave")
         deadline = time.monotonic() + 30  # user_refresh_interval 2 s + check_interval 1 s
         while (await api(stack, admin, "GET", "/dashboards/dave/left"))[1]["status"] != "stopped":
@@ -245,16 +245,6 @@ async def test_a_deleted_owners_dashboards_stop_and_refuse_viewers_but_are_kept(
     folder = str(stack.dir / "runners" / "dave" / "left")
     assert not [p for p in psutil.process_iter(["cwd"]) if p.info["cwd"] == folder], "it stopped"
     assert (await api(stack, admin, "DELETE", "/dashboards/dave/left"))[0] == 204
-
-
-async def until_ok(session: aiohttp.ClientSession, url: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        async with session.get(url) as r:
-            if r.status == 200:
-                return
-        assert time.monotonic() < deadline, f"{url} answers {r.status}"
-        await asyncio.sleep(0.2)
 
 
 async def test_a_postgresql_restart_loses_nothing(

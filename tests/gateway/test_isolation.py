@@ -17,11 +17,10 @@ import shutil
 from pathlib import Path
 
 import aiohttp
-import psutil
 import pytest
 
 from tests.flows import api
-from tests.hubstack import ROOT, HubStack, hub_stack
+from tests.hubstack import ROOT, HubStack, hub_stack, runner_pid
 from tests.owners import open_up, shared_python, system_users
 
 pytestmark = pytest.mark.functional
@@ -34,14 +33,6 @@ def app_folder(user: str, script: str) -> None:
     shutil.copy(ROOT / "tests" / "apps" / "custom" / script, home / script)
     for path in (home, home / script):
         shutil.chown(path, user, user)
-
-
-def runner_pid(stack: HubStack, owner: str, name: str) -> int:
-    folder = str(stack.dir / "runners" / owner / name)
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        if proc.info["cwd"] == folder and "runners" in (proc.info["cmdline"] or []):
-            return int(proc.pid)
-    raise AssertionError(f"no runner for {owner}/{name}")
 
 
 async def started(stack: HubStack, token: str, owner: str, doc: dict[str, object]) -> None:
@@ -82,13 +73,15 @@ async def test_a_hostile_runner_reads_nothing_of_the_gateway_or_other_dashboards
                 "source": {"type": "storage", "path": "app"},
             })  # fmt: skip
             vault = stack.dir / "runners" / VICTIM / "vault"
+            victim_runner = runner_pid(stack, VICTIM, "vault")
+            assert victim_runner is not None
             targets = [
                 stack.dir / "podium_cookie_secret",
                 stack.dir / "podium.sqlite",
                 vault / "spec.json",
                 vault / "runner.log",
                 Path(f"/proc/{stack.processes['podium'].pid}/environ"),
-                Path(f"/proc/{runner_pid(stack, VICTIM, 'vault')}/environ"),
+                Path(f"/proc/{victim_runner}/environ"),
             ]
             guard = json.loads((vault / "spec.json").read_text())["port"]
             mallory = await stack.token_for(MALLORY)

@@ -157,21 +157,21 @@ async def test_an_expired_entry_is_read_once_not_by_every_request(tmp_path: Path
     await store.create(Dashboard("alice", "sales", "streamlit", entry="app.py"))
     lifecycle = Lifecycle(store, Scripted([]), b"s" * 32, cache_seconds=0.2)
     try:
-        found = await asyncio.gather(*(lifecycle.lookup("alice", "sales") for _ in range(50)))
+        found = await asyncio.gather(*(lifecycle.reads.lookup("alice", "sales") for _ in range(50)))
         assert store.reads == 1 and all(d.name == "sales" for d, _ in found)
         # Just past its time, the entry is still answered (no await), and refreshed once.
         await asyncio.sleep(0.25)
-        assert all(lifecycle.cached("alice", "sales") is not None for _ in range(50))
+        assert all(lifecycle.reads.cached("alice", "sales") is not None for _ in range(50))
         await asyncio.sleep(0.1)
         assert store.reads == 2
         # Long past its time, it is not answered: the caller reads (once for all).
         await asyncio.sleep(0.5)
-        assert lifecycle.cached("alice", "sales") is None
+        assert lifecycle.reads.cached("alice", "sales") is None
         # A change made meanwhile wins over a read that began before it.
-        reading = asyncio.ensure_future(lifecycle.lookup("alice", "sales"))
+        reading = asyncio.ensure_future(lifecycle.reads.lookup("alice", "sales"))
         await asyncio.sleep(0.01)
-        lifecycle.forget(("alice", "sales"))
+        lifecycle.reads.forget(("alice", "sales"))
         await reading
-        assert lifecycle.cached("alice", "sales") is None, "the older read was not kept"
+        assert lifecycle.reads.cached("alice", "sales") is None, "the older read was not kept"
     finally:
         await store.close()

@@ -1,0 +1,64 @@
+"""What a relay (runners.relay) asks of its owner, and the answers it takes.
+
+The owner — the runner's guard, or the gateway's front door — is a :class:`Policy`:
+for each request head it returns a :data:`Verdict`, either a complete answer (bytes,
+sent before the connection closes) or a :class:`Forward` to a target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from runners.http1 import Request
+from runners.pool import IdleUpstreams
+
+if TYPE_CHECKING:
+    from runners.relay import Downstream
+
+Target = tuple[str, int] | str  # (host, port), or the path of a Unix socket
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send ``head`` (then the request's body) to ``target``; ``tag`` names it to the policy.
+
+    ``filtered``: the target's response heads pass through the policy's ``response_head``.
+    ``message_limit``: when the request becomes a WebSocket, the largest message the client
+    may send through it (0: no limit); a larger one ends the tunnel with Close 1009.
+    """
+
+    head: bytes
+    target: Target
+    tag: Hashable = None
+    filtered: bool = False
+    message_limit: int = 0
+
+
+Verdict = bytes | Forward
+
+
+class Policy(Protocol):
+    """What a relay asks of its owner, once per request head."""
+
+    connections: set[Downstream]
+    idle_upstreams: IdleUpstreams
+    head_timeout: float  # for the first request head of a connection
+    idle_timeout: float  # between a response's end and the next request's whole head
+
+    def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:
+        """A complete answer (sent, then the connection closes), or where to forward.
+
+        A future when the answer needs I/O: the connection waits for it, reading nothing.
+        """
+
+    def unreachable(self, why: str, tag: Hashable) -> bytes:
+        """The answer when the target (named ``tag`` by the verdict) cannot be reached."""
+
+    def tunnel(self, tag: Hashable, opened: bool) -> None:
+        """A forwarded upgrade was accepted (``opened``) or its tunnel has ended."""
+
+    def response_head(self, block: bytes) -> bytes:
+        """A response head (without its blank line) as it should reach the client."""
