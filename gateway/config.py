@@ -118,6 +118,7 @@ class Podium(Application):
 
     max_websocket_message = Integer(
         32 * 2**20,
+        min=0,
         help="Largest WebSocket message (in bytes, fragments added up) a viewer may send to "
         "a dashboard; a larger one closes the socket with code 1009. While a limit is set, "
         "WebSocket compression (permessage-deflate) is not offered to dashboards, so that "
@@ -126,14 +127,15 @@ class Podium(Application):
 
     viewer_request_rate = Float(
         100,
+        min=0,
         help="Requests per second one viewer (a hub user; an anonymous visitor by address) "
         "may send to dashboards, sustained; more get 429 with Retry-After. 0: no limit.",
     ).tag(config=True)
     viewer_request_burst = Integer(
-        1000, help="Requests one viewer may send at once before viewer_request_rate applies."
+        1000, min=1, help="Requests one viewer may send at once before viewer_request_rate applies."
     ).tag(config=True)
     viewer_websockets = Integer(
-        64, help="WebSockets to dashboards one viewer may hold open at once. 0: no limit."
+        64, min=0, help="WebSockets to dashboards one viewer may hold open at once. 0: no limit."
     ).tag(config=True)
 
     check_interval = Float(
@@ -141,6 +143,7 @@ class Podium(Application):
     ).tag(config=True)
     restart_crashed_after = Float(
         60,
+        min=0,
         help="A running dashboard whose runner dies after running this many seconds is "
         "started again at once; one that dies sooner counts as a failed start, retried "
         "with backoff (5 s, doubling to 5 min) when a viewer opens it.",

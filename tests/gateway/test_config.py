@@ -36,3 +36,21 @@ def test_an_unknown_launcher_is_refused_clearly(
     with pytest.raises(SystemExit):
         load(tmp_path, 'c.Podium.launcher = "nomad"\n')
     assert "expected any of ['local', 'kubernetes'], not the str 'nomad'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "c.Podium.max_websocket_message = -1",  # would close every WebSocket at once
+        "c.Podium.viewer_request_rate = -5",
+        "c.Podium.viewer_request_burst = 0",
+        "c.Podium.viewer_websockets = -1",
+        "c.Podium.restart_crashed_after = -60",
+    ],
+)
+def test_limits_below_their_range_are_refused_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str
+) -> None:
+    with pytest.raises(SystemExit):
+        load(tmp_path, line + "\n")
+    assert "should not be less than" in capsys.readouterr().err
