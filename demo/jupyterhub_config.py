@@ -5,21 +5,35 @@ and admin share one password; the group analysts holds bob.
 """
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
 here = Path(os.environ["PODIUM_DEMO_DIR"])
 repo = Path(os.environ["PODIUM_REPO"])
 port = int(os.environ.get("PODIUM_DEMO_PORT", "8000"))
+hub_port = int(os.environ.get("PODIUM_DEMO_HUB_PORT", "8081"))
+proxy_api = f"http://127.0.0.1:{os.environ.get('PODIUM_DEMO_PROXY_API_PORT', '8001')}"
+gateway = f"http://127.0.0.1:{os.environ.get('PODIUM_DEMO_GATEWAY_PORT', '8765')}"
+
+# The proxy's API token, kept across restarts: Podium uses it to keep its route.
+token_file = here / "proxy_token"
+if not token_file.exists():
+    token_file.touch(mode=0o600)
+    token_file.write_text(secrets.token_hex(32))
+proxy_token = token_file.read_text().strip()
 
 c = get_config()  # noqa: F821
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = port
 c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = hub_port
 c.JupyterHub.db_url = f"sqlite:///{here}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(here / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.command = [str(repo / "node_modules" / ".bin" / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.pid_file = str(here / "proxy.pid")
+c.ConfigurableHTTPProxy.api_url = proxy_api
+c.ConfigurableHTTPProxy.auth_token = proxy_token
 
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = os.environ.get("PODIUM_DEMO_PASSWORD", "podium")
@@ -28,11 +42,12 @@ c.Authenticator.admin_users = {"admin"}
 c.JupyterHub.load_groups = {"analysts": {"users": ["bob"]}}
 
 # Podium as a managed service: the hub starts it and hands it its token and OAuth client.
+# Podium names no redirect_uri when it sends people to log in: the hub uses the one below.
 c.JupyterHub.services = [
     {
         "name": "podium",
         "display": True,
-        "url": "http://127.0.0.1:8765",
+        "url": gateway,
         "command": [
             str(Path(sys.executable).parent / "podium"),
             "-f",
@@ -42,7 +57,13 @@ c.JupyterHub.services = [
         "oauth_no_confirm": True,
         "oauth_client_id": "service-podium",
         "oauth_redirect_uri": "/dashboards/_/oauth_callback",
-        "environment": {"PODIUM_DEMO_DIR": str(here)},
+        "environment": {
+            "PODIUM_DEMO_DIR": str(here),
+            # The proxy's API: Podium puts /dashboards/ back within seconds when the proxy
+            # restarts (the hub itself restores extra_routes only every 5 minutes).
+            "PODIUM_PROXY_API_URL": proxy_api,
+            "CONFIGPROXY_AUTH_TOKEN": proxy_token,
+        },
     },
     {"name": "demo-seed", "api_token": os.environ["PODIUM_DEMO_SEED_TOKEN"]},
 ]
@@ -58,5 +79,5 @@ c.JupyterHub.load_roles = [
     # The demo's seeding step creates a token for alice to publish the examples.
     {"name": "demo-seed", "services": ["demo-seed"], "scopes": ["tokens"]},
 ]
-# The pretty route; the hub restores it after a proxy restart.
-c.Proxy.extra_routes = {"/dashboards/": "http://127.0.0.1:8765"}
+# The pretty route, added at start; after a proxy restart Podium itself restores it.
+c.Proxy.extra_routes = {"/dashboards/": gateway}

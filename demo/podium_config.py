@@ -1,5 +1,6 @@
 """Podium's configuration in the demo. Everything about the hub comes from the environment
-the hub gives a managed service (JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL, …)."""
+the hub gives a managed service (JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL, …); the proxy's
+API and token come from the service's environment in jupyterhub_config.py."""
 
 import os
 
@@ -9,3 +10,4 @@ c.Podium.db_url = f"sqlite:///{here}/podium.sqlite"
 c.Podium.cookie_secret_file = f"{here}/podium_cookie_secret"
 c.LocalLauncher.user_root = f"{here}/home/{{username}}"
 c.LocalLauncher.state_dir = f"{here}/runners"
+c.Podium.proxy_api_url = os.environ["PODIUM_PROXY_API_URL"]  # the token: $CONFIGPROXY_AUTH_TOKEN

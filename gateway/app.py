@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from aiohttp import web
 from gateway import api, keys, proxy, views
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
-from gateway.errors import PodiumError, Unauthenticated
+from gateway.errors import Misconfigured, PodiumError, Unauthenticated
 from gateway.front import FrontDoor
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
@@ -29,6 +30,7 @@ from gateway.pages import refusal_page
 from gateway.render import STATIC, Site
 from gateway.route import RouteKeeper
 from gateway.store import Store
+from gateway.supervisor import gateway_command, supervise
 from runners import __version__
 
 log = logging.getLogger("podium")
@@ -60,6 +62,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if e.status < 400:
             raise
         return _error(request, e.status, _REASONS.get(e.status, e.reason), api_call)
+    except ConnectionResetError:
+        raise  # the client went away: nobody to answer
+    except Exception:
+        # A bug, or a library error not translated where it entered: the log gets the
+        # traceback, the person a reference to it (never the traceback itself).
+        reference = secrets.token_hex(4)
+        log.exception("%s %s failed (reference %s)", request.method, request.path, reference)
+        message = f"Podium hit an unexpected error (reference {reference} in the gateway's log)"
+        return _error(request, 500, message, api_call)
 
 
 _REASONS = {404: "There is no such page.", 405: "This page does not take that method."}
@@ -109,6 +120,13 @@ async def oauth_callback(request: web.Request) -> web.Response:
     return await request.app[keys.AUTH].callback(request)
 
 
+async def service_oauth_callback(request: web.Request) -> web.Response:
+    """The hub's default redirect for a service, ``/services/<name>/oauth_callback``: on to
+    the gateway's own callback, where the browser sends the login's state cookie."""
+    callback = request.app[keys.CONFIG].prefix + "_/oauth_callback"
+    return redirect(f"{callback}?{request.query_string}" if request.query_string else callback)
+
+
 async def logout(request: web.Request) -> web.Response:
     response = redirect(request.app[keys.CONFIG].hub_url)
     request.app[keys.AUTH].clear_session(response)
@@ -133,6 +151,7 @@ def create_app(config: Podium) -> web.Application:
         hub = Hub(client, config.hub_api_url, config.api_token)
         app[keys.CLIENT] = client
         app[keys.HUB] = hub
+        await check_oauth_client(hub, config.client_id)
         app[keys.AUTH] = Auth(
             hub=hub,
             secret=config.cookie_secret,
@@ -196,7 +215,11 @@ def create_app(config: Podium) -> web.Application:
 
     app.router.add_get(prefix + "_/health", health)
     app.router.add_get(prefix + "_/login", login)
-    app.router.add_get(urlsplit(config.oauth_callback_url).path, oauth_callback)
+    app.router.add_get(prefix + "_/oauth_callback", oauth_callback)
+    named = urlsplit(config.oauth_callback_url).path
+    if named and named != prefix + "_/oauth_callback":
+        app.router.add_get(named, oauth_callback)
+    app.router.add_get("/services/{service}/oauth_callback", service_oauth_callback)
     app.router.add_get(prefix + "_/logout", logout)
     api.add_routes(app, prefix)
     app.router.add_static(prefix + "_/static/", STATIC, append_version=False)
@@ -206,6 +229,23 @@ def create_app(config: Podium) -> web.Application:
         app.router.add_get("/services/{service}/", to_prefix)
     proxy.add_routes(app, prefix)
     return app
+
+
+async def check_oauth_client(hub: Hub, client_id: str) -> None:
+    """Refuse to start when the hub refuses Podium's OAuth client: every login would end on
+    the hub's error page. A hub that cannot be asked yet (started after Podium) is no reason
+    to stop; its answer is only believed when it is clear."""
+    known = await hub.knows_client(client_id)
+    if known is False:
+        raise Misconfigured(
+            f"the hub refuses the OAuth client id {client_id!r} with this service's API token "
+            "as its secret. The hub's c.JupyterHub.services entry for Podium must have "
+            f"oauth_client_id={client_id!r} and the api_token Podium uses "
+            "(c.Podium.client_id and c.Podium.api_token; a managed service gets both from "
+            "the hub)."
+        )
+    if known is None:
+        log.warning("could not check the OAuth client %r with the hub (not answering?)", client_id)
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -253,8 +293,9 @@ async def serve(config: Podium) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = argv if argv is not None else sys.argv[1:]
     config = Podium()
-    config.initialize(argv if argv is not None else sys.argv[1:])
+    config.initialize(argv)
     config.load_config_file(config.config_file)
     config.update_config(config.cli_config)  # the command line wins over the file
     logging.basicConfig(level=logging.INFO, format="[podium %(asctime)s %(name)s] %(message)s")
@@ -262,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     if not config.api_token:
         log.error("no hub API token: run Podium as a JupyterHub service or set c.Podium.api_token")
         return 2
+    if config.supervise:
+        return supervise(gateway_command(argv))
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        runner.run(serve(config))
+        try:
+            runner.run(serve(config))
+        except Misconfigured as e:
+            log.error("not starting: %s", e)
+            return 2
     return 0

@@ -267,14 +267,10 @@ class Auth:
                 "are already signed in to keep working; this page tries again by itself."
             )
         state = secrets.token_urlsafe(24)
-        query = urlencode(
-            {
-                "client_id": self.client_id,
-                "redirect_uri": self.callback_url,
-                "response_type": "code",
-                "state": state,
-            }
-        )
+        params = {"client_id": self.client_id, "response_type": "code", "state": state}
+        if self.callback_url:  # else the hub sends the browser where the service registered
+            params["redirect_uri"] = self.callback_url
+        query = urlencode(params)
         response = redirect(f"{self.hub_url}api/oauth2/authorize?{query}")
         cookie = self._sign(
             {"state": state, "next": safe_next(next_url, self.prefix)}, STATE_SECONDS

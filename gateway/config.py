@@ -62,8 +62,13 @@ class Podium(Application):
         help="OAuth client id (default: $JUPYTERHUB_CLIENT_ID, else service-podium)."
     ).tag(config=True)
     oauth_callback_url = Unicode(
-        help="OAuth callback "
-        "(default: $JUPYTERHUB_OAUTH_CALLBACK_URL, else <prefix>_/oauth_callback)."
+        "",
+        help="Where the hub sends browsers back after a login. Best left unset: Podium then "
+        "names no redirect_uri and the hub uses the one registered for the service (its "
+        "oauth_redirect_uri), so the two cannot disagree; Podium answers both at "
+        "<prefix>_/oauth_callback and at the hub's default /services/<name>/oauth_callback. "
+        "($JUPYTERHUB_OAUTH_CALLBACK_URL is not used: JupyterHub sets it to the default "
+        "even when the service registered another.)",
     ).tag(config=True)
 
     db_url = Unicode(
@@ -163,9 +168,17 @@ class Podium(Application):
     proxy_target = Unicode(
         help="Where the proxy should send <prefix> (default: http://<ip>:<port>)."
     ).tag(config=True)
-    route_check_interval = Float(10, help="Seconds between checks of the proxy route.").tag(
+    route_check_interval = Float(2, help="Seconds between checks of the proxy route.").tag(
         config=True
     )
+
+    supervise = Bool(
+        True,
+        help="Run the gateway in a child process and start it again at once when it dies "
+        "(running dashboards are adopted, none is lost). Without it, a gateway killed or out "
+        "of memory waits for whoever started it: JupyterHub notices a dead managed service "
+        "only on its 30 s poll.",
+    ).tag(config=True)
 
     launcher = Enum(
         ["local", "kubernetes"],
@@ -210,10 +223,6 @@ class Podium(Application):
     @default("client_id")
     def _client_id(self) -> str:
         return os.environ.get("JUPYTERHUB_CLIENT_ID", "service-podium")
-
-    @default("oauth_callback_url")
-    def _callback(self) -> str:
-        return os.environ.get("JUPYTERHUB_OAUTH_CALLBACK_URL", self.prefix + "_/oauth_callback")
 
     @default("proxy_auth_token")
     def _proxy_token(self) -> str:

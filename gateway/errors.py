@@ -7,10 +7,15 @@
     ├── NotFound         404
     ├── Conflict         409    e.g. the dashboard name is taken
     ├── TooLarge         413    the request body is over the limit
+    ├── LauncherError    502    a runner could not be started, stopped or read (the
+    │                           launcher's message, e.g. the Kubernetes API's refusal)
     └── Unavailable      503    the hub or a launcher cannot be reached; try again
 
 Library exceptions are translated where they enter (the hub client, the store,
-the launchers), so handlers only ever see this tree.
+the launchers), so handlers only ever see this tree; anything else is a bug,
+answered 500 with a reference to the gateway's log.
+
+    Misconfigured               not an answer: Podium refuses to start, saying why
 """
 
 from __future__ import annotations
@@ -55,5 +60,16 @@ class TooLarge(PodiumError):
     status = 413
 
 
+class LauncherError(PodiumError):
+    """A runner could not be started, stopped or read; the message is shown to the owner."""
+
+    status = 502
+
+
 class Unavailable(PodiumError):
     status = 503
+
+
+class Misconfigured(Exception):
+    """The configuration cannot work (e.g. the hub refuses the OAuth client): exit 2, saying
+    what to change, rather than serve logins that would fail for every viewer."""

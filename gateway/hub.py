@@ -108,6 +108,30 @@ class Hub:
                 return names
             offset = int(following["offset"])
 
+    async def knows_client(self, client_id: str) -> bool | None:
+        """Whether the hub takes ``client_id`` with this service's token as its OAuth client
+        secret; ``None`` when it cannot tell (not reachable, an unexpected answer).
+
+        It asks the token endpoint to trade a code that does not exist: the hub checks the
+        client before the code, so ``invalid_grant`` means the client is right and
+        ``invalid_client`` that it is not. Nothing is created.
+        """
+        data = {
+            "grant_type": "authorization_code",
+            "code": "podium-start-up-check",
+            "client_id": client_id,
+            "client_secret": self.api_token,
+        }
+        try:
+            async with self.session.post(
+                self.api_url + "/oauth2/token", data=data, timeout=self.timeout
+            ) as response:
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        error = body.get("error") if isinstance(body, dict) else None
+        return {"invalid_grant": True, "invalid_client": False}.get(str(error))
+
     async def exchange_code(self, code: str, client_id: str, redirect_uri: str) -> str:
         """Trade an OAuth authorization code for the user's access token."""
         data = {
@@ -115,8 +139,9 @@ class Hub:
             "code": code,
             "client_id": client_id,
             "client_secret": self.api_token,
-            "redirect_uri": redirect_uri,
         }
+        if redirect_uri:  # the one the login named; none: the hub uses the registered one
+            data["redirect_uri"] = redirect_uri
         try:
             async with self.session.post(
                 self.api_url + "/oauth2/token", data=data, timeout=self.timeout

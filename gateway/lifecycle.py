@@ -192,7 +192,12 @@ class Lifecycle:
         await self._set(dashboard, status="stopping", desired=desired, message="stopping")
         began = time.monotonic()
         if runtime is not None:
-            await self.launcher.stop(dashboard, runtime)
+            try:
+                await self.launcher.stop(dashboard, runtime)
+            except LauncherError as e:
+                # The runner may still run: say so, keep its record, and let the caller answer.
+                await self._set(dashboard, status="failed", message=f"the stop failed: {e}")
+                raise
         await self._set(dashboard, status="stopped", message=why, runtime={})
         log.info("%s/%s stopped (%.1f s) %s", *dashboard.key, time.monotonic() - began, why)
 

@@ -78,7 +78,6 @@ c.Podium.port = {podium_port}
 c.Podium.hub_api_url = "http://127.0.0.1:{hub_port}/hub/api"
 c.Podium.api_token = {podium_token!r}
 c.Podium.client_id = "service-podium"
-c.Podium.oauth_callback_url = "/dashboards/_/oauth_callback"
 c.Podium.hub_url = "/hub/"
 c.Podium.db_url = {db_url!r}
 c.Podium.cookie_secret_file = "{dir}/podium_cookie_secret"

@@ -18,6 +18,7 @@ from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
 from gateway.dashboards import Dashboard
+from gateway.errors import LauncherError as LauncherError  # launchers raise it from here
 from gateway.storage import FileEntry
 
 
@@ -117,10 +118,6 @@ def runner_credential(secret: bytes, dashboard: Dashboard, launch_id: str) -> st
     """The per-launch credential: derived, so it is never stored and survives gateway restarts."""
     message = f"podium-runner:{dashboard.owner}/{dashboard.name}:{launch_id}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
-class LauncherError(Exception):
-    """A runner could not be started; the message is shown to the owner."""
 
 
 class Launcher(LoggingConfigurable):

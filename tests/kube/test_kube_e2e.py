@@ -138,3 +138,32 @@ async def test_git_dashboard_on_kubernetes(
     tokens = {u: await stack.token_for(u) for u in ("alice", "bob")}
     body = {**SALES, "name": "from-git", "source": {"type": "git", "url": served_repo}}
     await publish_open_idle_delete(stack, c, tokens, body)
+
+
+async def test_api_errors_from_kubernetes_are_json_for_the_owner(
+    kube_stack: tuple[HubStack, Cluster], mode: str
+) -> None:
+    """The API server failing a log read or a stop: the owner gets the API's JSON error with
+    Kubernetes' reason, not a bare 500; a failed stop says so, and a second one works."""
+    if mode != MODES[0]:
+        pytest.skip("does not depend on the storage mode: once is enough")
+    stack, c = kube_stack
+    if c.api is None:
+        pytest.skip("faults are injected into the simulated API server")
+    token = await stack.token_for("alice")
+    body = {**SALES, "name": "faulty", "idle_timeout": 600}
+    assert (await api(stack, token, "POST", "/dashboards", body))[0] == 201
+    await wait_status(stack, {"alice": token}, "faulty", "ready", start=True)
+
+    c.api.fail("GET", "/pods/[^/]+/log$", 500)
+    status, answer = await api(stack, token, "GET", "/dashboards/alice/faulty/logs")
+    assert status == 502 and "cannot read the runner's log" in answer["message"], answer
+
+    c.api.fail("DELETE", "/pods/", 500)
+    status, answer = await api(stack, token, "POST", "/dashboards/alice/faulty/stop")
+    assert status == 502 and "injected fault" in answer["message"], answer
+    _, seen = await api(stack, token, "GET", "/dashboards/alice/faulty")
+    assert seen["status"] == "failed" and "the stop failed" in seen["message"], seen
+
+    assert (await api(stack, token, "POST", "/dashboards/alice/faulty/stop"))[0] == 200
+    assert (await api(stack, token, "DELETE", "/dashboards/alice/faulty"))[0] == 204
