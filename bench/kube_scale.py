@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -120,7 +119,7 @@ async def main() -> None:
                         await asyncio.sleep(2)
                     started = time.monotonic() - t0
                     await asyncio.sleep(5)  # settle
-                    gateway = psutil.Process(stack.processes["podium"].pid)
+                    gateway = stack.gateway()
                     calls0, cpu0 = sum(c.api.calls.values()), gateway.cpu_times()
                     t0 = time.monotonic()
                     lookups = await timed(s, f"{api}/alice/d0007", 200)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 
-import psutil
-
 from bench.measure import table, wrk
 from bench.paths import COMMAND, Setup, api, ready
 
@@ -39,7 +37,7 @@ async def scale(s: Setup, seconds: float) -> None:
         f"local paths = {{{paths}}}\n"
         "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
     )
-    gateway = psutil.Process(stack.processes["podium"].pid)
+    gateway = stack.gateway()
     rows = []
     for label, url, lua in (
         (f"spread over {RUNNING}", stack.base + "/", str(script)),

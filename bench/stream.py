@@ -8,7 +8,6 @@ import statistics
 import time
 
 import aiohttp
-import psutil
 
 from bench.measure import table, wrk
 from bench.paths import Setup
@@ -33,7 +32,7 @@ def hub_user_lookups(s: Setup) -> int:
 
 
 async def stream(s: Setup, seconds: float) -> None:
-    gateway = psutil.Process(s.stack.processes["podium"].pid)
+    gateway = s.stack.gateway()
     before = gateway.memory_info().rss
     rows = []
     for path in s.ws_paths:  # direct, Podium, the peer

@@ -45,6 +45,21 @@ def _stop_with(parent: int) -> None:
         os._exit(1)
 
 
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    """The child's exit code; orphans handed to us meanwhile are reaped too (as the first
+    process of a container, the supervisor inherits the gateway's orphaned children)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return child.wait()
+        except InterruptedError:
+            continue
+        if pid == child.pid:
+            child.returncode = os.waitstatus_to_exitcode(status)
+            return child.returncode
+
+
 def gateway_command(argv: list[str]) -> list[str]:
     """The child: the same options, without another supervisor. ``-P``: the working
     directory is not put on the import path (the demo's holds a folder named ``runners``)."""
@@ -69,7 +84,7 @@ def supervise(command: list[str]) -> int:
     while True:
         started = time.monotonic()
         child = subprocess.Popen(command, preexec_fn=lambda: _stop_with(parent))
-        code = child.wait()
+        code = _wait(child)
         if stopping or code in (0, CONFIG_ERROR):
             return max(code, 0)
         ran = time.monotonic() - started

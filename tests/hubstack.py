@@ -115,6 +115,10 @@ class HubStack:
     def podium(self) -> str:
         return self.base + "/dashboards/"
 
+    def gateway(self) -> psutil.Process:
+        """The process serving the gateway's port (``podium``'s supervised child)."""
+        return serving(self.podium_port)
+
     def log(self, name: str) -> str:
         return (self.dir / f"{name}.log").read_text(errors="replace")
 
@@ -166,6 +170,14 @@ class HubStack:
             "POST", f"/users/{user}/tokens", json={"note": "tests", "expires_in": 3600}
         )
         return str(body["token"])
+
+
+def serving(port: int) -> psutil.Process:
+    """The process listening on ``port`` on this machine."""
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    raise AssertionError(f"nothing listens on port {port}")
 
 
 async def wait_http(

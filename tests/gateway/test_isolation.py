@@ -80,7 +80,8 @@ async def test_a_hostile_runner_reads_nothing_of_the_gateway_or_other_dashboards
                 stack.dir / "podium.sqlite",
                 vault / "spec.json",
                 vault / "runner.log",
-                Path(f"/proc/{stack.processes['podium'].pid}/environ"),
+                Path(f"/proc/{stack.processes['podium'].pid}/environ"),  # the supervisor
+                Path(f"/proc/{stack.gateway().pid}/environ"),
                 Path(f"/proc/{victim_runner}/environ"),
             ]
             guard = json.loads((vault / "spec.json").read_text())["port"]

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
 
-from tests.hubstack import PASSWORD, ROOT, free_port
+from tests.hubstack import PASSWORD, ROOT, free_port, serving
 from tests.web.browser import chromium
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -46,11 +46,7 @@ class Demo:
 
     def gateway(self) -> psutil.Process:
         """The process serving the gateway's port (the supervisor's child)."""
-        for conn in psutil.net_connections("tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.gateway_port:
-                assert conn.pid is not None
-                return psutil.Process(conn.pid)
-        raise AssertionError("nothing listens on the gateway's port")
+        return serving(self.gateway_port)
 
 
 def runners(demo: Demo) -> dict[str, int]:
