@@ -20,8 +20,10 @@ from aiohttp import web
 from gateway import api, keys, proxy, views
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
+from gateway.dashboard_hosts import dashboard_hosts
 from gateway.errors import Misconfigured, PodiumError, Unauthenticated
 from gateway.front import FrontDoor
+from gateway.handoff import Handoff
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
@@ -129,6 +131,9 @@ async def service_oauth_callback(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     response = redirect(request.app[keys.CONFIG].hub_url)
+    identity = request[api.IDENTITY]
+    if identity.user is not None and identity.via == "session":
+        request.app[keys.AUTH].log_out(identity.user.name)  # its dashboards' cookies too
     request.app[keys.AUTH].clear_session(response)
     return response
 
@@ -140,8 +145,18 @@ async def to_prefix(request: web.Request) -> web.Response:
 
 def create_app(config: Podium) -> web.Application:
     """Wire routes, middlewares and one cleanup context per long-lived resource."""
-    app = web.Application(middlewares=[errors, identity], client_max_size=config.max_body_size)
+    app = web.Application(
+        middlewares=[errors, dashboard_hosts, identity], client_max_size=config.max_body_size
+    )
     app[keys.CONFIG] = config
+    app[keys.ORIGINS] = config.origins()
+    app[keys.HANDOFF] = Handoff(config.cookie_secret)
+    if not app[keys.ORIGINS].isolated:
+        log.warning(
+            "dashboards are served on the gateway's own origin (c.Podium.dashboard_origin is "
+            "not set): a dashboard's page script can act as its viewer on the hub and in "
+            "Podium. Set it for any hub where creators are not all trusted (docs/admin.md)."
+        )
     app[keys.POLICY] = config.policy()
     app[keys.SITE] = Site(config.prefix, config.hub_url)
     prefix = config.prefix

@@ -8,8 +8,13 @@
 - API callers send ``Authorization: token <hub token>``; the hub says whose it
   is, cached for ``token_cache_seconds`` (keyed by a hash, never the token).
 - Browser writes must echo the session's XSRF value in ``X-XSRF-Token`` (the
-  value is also in the readable ``podium-xsrf`` cookie), or in the ``_xsrf``
-  field of the gateway's own forms: a cross-site form cannot read it.
+  value is also in the readable ``podium-xsrf`` cookie, whose path is the
+  gateway's own ``<prefix>_/``: no dashboard path can read it), or in the
+  ``_xsrf`` field of the gateway's own forms: a cross-site form cannot read it.
+- On a dashboard's own origin the viewer is known by that dashboard's cookie
+  (gateway.handoff), read here like a session but valid for that dashboard only.
+- A logout ends every session and dashboard cookie of that user begun before it
+  (in this gateway process).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from aiohttp import web
 
 from gateway.access import User
 from gateway.errors import Forbidden, Unauthenticated, Unavailable
+from gateway.handoff import DASHBOARD
 from gateway.hub import Hub
 
 log = logging.getLogger("podium.auth")
@@ -127,6 +133,7 @@ class Auth:
         self._users: dict[str, tuple[User | None, float]] = {}
         self._tokens: dict[str, tuple[User | None, float]] = {}
         self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
+        self._logged_out: dict[str, float] = {}  # user -> when they last logged out
         self._hub_seen = (False, -1e9)  # (answered, when asked)
         self._hub_asking: asyncio.Future[bool] | None = None
 
@@ -135,22 +142,35 @@ class Auth:
         now = int(time.time())
         return jwt.encode({**claims, "iat": now, "exp": now + seconds}, self.secret, "HS256")
 
-    def _read(self, token: str | None) -> dict[str, Any] | None:
+    def _read(self, token: str | None, use: str | None = None) -> dict[str, Any] | None:
+        """The claims of a value this gateway signed for ``use`` (None: a session or a
+        login's state), unexpired and not ended by a logout; else None."""
         if not token:
             return None
-        cached = self._verified.get(token)
-        if cached is not None and cached["exp"] > time.time():
-            return cached  # verified before: the proxy reads the same cookie on every request
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token, self.secret, algorithms=["HS256"], options={"require": ["exp"]}
-            )
-        except jwt.PyJWTError:
+        claims = self._verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            try:
+                claims = jwt.decode(
+                    token, self.secret, algorithms=["HS256"], options={"require": ["exp"]}
+                )
+            except jwt.PyJWTError:
+                return None
+            if len(self._verified) > 10000:
+                self._verified.clear()
+            self._verified[token] = claims  # the proxy reads the same cookie on every request
+        if claims.get("use") != use:
+            return None  # a dashboard's cookie is no session, nor the other way round
+        ended = self._logged_out.get(str(claims.get("sub", "")))
+        if ended is not None and claims.get("iat", 0) <= ended:
             return None
-        if len(self._verified) > 10000:
-            self._verified.clear()
-        self._verified[token] = claims
         return claims
+
+    def session_claims(self, request: web.Request) -> dict[str, Any] | None:
+        return self._read(request.cookies.get(SESSION_COOKIE))
+
+    def log_out(self, name: str) -> None:
+        """End ``name``'s sessions and dashboard cookies begun until now."""
+        self._logged_out[name] = time.time()
 
     def _secure(self, request: web.Request) -> bool:
         return request.headers.get("X-Forwarded-Proto", request.scheme) == "https"
@@ -158,20 +178,24 @@ class Auth:
     def set_session(self, response: web.StreamResponse, request: web.Request, user: User) -> None:
         xsrf = secrets.token_urlsafe(16)
         value = self._sign({"sub": user.name, "xsrf": xsrf}, self.session_max_age)
-        for name, content, httponly in ((SESSION_COOKIE, value, True), (XSRF_COOKIE, xsrf, False)):
+        for name, content, path, httponly in (
+            (SESSION_COOKIE, value, self.prefix, True),
+            (XSRF_COOKIE, xsrf, self.prefix + "_/", False),  # never on a dashboard's path
+        ):
             response.set_cookie(
                 name,
                 content,
                 httponly=httponly,
                 max_age=self.session_max_age,
-                path=self.prefix,
+                path=path,
                 secure=self._secure(request),
                 samesite="Lax",
             )
 
     def clear_session(self, response: web.StreamResponse) -> None:
         response.del_cookie(SESSION_COOKIE, path=self.prefix)
-        response.del_cookie(XSRF_COOKIE, path=self.prefix)
+        response.del_cookie(XSRF_COOKIE, path=self.prefix + "_/")
+        response.del_cookie(XSRF_COOKIE, path=self.prefix)  # where earlier versions put it
 
     # --- users ---------------------------------------------------------------------
     async def user_named(self, name: str) -> User | None:
@@ -198,21 +222,33 @@ class Auth:
             request.headers.get("Authorization", ""), request.cookies.get(SESSION_COOKIE)
         )
 
-    async def identify_by(self, authorization: str, session: str | None) -> Identity:
-        """Who sends this ``Authorization`` header and session cookie (hub asked if need be)."""
+    def _cookie_claims(self, cookie: str | None, dashboard: str | None) -> dict[str, Any] | None:
+        """A session's claims, or with ``dashboard`` (``owner/name``) that dashboard's cookie's."""
+        if dashboard is None:
+            return self._read(cookie)
+        claims = self._read(cookie, DASHBOARD)
+        return claims if claims is not None and claims.get("dash") == dashboard else None
+
+    async def identify_by(
+        self, authorization: str, session: str | None, dashboard: str | None = None
+    ) -> Identity:
+        """Who sends this ``Authorization`` header and session cookie (hub asked if need be);
+        with ``dashboard``, the cookie is that dashboard's, on its own origin."""
         token = api_token(authorization)
         if token:
             user = await self.user_for_token(token)
             if user is None:
                 raise Unauthenticated("the API token is not valid (or has expired)")
             return Identity(user, "token")
-        claims = self._read(session)
+        claims = self._cookie_claims(session, dashboard)
         if claims is None:
             return Identity(None, "anonymous")
         user = await self.user_named(str(claims.get("sub", "")))
         return Identity(user, "session" if user else "anonymous", str(claims.get("xsrf", "")))
 
-    def known(self, authorization: str, session: str | None) -> Identity | None:
+    def known(
+        self, authorization: str, session: str | None, dashboard: str | None = None
+    ) -> Identity | None:
         """:meth:`identify_by` from what is cached and fresh only; ``None`` when not known.
 
         The front door asks this on every proxied request: no hub call, no await.
@@ -229,9 +265,11 @@ class Auth:
             return Identity(found[0], "token")
         if not session:
             return Identity(None, "anonymous")
-        claims = self._verified.get(session)
-        if claims is None or claims["exp"] <= time.time():
-            return None
+        if session not in self._verified:
+            return None  # not verified yet: identify_by does it
+        claims = self._cookie_claims(session, dashboard)
+        if claims is None:
+            return Identity(None, "anonymous")
         name = str(claims.get("sub", ""))
         known = self._users.get(name)
         if known is None or time.monotonic() - known[1] >= self.refresh_interval:

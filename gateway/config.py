@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Bytes, Dict, Enum, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application, Configurable
 
+from gateway.errors import Misconfigured
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
+from gateway.origins import OriginError, Origins
 from gateway.validation import Policy
 from runners import __version__
 
@@ -38,6 +40,23 @@ class Podium(Application):
         "/dashboards/",
         help="URL prefix of the gateway: dashboards live at <prefix><owner>/<name>/. "
         "Route it to the gateway with c.Proxy.extra_routes, or use the service prefix.",
+    ).tag(config=True)
+
+    dashboard_origin = Unicode(
+        "",
+        help="Where dashboards are served, apart from the hub and the gateway, so that a "
+        "dashboard's page can never act as its viewer. 'https://{dashboard}.dash.example.org': "
+        "each dashboard on its own origin (wildcard DNS and certificate; {dashboard} becomes "
+        "a DNS label made of its name and owner); 'https://dash.example.org': one separate "
+        "origin for every dashboard (protects the hub and the gateway, not dashboards from "
+        "each other). Empty: dashboards on the gateway's own origin, where a dashboard's "
+        "script can use the viewer's hub and Podium sessions (a warning at start). Requests "
+        "for these hosts must reach the gateway (see docs/admin.md).",
+    ).tag(config=True)
+    public_url = Unicode(
+        help="Where browsers reach the hub and the gateway, e.g. https://hub.example.org "
+        "(default: $JUPYTERHUB_PUBLIC_URL's origin). Needed with dashboard_origin: a "
+        "dashboard's origin sends people there to sign in.",
     ).tag(config=True)
 
     ip = Unicode(
@@ -200,6 +219,11 @@ class Podium(Application):
         }
     )
 
+    @default("public_url")
+    def _public_url(self) -> str:
+        parts = urlsplit(os.environ.get("JUPYTERHUB_PUBLIC_URL", ""))
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
     @default("ip")
     def _ip(self) -> str:
         return urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).hostname or "127.0.0.1"
@@ -248,6 +272,19 @@ class Podium(Application):
         if not value.startswith("/"):
             value = "/" + value
         return value if value.endswith("/") else value + "/"
+
+    def origins(self) -> Origins:
+        """The dashboard origins; a template that cannot work stops Podium at start."""
+        try:
+            origins = Origins.parse(self.dashboard_origin)
+        except OriginError as e:
+            raise Misconfigured(f"c.Podium.dashboard_origin: {e}") from None
+        if origins.isolated and not urlsplit(self.public_url).netloc:
+            raise Misconfigured(
+                "c.Podium.dashboard_origin needs c.Podium.public_url (where browsers reach "
+                "the hub, e.g. https://hub.example.org): dashboards send people there to sign in"
+            )
+        return origins
 
     def policy(self) -> Policy:
         return Policy(

@@ -15,10 +15,13 @@ import re
 from urllib.parse import urlsplit
 
 from gateway.auth import SESSION_COOKIE, STATE_COOKIE, XSRF_COOKIE
+from gateway.handoff import DASHBOARD_COOKIE
 from runners.guard import CREDENTIAL_HEADER
 from runners.http1 import Request
 
-GATEWAY_COOKIES = frozenset({SESSION_COOKIE.encode(), XSRF_COOKIE.encode(), STATE_COOKIE.encode()})
+GATEWAY_COOKIES = frozenset(
+    name.encode() for name in (SESSION_COOKIE, XSRF_COOKIE, STATE_COOKIE, DASHBOARD_COOKIE)
+)
 _PREFIX = b"podium-"
 
 # Hop-by-hop headers, plus what the gateway replaces or must never pass on.

@@ -38,6 +38,7 @@ from gateway.forwarding import (
     upstream_head,
     wants_websocket,
 )
+from gateway.handoff import DASHBOARD_COOKIE
 from gateway.launchers.base import Runtime, runner_credential
 from gateway.limits import ViewerLimits
 from gateway.pages import error_bytes
@@ -51,6 +52,7 @@ HEAD_TIMEOUT = 30.0  # a client that sends no whole request head in time is drop
 IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's own server
 HOLD_SECONDS = 15.0  # how long a request waits for a starting dashboard before a 503
 _SESSION = SESSION_COOKIE.encode()
+_DASHBOARD = DASHBOARD_COOKIE.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,12 @@ def wants_page(request: Request) -> bool:
     """A person opening the page (the progress page is for them), as the application
     tells it (gateway.proxy.wants_page): a GET that accepts HTML."""
     return request.method == b"GET" and any(b"text/html" in v for v in request.head.get(b"accept"))
+
+
+def host_of(request: Request) -> str:
+    """The ``Host`` the browser sent (never ``X-Forwarded-Host``, which a page can set)."""
+    hosts = request.head.get(b"host")
+    return hosts[0].decode("latin-1") if len(hosts) == 1 else ""
 
 
 def client_address(request: Request, peer: str) -> str:
@@ -93,6 +101,7 @@ class FrontDoor(Listener):
             config.viewer_request_rate, config.viewer_request_burst, config.viewer_websockets
         )
         self.app_socket = app_socket
+        self.origins = app[keys.ORIGINS]
         self._credentials: dict[tuple[Key, str], str] = {}
 
     # --- the relay's policy ------------------------------------------------------------
@@ -100,16 +109,26 @@ class FrontDoor(Listener):
         key = self.dashboard_key(request.path)
         if key is None:
             return self.to_app(request)
-        authorization, session = self._credentials_of(request)
-        who = self.auth.known(authorization, session)
+        cookie = _SESSION
+        if self.origins.isolated:
+            if not self.origins.serves(host_of(request), *key):
+                return self.to_app(request)  # the gateway's origin sends people on; else 404
+            cookie = _DASHBOARD
+        authorization, session = self._credentials_of(request, cookie)
+        dashboard_id = f"{key[0]}/{key[1]}" if cookie == _DASHBOARD else None
+        who = self.auth.known(authorization, session, dashboard_id)
         found = self.lifecycle.reads.cached(*key)
         if who is None or found is None or self._holds(request, who, found[0]):
-            return asyncio.ensure_future(self._decide_later(request, peer, key))
+            future = self._decide_later(request, peer, key, cookie, dashboard_id)
+            return asyncio.ensure_future(future)
         return self.route(request, peer, who, *found)
 
-    async def _decide_later(self, request: Request, peer: str, key: Key) -> Verdict:
+    async def _decide_later(
+        self, request: Request, peer: str, key: Key, cookie: bytes, dashboard_id: str | None
+    ) -> Verdict:
         try:
-            who = await self.auth.identify_by(*self._credentials_of(request))
+            authorization, session = self._credentials_of(request, cookie)
+            who = await self.auth.identify_by(authorization, session, dashboard_id)
             dashboard, runtime = await self.lifecycle.reads.lookup(*key)
             deadline = time.monotonic() + HOLD_SECONDS
             while self._holds(request, who, dashboard) and time.monotonic() < deadline:
@@ -177,10 +196,12 @@ class FrontDoor(Listener):
         return path.endswith(b"/") and path.count(b"/") == self._prefix.count(b"/") + 2
 
     @staticmethod
-    def _credentials_of(request: Request) -> tuple[str, str | None]:
+    def _credentials_of(request: Request, cookie: bytes) -> tuple[str, str | None]:
+        """The ``Authorization`` header and the cookie that names the viewer here: the
+        session on the gateway's origin, the dashboard's own on a dashboard origin."""
         authorization = request.head.get(b"authorization")
         cookies = b"; ".join(request.head.get(b"cookie"))
-        session = cookie_value(cookies, _SESSION) if cookies else None
+        session = cookie_value(cookies, cookie) if cookies else None
         return (
             authorization[0].decode("latin-1") if len(authorization) == 1 else "",
             session.decode("latin-1") if session else None,
@@ -202,7 +223,7 @@ class FrontDoor(Listener):
         ):
             return self.to_app(request)
         websocket = wants_websocket(request)
-        if websocket and not same_origin(*origin_and_host(request)):
+        if websocket and not self._same_origin(request):
             return self.to_app(request)  # it refuses with 403
         viewer = who.user.name if who.user else "anonymous at " + client_address(request, peer)
         if not self.limits.allow_request(viewer, time.monotonic()):
@@ -231,6 +252,17 @@ class FrontDoor(Listener):
             filtered=True,
             message_limit=limit,
         )
+
+    def _same_origin(self, request: Request) -> bool:
+        """A WebSocket comes from a page of the origin it is served on (scheme included
+        on a dashboard origin, whose scheme the admin named)."""
+        if not self.origins.isolated:
+            return same_origin(*origin_and_host(request))
+        origins = request.head.get(b"origin")
+        if not origins:
+            return True  # not a browser: a script with a token has no origin to forge
+        expected = f"{self.origins.scheme}://{host_of(request)}".lower()
+        return len(origins) == 1 and origins[0].decode("latin-1").lower() == expected
 
     def too_many(self, message: str) -> bytes:
         return error_bytes(self.site, 429, message, extra=(("Retry-After", "1"),))

@@ -7,9 +7,11 @@ from aiohttp import web
 
 from gateway.auth import Auth
 from gateway.config import Podium
+from gateway.handoff import Handoff
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.lifecycle import Lifecycle
+from gateway.origins import Origins
 from gateway.render import Site
 from gateway.store import Store
 from gateway.validation import Policy
@@ -23,3 +25,5 @@ STORE = web.AppKey("store", Store)
 LAUNCHER = web.AppKey("launcher", Launcher)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 SITE = web.AppKey("site", Site)
+ORIGINS = web.AppKey("origins", Origins)
+HANDOFF = web.AppKey("handoff", Handoff)

@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.access import can_view
 from gateway.api import IDENTITY
+from gateway.dashboard_hosts import crossing
 from gateway.dashboards import Dashboard
 from gateway.errors import NotFound
 from gateway.forwarding import same_origin
@@ -49,6 +50,15 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
     if request.match_info.get("slash") == "":
         query = f"?{request.query_string}" if request.query_string else ""
         return web.Response(status=302, headers={"Location": dashboard.url(config.prefix) + query})
+    origins = app[keys.ORIGINS]
+    if origins.isolated:
+        # Served on its own origin only: a page is sent there, nothing else is answered here.
+        if request.method != "GET" or request.headers.get("Upgrade"):
+            origin = origins.origin(owner, name)
+            return web.Response(status=404, text=f"404: this dashboard is served at {origin}\n")
+        if dashboard.status == "ready":
+            return crossing(request, dashboard)
+        return await wake(request, dashboard)
     if request.headers.get("Upgrade", "").lower() == "websocket" and not same_origin(
         request.headers.get("Origin"),
         request.headers.get("X-Forwarded-Host", request.headers.get("Host")),

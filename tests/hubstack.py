@@ -94,6 +94,11 @@ c.LocalLauncher.state_dir = "{dir}/runners"
 c.LocalLauncher.ready_timeout = 120
 """
 
+ISOLATED = """
+c.Podium.dashboard_origin = "http://{{dashboard}}.localhost:{port}"
+c.Podium.public_url = "http://127.0.0.1:{port}"
+"""
+
 
 @dataclass
 class HubStack:
@@ -201,8 +206,14 @@ async def wait_http(
 
 @asynccontextmanager
 async def hub_stack(
-    tmp: Path, db_url: str = "", podium_extra: str = "", hub_extra: str = ""
+    tmp: Path,
+    db_url: str = "",
+    podium_extra: str = "",
+    hub_extra: str = "",
+    isolated: bool = False,
 ) -> AsyncIterator[HubStack]:
+    """The stack; ``isolated``: each dashboard on its own origin, ``<label>.localhost``
+    (browsers take any name under localhost for this machine)."""
     stack = HubStack(
         dir=tmp, port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
         podium_port=free_port(), podium_token=secrets.token_hex(32), admin_token=secrets.token_hex(32),
@@ -215,6 +226,8 @@ async def hub_stack(
         "proxy_token": secrets.token_hex(16), "proxy_managed": True, "db_url": stack.db_url,
     }  # fmt: skip
     (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG.format(**values) + hub_extra)
+    if isolated:
+        podium_extra += ISOLATED.format(**values)
     (tmp / "podium_config.py").write_text(PODIUM_CONFIG.format(**values) + podium_extra)
     try:
         await stack.start_podium()  # first, so the hub does not wait for it
