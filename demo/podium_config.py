@@ -11,3 +11,6 @@ c.Podium.cookie_secret_file = f"{here}/podium_cookie_secret"
 c.LocalLauncher.user_root = f"{here}/home/{{username}}"
 c.LocalLauncher.state_dir = f"{here}/runners"
 c.Podium.proxy_api_url = os.environ["PODIUM_PROXY_API_URL"]  # the token: $CONFIGPROXY_AUTH_TOKEN
+# Every dashboard on its own origin: its page can never act as its viewer (docs/admin.md).
+c.Podium.public_url = os.environ["PODIUM_DEMO_PUBLIC_URL"]
+c.Podium.dashboard_origin = os.environ["PODIUM_DEMO_DASHBOARD_ORIGIN"]

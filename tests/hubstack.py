@@ -25,6 +25,9 @@ from typing import Any
 
 import aiohttp
 import psutil
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from gateway.origins import dashboard_label
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -111,6 +114,7 @@ class HubStack:
     admin_token: str
     db_url: str
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    isolated: bool = False  # each dashboard on its own origin, <label>.localhost:<port>
 
     @property
     def base(self) -> str:
@@ -119,6 +123,16 @@ class HubStack:
     @property
     def podium(self) -> str:
         return self.base + "/dashboards/"
+
+    def dashboard_host(self, owner: str, name: str) -> str:
+        """The ``Host`` a dashboard is served on (the gateway's, when not isolated)."""
+        if not self.isolated:
+            return f"127.0.0.1:{self.port}"
+        return f"{dashboard_label(owner, name)}.localhost:{self.port}"
+
+    def dashboard(self, owner: str, name: str) -> str:
+        """Where a dashboard's bytes are served: its shareable link, or on its own origin."""
+        return f"http://{self.dashboard_host(owner, name)}/dashboards/{owner}/{name}/"
 
     def gateway(self) -> psutil.Process:
         """The process serving the gateway's port (``podium``'s supervised child)."""
@@ -228,6 +242,7 @@ async def hub_stack(
     (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG.format(**values) + hub_extra)
     if isolated:
         podium_extra += ISOLATED.format(**values)
+        stack.isolated = True
     (tmp / "podium_config.py").write_text(PODIUM_CONFIG.format(**values) + podium_extra)
     try:
         await stack.start_podium()  # first, so the hub does not wait for it
@@ -254,9 +269,32 @@ def stop_leftovers(stack: HubStack) -> None:
                 proc.kill()
 
 
+class Loopback(AbstractResolver):
+    """Every name to 127.0.0.1, as browsers do for ``*.localhost`` (the system resolver does not)."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET, proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]  # fmt: skip
+
+    async def close(self) -> None:
+        pass
+
+
+def client(**kwargs: Any) -> aiohttp.ClientSession:
+    """A client session that reaches dashboard origins (``<label>.localhost``) here."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=Loopback()), **kwargs)
+
+
 def browser() -> aiohttp.ClientSession:
-    """A client that keeps cookies like a browser (also for 127.0.0.1, which aiohttp's default refuses)."""
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    """A client that keeps cookies like a browser (also for 127.0.0.1, which aiohttp's default
+    refuses) and reaches dashboard origins."""
+    return client(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
 async def browser_login(

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.hubstack import HubStack, hub_stack
+from tests.hubstack import HubStack, client, hub_stack
 from tests.runners.harness import APPS
 
 pytestmark = pytest.mark.functional
@@ -39,14 +39,20 @@ PODIUM_EXTRA = 'c.Podium.frameworks = ["custom", "streamlit"]\n'
 HUB_EXTRA = "c.JupyterHub.last_activity_interval = 1\nc.JupyterHub.log_level = 'DEBUG'\n"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["one-origin", "isolated"])
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[HubStack]:
+    """Each dashboard on the gateway's origin, and on its own (everything the same there)."""
     tmp = tmp_path_factory.mktemp("proxy")
     (tmp / "home" / "alice" / "probe").mkdir(parents=True)
     shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / "alice" / "probe")
-    async with hub_stack(tmp, podium_extra=PODIUM_EXTRA, hub_extra=HUB_EXTRA) as s:
+    isolated = request.param == "isolated"
+    async with hub_stack(
+        tmp, podium_extra=PODIUM_EXTRA, hub_extra=HUB_EXTRA, isolated=isolated
+    ) as s:
         alice = {"Authorization": f"token {await s.token_for('alice')}"}
-        async with aiohttp.ClientSession(headers=alice) as session:
+        async with client(headers=alice) as session:
             async with session.post(s.podium + "_/api/dashboards", json=PROBE) as r:
                 assert r.status == 201, await r.text()
             async with session.post(s.podium + "_/api/dashboards/alice/probe/start") as r:
@@ -65,7 +71,7 @@ async def bob(stack: HubStack) -> dict[str, str]:
 
 
 def probe(stack: HubStack, path: str = "") -> str:
-    return stack.podium + "alice/probe/" + path
+    return stack.dashboard("alice", "probe") + path
 
 
 async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) -> None:
@@ -78,7 +84,7 @@ async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) 
         "X-Hop": "1",
         "Connection": "keep-alive, X-Hop",
     }
-    async with aiohttp.ClientSession() as s, s.get(probe(stack, "headers"), headers=sent) as r:
+    async with client() as s, s.get(probe(stack, "headers"), headers=sent) as r:
         assert r.status == 200
         pairs: list[list[str]] = (await r.json())["headers"]
     got: dict[str, list[str]] = {}
@@ -90,12 +96,12 @@ async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) 
     assert "x-hop" not in got
     # The client's claim, then the proxy's peer, then the gateway's: appended, never replaced.
     assert got["x-forwarded-for"] == ["203.0.113.7,127.0.0.1, 127.0.0.1"]
-    assert got["host"] == [f"127.0.0.1:{stack.port}"]
+    assert got["host"] == [stack.dashboard_host("alice", "probe")]
 
 
 async def test_a_10_mb_download_streams_through(stack: HubStack, bob: dict[str, str]) -> None:
     digest, size = hashlib.sha256(), 0
-    async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "big")) as r:
+    async with client(headers=bob) as s, s.get(probe(stack, "big")) as r:
         assert r.status == 200 and r.headers.get("Transfer-Encoding") == "chunked"
         async for chunk in r.content.iter_any():
             digest.update(chunk)
@@ -114,7 +120,7 @@ async def test_uploads_stream_through(stack: HubStack, bob: dict[str, str], chun
 
     data: Any = body() if chunked else io.BytesIO(block * 200)
     async with (
-        aiohttp.ClientSession(headers=bob) as s,
+        client(headers=bob) as s,
         s.post(probe(stack, "upload"), data=data) as r,
     ):
         assert r.status == 200, await r.text()
@@ -125,7 +131,7 @@ async def test_uploads_stream_through(stack: HubStack, bob: dict[str, str], chun
 async def test_server_sent_events_arrive_as_they_are_sent(
     stack: HubStack, bob: dict[str, str]
 ) -> None:
-    async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "events")) as r:
+    async with client(headers=bob) as s, s.get(probe(stack, "events")) as r:
         assert r.headers["Content-Type"].startswith("text/event-stream")
         first = await r.content.readline()
         arrived = time.monotonic()
@@ -142,9 +148,10 @@ async def test_websocket_messages_close_codes_and_subprotocols(
     stack: HubStack, bob: dict[str, str]
 ) -> None:
     url = probe(stack, "ws").replace("http", "ws", 1)
+    origin = "http://" + stack.dashboard_host("alice", "probe")
     async with (
-        aiohttp.ClientSession(headers=bob) as s,
-        s.ws_connect(url, protocols=("chat.v1",), headers={"Origin": stack.base}) as ws,
+        client(headers=bob) as s,
+        s.ws_connect(url, protocols=("chat.v1",), headers={"Origin": origin}) as ws,
     ):
         assert ws.protocol == "chat.v1"
         await ws.send_str("hello")
@@ -160,7 +167,7 @@ async def test_websocket_messages_close_codes_and_subprotocols(
 async def test_a_dashboard_cannot_set_the_gateway_cookies(
     stack: HubStack, bob: dict[str, str]
 ) -> None:
-    async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "cookies")) as r:
+    async with client(headers=bob) as s, s.get(probe(stack, "cookies")) as r:
         assert r.status == 200
         names = [c.split("=", 1)[0] for c in r.headers.getall("Set-Cookie")]
     assert names == ["app-cookie"]
@@ -183,10 +190,11 @@ async def test_one_connection_pipelines_between_dashboard_and_gateway(
     page, then the dashboard again, all sent at once: answered in order, on one connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", stack.podium_port)
     auth = f"Authorization: {bob['Authorization']}\r\n"
+    host = stack.dashboard_host("alice", "probe")
     requests = [
-        "GET /dashboards/alice/probe/slow?s=0.4&n=1 HTTP/1.1\r\nHost: h\r\n" + auth,
+        "GET /dashboards/alice/probe/slow?s=0.4&n=1 HTTP/1.1\r\nHost: " + host + "\r\n" + auth,
         "GET /dashboards/_/health HTTP/1.1\r\nHost: h\r\n",
-        "GET /dashboards/alice/probe/slow?s=0&n=3 HTTP/1.1\r\nHost: h\r\n" + auth,
+        "GET /dashboards/alice/probe/slow?s=0&n=3 HTTP/1.1\r\nHost: " + host + "\r\n" + auth,
     ]
     writer.write("".join(r + "\r\n" for r in requests).encode())
     try:
@@ -222,6 +230,6 @@ async def test_the_route_survives_the_hubs_periodic_route_check(
     deadline = asyncio.get_running_loop().time() + 30
     while stack.log("jupyterhub").count("Checking routes") < checks + 3:
         assert asyncio.get_running_loop().time() < deadline, "the hub never checked its routes"
-        async with aiohttp.ClientSession(headers=bob) as s, s.get(probe(stack, "headers")) as r:
+        async with client(headers=bob) as s, s.get(probe(stack, "headers")) as r:
             assert r.status == 200  # reachable all along, the check running every second
         await asyncio.sleep(0.3)
