@@ -1,0 +1,143 @@
+"""Sign-in on a dashboard's own origin: codes, the dashboard's cookie, and what a dashboard
+origin answers (nothing of the gateway's)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import jwt
+import pytest
+import pytest_asyncio
+
+from gateway.auth import Auth
+from gateway.handoff import CODE_SECONDS, DASHBOARD_COOKIE, Handoff
+from tests.flows import api
+from tests.hubstack import HubStack, browser, browser_login, client, hub_stack
+from tests.runners.harness import APPS
+
+SECRET = b"s" * 32
+SESSION = {"iat": int(time.time()) - 10, "exp": int(time.time()) + 3600}
+
+
+def auth() -> Auth:
+    return Auth(
+        hub=None,  # type: ignore[arg-type]  # reading cookies asks the hub nothing
+        secret=SECRET, prefix="/dashboards/", hub_url="/hub/", client_id="c", callback_url="",
+        session_max_age=3600, refresh_interval=300, token_seconds=60,
+    )  # fmt: skip
+
+
+@pytest.mark.unit
+def test_a_code_opens_one_dashboard_once() -> None:
+    handoff = Handoff(SECRET)
+    code = handoff.code("bob", "alice", "sales", SESSION)
+    assert handoff.redeem(code, "alice", "other") is None  # another dashboard's
+    redeemed = handoff.redeem(code, "alice", "sales")
+    assert redeemed is not None and redeemed[1] == SESSION["exp"]
+    assert handoff.redeem(code, "alice", "sales") is None  # used
+    assert Handoff(b"x" * 32).redeem(handoff.code("bob", "a", "b", SESSION), "a", "b") is None
+
+
+@pytest.mark.unit
+def test_an_expired_code_is_nothing() -> None:
+    handoff = Handoff(SECRET)
+    old = {"use": "handoff", "sub": "bob", "dash": "alice/sales", "siat": 0, "sexp": 9e9,
+           "jti": "j", "exp": int(time.time()) - 1}  # fmt: skip
+    assert handoff.redeem(jwt.encode(old, SECRET, "HS256"), "alice", "sales") is None
+    assert CODE_SECONDS <= 60
+
+
+@pytest.mark.unit
+def test_a_dashboards_cookie_is_no_session_and_a_session_no_dashboards_cookie() -> None:
+    a = auth()
+    redeemed = Handoff(SECRET).redeem(
+        Handoff(SECRET).code("bob", "alice", "s", SESSION), "alice", "s"
+    )
+    assert redeemed is not None
+    cookie = redeemed[0]
+    assert a._cookie_claims(cookie, "alice/s") is not None
+    assert a._cookie_claims(cookie, "alice/other") is None
+    assert a._cookie_claims(cookie, None) is None  # not a session
+    session = jwt.encode({"sub": "bob", **SESSION}, SECRET, "HS256")
+    assert a._cookie_claims(session, None) is not None
+    assert a._cookie_claims(session, "alice/s") is None  # not a dashboard's cookie
+    a.log_out("bob")  # ends both
+    assert a._cookie_claims(cookie, "alice/s") is None and a._cookie_claims(session, None) is None
+
+
+# --- on the wire ---------------------------------------------------------------------------
+PROBE = {
+    "name": "probe", "framework": "custom", "access": {"mode": "authenticated"},
+    "command": ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"],
+    "source": {"type": "storage", "path": "probe"},
+}  # fmt: skip
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
+    tmp = tmp_path_factory.mktemp("handoff")
+    (tmp / "home" / "alice" / "probe").mkdir(parents=True)
+    shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / "alice" / "probe")
+    extra = 'c.Podium.frameworks = ["custom"]\n'
+    async with hub_stack(tmp, podium_extra=extra, isolated=True) as s:
+        alice = await s.token_for("alice")
+        assert (await api(s, alice, "POST", "/dashboards", PROBE))[0] == 201
+        yield s
+
+
+async def raw(stack: HubStack, path: str, host: str, **kw: Any) -> tuple[int, str]:
+    async with (
+        client() as session,
+        session.get(stack.base + path, headers={"Host": host}, allow_redirects=False, **kw) as r,
+    ):
+        return r.status, await r.text()
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboards/",
+        "/dashboards/_/api/dashboards",
+        "/dashboards/_/new",
+        "/dashboards/_/static/podium.js",
+        "/dashboards/_/api/user",
+        "/dashboards/alice/other/",  # another dashboard's path on this one's host
+        "/dashboards/_/signin?code=x&next=/dashboards/alice/other/",
+    ],
+)
+async def test_a_dashboard_origin_serves_nothing_of_the_gateway(stack: HubStack, path: str) -> None:
+    status, text = await raw(stack, path, stack.dashboard_host("alice", "probe"))
+    assert status in (400, 404), (status, text[:200])
+    assert "_xsrf" not in text and "podium.js" not in text
+
+
+@pytest.mark.functional
+async def test_a_viewer_crosses_once_per_code(stack: HubStack) -> None:
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        crossing = None  # the first visit wakes it (the progress page); then bob is sent on
+        for _ in range(240):
+            async with bob.get(stack.podium + "alice/probe/headers", allow_redirects=False) as r:
+                if r.status == 302 and "_/signin" in r.headers["Location"]:
+                    crossing = r.headers["Location"]
+                    break
+            await asyncio.sleep(0.25)
+        assert crossing is not None and crossing.startswith("http://probe--alice.localhost:")
+        async with bob.get(crossing) as r:
+            assert r.status == 200 and str(r.url).endswith("/dashboards/alice/probe/headers")
+            seen = {k.lower(): v for k, v in (await r.json())["headers"]}
+        assert seen["x-podium-user"] == "bob" and "cookie" not in seen  # its own cookie stays
+        cookies = {c.key: c for c in bob.cookie_jar if c["domain"].startswith("probe--alice")}
+        assert cookies[DASHBOARD_COOKIE]["httponly"]
+        async with bob.get(crossing, allow_redirects=False) as r:
+            assert r.status == 403  # a code works once
+        async with bob.get(stack.podium + "_/logout", allow_redirects=False) as r:
+            assert r.status == 302
+        origin = "http://" + stack.dashboard_host("alice", "probe")
+        async with bob.get(origin + "/dashboards/alice/probe/headers", allow_redirects=False) as r:
+            assert r.status == 302 and r.headers["Location"].startswith(stack.base)  # signed out
