@@ -130,6 +130,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per load measurement")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--warm-runners", type=int, default=1, help="c.LocalLauncher.warm_runners")
+    parser.add_argument(
+        "--one-origin",
+        action="store_true",
+        help="dashboards on the gateway's origin (default: each on its own, as in the demo)",
+    )
     args = parser.parse_args()
     chosen = [name for name in args.only.split(",") if name]
     unknown = set(chosen) - set(SECTIONS)
@@ -145,11 +150,19 @@ async def main() -> None:
     )
     tmp = Path(tempfile.mkdtemp(prefix="podium-bench-"))
     print(
-        f"podium bench, {time.strftime('%Y-%m-%d %H:%M')}, {sys.platform}, python {sys.version.split()[0]}"
+        f"podium bench, {time.strftime('%Y-%m-%d %H:%M')}, {sys.platform}, python {sys.version.split()[0]}, "
+        + (
+            "dashboards on the gateway's origin"
+            if args.one_origin
+            else "each dashboard on its own origin"
+        )
     )
     try:
         async with hub_stack(
-            tmp, podium_extra=PODIUM_EXTRA.format(warm=args.warm_runners), hub_extra=hub_extra
+            tmp,
+            podium_extra=PODIUM_EXTRA.format(warm=args.warm_runners),
+            hub_extra=hub_extra,
+            isolated=not args.one_origin,
         ) as stack:
             s = await setup_dashboard(stack)
             async with run_app(stack, s), chp_hop(stack, s):

@@ -111,13 +111,20 @@ async def setup_dashboard(stack: HubStack) -> Setup:
     await ready(stack, token, "bench")
     spec = json.loads((stack.dir / "runners" / "alice" / "bench" / "spec.json").read_text())
     s = Setup(stack, token, spec["port"], spec["credential"])
+    # On its own origin (the default here): the same sockets, the dashboard's Host.
+    headers = {**s.auth, **on_its_origin(stack, "bench")}
     s.targets["Podium (CHP+gateway)"] = Target(
-        "Podium (CHP+gateway)", stack.base + DASHBOARD, s.auth
+        "Podium (CHP+gateway)", stack.base + DASHBOARD, headers
     )
     s.targets["gateway hop"] = Target(
-        "gateway hop", f"http://127.0.0.1:{stack.podium_port}{DASHBOARD}", s.auth
+        "gateway hop", f"http://127.0.0.1:{stack.podium_port}{DASHBOARD}", headers
     )
     return s
+
+
+def on_its_origin(stack: HubStack, name: str) -> dict[str, str]:
+    """The ``Host`` of alice's dashboard ``name`` when it is served on its own origin."""
+    return {"Host": stack.dashboard_host("alice", name)} if stack.isolated else {}
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from bench.measure import table, wrk
-from bench.paths import COMMAND, Setup, api, ready
+from bench.paths import COMMAND, Setup, api, on_its_origin, ready
 
 REGISTERED, RUNNING, VIEWERS = 500, 50, 200
 
@@ -32,19 +32,27 @@ async def scale(s: Setup, seconds: float) -> None:
         await api(stack, s.token, "POST", f"/dashboards/alice/{name}/start")
     await asyncio.gather(*(ready(stack, s.token, name, 300) for name in running))
     script = stack.dir / "viewers.lua"
-    paths = ", ".join(f'"/dashboards/alice/{name}/"' for name in running)
-    script.write_text(
-        f"local paths = {{{paths}}}\n"
-        "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
+    # Each request for a random dashboard, on its own origin when the stack is isolated.
+    pages = ", ".join(
+        f'{{"/dashboards/alice/{name}/", "{stack.dashboard_host("alice", name)}"}}'
+        for name in running
     )
+    script.write_text(
+        f"local pages = {{{pages}}}\n"
+        "request = function()\n"
+        "  local page = pages[math.random(#pages)]\n"
+        "  return wrk.format('GET', page[1], {Host = page[2]})\n"
+        "end\n"
+    )
+    one = {**s.auth, **on_its_origin(stack, running[0])}
     gateway = stack.gateway()
     rows = []
-    for label, url, lua in (
-        (f"spread over {RUNNING}", stack.base + "/", str(script)),
-        ("all on one", stack.base + f"/dashboards/alice/{running[0]}/", None),
+    for label, url, headers, lua in (
+        (f"spread over {RUNNING}", stack.base + "/", s.auth, str(script)),
+        ("all on one", stack.base + f"/dashboards/alice/{running[0]}/", one, None),
     ):
         gateway.cpu_percent()
-        load = await asyncio.to_thread(wrk, url, s.auth, seconds * 3, VIEWERS, lua)
+        load = await asyncio.to_thread(wrk, url, headers, seconds * 3, VIEWERS, lua)
         cpu = gateway.cpu_percent()
         rss = gateway.memory_info().rss / 2**20
         rows.append(

@@ -18,7 +18,7 @@ import aiohttp
 import psutil
 
 from bench.measure import table
-from bench.paths import Setup, api
+from bench.paths import Setup, api, on_its_origin
 from tests.flows import until_ok
 from tests.hubstack import ROOT, free_port
 
@@ -68,6 +68,8 @@ async def floor(s: Setup, framework: str) -> float:
 
 
 async def through_podium(s: Setup, name: str) -> float:
+    """The shareable link (its progress page, on the gateway's origin), then the app's first
+    page where it is served (on its own origin when the stack is isolated)."""
     url = f"{s.stack.podium}alice/{name}/"
     events = f"{s.stack.podium}_/api/dashboards/alice/{name}/events"
     headers = {**s.auth, "Accept": "text/html"}
@@ -80,6 +82,9 @@ async def through_podium(s: Setup, name: str) -> float:
             async for line in r.content:
                 if line.startswith(b"data: ") and json.loads(line[6:])["status"] != "starting":
                     break
+        app = on_its_origin(s.stack, name)
+        if app:
+            session.headers.update(app)
         await until_ok(session, url, began + 120, every=0.01)
         took = time.monotonic() - began
     await api(s.stack, s.token, "POST", f"/dashboards/alice/{name}/stop")
