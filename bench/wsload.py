@@ -38,7 +38,7 @@ async def connect(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    host = parts.netloc
+    host = headers.get("Host", parts.netloc)  # a dashboard's own origin, on the same socket
     lines = [
         f"GET {parts.path or '/'} HTTP/1.1",
         f"Host: {host}",
@@ -46,7 +46,7 @@ async def connect(
         "Connection: Upgrade",
         f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
         "Sec-WebSocket-Version: 13",
-        *(f"{k}: {v}" for k, v in headers.items()),
+        *(f"{k}: {v}" for k, v in headers.items() if k != "Host"),
     ]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     head = await reader.readuntil(b"\r\n\r\n")
