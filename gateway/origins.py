@@ -18,6 +18,7 @@ framework sees the same prefix on every origin; only the host changes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -36,6 +37,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+@functools.lru_cache(maxsize=4096)  # the front door asks on every request to a dashboard host
 def dashboard_label(owner: str, name: str) -> str:
     """The DNS label of a dashboard's own host: stable, unique, at most 63 characters.
 
