@@ -63,10 +63,11 @@ c.JupyterHub.services = [
             # restarts (the hub itself restores extra_routes only every 5 minutes).
             "PODIUM_PROXY_API_URL": proxy_api,
             "CONFIGPROXY_AUTH_TOKEN": proxy_token,
-            # Each dashboard on its own origin, http://<name>--<owner>.localhost:<port>
-            # (browsers send any name under localhost to this machine; no DNS set-up).
+            # Each dashboard on its own origin, http://<name>--<owner>.localhost:<gateway's
+            # port> (browsers send any name under localhost to this machine; no DNS set-up),
+            # straight to the gateway: the hub answers nothing on a dashboard's origin.
             "PODIUM_DEMO_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "PODIUM_DEMO_DASHBOARD_ORIGIN": f"http://{{dashboard}}.localhost:{port}",
+            "PODIUM_DEMO_DASHBOARD_ORIGIN": gateway.replace("127.0.0.1", "{dashboard}.localhost"),
         },
     },
     {"name": "demo-seed", "api_token": os.environ["PODIUM_DEMO_SEED_TOKEN"]},

@@ -98,7 +98,7 @@ c.LocalLauncher.ready_timeout = 120
 """
 
 ISOLATED = """
-c.Podium.dashboard_origin = "http://{{dashboard}}.localhost:{port}"
+c.Podium.dashboard_origin = "http://{{dashboard}}.localhost:{podium_port}"
 c.Podium.public_url = "http://127.0.0.1:{port}"
 """
 
@@ -128,7 +128,7 @@ class HubStack:
         """The ``Host`` a dashboard is served on (the gateway's, when not isolated)."""
         if not self.isolated:
             return f"127.0.0.1:{self.port}"
-        return f"{dashboard_label(owner, name)}.localhost:{self.port}"
+        return f"{dashboard_label(owner, name)}.localhost:{self.podium_port}"
 
     def dashboard(self, owner: str, name: str) -> str:
         """Where a dashboard's bytes are served: its shareable link, or on its own origin."""
@@ -226,8 +226,8 @@ async def hub_stack(
     hub_extra: str = "",
     isolated: bool = False,
 ) -> AsyncIterator[HubStack]:
-    """The stack; ``isolated``: each dashboard on its own origin, ``<label>.localhost``
-    (browsers take any name under localhost for this machine)."""
+    """The stack; ``isolated``: each dashboard on its own origin, ``<label>.localhost`` on
+    the gateway's own port (browsers take any name under localhost for this machine)."""
     stack = HubStack(
         dir=tmp, port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
         podium_port=free_port(), podium_token=secrets.token_hex(32), admin_token=secrets.token_hex(32),

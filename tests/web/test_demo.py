@@ -120,8 +120,8 @@ async def test_bob_logs_in_through_the_hub_and_uses_the_streamlit_example(
         sales = page.get_by_role("link", name=re.compile("Sales by region"))
         await expect(sales.first).to_be_visible()
         await sales.first.click()
-        # Served on its own origin: http://sales--alice.localhost:<port>/dashboards/alice/sales/
-        own = f"http://sales--alice.localhost:{demo.port}/dashboards/alice/sales/"
+        # On its own origin, straight to the gateway: http://sales--alice.localhost:<its port>/…
+        own = f"http://sales--alice.localhost:{demo.gateway_port}/dashboards/alice/sales/"
         await page.wait_for_url(own, timeout=120_000)
         # The progress page, then Streamlit's own page, rendering the example.
         await expect(page.get_by_text("Total for EMEA")).to_be_visible(timeout=120_000)
@@ -140,7 +140,7 @@ async def test_a_visitor_is_sent_to_the_hub_and_comes_back_to_the_dashboard(
         await page.fill("#username_input", "carol")
         await page.fill("#password_input", PASSWORD)
         await page.click("#login_submit")
-        own = f"http://report--alice.localhost:{demo.port}/dashboards/alice/report/"
+        own = f"http://report--alice.localhost:{demo.gateway_port}/dashboards/alice/report/"
         await page.wait_for_url(own, timeout=120_000)
         await expect(page.get_by_text("week 8:")).to_be_visible(timeout=120_000)
     finally:

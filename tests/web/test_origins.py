@@ -77,7 +77,7 @@ async def test_a_dashboards_page_cannot_act_as_its_viewer(
         assert where.startswith("http://hostile--alice.localhost:"), where
         assert results == {
             "xsrf-cookie": "none", "create": "refused", "hub-token": "refused",
-            "gateway-page": 404,
+            "hub-login-here": 404, "gateway-page": 404,
         }, results  # fmt: skip
         assert created == [] and stolen == []
     else:  # the same page on the gateway's origin: what isolation prevents

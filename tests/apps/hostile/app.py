@@ -59,6 +59,11 @@ async function main() {
       }
       return "refused";
     }),
+    attempt("hub-login-here", async () => {
+      // A login form of the hub on this origin would give this page the hub's cookies.
+      const r = await fetch("/hub/login", {credentials: "include"}).catch(() => ({status: 0}));
+      return r.status;
+    }),
     attempt("gateway-page", async () => {
       const r = await fetch("/dashboards/_/new", {credentials: "include"});
       const text = await r.text();
