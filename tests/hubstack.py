@@ -27,7 +27,7 @@ import aiohttp
 import psutil
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gateway.origins import dashboard_label
+from gateway.origins import Origins
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -97,8 +97,9 @@ c.LocalLauncher.state_dir = "{dir}/runners"
 c.LocalLauncher.ready_timeout = 120
 """
 
+ORIGIN_PER_DASHBOARD = "http://{dashboard}.localhost:{podium_port}"
 ISOLATED = """
-c.Podium.dashboard_origin = "http://{{dashboard}}.localhost:{podium_port}"
+c.Podium.dashboard_origin = {origin!r}
 c.Podium.public_url = "http://127.0.0.1:{port}"
 """
 
@@ -114,7 +115,7 @@ class HubStack:
     admin_token: str
     db_url: str
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
-    isolated: bool = False  # each dashboard on its own origin, <label>.localhost:<port>
+    dashboard_origin: str = ""  # c.Podium.dashboard_origin ("": the gateway's origin)
 
     @property
     def base(self) -> str:
@@ -128,7 +129,11 @@ class HubStack:
         """The ``Host`` a dashboard is served on (the gateway's, when not isolated)."""
         if not self.isolated:
             return f"127.0.0.1:{self.port}"
-        return f"{dashboard_label(owner, name)}.localhost:{self.podium_port}"
+        return Origins.parse(self.dashboard_origin).origin(owner, name).split("://", 1)[1]
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.dashboard_origin)
 
     def dashboard(self, owner: str, name: str) -> str:
         """Where a dashboard's bytes are served: its shareable link, or on its own origin."""
@@ -224,10 +229,11 @@ async def hub_stack(
     db_url: str = "",
     podium_extra: str = "",
     hub_extra: str = "",
-    isolated: bool = False,
+    isolated: bool | str = False,
 ) -> AsyncIterator[HubStack]:
     """The stack; ``isolated``: each dashboard on its own origin, ``<label>.localhost`` on
-    the gateway's own port (browsers take any name under localhost for this machine)."""
+    the gateway's own port (browsers take any name under localhost for this machine), or
+    the dashboard origin template given ("{podium_port}" filled in)."""
     stack = HubStack(
         dir=tmp, port=free_port(), hub_port=free_port(), proxy_api_port=free_port(),
         podium_port=free_port(), podium_token=secrets.token_hex(32), admin_token=secrets.token_hex(32),
@@ -241,8 +247,9 @@ async def hub_stack(
     }  # fmt: skip
     (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG.format(**values) + hub_extra)
     if isolated:
-        podium_extra += ISOLATED.format(**values)
-        stack.isolated = True
+        template = isolated if isinstance(isolated, str) else ORIGIN_PER_DASHBOARD
+        stack.dashboard_origin = template.replace("{podium_port}", str(stack.podium_port))
+        podium_extra += ISOLATED.format(origin=stack.dashboard_origin, **values)
     (tmp / "podium_config.py").write_text(PODIUM_CONFIG.format(**values) + podium_extra)
     try:
         await stack.start_podium()  # first, so the hub does not wait for it
