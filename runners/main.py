@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import aiohttp
+import yarl
 
 from runners import __version__, recipes
 from runners.errors import (
@@ -56,6 +57,8 @@ async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
     deadline = began + timeout
     delay = 0.02  # a refused connection costs little: find the framework the moment it listens
     probe_timeout = aiohttp.ClientTimeout(total=10)
+    # Verbatim: yarl would turn the prefix's %27 into "'", a path the framework does not serve.
+    target = yarl.URL(url, encoded=True)
     async with aiohttp.ClientSession(timeout=probe_timeout) as session:
         while True:
             if framework.returncode is not None:
@@ -65,7 +68,7 @@ async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
                     log_tail=framework.tail(),
                 )
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                async with session.get(url, allow_redirects=False) as response:
+                async with session.get(target, allow_redirects=False) as response:
                     if response.status < 400:
                         return
             if time.monotonic() >= deadline:
