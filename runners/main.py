@@ -24,6 +24,7 @@ from runners.errors import (
     FrameworkStartError,
     ReadinessTimeout,
     RunnerError,
+    SpecError,
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
@@ -35,8 +36,18 @@ def say(message: str) -> None:
     print(f"podium-runner: {message}", file=sys.stderr, flush=True)
 
 
+TERMINATION_LOG = "/dev/termination-log"  # Kubernetes shows it in the pod's status
+
+
 def report(error: RunnerError) -> None:
-    say(f"error: {error.message}")
+    """The error line the launcher shows the owner (after ``podium-runner: error: ``)."""
+    message = error.message
+    if isinstance(error, SpecError):  # exit code 2: the same spec fails the same way again
+        message = f"the launch spec was refused: {message}"
+    say(f"error: {message}")
+    if os.path.exists(TERMINATION_LOG):
+        with contextlib.suppress(OSError), open(TERMINATION_LOG, "w") as f:
+            f.write(message)
     if error.log_tail:
         say(f"last {len(error.log_tail)} lines of output:")
         for line in error.log_tail:
