@@ -11,8 +11,9 @@ spaces (``Authenticator.validate_username``), lower-cased: names hold ``.``, ``@
   Any other spelling of the same name that a client may send (``o'neil`` raw,
   ``jane.doe%40example.org``) decodes to the same owner.
 - **Folder**: the name itself (a system user's home is named so), never escaped.
-- ``.`` and ``..`` are valid to JupyterHub but climb a path: they never become a segment or
-  a folder (nor does a name holding NUL, which no file name can hold).
+- ``.`` and ``..`` (valid to JupyterHub before 6.1) climb a path: they never become a
+  segment or a folder; nor does ``_`` (the gateway's own ``<prefix>_/`` pages) or a name
+  holding NUL (no file name can).
 
 The gateway imports this module; it imports nothing of the gateway's.
 """
@@ -40,10 +41,17 @@ def name_problem(name: str) -> str | None:
         return "an empty name"
     if name in (".", ".."):
         return f"the name {name!r} would climb out of its folder in a path or URL"
+    if name == "_":
+        return "the name '_' (the gateway's own pages live at <prefix>_/)"
     if "/" in name:
         return "a name holding '/'"
     if "\x00" in name:
         return "a name holding a NUL character"
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a name that is not Unicode text (a lone surrogate)"
     return None
 
 

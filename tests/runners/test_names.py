@@ -63,7 +63,7 @@ def test_other_spellings_name_the_same_owner_but_are_not_canonical(
     assert not prefix_ok(f"/dashboards/{spelling}/sales/")
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\x00b"])
+@pytest.mark.parametrize("name", ["", ".", "..", "_", "a/b", "a\x00b", "\ud800"])
 def test_names_that_would_climb_or_cannot_be_a_file_are_refused(name: str) -> None:
     with pytest.raises(UnusableName):
         owner_segment(name)
@@ -87,11 +87,16 @@ def test_no_owner_from_a_bad_segment(segment: str) -> None:
 
 
 # JupyterHub's validate_username: not empty, no "/", no leading or trailing space, not only
-# dots; normalized to lower case. NUL is left out: no file name can hold it (refused above).
+# dots; normalized to lower case. Left out, refused above: NUL (no file name can hold it)
+# and "_" (the gateway's own pages).
 hub_names = (
-    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=40)
+    st.text(
+        st.characters(blacklist_characters="/\x00", blacklist_categories=["Cs"]),
+        min_size=1,
+        max_size=40,
+    )
     .map(str.lower)
-    .filter(lambda n: n == n.strip() and n and set(n) != {"."})
+    .filter(lambda n: n == n.strip() and n and set(n) != {"."} and n != "_")
 )
 
 
