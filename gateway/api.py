@@ -16,6 +16,7 @@ from gateway.launchers.base import Runtime
 from gateway.openapi import document
 from gateway.validation import parse_create, parse_patch, rebuild_needed
 from runners.errors import SpecError
+from runners.names import name_problem
 from runners.spec import relative_path
 
 IDENTITY = web.RequestKey("identity", Identity)
@@ -106,6 +107,12 @@ def check_can_create(request: web.Request, user: User) -> None:
     groups = request.app[keys.CONFIG].creator_groups
     if not can_create(user, groups):
         raise Forbidden(f"creating dashboards is limited to members of: {', '.join(groups)}")
+    problem = name_problem(user.name)
+    if problem is not None:  # "." or "..": valid to older hubs, a path that climbs to us
+        raise Forbidden(
+            f"dashboards cannot be published as {user.name!r}: {problem}. "
+            "A hub admin can rename the account."
+        )
 
 
 async def create(request: web.Request, user: User, doc: Any) -> Dashboard:
@@ -141,7 +148,7 @@ async def create_dashboard(request: web.Request) -> web.Response:
     dashboard = await create(request, user, await read_json(request))
     response = _json(request, dashboard, status=201)
     prefix = request.app[keys.CONFIG].prefix
-    response.headers["Location"] = f"{prefix}_/api/dashboards/{user.name}/{dashboard.name}"
+    response.headers["Location"] = f"{prefix}_/api/dashboards/{dashboard.path}"
     return response
 
 

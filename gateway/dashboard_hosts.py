@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -27,6 +27,7 @@ from gateway.auth import redirect
 from gateway.dashboards import Dashboard
 from gateway.errors import NotFound
 from gateway.handoff import DASHBOARD_COOKIE, SIGNIN
+from runners.names import UnusableName, owner_from_segment, owner_segment
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,9 +35,15 @@ PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def dashboard_of(path: str, prefix: str) -> tuple[str, str] | None:
-    """``(owner, name)`` of a raw path inside a dashboard (``<prefix><owner>/<name>/…``)."""
+    """``(owner, name)`` of a raw path inside a dashboard (``<prefix><owner>/<name>/…``),
+    however the owner is spelt (runners.names)."""
     found = dashboard_path(path, prefix)
-    return None if found is None else (unquote(found[0]), found[1])
+    if found is None:
+        return None
+    try:
+        return owner_from_segment(found[0]), found[1]
+    except UnusableName:
+        return None
 
 
 def dashboard_path(path: str, prefix: str) -> tuple[str, str] | None:
@@ -119,7 +126,10 @@ def crossing(request: web.Request, dashboard: Dashboard) -> web.Response:
     """On the gateway's origin, a viewer allowed to see a ready ``dashboard``: on to its
     origin, with a sign-in code when they are signed in (a public dashboard needs none)."""
     origin = request.app[keys.ORIGINS].origin(dashboard.owner, dashboard.name)
-    path = request.raw_path
+    prefix = request.app[keys.CONFIG].prefix
+    spelt = dashboard_path(request.raw_path, prefix)
+    rest = request.raw_path[len(prefix) + len(spelt[0]) :] if spelt else "/"
+    path = prefix + owner_segment(dashboard.owner) + rest  # as every link spells it
     session = request.app[keys.AUTH].session_claims(request)
     if session is None:
         return redirect(origin + path)

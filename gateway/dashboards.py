@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+
+from runners.names import owner_segment
 
 ACCESS_MODES = ("private", "restricted", "authenticated", "public")
 STATUSES = ("stopped", "starting", "ready", "stopping", "failed")
@@ -65,9 +66,14 @@ class Dashboard:
     def key(self) -> tuple[str, str]:
         return (self.owner, self.name)
 
+    @property
+    def path(self) -> str:
+        """``<owner>/<name>`` as every URL of the dashboard spells it (runners.names)."""
+        return f"{owner_segment(self.owner)}/{self.name}"
+
     def url(self, prefix: str) -> str:
         """The shareable link: stable across restarts, rebuilds and gateway restarts."""
-        return f"{prefix}{quote(self.owner, safe='')}/{self.name}/"
+        return f"{prefix}{self.path}/"
 
     def as_json(self, prefix: str) -> dict[str, Any]:
         return {

@@ -16,10 +16,11 @@ private Unix socket, which answers it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -43,6 +44,7 @@ from gateway.launchers.base import Runtime, runner_credential
 from gateway.limits import ViewerLimits
 from gateway.pages import error_bytes
 from runners.http1 import Request
+from runners.names import UnusableName, owner_from_segment, owner_segment
 from runners.policy import Forward, Verdict
 from runners.relay import Listener
 
@@ -61,6 +63,17 @@ class Tag:
 
     key: Key
     viewer: str
+
+
+@functools.lru_cache(maxsize=4096)
+def owner_of(segment: bytes) -> tuple[str, bytes] | None:
+    """The owner an owner segment names however it is spelt (``o'neil``, ``o%27neil``), and
+    its canonical spelling (runners.names); None when it names no owner."""
+    try:
+        owner = owner_from_segment(segment.decode("utf-8"))
+    except (UnicodeDecodeError, UnusableName):
+        return None
+    return owner, owner_segment(owner).encode()
 
 
 def wants_page(request: Request) -> bool:
@@ -109,6 +122,7 @@ class FrontDoor(Listener):
         key = self.dashboard_key(request.path)
         if key is None:
             return self.to_app(request)
+        request = self.canonical(request)
         cookie = _SESSION
         if self.origins.isolated:
             if not self.origins.serves(host_of(request), *key):
@@ -185,11 +199,31 @@ class FrontDoor(Listener):
         parts = path[len(self._prefix) :].split(b"/", 2)
         if len(parts) < 3 or parts[0] in (b"", b"_") or not parts[1]:
             return None
+        found = owner_of(parts[0])
         try:
-            owner, name = parts[0].decode("ascii"), parts[1].decode("ascii")
+            name = parts[1].decode("ascii")
         except UnicodeDecodeError:
             return None  # the application decodes and answers it
-        return (unquote(owner) if "%" in owner else owner), name
+        if found is None:
+            return None
+        return found[0], (unquote(name) if "%" in name else name)
+
+    def canonical(self, request: Request) -> Request:
+        """The request with its owner spelt as every link spells it (runners.names), which
+        is the only prefix the runner knows: a browser sends ``o'neil`` raw, a client
+        ``jane.doe%40example.org``, and aiohttp turns ``%27`` back into ``'``. Rewritten,
+        not redirected: a client that unescapes what it is sent would loop for ever."""
+        start = len(self._prefix)
+        end = request.target.index(b"/", start)
+        segment = request.target[start:end]
+        found = owner_of(segment)
+        if found is None or found[1] == segment:
+            return request
+        target = self._prefix + found[1] + request.target[end:]
+        start_line = b" ".join((request.method, target, request.version))
+        return Request(
+            replace(request.head, start=start_line), request.method, target, request.version
+        )
 
     def is_page(self, path: bytes) -> bool:
         """``P<owner>/<name>/``: the dashboard's page itself (a view), not one of its assets."""

@@ -138,7 +138,7 @@ class Lifecycle:
                 return
             if not observed.running:
                 why = observed.message or "the dashboard could not start"
-                await self._fail(dashboard, runtime, why, failures)
+                await self._fail(dashboard, runtime, why, failures, permanent=observed.permanent)
                 return
             await self._set_message(dashboard, observed.message)
             within = min(max(within * 1.5, 0.1), 1.0)
@@ -170,15 +170,28 @@ class Lifecycle:
             await self._set(dashboard, message=message)
 
     async def _fail(
-        self, dashboard: Dashboard, runtime: Runtime | None, message: str, failures: int
+        self,
+        dashboard: Dashboard,
+        runtime: Runtime | None,
+        message: str,
+        failures: int,
+        *,
+        permanent: bool = False,
     ) -> None:
+        """Failed: retried on a later visit after a backoff; a permanent failure (a refused
+        launch spec) only when its owner or an admin starts it again."""
         failures += 1
         record = runtime.as_json() if runtime else {}
         record.update(failures=failures, retry_at=time.time() + backoff(failures))
+        if permanent:
+            record["permanent"] = True
         log.warning("%s/%s failed: %s", dashboard.owner, dashboard.name, message)
         await self._set(dashboard, status="failed", message=message, runtime=record)
 
     def may_retry(self, runtime_doc: dict[str, object]) -> bool:
+        """Whether a visit may start a failed dashboard again (an explicit start always may)."""
+        if runtime_doc.get("permanent"):
+            return False
         retry_at = runtime_doc.get("retry_at")
         return not isinstance(retry_at, (int, float)) or time.time() >= retry_at
 
@@ -361,7 +374,7 @@ class Lifecycle:
                 return
             if not observed.running:
                 why = observed.message or "the dashboard could not start"
-                await self._fail(dashboard, runtime, why, 0)
+                await self._fail(dashboard, runtime, why, 0, permanent=observed.permanent)
                 return
             await asyncio.sleep(1)
 

@@ -6,8 +6,6 @@ door (whole HTTP responses as bytes), in the look of every other page.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aiohttp import web
 
 from gateway.access import User, can_manage
@@ -76,7 +74,7 @@ def forbidden_page(site: Site, dashboard: Dashboard, user: User) -> web.Response
 def progress_page(site: Site, dashboard: Dashboard, user: User | None) -> web.Response:
     """Shown while a dashboard starts; follows the start's events, then loads the app.
     Its owner (and admins) also get the log when the start fails."""
-    one = f"{quote(dashboard.owner, safe='')}/{dashboard.name}"
+    one = dashboard.path
     owner_view = user is not None and can_manage(user, dashboard)
     response = page(
         "progress.html", site, status=202, user=user,

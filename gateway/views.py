@@ -13,7 +13,6 @@ import contextlib
 import posixpath
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -34,16 +33,13 @@ from gateway.forms import (
 from gateway.launchers.base import Runtime
 from gateway.render import page
 from gateway.validation import problems
+from runners.names import owner_segment
 
 VIEW_DAYS = 7
 
 
-def _one(d: Dashboard) -> str:
-    return f"{quote(d.owner, safe='')}/{d.name}"
-
-
 def manage_url(prefix: str, d: Dashboard) -> str:
-    return f"{prefix}_/manage/{_one(d)}"
+    return f"{prefix}_/manage/{d.path}"
 
 
 def _render(
@@ -149,14 +145,14 @@ async def _form(
         )
     else:
         heading = f"Edit {current.title}"
-        action = f"{config.prefix}_/edit/{_one(current)}"
+        action = f"{config.prefix}_/edit/{current.path}"
         submit, cancel = "Save", manage_url(config.prefix, current)
     return _render(
         request, "form.html", status=400 if errors else 200,
         title=heading, heading=heading, active="new" if current is None else "",
         creating=current is None, action=action, submit=submit, cancel=cancel,
         values=values, errors=errors, labels=LABELS, owner=owner,
-        link_base=f"{config.prefix}{quote(owner, safe='')}/",
+        link_base=f"{config.prefix}{owner_segment(owner)}/",
         frameworks=list(policy.frameworks), profiles=list(policy.profiles),
         access_modes=access_choices(policy), users=users, groups=groups,
         browse=browse, files_url=f"{config.prefix}_/api/files",
@@ -264,8 +260,8 @@ async def manage(request: web.Request) -> web.Response:
         source = f"{d.owner}'s storage, folder {d.source.path or '(top)'}"
     return _render(
         request, "manage.html", title=f"Manage {d.title}", d=d, link=d.url(prefix),
-        api_url=f"{prefix}_/api/dashboards/{_one(d)}",
-        action_url=manage_url(prefix, d), edit_url=f"{prefix}_/edit/{_one(d)}",
+        api_url=f"{prefix}_/api/dashboards/{d.path}",
+        action_url=manage_url(prefix, d), edit_url=f"{prefix}_/edit/{d.path}",
         access_text=access_text(d.access.mode, request.app[keys.POLICY].public_enabled, d.owner),
         views=[(day.isoformat(), count) for day, count in views],
         views_max=max([1, *(count for _, count in views)]),

@@ -5,7 +5,8 @@ prints its message (and the framework's last lines when there are some) and
 exits with its code. Codes are part of the launcher contract (docs/runner.md):
 
     0  stopped on request (SIGTERM/SIGINT)
-    2  SpecError            the launch spec is invalid
+    2  SpecError            the launch spec is invalid: starting it again fails the
+                            same way, so the gateway does not retry it by itself
     3  SourceError          the source could not be prepared (git clone, missing dir)
     4  EntryError           the entry file is missing or outside the source
     5  BindError            the guard could not listen (port in use)

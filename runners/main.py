@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import aiohttp
+import yarl
 
 from runners import __version__, recipes
 from runners.errors import (
@@ -23,6 +24,7 @@ from runners.errors import (
     FrameworkStartError,
     ReadinessTimeout,
     RunnerError,
+    SpecError,
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
@@ -34,8 +36,18 @@ def say(message: str) -> None:
     print(f"podium-runner: {message}", file=sys.stderr, flush=True)
 
 
+TERMINATION_LOG = "/dev/termination-log"  # Kubernetes shows it in the pod's status
+
+
 def report(error: RunnerError) -> None:
-    say(f"error: {error.message}")
+    """The error line the launcher shows the owner (after ``podium-runner: error: ``)."""
+    message = error.message
+    if isinstance(error, SpecError):  # exit code 2: the same spec fails the same way again
+        message = f"the launch spec was refused: {message}"
+    say(f"error: {message}")
+    if os.path.exists(TERMINATION_LOG):
+        with contextlib.suppress(OSError), open(TERMINATION_LOG, "w") as f:
+            f.write(message)
     if error.log_tail:
         say(f"last {len(error.log_tail)} lines of output:")
         for line in error.log_tail:
@@ -56,6 +68,8 @@ async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
     deadline = began + timeout
     delay = 0.02  # a refused connection costs little: find the framework the moment it listens
     probe_timeout = aiohttp.ClientTimeout(total=10)
+    # Verbatim: yarl would turn the prefix's %27 into "'", a path the framework does not serve.
+    target = yarl.URL(url, encoded=True)
     async with aiohttp.ClientSession(timeout=probe_timeout) as session:
         while True:
             if framework.returncode is not None:
@@ -65,7 +79,7 @@ async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
                     log_tail=framework.tail(),
                 )
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                async with session.get(url, allow_redirects=False) as response:
+                async with session.get(target, allow_redirects=False) as response:
                     if response.status < 400:
                         return
             if time.monotonic() >= deadline:

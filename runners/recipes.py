@@ -11,6 +11,10 @@ built on ASGI mounts route at ``/`` and take the public prefix as a
     {port}         the framework's internal port
     {prefix}       the public URL prefix, with both slashes: /dashboards/alice/demo/
     {prefix_path}  the same without the trailing slash: /dashboards/alice/demo
+    {prefix_path_decoded}
+                   the same with its escapes decoded (/dashboards/o'neil/demo for the
+                   public /dashboards/o%27neil/demo/, see runners.names): for frameworks
+                   that match routes against the decoded path (Starlette: Streamlit)
     {entry}        the entry file, relative to the working folder
     {entry_stem}   the entry's name without its extension (Bokeh/Panel app name)
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
+from urllib.parse import unquote
 
 from runners.spec import CustomCommand
 
@@ -88,7 +93,7 @@ RECIPES: dict[str, Recipe] = {
                 "{entry}",
                 "--server.port={port}",
                 "--server.address={host}",
-                "--server.baseUrlPath={prefix_path}",
+                "--server.baseUrlPath={prefix_path_decoded}",
                 "--server.headless=true",
                 "--server.fileWatcherType=none",
                 "--browser.gatherUsageStats=false",
@@ -117,7 +122,7 @@ RECIPES: dict[str, Recipe] = {
             name="dash",
             command=("{python}", "-m", "runners.shims.dash_app", "{entry}"),
             ready_path="_dash-layout",
-            env={"DASH_URL_BASE_PATHNAME": "{prefix}"},
+            env={"DASH_URL_BASE_PATHNAME": "{prefix}"},  # the shim splits it for Flask
         ),
         Recipe(
             name="gradio",
@@ -178,6 +183,7 @@ def placeholders(*, python: str, host: str, port: int, prefix: str, entry: str) 
         "port": str(port),
         "prefix": prefix,
         "prefix_path": prefix.rstrip("/"),
+        "prefix_path_decoded": unquote(prefix.rstrip("/")),
         "entry": entry,
         "entry_stem": PurePosixPath(entry).stem if entry else "",
     }

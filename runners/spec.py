@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.errors import SpecError
+from runners.names import is_canonical
 
 SPEC_ENV = "PODIUM_LAUNCH_SPEC"
 SPEC_FILE_ENV = "PODIUM_LAUNCH_SPEC_FILE"
@@ -23,7 +24,6 @@ CREDENTIAL_ENV = "PODIUM_RUNNER_CREDENTIAL"
 MIN_CREDENTIAL_LENGTH = 16
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PREFIX = re.compile(r"^/(?:[A-Za-z0-9._~-]+/)*$")
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,15 @@ def relative_path(value: str, what: str) -> str:
     return "/".join(parts)
 
 
+def prefix_ok(prefix: str) -> bool:
+    """``/a/b/``: segments as the gateway spells them (an owner like ``o%27neil`` or
+    ``jane.doe@example.org``), so never ``.``/``..``, a space, ``?``, ``#``, a control
+    character or a malformed escape. ``/`` alone is a prefix too."""
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        return False
+    return prefix == "/" or all(is_canonical(s) for s in prefix[1:-1].split("/"))
+
+
 def _parse_source(doc: Any) -> Source:
     if not isinstance(doc, Mapping):
         raise SpecError("source must be an object")
@@ -201,8 +210,11 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         raise SpecError("framework 'custom' needs a 'custom' object with a command")
 
     prefix = _str(d, "prefix", "spec")
-    if not _PREFIX.match(prefix) or {".", ".."} & set(prefix.split("/")):
-        raise SpecError("spec.prefix must look like /a/b/ (slashes around plain URL segments)")
+    if not prefix_ok(prefix):
+        raise SpecError(
+            "spec.prefix must look like /a/b/ (slashes around URL segments spelt as the "
+            f"gateway spells them: jane.doe@example.org, o%27neil), not {prefix!r}"
+        )
 
     port = d.get("port")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:

@@ -27,13 +27,16 @@ class Observed:
     """A launcher's view of one runner: running (maybe not ready yet), or gone and why.
 
     ``address``: where the runner is reached when the launcher learns it only once the
-    runner runs (a pod's IP); the lifecycle then records it.
+    runner runs (a pod's IP); the lifecycle then records it. ``permanent``: gone for a
+    reason a new start will not change (the runner refused its launch spec, exit code 2):
+    the lifecycle does not retry it by itself.
     """
 
     running: bool
     ready: bool = False
     message: str = ""
     address: tuple[str, int] | None = None
+    permanent: bool = False
 
 
 @dataclass
@@ -118,6 +121,13 @@ def runner_credential(secret: bytes, dashboard: Dashboard, launch_id: str) -> st
     """The per-launch credential: derived, so it is never stored and survives gateway restarts."""
     message = f"podium-runner:{dashboard.owner}/{dashboard.name}:{launch_id}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def refused(why: str) -> Observed:
+    """A runner that refused its launch spec (exit code 2), in its own words."""
+    prefix = "the launch spec was refused"
+    message = why if why.startswith(prefix) else f"{prefix}: {why or 'the runner log says why'}"
+    return Observed(running=False, message=message, permanent=True)
 
 
 class Launcher(LoggingConfigurable):

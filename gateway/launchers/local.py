@@ -24,19 +24,24 @@ from typing import Any
 
 import aiohttp
 import psutil
+import yarl
 from traitlets import Bool, Integer, List, Unicode
 
 from gateway.dashboards import Dashboard
+from gateway.errors import NotFound
 from gateway.launchers.base import (
     Launcher,
     LauncherError,
     Observed,
     Runtime,
     git_source,
+    refused,
     runner_spec,
 )
 from gateway.storage import FileEntry, has_file, list_folder
+from runners.errors import SpecError
 from runners.main import free_loopback_port
+from runners.names import UnusableName, folder_name
 
 REFILL_DELAY = 3.0  # seconds after a warm runner is taken before the next one starts
 
@@ -65,20 +70,32 @@ class LocalLauncher(Launcher):
         super().__init__(*args, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._children: dict[int, asyncio.subprocess.Process] = {}
+        self._exits: dict[int, int] = {}  # exit codes of children, by pid (the last 1000)
         self._warm: list[asyncio.subprocess.Process] = []
         self._refilling: asyncio.Task[None] | None = None
 
     def folder(self, dashboard: Dashboard) -> Path:
-        return Path(self.state_dir).resolve() / dashboard.owner / dashboard.name
+        return Path(self.state_dir).resolve() / folder_name(dashboard.owner) / dashboard.name
 
     def storage(self, owner: str) -> Path:
-        return Path(self.user_root.format(username=owner))
+        """The owner's storage: ``user_root`` with the owner's folder name (runners.names),
+        which never climbs out of the root, even next to the template's own text."""
+        path = self.user_root.format(username=folder_name(owner))
+        if {".", ".."} & set(path.split("/")):
+            raise UnusableName(f"{path!r} is not a plain path: {owner!r} has no storage here")
+        return Path(path)
 
     async def browse(self, owner: str, path: str) -> list[FileEntry] | None:
-        return await asyncio.to_thread(list_folder, self.storage(owner), path)
+        return await asyncio.to_thread(list_folder, self._storage(owner), path)
 
     async def has_file(self, owner: str, path: str) -> bool | None:
-        return await asyncio.to_thread(has_file, self.storage(owner), path)
+        return await asyncio.to_thread(has_file, self._storage(owner), path)
+
+    def _storage(self, owner: str) -> Path:
+        try:
+            return self.storage(owner)
+        except UnusableName as e:
+            raise NotFound(str(e)) from None
 
     def spec(self, dashboard: Dashboard, port: int, credential: str) -> dict[str, Any]:
         if dashboard.source.type == "git":
@@ -106,14 +123,18 @@ class LocalLauncher(Launcher):
         }
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
-        folder = self.folder(dashboard)
+        try:
+            folder = self.folder(dashboard)
+            spec = self.spec(dashboard, free_loopback_port(), credential)
+        except UnusableName as e:
+            raise LauncherError(str(e)) from None
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)  # its log and launch spec are for the owner and the gateway only
-        port = free_loopback_port()
+        port = int(spec["port"])
         spec_path = folder / "spec.json"
         spec_path.touch(mode=0o600)
-        spec_path.write_text(json.dumps(self.spec(dashboard, port, credential)))
+        spec_path.write_text(json.dumps(spec))
         env = {**self._environ(folder), "PODIUM_LAUNCH_SPEC_FILE": str(spec_path)}
         as_user: list[str] = []
         if self.run_as_owner and os.geteuid() == 0:
@@ -161,6 +182,7 @@ class LocalLauncher(Launcher):
                 )
             except OSError as e:
                 raise LauncherError(f"could not start the runner: {e.strerror}") from e
+        self._exits.pop(process.pid, None)  # a recycled pid's old code is not this one's
         self._children[process.pid] = process
         asyncio.get_running_loop().create_task(self._reap(process))
         return process
@@ -203,8 +225,38 @@ class LocalLauncher(Launcher):
         self._refill()
 
     async def _reap(self, process: asyncio.subprocess.Process) -> None:
-        await process.wait()
+        code = await process.wait()
         self._children.pop(process.pid, None)
+        self._exits[process.pid] = code
+        while len(self._exits) > 1000:
+            del self._exits[next(iter(self._exits))]
+
+    async def _ended(self, dashboard: Dashboard, runtime: Runtime) -> Observed:
+        """A runner that is gone. One that refused its launch spec (exit code 2, known for
+        a runner this gateway started) says why in its log's last error line."""
+        pid = int(runtime.details.get("pid", 0))
+        child = self._children.get(pid)
+        if child is not None:  # exited, not reaped yet: its code comes in a moment
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(child.wait(), 5)
+            await asyncio.sleep(0)  # let _reap record it
+        if self._exits.get(pid) == SpecError.exit_code:
+            why = await asyncio.to_thread(self._error_line, dashboard, runtime.launch_id)
+            return refused(why)
+        return Observed(running=False, message="the runner exited: its log says why")
+
+    def _error_line(self, dashboard: Dashboard, launch_id: str) -> str:
+        """The runner's last ``podium-runner: error:`` line of this launch, if any."""
+        marker, said = f"--- launch {launch_id} ", "podium-runner: error: "
+        found = ""
+        log = self.folder(dashboard) / "runner.log"
+        with contextlib.suppress(OSError), log.open(errors="replace") as f:
+            for line in deque(f, maxlen=500):
+                if line.startswith(marker):
+                    found = ""
+                elif line.startswith(said):
+                    found = line[len(said) :].strip()
+        return found
 
     def _process(self, runtime: Runtime) -> psutil.Process | None:
         try:
@@ -224,15 +276,18 @@ class LocalLauncher(Launcher):
         """Asks the runner's guard, which holds the answer until its state changes (a long
         poll): a start is seen to end the moment it does, without polling on a timer."""
         if self._process(runtime) is None:
-            return Observed(running=False, message="the runner exited: its log says why")
+            return await self._ended(dashboard, runtime)
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        url = f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}_podium/health"
+        # Verbatim: yarl would turn the prefix's %27 into "'", which the guard does not know.
+        url = yarl.URL(
+            f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}_podium/health"
+            f"?wait={within:g}",
+            encoded=True,
+        )
         timeout = aiohttp.ClientTimeout(total=within + 5)
         try:
-            async with self._session.get(
-                url, params={"wait": f"{within:g}"}, timeout=timeout
-            ) as response:
+            async with self._session.get(url, timeout=timeout) as response:
                 body = await response.json(content_type=None)
                 return Observed(
                     running=True, ready=bool(body.get("ready")), message=str(body.get("reason", ""))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
+from urllib.parse import unquote
 
 import dash
 import waitress
@@ -13,6 +15,12 @@ from runners.shims import endpoint, fail, find_app, run_script
 
 def main(entry: str) -> None:
     host, port, prefix = endpoint()
+    # Flask routes the decoded path (/dashboards/o'neil/x/), while the page's own requests
+    # keep the public spelling (/dashboards/o%27neil/x/): the two prefixes Dash tells apart.
+    for key in ("DASH_URL_BASE_PATHNAME", "DASH_ROUTES_PATHNAME_PREFIX"):
+        os.environ.pop(key, None)
+    os.environ["DASH_ROUTES_PATHNAME_PREFIX"] = unquote(prefix)
+    os.environ["DASH_REQUESTS_PATHNAME_PREFIX"] = prefix
     caught: list[Any] = []
 
     def record(self: dash.Dash, *args: Any, **kwargs: Any) -> None:

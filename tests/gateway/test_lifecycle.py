@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.dashboards import Dashboard
-from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime
+from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime, refused
 from gateway.lifecycle import Lifecycle
 from gateway.store import Store
 
@@ -73,6 +73,23 @@ async def test_the_launchers_reason_reaches_the_owner(store: Store) -> None:
     gone = Observed(running=False, message="the runner image cannot be pulled (ErrImagePull)")
     d = await started(store, [gone])
     assert (d.status, d.message) == ("failed", gone.message)
+
+
+async def test_a_refused_spec_is_a_failure_no_visit_retries(store: Store) -> None:
+    """The runner refused its launch spec: the same spec fails the same way, so a visit
+    never starts it again (no retry loop); its owner's explicit start does."""
+    launcher = Scripted([refused("spec.prefix must look like /a/b/")])
+    lifecycle = Lifecycle(store, launcher, b"s" * 32, ready_timeout=30)
+    await lifecycle.start(await store.get("alice", "sales"))
+    d = await store.get("alice", "sales")
+    assert (d.status, d.message) == (
+        "failed", "the launch spec was refused: spec.prefix must look like /a/b/"
+    )  # fmt: skip
+    record = await store.runtime("alice", "sales")
+    assert not lifecycle.may_retry({**record, "retry_at": time.time() - 1})
+    await lifecycle.start(d)  # the owner's start (API, manage page) tries again
+    assert launcher.launches == 2
+    await lifecycle.close()
 
 
 READY, DEAD = Observed(running=True, ready=True), Observed(running=False)

@@ -16,6 +16,9 @@ import pytest
 from gateway.dashboards import Dashboard, Source
 from gateway.launchers.base import Runtime
 from gateway.launchers.local import LocalLauncher
+from gateway.lifecycle import Lifecycle
+from gateway.store import Store
+from runners.names import UnusableName
 from tests import owners
 from tests.owners import system_users
 
@@ -131,3 +134,63 @@ async def test_a_warm_runner_takes_the_next_dashboard(tmp_path: Path) -> None:
     # The spare runner saw its stdin close with the gateway and left: nothing stays behind.
     psutil.wait_procs([spare], timeout=10)
     assert not spare.is_running() or spare.status() == psutil.STATUS_ZOMBIE
+
+
+class RefusedSpec(LocalLauncher):
+    """A launcher that writes a spec its runner refuses: what every start of an e-mail
+    owner's dashboard was before issue 13 (the runner refused /dashboards/jane.doe%40…/)."""
+
+    def spec(self, dashboard: Dashboard, port: int, credential: str) -> dict[str, Any]:
+        return {**super().spec(dashboard, port, credential), "prefix": "/dashboards/a b/probe/"}
+
+
+async def test_a_refused_spec_fails_plainly_and_is_not_retried_by_visits(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/podium.sqlite")
+    await store.open()
+    launcher = RefusedSpec(
+        "/dashboards/", ["https"], [], user_root=f"{tmp_path}/home/{{username}}",
+        state_dir=str(tmp_path / "runners"), warm_runners=1,
+    )  # fmt: skip
+    await launcher.open()
+    lifecycle = Lifecycle(store, launcher, b"s" * 32, ready_timeout=60)
+    try:
+        d = await store.create(dashboard("alice"))
+        for _ in range(2):  # the second start: by a warm runner (started at open)
+            await asyncio.wait_for(lifecycle.start(d), 60)
+            d = await store.get("alice", "probe")
+            assert d.status == "failed"
+            assert d.message.startswith("the launch spec was refused: spec.prefix must look like")
+            record = await store.runtime("alice", "probe")
+            assert not lifecycle.may_retry({**record, "retry_at": 0}), "a visit must not retry it"
+        assert sum("error: the launch spec was refused" in line
+                   for line in await launcher.logs(d, None, 100)) == 2  # fmt: skip
+    finally:
+        await lifecycle.close()
+        await launcher.close()
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("user_root", "owner", "folder"),
+    [
+        ("/home/{username}", "jane.doe@example.org", "/home/jane.doe@example.org"),
+        ("/home/{username}", "o'neil", "/home/o'neil"),
+        ("/home/{username}", "ünï", "/home/ünï"),
+        ("/srv/{username}/work", "12345", "/srv/12345/work"),
+        ("/home/{username}", "..", None),
+        ("/home/{username}", ".", None),
+        ("/home/.{username}", ".", None),  # "/home/..": the template's text next to the name
+        ("/home/{username}", "_", None),
+    ],
+)
+def test_storage_never_climbs_out_of_its_root(
+    user_root: str, owner: str, folder: str | None
+) -> None:
+    launcher = LocalLauncher(user_root=user_root, state_dir="/tmp/podium-runners")
+    if folder is None:
+        with pytest.raises(UnusableName):
+            launcher.storage(owner)
+        return
+    assert launcher.storage(owner) == Path(folder)
+    d = Dashboard(owner=owner, name="q3", framework="streamlit", entry="app.py")
+    assert launcher.folder(d) == Path("/tmp/podium-runners").resolve() / owner / "q3"

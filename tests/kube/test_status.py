@@ -65,3 +65,14 @@ def test_a_pod_being_deleted_is_not_running() -> None:
     deleting = pod(podIP="10.0.0.5", conditions=READY)
     deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     assert not describe(deleting).running
+
+
+def test_a_refused_launch_spec_is_a_permanent_failure() -> None:
+    """Exit code 2: the runner refused its spec and wrote why to /dev/termination-log."""
+    why = "the launch spec was refused: spec.host_env names $POD_IP, which is not set"
+    ended = {"terminated": {"reason": "Error", "exitCode": 2, "message": why}}
+    observed = describe(pod("Failed", ended))
+    assert (observed.running, observed.permanent, observed.message) == (False, True, why)
+    silent = describe(pod("Failed", {"terminated": {"reason": "Error", "exitCode": 2}}))
+    assert silent.permanent and silent.message.startswith("the launch spec was refused")
+    assert not describe(pod("Failed", {"terminated": {"exitCode": 4}})).permanent

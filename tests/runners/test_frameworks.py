@@ -111,3 +111,35 @@ async def test_health_reports_ready(session: aiohttp.ClientSession, runner: Runn
 def test_no_traceback_in_the_framework_output(runner: Runner) -> None:
     """Everything above answered; the framework must not have logged an error doing it."""
     assert "Traceback" not in runner.output()
+
+
+# Owners as the gateway spells them (runners.names): an e-mail name, and escapes (ünï).
+# Before issue 13 Streamlit and Dash answered 404 under an escaped prefix: they route the
+# decoded path. (A raw "'" cannot be sent from here: aiohttp's URLs turn %27 into "'".)
+OWNER_PREFIXES = [
+    ("streamlit", "jane.doe@example.org"),
+    ("streamlit", "%C3%BCn%C3%AF"),
+    ("voila", "jane.doe@example.org"),
+    ("voila", "%C3%BCn%C3%AF"),
+    ("dash", "%C3%BCn%C3%AF"),
+]
+
+
+@pytest.mark.parametrize(("framework", "owner"), OWNER_PREFIXES)
+async def test_under_the_prefix_of_any_hub_user(
+    framework: str, owner: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    spec = {**spec_for(framework), "prefix": f"/dashboards/{owner}/q3/"}
+    r = await start_runner(spec, tmp_path_factory.mktemp(framework))
+    try:
+        await r.wait_ready()
+        async with aiohttp.ClientSession() as session:
+            page_url, html = await fetch_page(session, r)
+            for url in asset_links(html, page_url):
+                assert url.startswith(r.url), f"asset outside the prefix: {url}"
+                async with session.get(url, headers=r.headers) as asset:
+                    assert asset.status == 200, f"{url} -> {asset.status}"
+            await EXCHANGES[framework](session, r, html)
+    finally:
+        assert await r.stop() == 0
+    assert "Traceback" not in r.output()

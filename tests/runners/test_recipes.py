@@ -67,3 +67,19 @@ def test_expand_only_known_names() -> None:
 def test_panel_favicon_rewrite() -> None:
     p = plan(RECIPES["panel"], VALUES, {})
     assert p.rewrites == {"/dashboards/alice/demo/favicon.ico": "/favicon.ico"}
+
+
+def test_frameworks_that_route_decoded_paths_get_the_decoded_prefix() -> None:
+    """Streamlit (Starlette) matches routes against the decoded path: it is given
+    /dashboards/o'neil/demo for the public /dashboards/o%27neil/demo/ (its page links
+    relatively, so the browser keeps the public spelling). Dash's shim splits the prefix
+    the same way (tests/runners/test_frameworks.py runs it)."""
+    values = placeholders(
+        python="/py", host="127.0.0.1", port=5000, prefix="/dashboards/o%27neil/demo/", entry="a.py"
+    )
+    assert (
+        "--server.baseUrlPath=/dashboards/o'neil/demo"
+        in plan(RECIPES["streamlit"], values, {}).argv
+    )
+    voila = plan(RECIPES["voila"], values, {}).argv
+    assert "--Voila.base_url=/dashboards/o%27neil/demo/" in voila  # Tornado routes raw paths

@@ -65,6 +65,11 @@ def test_credential_from_environment() -> None:
         ({"prefix": "/no-trailing-slash"}, "spec.prefix must look like"),
         ({"prefix": "/a b/"}, "spec.prefix must look like"),
         ({"prefix": "/../"}, "spec.prefix must look like"),
+        ({"prefix": "/dashboards/%2E%2E/x/"}, "spec.prefix must look like"),
+        ({"prefix": "/dashboards/o'neil/x/"}, "spec.prefix must look like"),
+        ({"prefix": "/dashboards/a%2/x/"}, "spec.prefix must look like"),
+        ({"prefix": "/dashboards/a?b/x/"}, "spec.prefix must look like"),
+        ({"prefix": "/dashboards/a%0/x/"}, "spec.prefix must look like"),
         ({"port": 70000}, "spec.port must be an integer"),
         ({"port": "80"}, "spec.port must be an integer"),
         ({"port": True}, "spec.port must be an integer"),
@@ -106,3 +111,11 @@ def test_invalid_specs(change: dict[str, Any], message: str) -> None:
 def test_not_an_object() -> None:
     with pytest.raises(SpecError, match="expected an object"):
         parse_spec(["streamlit"])
+
+
+@pytest.mark.parametrize(
+    "owner", ["jane.doe@example.org", "o%27neil", "a%2Bb", "%C3%BCn%C3%AF", "x_y-z", "12345"]
+)
+def test_prefixes_the_gateway_builds_for_any_hub_user_are_accepted(owner: str) -> None:
+    """The gateway spells owners as JupyterHub does (runners.names); the runner accepts it."""
+    assert parse_spec(base(prefix=f"/dashboards/{owner}/q3/")).prefix == f"/dashboards/{owner}/q3/"

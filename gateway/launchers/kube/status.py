@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.launchers.base import Observed
+from gateway.launchers.base import Observed, refused
+from runners.errors import SpecError
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError")
@@ -40,6 +41,8 @@ def describe(pod: dict[str, Any]) -> Observed:
                 message="the dashboard ran out of memory (OOMKilled): choose a profile with "
                 "more memory, or make the app use less",
             )
+        if ended.get("exitCode") == SpecError.exit_code:  # the same spec fails the same way
+            return refused(str(ended.get("message") or "").strip())
         return Observed(
             running=False, message=f"the runner stopped (exit code {ended.get('exitCode', '?')})"
         )
