@@ -53,24 +53,38 @@ def segment(name: str) -> str:
     return quote(name, safe="@~")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["one-origin", "isolated"])
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[HubStack]:
+    """On the gateway's origin, and each dashboard on its own (``<label>.localhost``)."""
     tmp = tmp_path_factory.mktemp("usernames")
     for name in NAMES:  # each user's storage: the folder named as the user (LocalLauncher)
         (tmp / "home" / name / "app").mkdir(parents=True)
         shutil.copy(APPS / "custom" / "echo_path.py", tmp / "home" / name / "app")
     extra = 'c.Podium.frameworks = ["custom", "streamlit"]\n'
-    async with hub_stack(tmp, podium_extra=extra) as s:
+    async with hub_stack(tmp, podium_extra=extra, isolated=request.param == "isolated") as s:
         yield s
 
 
 async def fetch(
-    stack: HubStack, token: str, path: str, *, verbatim: bool = True, **kwargs: Any
+    stack: HubStack,
+    token: str,
+    path: str,
+    *,
+    verbatim: bool = True,
+    owner: str = "",
+    **kwargs: Any,
 ) -> tuple[int, str, str]:
     """GET ``path`` through the hub's proxy; verbatim: as written (aiohttp would otherwise
-    turn %27 into ' and %40 into @, as some clients do)."""
-    url = URL(stack.base + path, encoded=True) if verbatim else stack.base + path
+    turn %27 into ' and %40 into @, as some clients do). With ``owner``: the path is in
+    that owner's dashboard q3, where it is served (its own origin, when isolated)."""
+    base = stack.base
     headers = {"Authorization": f"token {token}", **kwargs.pop("headers", {})}
+    if owner and stack.isolated:
+        base = f"http://127.0.0.1:{stack.podium_port}"
+        headers["Host"] = stack.dashboard_host(owner, "q3")
+    url = URL(base + path, encoded=True) if verbatim else base + path
     async with (
         aiohttp.ClientSession() as s,
         s.get(url, headers=headers, allow_redirects=False, **kwargs) as r,
@@ -112,7 +126,7 @@ async def test_every_hub_username_works_end_to_end(stack: HubStack, name: str) -
     for spelling in spellings:
         for verbatim in (True, False):
             status, _, text = await fetch(
-                stack, token, f"/dashboards/{spelling}/q3/page?x=1", verbatim=verbatim
+                stack, token, f"/dashboards/{spelling}/q3/page?x=1", verbatim=verbatim, owner=name
             )
             assert status == 200, (spelling, verbatim, status, text[:300])
             assert json.loads(text)["path"] == f"{url}page?x=1", (spelling, text)
@@ -139,7 +153,7 @@ async def test_every_hub_username_works_end_to_end(stack: HubStack, name: str) -
     assert status == 202 and "Starting" in page, page[:500]
     assert f"/dashboards/_/api/dashboards/{html_attr(seg)}/q3/events" in page
     await until(stack, token, one, "ready")
-    status, _, text = await fetch(stack, token, url)
+    status, _, text = await fetch(stack, token, url, owner=name)
     assert status == 200 and json.loads(text)["path"] == url
 
 
