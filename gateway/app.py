@@ -153,9 +153,10 @@ def create_app(config: Podium) -> web.Application:
     app[keys.HANDOFF] = Handoff(config.cookie_secret)
     if not app[keys.ORIGINS].isolated:
         log.warning(
-            "dashboards are served on the gateway's own origin (c.Podium.dashboard_origin is "
-            "not set): a dashboard's page script can act as its viewer on the hub and in "
-            "Podium. Set it for any hub where creators are not all trusted (docs/admin.md)."
+            "dashboards are served on the hub's own origin (c.Podium.dashboard_origin = "
+            "'same-origin'): a dashboard's page script can act as its viewer on the hub and in "
+            "Podium. Give dashboards their own origin wherever creators are not all trusted "
+            "(docs/admin.md, 'Dashboard origins')."
         )
     app[keys.POLICY] = config.policy()
     app[keys.SITE] = Site(config.prefix, config.hub_url)

@@ -44,14 +44,15 @@ class Podium(Application):
 
     dashboard_origin = Unicode(
         "",
-        help="Where dashboards are served, apart from the hub and the gateway, so that a "
-        "dashboard's page can never act as its viewer. 'https://{dashboard}.dash.example.org': "
-        "each dashboard on its own origin (wildcard DNS and certificate; {dashboard} becomes "
-        "a DNS label made of its name and owner); 'https://dash.example.org': one separate "
-        "origin for every dashboard (protects the hub and the gateway, not dashboards from "
-        "each other). Empty: dashboards on the gateway's own origin, where a dashboard's "
-        "script can use the viewer's hub and Podium sessions (a warning at start). Requests "
-        "for these hosts must reach the gateway (see docs/admin.md).",
+        help="Where dashboards are served (required), apart from the hub and the gateway so "
+        "that a dashboard's page can never act as its viewer. "
+        "'https://{dashboard}.dash.example.org': each dashboard on its own origin (wildcard "
+        "DNS and certificate; {dashboard} becomes a DNS label made of its name and owner); "
+        "'https://dash.example.org': one separate origin for every dashboard (protects the "
+        "hub and the gateway, not dashboards from each other); 'same-origin': on the hub's "
+        "own origin, where a dashboard's script can use its viewer's hub and Podium sessions "
+        "(only where every creator is trusted; a warning at every start). Requests for "
+        "dashboard hosts must reach the gateway (docs/admin.md).",
     ).tag(config=True)
     public_url = Unicode(
         help="Where browsers reach the hub and the gateway, e.g. https://hub.example.org "
@@ -275,6 +276,14 @@ class Podium(Application):
 
     def origins(self) -> Origins:
         """The dashboard origins; a template that cannot work stops Podium at start."""
+        if not self.dashboard_origin:
+            raise Misconfigured(
+                "c.Podium.dashboard_origin is not set: choose where dashboards are served. "
+                "'https://{dashboard}.dashboards.example.org' gives each its own origin "
+                "(wildcard DNS); 'https://dashboards.example.org' one origin apart from the "
+                "hub; 'same-origin' keeps them on the hub's origin, where a dashboard's page "
+                "can act as its viewer (docs/admin.md, 'Dashboard origins')"
+            )
         try:
             origins = Origins.parse(self.dashboard_origin)
         except OriginError as e:

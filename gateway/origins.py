@@ -10,7 +10,8 @@ signed in to (the hub, Podium's API); so the admin names a dashboard origin
 - ``https://dashboards.example.org``: one separate origin for every dashboard
   (no wildcard DNS needed): the hub and the gateway are safe, dashboards are not
   safe from each other.
-- empty: dashboards on the gateway's own origin (a warning at start).
+- ``same-origin``: dashboards on the gateway's own origin, an explicit choice (a warning
+  at every start).
 
 The path stays the shareable link's (``/dashboards/<owner>/<name>/…``), so a
 framework sees the same prefix on every origin; only the host changes.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 PLACEHOLDER = "{dashboard}"
+SAME_ORIGIN = "same-origin"
 MAX_LABEL = 63  # a DNS label
 _SAFE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # no hyphen at an end, none doubled
 _HASHED = 16  # hex digits of the hash in a label that is not simply name--owner
@@ -69,7 +71,7 @@ class Origins:
 
     @classmethod
     def parse(cls, template: str) -> Origins:
-        if not template:
+        if not template or template == SAME_ORIGIN:
             return cls()
         parts = urlsplit(template)
         if parts.scheme not in ("http", "https") or not parts.netloc:

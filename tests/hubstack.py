@@ -82,6 +82,7 @@ c.Podium.hub_api_url = "http://127.0.0.1:{hub_port}/hub/api"
 c.Podium.api_token = {podium_token!r}
 c.Podium.client_id = "service-podium"
 c.Podium.hub_url = "/hub/"
+c.Podium.dashboard_origin = "same-origin"  # isolated stacks add their own below
 c.Podium.db_url = {db_url!r}
 c.Podium.cookie_secret_file = "{dir}/podium_cookie_secret"
 c.Podium.user_refresh_interval = 2

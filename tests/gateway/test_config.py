@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Podium
+from gateway.errors import Misconfigured
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +55,15 @@ def test_limits_below_their_range_are_refused_clearly(
     with pytest.raises(SystemExit):
         load(tmp_path, line + "\n")
     assert "should not be less than" in capsys.readouterr().err
+
+
+def test_where_dashboards_are_served_is_a_choice_podium_does_not_make(tmp_path: Path) -> None:
+    with pytest.raises(Misconfigured, match="dashboard_origin is not set"):
+        load(tmp_path, "").origins()
+    assert not load(tmp_path, 'c.Podium.dashboard_origin = "same-origin"\n').origins().isolated
+    with pytest.raises(Misconfigured, match=r"needs c\.Podium\.public_url"):
+        load(
+            tmp_path, 'c.Podium.dashboard_origin = "https://{dashboard}.d.example.org"\n'
+        ).origins()
+    with pytest.raises(Misconfigured, match="first label"):
+        load(tmp_path, 'c.Podium.dashboard_origin = "https://d.{dashboard}.org"\n').origins()

@@ -87,8 +87,8 @@ def test_one_shared_dashboard_origin() -> None:
     assert origins.host_label("127.0.0.1:8000") is None
 
 
-def test_no_dashboard_origin_is_the_gateways() -> None:
-    origins = Origins.parse("")
+def test_same_origin_is_the_gateways() -> None:
+    origins = Origins.parse("same-origin")
     assert not origins.isolated and origins.origin("alice", "sales") == ""
     assert origins.host_label("anything") is None
 

@@ -156,7 +156,7 @@ async def test_an_oversized_websocket_message_closes_the_socket_before_the_app(
 def gateway_writes() -> list[tuple[str, str]]:
     """Every route of the gateway's own (``_/``) that changes something, read from its router:
     a write added later is in this list without anyone remembering to add it."""
-    app = create_app(Podium(cookie_secret=b"x" * 32))
+    app = create_app(Podium(cookie_secret=b"x" * 32, dashboard_origin="same-origin"))
     found = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
