@@ -78,6 +78,9 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
     if request.method in ("GET", "HEAD") and request.headers.get("Upgrade") is None:
         # The gateway's origin signs in, wakes and refuses; then it sends the viewer back.
         return redirect(config.public_url + request.raw_path)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"{origins.scheme}://{host}".lower():
+        return _text(403, "WebSocket from another site")  # the front door forwards no other
     try:
         dashboard, _ = await request.app[keys.LIFECYCLE].reads.lookup(*key)
     except NotFound:

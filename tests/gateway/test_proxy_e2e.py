@@ -234,3 +234,23 @@ async def test_the_route_survives_the_hubs_periodic_route_check(
         async with client(headers=bob) as s, s.get(probe(stack, "headers")) as r:
             assert r.status == 200  # reachable all along, the check running every second
         await asyncio.sleep(0.3)
+
+
+async def test_websockets_from_another_origin_are_refused(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    """Only a page of the origin the dashboard is served on may open its WebSocket: on a
+    dashboard's own origin, the gateway's origin is another site, and so is another scheme."""
+    url = probe(stack, "ws").replace("http", "ws", 1)
+    own = stack.dashboard_host("alice", "probe")
+    others = ["http://evil.example"]
+    if stack.isolated:  # its origin is known, scheme included
+        others += [stack.base, f"https://{own}"]  # the hub's own pages; another scheme
+    async with client(headers=bob) as s:
+        for origin in others:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(url, headers={"Origin": origin})
+            assert refused.value.status == 403, origin
+        async with s.ws_connect(url, headers={"Origin": f"http://{own}"}) as ws:
+            await ws.send_str("hello")
+            assert (await ws.receive(timeout=10)).data == "echo hello"
