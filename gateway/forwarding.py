@@ -2,11 +2,14 @@
 
 Pure functions over raw HTTP/1.1 heads (runners.http1), used by the front door
 on every proxied request. To a runner goes the viewer's request minus
-hop-by-hop headers, the gateway's own cookies, any ``Authorization`` and any
-``X-Podium-*`` the client sent; plus the runner credential, the viewer's name
-(``X-Podium-User``) and ``X-Forwarded-*``. ``Transfer-Encoding`` stays: the body
-crosses unchanged, in the framing it came in. Back to the viewer goes the
-runner's response minus any attempt to set the gateway's own cookies.
+hop-by-hop headers, the gateway's and the hub's cookies, any ``Authorization``
+and any ``X-Podium-*`` the client sent; plus the runner credential, the viewer's
+name (``X-Podium-User``) and ``X-Forwarded-*``. ``Transfer-Encoding`` stays: the
+body crosses unchanged, in the framing it came in. Back to the viewer goes the
+runner's response with its cookies kept to the dashboard: none of the gateway's
+or the hub's names, no ``Domain`` (a dashboard host's cookie could otherwise land
+on its siblings or the hub's parent domain), ``Path`` inside the dashboard where
+other things share its host, and no ``Clear-Site-Data``.
 """
 
 from __future__ import annotations
@@ -14,15 +17,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from gateway.auth import SESSION_COOKIE, STATE_COOKIE, XSRF_COOKIE
-from gateway.handoff import DASHBOARD_COOKIE
 from runners.guard import CREDENTIAL_HEADER
 from runners.http1 import Request
 
-GATEWAY_COOKIES = frozenset(
-    name.encode() for name in (SESSION_COOKIE, XSRF_COOKIE, STATE_COOKIE, DASHBOARD_COOKIE)
-)
-_PREFIX = b"podium-"
+_PREFIX = b"podium-"  # every cookie of the gateway's: session, XSRF, login state, dashboard
+_HUB_PREFIX = b"jupyterhub-"  # the hub's cookies: jupyterhub-hub-login, -session-id, -user-…
 
 # Hop-by-hop headers, plus what the gateway replaces or must never pass on.
 _DROPPED = frozenset(
@@ -39,7 +38,7 @@ _DROPPED = frozenset(
         b"x-forwarded-for",
     }
 )
-_OURS = re.compile(rb"\r\nset-cookie:[ \t]*podium-", re.IGNORECASE)
+_REACHING = re.compile(rb"\r\n(?:set-cookie|clear-site-data):", re.IGNORECASE)
 _CREDENTIAL = CREDENTIAL_HEADER.encode()
 
 
@@ -61,12 +60,19 @@ def cookie_value(header: bytes, name: bytes) -> bytes | None:
     return None
 
 
+def _not_for_dashboards(name: bytes) -> bool:
+    """A cookie name of the gateway's or the hub's, which no dashboard may read or set."""
+    lowered = name.strip().lower()
+    return lowered.startswith(_PREFIX) or lowered.startswith(_HUB_PREFIX)
+
+
 def strip_cookies(header: bytes) -> bytes:
-    """The ``Cookie`` header without the gateway's own cookies; the others as they came."""
-    if _PREFIX not in header:
+    """The ``Cookie`` header without the gateway's and the hub's cookies; the others as
+    they came."""
+    if _PREFIX not in header and _HUB_PREFIX not in header:
         return header
     kept = [part.strip() for part in header.split(b";")]
-    return b"; ".join(p for p in kept if p and p.partition(b"=")[0].strip() not in GATEWAY_COOKIES)
+    return b"; ".join(p for p in kept if p and not _not_for_dashboards(p.partition(b"=")[0]))
 
 
 def wants_websocket(request: Request) -> bool:
@@ -153,20 +159,52 @@ def app_head(request: Request) -> bytes:
     return request.serialize(request.target, lines)
 
 
-def response_head(block: bytes) -> bytes:
-    """A runner's response head, minus any ``Set-Cookie`` of the gateway's own cookies.
+def reaches_beyond(block: bytes) -> bool:
+    """Whether a response head sets cookies or clears site data (most do neither)."""
+    return _REACHING.search(block) is not None
 
-    A dashboard lives under the gateway's prefix, so it could set (and so replace)
-    the gateway's session: a viewer logged in as the dashboard's owner.
+
+def response_head(block: bytes, prefix: bytes | None = None) -> bytes:
+    """A runner's response head as it may reach the viewer: its ``Set-Cookie`` lines kept
+    to the dashboard (``prefix``: pin each cookie's path inside it; None: the dashboard has
+    a host of its own), and no ``Clear-Site-Data``.
+
+    A dashboard could otherwise set (and so replace) the gateway's session, logging the
+    viewer in as the owner; plant the hub's cookies; or, from a host of its own, reach its
+    siblings and the hub's parent domain with ``Domain=``.
     """
-    if _OURS.search(block) is None:
+    if not reaches_beyond(block):
         return block
     start, *lines = block.split(b"\r\n")
-    kept = [
-        line
-        for line in lines
-        if not (
-            line[:11].lower() == b"set-cookie:" and line[11:].lstrip(b" \t").startswith(_PREFIX)
-        )
-    ]
+    kept = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        field = name.strip().lower()
+        if field == b"clear-site-data":
+            continue
+        if field == b"set-cookie":
+            cookie = own_cookie(value.strip(), prefix)
+            if cookie is None:
+                continue
+            line = b"Set-Cookie: " + cookie
+        kept.append(line)
     return b"\r\n".join((start, *kept))
+
+
+def own_cookie(cookie: bytes, prefix: bytes | None) -> bytes | None:
+    """A dashboard's ``Set-Cookie`` value kept to the dashboard; None when refused."""
+    pair, *attributes = (part.strip() for part in cookie.split(b";"))
+    if _not_for_dashboards(pair.partition(b"=")[0]) or not pair.partition(b"=")[0].strip():
+        return None
+    kept = []
+    for attribute in attributes:
+        key, _, value = attribute.partition(b"=")
+        key = key.strip().lower()
+        if key == b"domain":
+            continue  # host-only: this host, never its parent domain
+        if key == b"path" and prefix is not None and not value.strip().startswith(prefix):
+            continue  # replaced below
+        kept.append(attribute)
+    if prefix is not None and not any(a.lower().startswith(b"path=") for a in kept):
+        kept.append(b"Path=" + prefix)
+    return b"; ".join((pair, *kept))

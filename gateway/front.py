@@ -34,6 +34,7 @@ from gateway.forwarding import (
     app_head,
     cookie_value,
     origin_and_host,
+    reaches_beyond,
     response_head,
     same_origin,
     upstream_head,
@@ -188,8 +189,11 @@ class FrontDoor(Listener):
                 self.lifecycle.activity.socket_closed(tag.key)
                 self.limits.socket_closed(tag.viewer)
 
-    def response_head(self, block: bytes) -> bytes:
-        return response_head(block)
+    def response_head(self, block: bytes, tag: Hashable) -> bytes:
+        if self.origins.per_dashboard or not isinstance(tag, Tag) or not reaches_beyond(block):
+            return response_head(block)  # a host of its own: cookies stay on it
+        owner, name = tag.key
+        return response_head(block, f"{self.prefix}{owner_segment(owner)}/{name}/".encode())
 
     # --- deciding ----------------------------------------------------------------------
     def dashboard_key(self, path: bytes) -> Key | None:

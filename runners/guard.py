@@ -131,5 +131,5 @@ class Guard(Listener):
     def tunnel(self, tag: Hashable, opened: bool) -> None:
         """WebSockets need no accounting here: the gateway counts its viewers'."""
 
-    def response_head(self, block: bytes) -> bytes:
+    def response_head(self, block: bytes, tag: Hashable) -> bytes:
         return block  # never called: the guard passes responses through untouched

@@ -60,5 +60,6 @@ class Policy(Protocol):
     def tunnel(self, tag: Hashable, opened: bool) -> None:
         """A forwarded upgrade was accepted (``opened``) or its tunnel has ended."""
 
-    def response_head(self, block: bytes) -> bytes:
-        """A response head (without its blank line) as it should reach the client."""
+    def response_head(self, block: bytes, tag: Hashable) -> bytes:
+        """A response head (without its blank line) as it should reach the client; ``tag``
+        names the forward it answers (as the verdict named it)."""

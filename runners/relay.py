@@ -83,7 +83,7 @@ class Downstream(asyncio.Protocol):
         self._connecting: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
-        self._tunnel: Hashable = None
+        self.forwarding: Hashable = None  # the tag of the forward under way (its verdict's)
         self._tunnelling = False
         self._message_limit = 0
         self._frames: MessageLimit | None = None
@@ -137,7 +137,7 @@ class Downstream(asyncio.Protocol):
     def _end_tunnel(self) -> None:
         if self._tunnelling:
             self._tunnelling = False
-            self.policy.tunnel(self._tunnel, False)
+            self.policy.tunnel(self.forwarding, False)
 
     def close(self) -> None:
         self.mode = "closed"
@@ -250,7 +250,7 @@ class Downstream(asyncio.Protocol):
             return
         if self.upstream is not None and self.upstream.target != verdict.target:
             self._detach()
-        self._tunnel, self._message_limit = verdict.tag, verdict.message_limit
+        self.forwarding, self._message_limit = verdict.tag, verdict.message_limit
         if self.upstream is None:
             self._open(verdict.target, verdict.filtered)
         self.send_up(verdict.head, method, upgrade)
@@ -309,7 +309,7 @@ class Downstream(asyncio.Protocol):
                     await loop.create_connection(lambda: upstream, *target)
         except (OSError, TimeoutError) as e:
             why = getattr(e, "strerror", None) or f"no connection within {CONNECT_TIMEOUT:.0f} s"
-            self.finish(self.policy.unreachable(why, self._tunnel))
+            self.finish(self.policy.unreachable(why, self.forwarding))
             return
         assert upstream.transport is not None
         # Bytes that arrived while connecting go first, in order; then writes go straight through.
@@ -323,7 +323,7 @@ class Downstream(asyncio.Protocol):
         self.mode = "tunnel" if accepted else "head"
         if accepted:
             self._tunnelling = True
-            self.policy.tunnel(self._tunnel, True)
+            self.policy.tunnel(self.forwarding, True)
             if self._message_limit:
                 self._frames = MessageLimit(self._message_limit)
         self.transport.resume_reading()

@@ -144,7 +144,8 @@ class Upstream(asyncio.Protocol):
                 return
             block, view = view[:end], view[end + 4 :]
             if out is not None:
-                out.append(self.down.policy.response_head(block) + b"\r\n\r\n")
+                head = self.down.policy.response_head(block, self.down.forwarding)
+                out.append(head + b"\r\n\r\n")
             code = status_code(block)
             if 100 <= code < 200 and code != 101:
                 continue  # an interim response (100 Continue); the real one follows

@@ -141,7 +141,7 @@ def test_the_application_never_sees_client_podium_headers() -> None:
         (b"a=1; podium-session=x; b=2", b"a=1; b=2"),
         (b'quoted="x y"; podium-xsrf=1', b'quoted="x y"'),
         (b"garbage;;;=", b"garbage;;;="),  # nothing of the gateway's: passed as it came
-        (b"podium-other=1; podium-oauth-state=s", b"podium-other=1"),  # only the gateway's own
+        (b"podium-other=1; podium-oauth-state=s", b""),  # every podium- name is the gateway's
     ],
 )
 def test_strip_cookies(header: bytes, kept: bytes) -> None:
@@ -173,6 +173,48 @@ def test_a_dashboard_cannot_set_the_gateway_cookies() -> None:
     )
     untouched = b"HTTP/1.1 200 OK\r\nSet-Cookie: app=podium-session"
     assert response_head(untouched) == untouched
+
+
+P = b"/dashboards/alice/sales/"
+
+
+@pytest.mark.parametrize(
+    ("sent", "one_host", "shared_host"),
+    [
+        (b"app=1; Path=/dashboards/alice/sales/x", b"same", b"same"),
+        (b"app=1; Path=/", b"same", b"app=1; Path=" + P),  # pinned where the host is shared
+        (b"app=1", b"same", b"app=1; Path=" + P),
+        (b"app=1; Domain=example.org; Path=/; HttpOnly", b"app=1; Path=/; HttpOnly",
+         b"app=1; HttpOnly; Path=" + P),  # never the parent domain
+        (b"app=1; domain=.localhost", b"app=1", b"app=1; Path=" + P),
+        (b"jupyterhub-hub-login=forged; Path=/hub/", None, None),  # the hub's cookies
+        (b"jupyterhub-session-id=x; Path=/", None, None),
+        (b"JupyterHub-user-bob=x", None, None),
+        (b"Podium-Session=owner; Path=/", None, None),  # the gateway's, any case
+        (b"podium-dashboard=x", None, None),
+        (b"=nameless", None, None),
+    ],
+)  # fmt: skip
+def test_a_dashboards_cookies_stay_with_the_dashboard(
+    sent: bytes, one_host: bytes | None, shared_host: bytes | None
+) -> None:
+    block = b"HTTP/1.1 200 OK\r\nSet-Cookie: " + sent + b"\r\nContent-Length: 0"
+    for prefix, expected in ((None, one_host), (P, shared_host)):
+        cookie = sent if expected == b"same" else expected
+        line = [] if cookie is None else [b"Set-Cookie: " + cookie]
+        assert response_head(block, prefix) == b"\r\n".join(
+            [b"HTTP/1.1 200 OK", *line, b"Content-Length: 0"]
+        ), prefix
+
+
+def test_a_dashboard_cannot_clear_the_sites_data() -> None:
+    block = b'HTTP/1.1 200 OK\r\nClear-Site-Data: "cookies", "storage"\r\nContent-Length: 0'
+    assert response_head(block) == b"HTTP/1.1 200 OK\r\nContent-Length: 0"
+
+
+def test_the_hubs_cookies_never_reach_a_dashboard() -> None:
+    header = b"jupyterhub-session-id=s; app=1; jupyterhub-hub-login=l; _xsrf=app"
+    assert strip_cookies(header) == b"app=1; _xsrf=app"  # the app's own _xsrf stays
 
 
 @pytest.mark.parametrize(

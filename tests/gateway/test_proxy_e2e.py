@@ -77,7 +77,7 @@ def probe(stack: HubStack, path: str = "") -> str:
 async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) -> None:
     sent = {
         **bob,
-        "Cookie": "podium-session=forged; app=1; podium-xsrf=x",
+        "Cookie": "podium-session=forged; app=1; podium-xsrf=x; jupyterhub-session-id=s",
         "X-Podium-User": "admin",
         "X-Podium-Credential": "forged",
         "X-Forwarded-For": "203.0.113.7",
@@ -165,13 +165,18 @@ async def test_websocket_messages_close_codes_and_subprotocols(
         assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4001
 
 
-async def test_a_dashboard_cannot_set_the_gateway_cookies(
+async def test_a_dashboards_cookies_stay_with_the_dashboard(
     stack: HubStack, bob: dict[str, str]
 ) -> None:
     async with client(headers=bob) as s, s.get(probe(stack, "cookies")) as r:
         assert r.status == 200
-        names = [c.split("=", 1)[0] for c in r.headers.getall("Set-Cookie")]
-    assert names == ["app-cookie"]
+        cookies = {c.split("=", 1)[0]: c for c in r.headers.getall("Set-Cookie")}
+        assert "Clear-Site-Data" not in r.headers
+    assert sorted(cookies) == ["app-cookie", "app-wide"]  # none of the gateway's or the hub's
+    assert "domain" not in cookies["app-wide"].lower()  # host-only: never a parent domain
+    # Where the host is shared (the gateway's origin), pinned inside the dashboard's path.
+    pinned = "Path=/" if stack.isolated else "Path=/dashboards/alice/probe/"
+    assert cookies["app-wide"].endswith(pinned), cookies["app-wide"]
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

@@ -53,6 +53,10 @@ async def cookies(request: web.Request) -> web.Response:
     response.set_cookie("app-cookie", "1", path=P)
     response.set_cookie("podium-session", "owner-session", path="/")
     response.set_cookie("podium-xsrf", "x", path="/")
+    response.set_cookie("jupyterhub-hub-login", "forged", path="/hub/")  # cookie tossing
+    response.set_cookie("jupyterhub-session-id", "forged", path="/")
+    response.set_cookie("app-wide", "1", path="/", domain="localhost")
+    response.headers["Clear-Site-Data"] = '"cookies"'
     return response
 
 
