@@ -45,6 +45,8 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(body or b"null")
     except ValueError:
         raise Invalid("the request body is not valid JSON") from None
+    except RecursionError:
+        raise Invalid("the request body nests too deeply to be a dashboard") from None
 
 
 def _json(request: web.Request, dashboard: Dashboard, status: int = 200) -> web.Response:

@@ -70,7 +70,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         # A bug, or a library error not translated where it entered: the log gets the
         # traceback, the person a reference to it (never the traceback itself).
         reference = secrets.token_hex(4)
-        log.exception("%s %s failed (reference %s)", request.method, request.path, reference)
+        shown = request.path[:200]  # what was sent, bounded: a log line, not a copy of it
+        log.exception("%s %s failed (reference %s)", request.method, shown, reference)
         message = f"Podium hit an unexpected error (reference {reference} in the gateway's log)"
         return _error(request, 500, message, api_call)
 

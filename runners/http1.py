@@ -18,6 +18,9 @@ MAX_HEAD = 64 * 1024
 _TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*(?:\r\n|$)")
+# Control bytes a head may not hold (a NUL in a value ends it early for some servers); tab,
+# and CR and LF as line ends (counted apart), are fine.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked")
 
 
@@ -59,6 +62,8 @@ def parse_headers(block: bytes) -> Head:
         raise HeadError(400, "bare CR or LF in the head")
     if b"\r\n " in block or b"\r\n\t" in block:
         raise HeadError(400, "folded header lines are not accepted")
+    if _CONTROL.search(block) is not None:
+        raise HeadError(400, "a control character in the head")
     start, *lines = block.split(b"\r\n")
     names: list[bytes] = []
     fields: dict[bytes, list[bytes]] = {}
@@ -165,9 +170,12 @@ class ChunkedBody(Body):
                     if len(self.line) > 4096:
                         raise HeadError(400, "chunk size line too long")
                     return n, False
-                line = (self.line + bytes(data[i:j])).rstrip(b"\r")
+                raw = self.line + bytes(data[i:j])
                 self.line = b""
                 i = j + 1
+                if not raw.endswith(b"\r") or b"\r" in raw[:-1]:
+                    raise HeadError(400, "a chunked body's line must end with CRLF")
+                line = raw[:-1]
                 if self.state == "trailer":
                     if not line:
                         return i, True

@@ -111,6 +111,10 @@ def _strings(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+MAX_PATH = 1024  # a path inside a dashboard's source: far below the system's 4096
+MAX_NAME = 255  # bytes of one file or folder name, as every Linux file system allows
+
+
 def relative_path(value: str, what: str) -> str:
     """Check that ``value`` is a plain relative path (no ``..``, not absolute, no control
     characters: a NUL byte would end the path early in every system call)."""
@@ -121,6 +125,10 @@ def relative_path(value: str, what: str) -> str:
     parts = [p for p in value.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
         raise SpecError(f"{what} must not contain '..'")
+    if len(value) > MAX_PATH or any(len(p.encode()) > MAX_NAME for p in parts):
+        raise SpecError(
+            f"{what} is too long (at most {MAX_PATH} characters, {MAX_NAME} bytes a name)"
+        )
     return "/".join(parts)
 
 

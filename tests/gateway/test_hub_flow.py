@@ -142,6 +142,13 @@ async def test_bodies_that_are_not_json_or_too_big(stack: HubStack, tokens: dict
     status, error = await call(stack, tokens["alice"], "POST", "/dashboards", data=io.BytesIO(huge),
                                headers={"Content-Type": "application/json"})  # fmt: skip
     assert status == 413 and "over 1048576 bytes" in error["message"]
+    nested = b"[" * 100_000 + b"]" * 100_000  # deep enough to exhaust Python's stack
+    status, error = await call(stack, tokens["alice"], "POST", "/dashboards", data=nested,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+    assert status == 400 and "nests too deeply" in error["message"]
+    status, error = await call(stack, tokens["alice"], "GET", "/files?path=" + "a" * 5000)
+    assert status == 400 and "too long" in error["message"]
+    assert "a" * 300 not in stack.log("podium")  # a log line never copies what was sent
 
 
 async def test_removing_bob_from_the_group_revokes_access(

@@ -42,6 +42,9 @@ def test_parse_request_keeps_order_and_spelling() -> None:
         (head("GET /x HTTP/1.1", "Host: h", " folded"), 400),
         (head("GET /x HTTP/1.1", "Bad Header: x"), 400),
         (head("GET /x HTTP/1.1", "NoColon"), 400),
+        (head("GET /x HTTP/1.1", "X-A: a\x00b"), 400),  # a NUL in a value
+        (head("GET /x HTTP/1.1", "X-A: a\x1bb"), 400),  # any control but tab
+        (head("GET /x HTTP/1.1", "X-A: a\x7f"), 400),
     ],
 )
 def test_malformed_requests(block: bytes, status: int) -> None:
@@ -103,7 +106,18 @@ def test_chunked_body_in_any_pieces(step: int) -> None:
     assert taken_total == len(CHUNKED)
 
 
-@pytest.mark.parametrize("bad", [b"zz\r\n", b"4\r\nWikiXX", b"-1\r\n", b"1" * 5000])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"zz\r\n",
+        b"4\r\nWikiXX",
+        b"-1\r\n",
+        b"1" * 5000,
+        b"4\nWiki\r\n",  # a bare LF ends the size line
+        b"4\r\r\nWiki\r\n",
+        b"0\r\nX-Trailer: 1\n\r\n",  # a trailer ending in a bare LF
+    ],
+)
 def test_chunked_body_refuses_garbage(bad: bytes) -> None:
     with pytest.raises(HeadError):
         ChunkedBody().consume(bad)
