@@ -165,7 +165,7 @@ def create_app(config: Podium) -> web.Application:
 
     async def client_and_hub(app: web.Application) -> AsyncIterator[None]:
         client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        hub = Hub(client, config.hub_api_url, config.api_token)
+        hub = Hub(client, config.hub_api_url, config.api_token, service=config.service_name)
         app[keys.CLIENT] = client
         app[keys.HUB] = hub
         await check_oauth_client(hub, config.client_id)

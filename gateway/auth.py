@@ -238,7 +238,10 @@ class Auth:
         if token:
             user = await self.user_for_token(token)
             if user is None:
-                raise Unauthenticated("the API token is not valid (or has expired)")
+                raise Unauthenticated(
+                    "the API token is not valid, has expired, or does not give access to "
+                    "Podium (it needs the scope access:services, e.g. from the hub's user role)"
+                )
             return Identity(user, "token")
         claims = self._cookie_claims(session, dashboard)
         if claims is None:
@@ -344,7 +347,7 @@ class Auth:
         token = (
             await self.hub.exchange_code(code, self.client_id, self.callback_url) if code else ""
         )
-        user = await self.hub.user_for_token(token) if token else None
+        user = await self.hub.user_for_token(token, api=False) if token else None
         if user is None:
             raise Forbidden("the hub did not confirm the login; please log in again")
         self._users[user.name] = (user, time.monotonic())

@@ -78,6 +78,10 @@ class Podium(Application):
         help="The service's hub API token, also its OAuth client secret "
         "(default: $JUPYTERHUB_API_TOKEN)."
     ).tag(config=True)
+    service_name = Unicode(
+        help="The service's name in the hub: API tokens must give access to it "
+        "(default: $JUPYTERHUB_SERVICE_NAME, else the client id without 'service-')."
+    ).tag(config=True)
     client_id = Unicode(
         help="OAuth client id (default: $JUPYTERHUB_CLIENT_ID, else service-podium)."
     ).tag(config=True)
@@ -248,6 +252,10 @@ class Podium(Application):
     @default("client_id")
     def _client_id(self) -> str:
         return os.environ.get("JUPYTERHUB_CLIENT_ID", "service-podium")
+
+    @default("service_name")
+    def _service_name(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_NAME") or self.client_id.removeprefix("service-")
 
     @default("proxy_auth_token")
     def _proxy_token(self) -> str:

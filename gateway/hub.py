@@ -6,6 +6,7 @@ Every call has a timeout; a hub that is down or slow becomes
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import quote
 
@@ -27,9 +28,15 @@ def user_from_model(model: dict[str, Any]) -> User:
 
 class Hub:
     def __init__(
-        self, session: aiohttp.ClientSession, api_url: str, api_token: str, timeout: float = 10
+        self,
+        session: aiohttp.ClientSession,
+        api_url: str,
+        api_token: str,
+        timeout: float = 10,
+        service: str = "",
     ) -> None:
         self.session = session
+        self.service = service  # the service's name: tokens must give access to it
         self.api_url = api_url.rstrip("/")
         self.api_token = api_token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -63,14 +70,30 @@ class Hub:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    async def user_for_token(self, token: str) -> User | None:
-        """The owner of a hub API or OAuth token; ``None`` when the token is not valid."""
+    async def user_for_token(self, token: str, *, api: bool = True) -> User | None:
+        """The owner of a hub API or OAuth token, with what the token allows; ``None`` when
+        the token is not valid or does not give access to this service.
+
+        As JupyterHub's own HubAuth: the token must hold ``access:services`` for this
+        service (a token the hub issued for another service, or with a narrow scope such as
+        ``read:users:name``, is nobody here). An API token (``api``) carries admin rights
+        only with the hub's ``admin:users`` scope, not because its owner is an admin.
+        """
         status, body = await self._call("GET", "/user", token=token)
         if status in (401, 403, 404) or not isinstance(body, dict) or "name" not in body:
             return None
         if body.get("kind", "user") != "user":
             return None  # a service's own token is not a person
-        return user_from_model(body)
+        scopes = set(body.get("scopes") or ())
+        if self.service and not scopes & {
+            "access:services",
+            f"access:services!service={self.service}",
+        }:
+            return None
+        user = user_from_model(body)
+        if api and user.admin and "admin:users" not in scopes:
+            user = dataclasses.replace(user, admin=False)
+        return user
 
     async def user(self, name: str) -> User | None:
         """A user's current model, with the service's token; ``None`` when deleted."""

@@ -211,3 +211,33 @@ async def ensure_sales(stack: HubStack, tokens: dict[str, str]) -> None:
     if status == 404:
         status, body = await call(stack, tokens["alice"], "POST", "/dashboards", SALES)
         assert status == 201, body
+
+
+async def scoped_token(stack: HubStack, user: str, scopes: list[str]) -> str:
+    body = await stack.hub_api(
+        "POST",
+        f"/users/{user}/tokens",
+        json={"note": "narrow", "expires_in": 600, "scopes": scopes},
+    )
+    return str(body["token"])
+
+
+async def test_tokens_do_what_their_scopes_allow(stack: HubStack, tokens: dict[str, str]) -> None:
+    """A token must give access to Podium as a service (as JupyterHub's HubAuth asks), and an
+    admin's token is an admin here only with the hub's admin scope."""
+    await ensure_sales(stack, tokens)
+    refused = [
+        await scoped_token(stack, "admin", ["users:activity!user=admin"]),
+        await scoped_token(stack, "alice", ["read:users:name!user=alice"]),
+        await scoped_token(stack, "admin", ["access:services!service=test-admin"]),  # another's
+    ]
+    for token in refused:
+        status, error = await call(stack, token, "GET", "/user")
+        assert status == 401 and "access:services" in error["message"], error
+        assert (await call(stack, token, "POST", "/dashboards", {**SALES, "name": "n"}))[0] == 401
+    narrow_admin = await scoped_token(stack, "admin", ["access:services!service=podium"])
+    status, me = await call(stack, narrow_admin, "GET", "/user")
+    assert status == 200 and me["name"] == "admin" and me["admin"] is False
+    assert (await call(stack, narrow_admin, "GET", "/dashboards/alice/sales"))[0] == 404
+    status, me = await call(stack, tokens["admin"], "GET", "/user")  # the admin's full token
+    assert me["admin"] is True
