@@ -16,6 +16,7 @@ from gateway.launchers.base import Runtime
 from gateway.openapi import document
 from gateway.validation import parse_create, parse_patch, rebuild_needed
 from runners.errors import SpecError
+from runners.git import check_resolved_host, url_host
 from runners.names import name_problem
 from runners.spec import relative_path
 
@@ -117,11 +118,23 @@ def check_can_create(request: web.Request, user: User) -> None:
         )
 
 
+async def check_git_host(request: web.Request, dashboard: Dashboard) -> None:
+    """A git host must not resolve to an internal address (the runner checks again)."""
+    if dashboard.source.type != "git":
+        return
+    allowed = request.app[keys.POLICY].git_internal
+    try:
+        await check_resolved_host(url_host(dashboard.source.url), allowed, strict=False)
+    except SpecError as e:
+        raise Invalid(e.message, field="source.url") from None
+
+
 async def create(request: web.Request, user: User, doc: Any) -> Dashboard:
     """Validate and store a new dashboard (the API and the form both come here)."""
     check_can_create(request, user)
     dashboard = parse_create(doc, user.name, request.app[keys.POLICY], admin=user.admin)
     await check_groups(request, dashboard)
+    await check_git_host(request, dashboard)
     return await request.app[keys.STORE].create(dashboard)
 
 
@@ -130,6 +143,8 @@ async def change(request: web.Request, user: User, current: Dashboard, doc: Any)
     changed = parse_patch(doc, current, request.app[keys.POLICY], admin=user.admin)
     if changed.access.groups != current.access.groups:
         await check_groups(request, changed)
+    if changed.source != current.source:
+        await check_git_host(request, changed)
     await request.app[keys.STORE].update(changed)
     lifecycle = request.app[keys.LIFECYCLE]
     lifecycle.reads.forget(changed.key)

@@ -280,7 +280,13 @@ def make_launcher(config: Podium) -> Launcher:
         from gateway.launchers.kube.launcher import KubeLauncher  # only then: 1.6 s of imports
 
         kind = KubeLauncher
-    return kind(config.prefix, config.git_allowed_schemes, config.git_allowed_hosts, parent=config)
+    return kind(
+        config.prefix,
+        config.git_allowed_schemes,
+        config.git_allowed_hosts,
+        config.git_internal_hosts,
+        parent=config,
+    )
 
 
 async def serve(config: Podium) -> None:

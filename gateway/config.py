@@ -138,6 +138,14 @@ class Podium(Application):
     git_allowed_schemes = List(
         Unicode(), ["https", "ssh"], help="Git transports creators may use."
     ).tag(config=True)
+    git_internal_hosts = List(
+        Unicode(),
+        [],
+        help="Git hosts that may be (or resolve to) internal addresses: loopback, link-local "
+        "(the cloud's metadata server), private networks. Others are refused at create and "
+        "again before each clone, so that a git URL cannot reach inside. E.g. an internal "
+        "GitLab: ['gitlab.internal.example.org'].",
+    ).tag(config=True)
     git_allowed_hosts = List(Unicode(), [], help="Git hosts creators may use (empty: any).").tag(
         config=True
     )
@@ -312,6 +320,7 @@ class Podium(Application):
             idle_max=self.idle_timeout_max,
             git_schemes=tuple(self.git_allowed_schemes),
             git_hosts=tuple(self.git_allowed_hosts),
+            git_internal=tuple(self.git_internal_hosts),
             profiles=self.profile_names(),
         )
 

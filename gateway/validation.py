@@ -15,7 +15,7 @@ from typing import Any
 from gateway.dashboards import ACCESS_MODES, Access, Dashboard, Source, now
 from gateway.errors import Invalid
 from runners.errors import SpecError
-from runners.git import check_git_url, check_ref
+from runners.git import check_git_url, check_literal_host, check_ref, url_host
 from runners.spec import relative_path
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -57,6 +57,7 @@ class Policy:
     idle_max: int = 86400
     git_schemes: tuple[str, ...] = ("https", "ssh")
     git_hosts: tuple[str, ...] = ()
+    git_internal: tuple[str, ...] = ()  # hosts that may be internal addresses
     profiles: tuple[str, ...] = ()  # names of the launcher's resource profiles, if any
 
 
@@ -105,6 +106,7 @@ def check_source(value: Any, policy: Policy) -> Source:
         ref = _text(doc.get("ref", ""), "source.ref", 255)
         try:
             check_git_url(url, policy.git_schemes, policy.git_hosts)
+            check_literal_host(url_host(url), policy.git_internal)
         except SpecError as e:
             raise Invalid(e.message, field="source.url") from None
         try:

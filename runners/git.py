@@ -5,13 +5,21 @@ arbitrary commands (``ext::``), read the runner's own disk (``file://``, local
 paths) or take options (a leading ``-``). Only the transports the admin allows
 pass, and git itself is told the same through ``GIT_ALLOW_PROTOCOL`` so that
 redirects and submodules cannot widen it.
+
+A git URL is also a request the gateway's side makes for a creator: to the cloud's
+metadata server (169.254.169.254), a service on loopback or on the private network.
+A host that is, or resolves to, such an address is refused unless the admin named
+it (``c.Podium.git_internal_hosts``): at create, and again right before the clone
+(DNS may answer differently by then).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -65,6 +73,61 @@ def check_git_url(
     if allowed_hosts and host not in {h.lower() for h in allowed_hosts}:
         raise SpecError(f"git host {host!r} is not in the allowed list: {', '.join(allowed_hosts)}")
     return scheme
+
+
+def url_host(url: str) -> str:
+    """The host of a git URL (``scheme://host/…`` or ``user@host:path``), lower case."""
+    if "://" in url:
+        return (urlsplit(url).hostname or "").lower()
+    m = _SCP_LIKE.match(url)
+    return m.group("host").lower() if m else ""
+
+
+def internal(address: str) -> bool:
+    """Whether an IP address is not on the public internet: loopback, link-local (the
+    metadata server), private, shared (CGNAT), reserved, multicast, unspecified."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global
+
+
+def check_literal_host(host: str, internal_hosts: tuple[str, ...]) -> None:
+    """Refuse a host written as an internal IP address (no DNS needed)."""
+    try:
+        literal = internal(host.strip("[]"))
+    except ValueError:
+        return  # a name: see check_resolved_host
+    if literal and host not in internal_hosts:
+        raise SpecError(
+            f"git host {host} is an internal address; an admin may allow it "
+            "(c.Podium.git_internal_hosts)"
+        )
+
+
+async def check_resolved_host(
+    host: str, internal_hosts: tuple[str, ...], *, timeout: float = 5, strict: bool = True
+) -> None:
+    """Refuse a host that resolves to an internal address (unless the admin allowed it).
+    A name that does not resolve passes when not ``strict`` (the clone then says so)."""
+    check_literal_host(host, internal_hosts)
+    if host in internal_hosts:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host.strip("[]"), None, type=socket.SOCK_STREAM
+            )
+    except (OSError, TimeoutError):
+        if strict:
+            raise SourceError(f"git host {host} cannot be resolved") from None
+        return
+    for *_, address in found:
+        if internal(str(address[0])):
+            raise SpecError(
+                f"git host {host} resolves to an internal address ({address[0]}); an admin "
+                "may allow it (c.Podium.git_internal_hosts)"
+            )
 
 
 def check_ref(ref: str) -> str:
@@ -135,6 +198,7 @@ async def checkout(source: GitSource, environ: Mapping[str, str]) -> str:
     """
     scheme = check_git_url(source.url, source.allowed_schemes, source.allowed_hosts)
     ref = check_ref(source.ref)
+    await check_resolved_host(url_host(source.url), source.internal_hosts)
     if os.path.exists(source.dest) and os.listdir(source.dest):
         raise SourceError(f"the clone destination {source.dest} is not empty")
     env = git_environment(environ, (scheme,))

@@ -44,6 +44,7 @@ class GitSource:
     path: str = ""
     allowed_schemes: tuple[str, ...] = ("https", "ssh")
     allowed_hosts: tuple[str, ...] = ()
+    internal_hosts: tuple[str, ...] = ()  # hosts that may be internal addresses (admin's)
     timeout: float = 300.0
 
 
@@ -154,7 +155,10 @@ def _parse_source(doc: Any) -> Source:
             root=root, path=relative_path(_str(d, "path", "source", ""), "source.path")
         )
     if kind == "git":
-        known = {"type", "url", "dest", "ref", "path", "allowed_schemes", "allowed_hosts"}
+        known = {
+            "type", "url", "dest", "ref", "path", "allowed_schemes", "allowed_hosts",
+            "internal_hosts",
+        }  # fmt: skip
         d = _take(doc, "source", known | {"timeout"})
         dest = _str(d, "dest", "source")
         if not os.path.isabs(dest):
@@ -167,6 +171,7 @@ def _parse_source(doc: Any) -> Source:
             path=relative_path(_str(d, "path", "source", ""), "source.path"),
             allowed_schemes=schemes,
             allowed_hosts=_strings(d, "allowed_hosts", "source"),
+            internal_hosts=_strings(d, "internal_hosts", "source"),
             timeout=_number(d, "timeout", "source", 300.0),
         )
     raise SpecError("source.type must be 'directory' or 'git'")

@@ -102,7 +102,7 @@ def runner_spec(
 
 
 def git_source(
-    dashboard: Dashboard, dest: str, schemes: list[str], hosts: list[str]
+    dashboard: Dashboard, dest: str, schemes: list[str], hosts: list[str], internal: list[str]
 ) -> dict[str, Any]:
     """A spec's git source: the gateway's policy (``c.Podium.git_allowed_*``) goes along,
     so that the runner enforces it again."""
@@ -114,6 +114,7 @@ def git_source(
         "dest": dest,
         "allowed_schemes": list(schemes),
         "allowed_hosts": list(hosts),
+        "internal_hosts": list(internal),
     }
 
 
@@ -143,6 +144,7 @@ class Launcher(LoggingConfigurable):
         prefix: str = "/dashboards/",
         git_schemes: list[str] | None = None,
         git_hosts: list[str] | None = None,
+        git_internal: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -150,6 +152,7 @@ class Launcher(LoggingConfigurable):
         # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
         self.git_schemes = list(git_schemes or ["https", "ssh"])
         self.git_hosts = list(git_hosts or [])
+        self.git_internal = list(git_internal or [])
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         """Start a runner; return as soon as it is launched (readiness is watched separately)."""

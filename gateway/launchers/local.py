@@ -100,7 +100,9 @@ class LocalLauncher(Launcher):
     def spec(self, dashboard: Dashboard, port: int, credential: str) -> dict[str, Any]:
         if dashboard.source.type == "git":
             dest = str(self.folder(dashboard) / "checkout")
-            source = git_source(dashboard, dest, self.git_schemes, self.git_hosts)
+            source = git_source(
+                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal
+            )
         else:
             root = str(self.storage(dashboard.owner))
             source = {"type": "directory", "root": root, "path": dashboard.source.path}

@@ -118,6 +118,8 @@ async def test_access_by_group_and_by_token(stack: HubStack, tokens: dict[str, s
         ("alice", "POST", "/dashboards",
          {**SALES, "name": "x", "access": {"mode": "restricted", "groups": ["nope"]}}, 400, "no such hub group: nope"),
         ("alice", "POST", "/dashboards", {**SALES, "name": "x", "access": {"mode": "public"}}, 400, "not enabled"),
+        ("alice", "POST", "/dashboards", {**SALES, "name": "x", "source": {"type": "git",
+         "url": "https://localhost/r.git"}}, 400, "resolves to an internal address"),
         ("bob", "PATCH", "/dashboards/alice/sales", {"title": "mine now"}, 403, "only alice and admins"),
         ("carol", "PATCH", "/dashboards/alice/sales", {"title": "mine now"}, 404, "no dashboard"),
         ("alice", "PATCH", "/dashboards/alice/sales", {"name": "renamed"}, 400, "cannot be renamed"),

@@ -74,6 +74,21 @@ def test_git_source() -> None:
         ({"source": {"type": "storage", "path": "../bob"}}, "source.path", "must not contain '..'"),
         ({"source": {"type": "git", "url": "file:///etc"}}, "source.url", "local files"),
         (
+            {"source": {"type": "git", "url": "https://169.254.169.254/latest/"}},
+            "source.url",
+            "internal address",
+        ),  # the cloud's metadata server
+        (
+            {"source": {"type": "git", "url": "https://[::ffff:127.0.0.1]/r.git"}},
+            "source.url",
+            "internal address",
+        ),
+        (
+            {"source": {"type": "git", "url": "git@10.1.2.3:team/r.git"}},
+            "source.url",
+            "internal address",
+        ),
+        (
             {"source": {"type": "git", "url": "ext::sh -c x"}},
             "source.url",
             "must not contain spaces",

@@ -36,6 +36,7 @@ c.KubeLauncher.storage = {storage!r}
 c.KubeLauncher.clone_storage_class = {clone_class!r}
 c.KubeLauncher.ready_timeout = 120
 c.Podium.git_allowed_schemes = ["git", "https"]
+c.Podium.git_internal_hosts = ["127.0.0.1"]  # the test's repository, served on loopback
 """
 
 

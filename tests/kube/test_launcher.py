@@ -59,7 +59,7 @@ def launcher(kube: Cluster, **options: Any) -> KubeLauncher:
         "stop_timeout": 30,
     }
     settings.update(options)
-    return KubeLauncher(PREFIX, ["https", "git"], [], **settings)
+    return KubeLauncher(PREFIX, ["https", "git"], [], ["127.0.0.1"], **settings)
 
 
 def streamlit(name: str = "sales", **change: Any) -> Dashboard:

@@ -8,7 +8,14 @@ import subprocess
 import pytest
 
 from runners.errors import SpecError
-from runners.git import check_git_url, check_ref, git_environment, redact
+from runners.git import (
+    check_git_url,
+    check_ref,
+    check_resolved_host,
+    git_environment,
+    internal,
+    redact,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -115,3 +122,23 @@ def test_private_repository_credentials_come_from_the_environment() -> None:
     assert "username=bot" in asked.stdout and "password=s3" in asked.stdout
     plain = git_environment({"PATH": os.environ["PATH"]}, ("https",))
     assert "GIT_CONFIG_COUNT" not in plain
+
+
+@pytest.mark.parametrize(
+    ("address", "inside"),
+    [
+        ("127.0.0.1", True), ("169.254.169.254", True), ("10.0.0.1", True),
+        ("192.168.1.1", True), ("100.64.0.1", True), ("0.0.0.0", True), ("::1", True),
+        ("fe80::1%eth0", True), ("fd00::1", True), ("::ffff:10.0.0.1", True),
+        ("140.82.121.4", False), ("2606:4700::1111", False),
+    ],
+)  # fmt: skip
+def test_internal_addresses(address: str, inside: bool) -> None:
+    assert internal(address) is inside
+
+
+async def test_a_name_that_resolves_inside_is_refused_unless_allowed() -> None:
+    with pytest.raises(SpecError, match="resolves to an internal address"):
+        await check_resolved_host("localhost", ())
+    await check_resolved_host("localhost", ("localhost",))  # the admin named it
+    await check_resolved_host("no-such-host.invalid", (), strict=False)  # the clone will say

@@ -92,6 +92,7 @@ def git_spec(url: str, dest: Path, ref: str, **source: Any) -> dict[str, Any]:
         "dest": str(dest),
         "path": "app",
         "allowed_schemes": ["git"],
+        "internal_hosts": ["127.0.0.1"],  # the test's repository is served on loopback
     }
     src.update(source)
     command = ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
@@ -200,3 +201,13 @@ async def test_git_timeout(tmp_path: Path) -> None:
         runner = await start_runner(spec, tmp_path)
         assert await runner.exit_code(30) == 3, runner.output()
         assert "did not finish within 2 s" in runner.output()
+
+
+async def test_an_internal_host_is_refused_before_the_clone(repo: Repo, tmp_path: Path) -> None:
+    """Loopback here: without the admin's word (internal_hosts) no clone is tried."""
+    runner = await start_runner(
+        git_spec(repo.url, tmp_path / "clone", "main", internal_hosts=[]), tmp_path
+    )
+    assert await runner.exit_code() == 2
+    assert "internal address" in runner.output()
+    assert not (tmp_path / "clone" / ".git").exists()

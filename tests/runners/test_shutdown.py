@@ -71,6 +71,7 @@ async def test_sigterm_during_git_clone(tmp_path: Path) -> None:
             "url": f"git://127.0.0.1:{port}/x.git",
             "dest": str(tmp_path / "clone"),
             "allowed_schemes": ["git"],
+            "internal_hosts": ["127.0.0.1"],
         }
         runner = await start_runner(make_spec("streamlit", source, "app.py"), tmp_path)
         await asyncio.sleep(1.5)  # git is connected and waiting

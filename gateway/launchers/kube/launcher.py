@@ -150,7 +150,9 @@ class KubeLauncher(options.KubeLauncher):
     def spec(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> dict[str, Any]:
         if plan.storage.mode == "git":
             dest = f"{plan.source_path}/checkout"
-            source = git_source(dashboard, dest, self.git_schemes, self.git_hosts)
+            source = git_source(
+                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal
+            )
         else:
             source = {"type": "directory", "root": plan.source_path, "path": dashboard.source.path}
         return runner_spec(
