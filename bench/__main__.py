@@ -37,7 +37,7 @@ from bench.paths import Setup, chp_hop, run_app, setup_dashboard
 from bench.scale import scale
 from bench.stream import stream
 from bench.wsload import messages_per_second, round_trips
-from tests.hubstack import ROOT, free_port, hub_stack
+from tests.hubstack import NO_QUOTAS, ROOT, free_port, hub_stack
 
 PODIUM_EXTRA = """
 c.Podium.frameworks = ["streamlit", "voila", "custom"]
@@ -46,7 +46,7 @@ c.Podium.user_refresh_interval = 300
 c.Podium.check_interval = 5
 c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-viewer limit
 c.LocalLauncher.warm_runners = {warm}
-"""
+""" + NO_QUOTAS.replace("{", "{{").replace("}", "}}")
 SIZES = {"2 KB page": "", "1 MB": "1mb"}
 CONNECTIONS = (1, 16, 64)
 

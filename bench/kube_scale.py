@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import percentile  # noqa: E402
-from tests.hubstack import hub_stack  # noqa: E402
+from tests.hubstack import NO_QUOTAS, hub_stack  # noqa: E402
 from tests.kubesim import simulated_cluster  # noqa: E402
 from tests.kubesim.kubelet import Image, default_images  # noqa: E402
 
@@ -83,7 +83,7 @@ async def main() -> None:
                 covers=base.covers,
             )  # fmt: skip
             c.kubelet.bind_claim(c.namespace, "claim-alice")
-            extra = CONFIG.format(kubeconfig=str(c.kubeconfig), namespace=c.namespace)
+            extra = CONFIG.format(kubeconfig=str(c.kubeconfig), namespace=c.namespace) + NO_QUOTAS
             (tmp / "hub").mkdir()
             async with hub_stack(tmp / "hub", podium_extra=extra) as stack:
                 token = await stack.token_for("alice")

@@ -36,13 +36,14 @@ import aiohttp
 import psutil
 
 from bench.paths import APP, COMMAND, api, ready
-from tests.hubstack import HubStack, hub_stack, runner_pid
+from tests.hubstack import NO_QUOTAS, HubStack, hub_stack, runner_pid
 
 MARKER = "</table></body></html>"  # the end of the bench app's page: it arrived whole
 KILLS_AT = (0.15, 0.30, 0.45, 0.70, 0.85)
 AFTERMATH = 5.0  # seconds after a fault whose errors are counted as its own
 GATEWAY_RESTART_AT = 0.55
-PODIUM_EXTRA = """
+PODIUM_EXTRA = (
+    """
 c.Podium.frameworks = ["custom"]
 c.Podium.check_interval = 5
 c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-viewer limit
@@ -50,6 +51,8 @@ c.Podium.token_cache_seconds = 300
 c.Podium.user_refresh_interval = 300
 c.LocalLauncher.warm_runners = 1
 """
+    + NO_QUOTAS
+)
 
 
 @dataclass

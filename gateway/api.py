@@ -135,6 +135,9 @@ async def create(request: web.Request, user: User, doc: Any) -> Dashboard:
     dashboard = parse_create(doc, user.name, request.app[keys.POLICY], admin=user.admin)
     await check_groups(request, dashboard)
     await check_git_host(request, dashboard)
+    if not user.admin:
+        owned = await request.app[keys.STORE].list(owner=user.name)
+        request.app[keys.QUOTAS].check_create(user.name, owned)
     return await request.app[keys.STORE].create(dashboard)
 
 
@@ -186,9 +189,18 @@ async def delete_dashboard(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def check_start_quota(request: web.Request, dashboard: Dashboard, admin: bool) -> None:
+    """Before a start: the owner's running dashboards and starts per hour (admins exempt)."""
+    if admin:
+        return
+    owned = await request.app[keys.STORE].list(owner=dashboard.owner)
+    request.app[keys.QUOTAS].check_start(dashboard.owner, owned)
+
+
 async def start(request: web.Request) -> web.Response:
     dashboard = await managed(request)
     if dashboard.status not in ("starting", "ready"):
+        await check_start_quota(request, dashboard, signed_in(request).admin)
         request.app[keys.LIFECYCLE].start(dashboard)
     return web.json_response(
         {"status": "starting" if dashboard.status != "ready" else "ready"}, status=202

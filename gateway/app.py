@@ -21,7 +21,7 @@ from gateway import api, keys, proxy, views
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
 from gateway.dashboard_hosts import dashboard_hosts
-from gateway.errors import Misconfigured, PodiumError, Unauthenticated
+from gateway.errors import Misconfigured, PodiumError, TooMany, Unauthenticated
 from gateway.front import FrontDoor
 from gateway.handoff import Handoff
 from gateway.hub import Hub
@@ -29,6 +29,7 @@ from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
 from gateway.pages import refusal_page
+from gateway.quotas import Quotas
 from gateway.render import STATIC, Site
 from gateway.route import RouteKeeper
 from gateway.store import Store
@@ -58,6 +59,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return await app[keys.AUTH].login_redirect(request, request.path_qs)
         except PodiumError as down:
             return _error(request, down.status, down.message, api_call, down.as_json())
+    except TooMany as e:
+        response = _error(request, e.status, e.message, api_call, e.as_json())
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
     except PodiumError as e:
         return _error(request, e.status, e.message, api_call, e.as_json())
     except web.HTTPException as e:
@@ -152,6 +157,12 @@ def create_app(config: Podium) -> web.Application:
     app[keys.CONFIG] = config
     app[keys.ORIGINS] = config.origins()
     app[keys.HANDOFF] = Handoff(config.cookie_secret)
+    app[keys.QUOTAS] = Quotas(
+        config.max_dashboards_per_user,
+        config.max_running_per_user,
+        config.creates_per_hour,
+        config.starts_per_hour,
+    )
     if not app[keys.ORIGINS].isolated:
         log.warning(
             "dashboards are served on the hub's own origin (c.Podium.dashboard_origin = "

@@ -126,6 +126,24 @@ class Podium(Application):
     creator_groups = List(
         Unicode(), [], help="Hub groups whose members may create dashboards (empty: every user)."
     ).tag(config=True)
+    max_dashboards_per_user = Integer(
+        50, min=0, help="Dashboards one creator may own (admins: no limit). 0: no limit."
+    ).tag(config=True)
+    max_running_per_user = Integer(
+        10,
+        min=0,
+        help="Dashboards of one creator that may run at once (admins: no limit); a start over "
+        "it is refused with the limit named. 0: no limit.",
+    ).tag(config=True)
+    creates_per_hour = Integer(
+        60, min=0, help="Dashboards one creator may create in an hour. 0: no limit."
+    ).tag(config=True)
+    starts_per_hour = Integer(
+        240,
+        min=0,
+        help="Starts of one creator's dashboards in an hour (by the owner or by visits; a "
+        "crashed runner started again does not count). 0: no limit.",
+    ).tag(config=True)
     idle_timeout = Integer(
         1800, help="Default seconds without a viewer before a dashboard stops."
     ).tag(config=True)

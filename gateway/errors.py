@@ -7,6 +7,7 @@
     ├── NotFound         404
     ├── Conflict         409    e.g. the dashboard name is taken
     ├── TooLarge         413    the request body is over the limit
+    ├── TooMany          429    a rate the admin set (``retry_after`` seconds)
     ├── LauncherError    502    a runner could not be started, stopped or read (the
     │                           launcher's message, e.g. the Kubernetes API's refusal)
     └── Unavailable      503    the hub or a launcher cannot be reached; try again
@@ -58,6 +59,14 @@ class Conflict(PodiumError):
 
 class TooLarge(PodiumError):
     status = 413
+
+
+class TooMany(PodiumError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LauncherError(PodiumError):

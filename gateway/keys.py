@@ -12,6 +12,7 @@ from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.lifecycle import Lifecycle
 from gateway.origins import Origins
+from gateway.quotas import Quotas
 from gateway.render import Site
 from gateway.store import Store
 from gateway.validation import Policy
@@ -27,3 +28,4 @@ LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 SITE = web.AppKey("site", Site)
 ORIGINS = web.AppKey("origins", Origins)
 HANDOFF = web.AppKey("handoff", Handoff)
+QUOTAS = web.AppKey("quotas", Quotas)

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.access import can_view
-from gateway.api import IDENTITY
+from gateway.api import IDENTITY, check_start_quota
 from gateway.dashboard_hosts import crossing
 from gateway.dashboards import Dashboard
-from gateway.errors import NotFound
+from gateway.errors import Conflict, NotFound, TooMany
 from gateway.forwarding import same_origin
 from gateway.lifecycle import OWNER_GONE
 from gateway.pages import forbidden_page, progress_page, refusal_page
@@ -94,6 +94,15 @@ async def wake(request: web.Request, dashboard: Dashboard) -> web.StreamResponse
         and dashboard.status in ("stopped", "failed")
         and (dashboard.status == "stopped" or lifecycle.may_retry(runtime_doc))
     ):
+        owner = await request.app[keys.AUTH].user_named(dashboard.owner)
+        try:
+            await check_start_quota(request, dashboard, owner is not None and owner.admin)
+        except (Conflict, TooMany) as e:
+            return refusal_page(
+                request.app[keys.SITE], e.status,
+                f"“{dashboard.title}” cannot start right now: {e.message}.",
+                hint="Try again later, or ask its owner.", user=request[IDENTITY].user,
+            )  # fmt: skip
         lifecycle.start(dashboard)
     if wants_page(request):
         return progress_page(request.app[keys.SITE], dashboard, request[IDENTITY].user)

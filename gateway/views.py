@@ -20,7 +20,7 @@ from gateway import api, keys
 from gateway.access import User, can_create, can_manage, can_view
 from gateway.auth import redirect
 from gateway.dashboards import Dashboard
-from gateway.errors import Invalid, PodiumError
+from gateway.errors import Conflict, Invalid, PodiumError, TooMany
 from gateway.forms import (
     LABELS,
     access_choices,
@@ -187,7 +187,7 @@ async def _check(
     return doc, errors, form
 
 
-def _refused(request: web.Request, error: Invalid, doc: dict[str, Any]) -> dict[str, str]:
+def _refused(request: web.Request, error: PodiumError, doc: dict[str, Any]) -> dict[str, str]:
     policy = request.app[keys.POLICY]
     return form_errors({error.field or "form": error.message}, doc["source"]["type"], policy)
 
@@ -206,10 +206,11 @@ async def new_submit(request: web.Request) -> web.Response:
     if not errors:
         try:
             dashboard = await api.create(request, user, doc)
-        except Invalid as e:  # a group deleted meanwhile, the name just taken…
+        except (Invalid, Conflict, TooMany) as e:  # a group deleted, the name taken, a quota
             errors = _refused(request, e, doc)
         else:
             if form.get("start"):
+                await api.check_start_quota(request, dashboard, user.admin)
                 request.app[keys.LIFECYCLE].start(dashboard)
             return redirect(manage_url(request.app[keys.CONFIG].prefix, dashboard), status=303)
     return await _form(request, owner=user.name, values=from_form(form), errors=errors)
@@ -277,6 +278,7 @@ async def manage_action(request: web.Request) -> web.Response:
     prefix = request.app[keys.CONFIG].prefix
     if action == "start":
         if d.status not in ("starting", "ready"):
+            await api.check_start_quota(request, d, api.signed_in(request).admin)
             lifecycle.start(d)
     elif action == "stop":
         await lifecycle.stop(d)

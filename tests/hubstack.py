@@ -98,6 +98,11 @@ c.LocalLauncher.state_dir = "{dir}/runners"
 c.LocalLauncher.ready_timeout = 120
 """
 
+NO_QUOTAS = """
+# One creator makes and runs many dashboards here: no per-creator quotas.
+c.Podium.max_dashboards_per_user = c.Podium.max_running_per_user = 0
+c.Podium.creates_per_hour = c.Podium.starts_per_hour = 0
+"""
 ORIGIN_PER_DASHBOARD = "http://{dashboard}.localhost:{podium_port}"
 ISOLATED = """
 c.Podium.dashboard_origin = {origin!r}

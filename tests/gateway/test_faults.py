@@ -24,7 +24,7 @@ from gateway.errors import Unavailable
 from gateway.store import Store
 from tests.conftest import fresh_database
 from tests.flows import api, until_ok
-from tests.hubstack import ROOT, HubStack, browser, browser_login, hub_stack
+from tests.hubstack import NO_QUOTAS, ROOT, HubStack, browser, browser_login, hub_stack
 from tests.postgres import Postgres
 
 pytestmark = pytest.mark.functional
@@ -38,7 +38,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
     tmp = tmp_path_factory.mktemp("faults")
     (tmp / "home" / "alice" / "app").mkdir(parents=True)
     shutil.copy(APP, tmp / "home" / "alice" / "app" / "bench.py")
-    async with hub_stack(tmp, podium_extra='c.Podium.frameworks = ["custom"]\n') as s:
+    extra = 'c.Podium.frameworks = ["custom"]\n' + NO_QUOTAS
+    async with hub_stack(tmp, podium_extra=extra) as s:
         yield s
 
 
