@@ -50,8 +50,16 @@ async def read_json(request: web.Request) -> Any:
         raise Invalid("the request body nests too deeply to be a dashboard") from None
 
 
+def face(request: web.Request, dashboard: Dashboard) -> dict[str, Any]:
+    """The whole document for its managers (owner, admins); the public face for viewers."""
+    prefix = request.app[keys.CONFIG].prefix
+    if can_manage(current_user(request), dashboard):
+        return dashboard.as_json(prefix)
+    return dashboard.public_json(prefix)
+
+
 def _json(request: web.Request, dashboard: Dashboard, status: int = 200) -> web.Response:
-    return web.json_response(dashboard.as_json(request.app[keys.CONFIG].prefix), status=status)
+    return web.json_response(face(request, dashboard), status=status)
 
 
 async def visible(request: web.Request, owner: str, name: str) -> Dashboard:
@@ -95,10 +103,9 @@ async def list_dashboards(request: web.Request) -> web.Response:
         if can_view(user, d, public_enabled=public)
         and (not query.get("framework") or d.framework == query["framework"])
     ]
-    prefix = request.app[keys.CONFIG].prefix
     return web.json_response(
         {
-            "items": [d.as_json(prefix) for d in found[offset : offset + limit]],
+            "items": [face(request, d) for d in found[offset : offset + limit]],
             "total": len(found),
             "offset": offset,
             "limit": limit,

@@ -75,6 +75,19 @@ class Dashboard:
         """The shareable link: stable across restarts, rebuilds and gateway restarts."""
         return f"{prefix}{self.path}/"
 
+    def public_json(self, prefix: str) -> dict[str, Any]:
+        """What a viewer sees (the gallery's card): never the source, the command, the
+        environment, the access lists or a runner's message."""
+        return {
+            "owner": self.owner,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "framework": self.framework,
+            "url": self.url(prefix),
+            "status": self.status,
+        }
+
     def as_json(self, prefix: str) -> dict[str, Any]:
         return {
             "owner": self.owner,

@@ -44,6 +44,9 @@ SOURCE = {
 
 DASHBOARD = {
     "type": "object",
+    "description": "Its managers (the owner, admins) get every field; a viewer who may not "
+    "manage it gets its public face only: owner, name, title, description, framework, url, "
+    "status.",
     "properties": {
         "owner": {"type": "string", "readOnly": True},
         "name": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},

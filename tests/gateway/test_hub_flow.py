@@ -243,3 +243,23 @@ async def test_tokens_do_what_their_scopes_allow(stack: HubStack, tokens: dict[s
     assert (await call(stack, narrow_admin, "GET", "/dashboards/alice/sales"))[0] == 404
     status, me = await call(stack, tokens["admin"], "GET", "/user")  # the admin's full token
     assert me["admin"] is True
+
+
+async def test_viewers_see_a_dashboards_public_face_only(
+    stack: HubStack, tokens: dict[str, str]
+) -> None:
+    """bob may view alice's dashboard, not manage it: no source, command, environment,
+    access lists or runner message — in the list and one by one; alice sees everything."""
+    await ensure_sales(stack, tokens)
+    secret = {"env": {"DB_PASSWORD": "hunter2"}}
+    assert (await call(stack, tokens["alice"], "PATCH", "/dashboards/alice/sales", secret))[
+        0
+    ] == 200
+    public = {"owner", "name", "title", "description", "framework", "url", "status"}
+    _, one = await call(stack, tokens["bob"], "GET", "/dashboards/alice/sales")
+    _, listed = await call(stack, tokens["bob"], "GET", "/dashboards")
+    for seen in (one, *[d for d in listed["items"] if d["name"] == "sales"]):
+        assert set(seen) == public, seen
+        assert "hunter2" not in json.dumps(seen)
+    _, mine = await call(stack, tokens["alice"], "GET", "/dashboards/alice/sales")
+    assert mine["env"] == {"DB_PASSWORD": "hunter2"} and "source" in mine
