@@ -30,7 +30,7 @@ from gateway.launchers.local import LocalLauncher
 from gateway.lifecycle import Lifecycle
 from gateway.pages import refusal_page
 from gateway.quotas import Quotas
-from gateway.render import STATIC, Site
+from gateway.render import STATIC, Site, page
 from gateway.route import RouteKeeper
 from gateway.store import Store
 from gateway.supervisor import gateway_command, supervise
@@ -110,7 +110,18 @@ async def identity(request: web.Request, handler: Handler) -> web.StreamResponse
     if request.path.startswith(request.app[keys.CONFIG].prefix + "_/"):
         # The gateway's own writes; a dashboard's requests are the app's to protect.
         await auth.check_xsrf(request, who)
-    return await handler(request)
+    response = await handler(request)
+    if (
+        who.via == "session"
+        and who.user is not None
+        and request.method == "GET"
+        and not response.prepared
+        and "Set-Cookie" not in response.headers
+    ):
+        session = auth.due_renewal(request)
+        if session is not None:  # sliding: in use, so it lasts
+            auth.set_session(response, request, who.user, renewing=session)
+    return response
 
 
 async def health(request: web.Request) -> web.Response:
@@ -135,13 +146,37 @@ async def service_oauth_callback(request: web.Request) -> web.Response:
     return redirect(f"{callback}?{request.query_string}" if request.query_string else callback)
 
 
+async def logout_page(request: web.Request) -> web.Response:
+    """Asks first: a logout is a POST with the XSRF value, which another site cannot send."""
+    identity = request[api.IDENTITY]
+    if identity.user is None:
+        return redirect(request.app[keys.CONFIG].hub_url)
+    site = request.app[keys.SITE]
+    return page("logout.html", site, user=identity.user, xsrf=identity.xsrf, title="Log out")
+
+
 async def logout(request: web.Request) -> web.Response:
-    response = redirect(request.app[keys.CONFIG].hub_url)
+    """Ends every session of this user (and their dashboards' cookies), on every replica."""
+    response = redirect(request.app[keys.CONFIG].hub_url, status=303)
     identity = request[api.IDENTITY]
     if identity.user is not None and identity.via == "session":
-        request.app[keys.AUTH].log_out(identity.user.name)  # its dashboards' cookies too
+        when = request.app[keys.AUTH].log_out(identity.user.name)
+        await request.app[keys.STORE].record_logout(identity.user.name, when)
     request.app[keys.AUTH].clear_session(response)
     return response
+
+
+async def follow_logouts(auth: Auth, store: Store, every: float = 2.0) -> None:
+    """Logouts recorded by any replica end those sessions here too, within ``every`` s."""
+    since = 0.0
+    while True:
+        try:
+            for user, at in (await store.logouts_since(since)).items():
+                auth.log_out(user, at)
+                since = max(since, at)
+        except PodiumError as e:  # the store is down: sessions go on; try again
+            log.warning("cannot read logouts: %s", e.message)
+        await asyncio.sleep(every)
 
 
 async def to_prefix(request: web.Request) -> web.Response:
@@ -197,7 +232,11 @@ def create_app(config: Podium) -> web.Application:
     async def store(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE] = Store(config.db_url)
         await app[keys.STORE].open()
+        task = asyncio.ensure_future(follow_logouts(app[keys.AUTH], app[keys.STORE]))
         yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await app[keys.STORE].close()
 
     async def runners(app: web.Application) -> AsyncIterator[None]:
@@ -248,7 +287,8 @@ def create_app(config: Podium) -> web.Application:
     if named and named != prefix + "_/oauth_callback":
         app.router.add_get(named, oauth_callback)
     app.router.add_get("/services/{service}/oauth_callback", service_oauth_callback)
-    app.router.add_get(prefix + "_/logout", logout)
+    app.router.add_get(prefix + "_/logout", logout_page)
+    app.router.add_post(prefix + "_/logout", logout)
     api.add_routes(app, prefix)
     app.router.add_static(prefix + "_/static/", STATIC, append_version=False)
     views.add_routes(app, prefix)

@@ -13,8 +13,11 @@
   ``_xsrf`` field of the gateway's own forms: a cross-site form cannot read it.
 - On a dashboard's own origin the viewer is known by that dashboard's cookie
   (gateway.handoff), read here like a session but valid for that dashboard only.
-- A logout ends every session and dashboard cookie of that user begun before it
-  (in this gateway process).
+- A logout (a POST with the XSRF value) ends every session and dashboard cookie
+  of that user begun before it: at once here, and on every other replica within
+  seconds (the store keeps the time; each gateway reads new ones every 2 s).
+- A session lasts ``session_max_age`` (a day) without use, renewed at most hourly
+  by visits to the gateway's pages.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 XSRF_HEADER = "X-XSRF-Token"
 STATE_SECONDS = 600
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+RENEW_AFTER = 3600  # a session used after this many seconds is issued anew (sliding)
 
 
 @dataclass
@@ -161,23 +165,42 @@ class Auth:
         if claims.get("use") != use:
             return None  # a dashboard's cookie is no session, nor the other way round
         ended = self._logged_out.get(str(claims.get("sub", "")))
-        if ended is not None and claims.get("iat", 0) <= ended:
+        if ended is not None and claims.get("begun", claims.get("iat", 0)) <= ended:
             return None
         return claims
 
     def session_claims(self, request: web.Request) -> dict[str, Any] | None:
         return self._read(request.cookies.get(SESSION_COOKIE))
 
-    def log_out(self, name: str) -> None:
-        """End ``name``'s sessions and dashboard cookies begun until now."""
-        self._logged_out[name] = time.time()
+    def log_out(self, name: str, at: float | None = None) -> float:
+        """End ``name``'s sessions and dashboard cookies begun until ``at`` (now)."""
+        when = time.time() if at is None else at
+        self._logged_out[name] = max(when, self._logged_out.get(name, 0.0))
+        return when
+
+    def due_renewal(self, request: web.Request) -> dict[str, Any] | None:
+        """This request's session when it was issued over an hour ago (to be issued anew)."""
+        claims = self.session_claims(request)
+        if claims is None or time.time() - claims.get("iat", 0) <= RENEW_AFTER:
+            return None
+        return claims
 
     def _secure(self, request: web.Request) -> bool:
         return request.headers.get("X-Forwarded-Proto", request.scheme) == "https"
 
-    def set_session(self, response: web.StreamResponse, request: web.Request, user: User) -> None:
-        xsrf = secrets.token_urlsafe(16)
-        value = self._sign({"sub": user.name, "xsrf": xsrf}, self.session_max_age)
+    def set_session(
+        self,
+        response: web.StreamResponse,
+        request: web.Request,
+        user: User,
+        renewing: dict[str, Any] | None = None,
+    ) -> None:
+        """A new session for ``user``; or, ``renewing`` one, the same session (its XSRF value
+        and beginning, which a logout compares with) with a new expiry."""
+        xsrf = str(renewing["xsrf"]) if renewing else secrets.token_urlsafe(16)
+        begun = float(renewing.get("begun", renewing.get("iat", 0))) if renewing else time.time()
+        claims = {"sub": user.name, "xsrf": xsrf, "begun": begun}
+        value = self._sign(claims, self.session_max_age)
         for name, content, path, httponly in (
             (SESSION_COOKIE, value, self.prefix, True),
             (XSRF_COOKIE, xsrf, self.prefix + "_/", False),  # never on a dashboard's path

@@ -107,7 +107,12 @@ class Podium(Application):
         "podium_cookie_secret",
         help="File holding the cookie secret; created (mode 600) if missing.",
     ).tag(config=True)
-    session_max_age = Integer(14 * 24 * 3600, help="Seconds a login lasts.").tag(config=True)
+    session_max_age = Integer(
+        24 * 3600,
+        min=300,
+        help="Seconds a login lasts without use; each visit to Podium's pages renews it "
+        "(at most hourly), so people who keep using it stay logged in.",
+    ).tag(config=True)
     user_refresh_interval = Integer(
         300,
         help="Seconds a hub user model (admin flag, groups) is trusted before it is fetched again: "

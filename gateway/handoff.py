@@ -44,7 +44,7 @@ class Handoff:
             "use": CODE,
             "sub": user,
             "dash": dashboard_id(owner, name),
-            "siat": int(session.get("iat", now)),
+            "siat": float(session.get("begun", session.get("iat", now))),
             "sexp": int(session["exp"]),
             "jti": secrets.token_urlsafe(12),
             "iat": now,
@@ -72,7 +72,8 @@ class Handoff:
             "use": DASHBOARD,
             "sub": claims["sub"],
             "dash": claims["dash"],
-            "iat": claims["siat"],
+            "iat": int(claims["siat"]),
+            "begun": claims["siat"],
             "exp": claims["sexp"],
         }
         return jwt.encode(cookie, self.secret, "HS256"), int(claims["sexp"])

@@ -70,6 +70,15 @@ views = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+# When each user last logged out: their sessions begun before are over (every replica reads it).
+logouts = sa.Table(
+    "logouts",
+    metadata,
+    sa.Column("user", sa.String(255), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_logouts_at", "at"),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -329,6 +338,23 @@ class Store:
                         set_={"count": views.c.count + statement.excluded.count},
                     )
                 )
+
+    @translated
+    async def record_logout(self, user: str, at: float) -> None:
+        """``user`` logged out at ``at``: their sessions begun before it are over."""
+        insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(logouts).values(user=user, at=at)
+        async with self.transaction() as conn:
+            await conn.execute(
+                statement.on_conflict_do_update(index_elements=["user"], set_={"at": at})
+            )
+
+    @translated
+    async def logouts_since(self, since: float) -> dict[str, float]:
+        """The logouts recorded after ``since`` (by any replica)."""
+        query = sa.select(logouts.c.user, logouts.c.at).where(logouts.c.at > since)
+        async with self.engine.connect() as conn:
+            return {user: at for user, at in await conn.execute(query)}
 
     @translated
     async def views(self, owner: str, name: str, since: date) -> dict[date, int]:

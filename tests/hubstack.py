@@ -328,6 +328,19 @@ async def browser_login(
         return r
 
 
+async def log_out(session: aiohttp.ClientSession, stack: HubStack) -> None:
+    """Log out as a person does: the Log out page, then its button (a POST with the XSRF
+    value, which the page carries)."""
+    async with session.get(stack.podium + "_/logout") as r:
+        page = await r.text()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page)
+    assert xsrf, page[:500]
+    async with session.post(
+        stack.podium + "_/logout", data={"_xsrf": xsrf.group(1)}, allow_redirects=False
+    ) as r:
+        assert r.status == 303, await r.text()
+
+
 def runner_pid(stack: HubStack, owner: str, name: str) -> int | None:
     """The runner process of ``owner``'s dashboard ``name`` (it works in its state folder)."""
     folder = str(stack.dir / "runners" / owner / name)

@@ -16,7 +16,7 @@ import pytest_asyncio
 from gateway.auth import Auth
 from gateway.handoff import CODE_SECONDS, DASHBOARD_COOKIE, Handoff
 from tests.flows import api
-from tests.hubstack import HubStack, browser, browser_login, client, hub_stack
+from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
 from tests.runners.harness import APPS
 
 SECRET = b"s" * 32
@@ -160,7 +160,6 @@ async def test_a_viewer_crosses_once_per_code(stack: HubStack) -> None:
         assert cookies[DASHBOARD_COOKIE]["path"] == ("/dashboards/alice/probe/" if shared else "/")
         async with bob.get(crossing, allow_redirects=False) as r:
             assert r.status == 403  # a code works once
-        async with bob.get(stack.podium + "_/logout", allow_redirects=False) as r:
-            assert r.status == 302
+        await log_out(bob, stack)
         async with bob.get(origin + "/dashboards/alice/probe/headers", allow_redirects=False) as r:
             assert r.status == 302 and r.headers["Location"].startswith(stack.base)  # signed out
