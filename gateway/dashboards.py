@@ -89,12 +89,9 @@ class Dashboard:
         }
 
     def as_json(self, prefix: str) -> dict[str, Any]:
+        """The whole document, for its managers."""
         return {
-            "owner": self.owner,
-            "name": self.name,
-            "title": self.title,
-            "description": self.description,
-            "framework": self.framework,
+            **self.public_json(prefix),
             "source": self.source.as_json(),
             "entry": self.entry,
             "access": self.access.as_json(),
@@ -102,8 +99,6 @@ class Dashboard:
             "command": list(self.command),
             "idle_timeout": self.idle_timeout,
             "profile": self.profile,
-            "url": self.url(prefix),
-            "status": self.status,
             "message": self.message,
             "created": self.created.isoformat(),
             "updated": self.updated.isoformat(),

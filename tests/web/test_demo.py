@@ -20,7 +20,7 @@ import aiohttp
 import psutil
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.hubstack import PASSWORD, ROOT, free_port, serving
 from tests.web.browser import chromium
@@ -105,6 +105,14 @@ async def browser() -> AsyncIterator[Browser]:
         yield b
 
 
+async def log_in_at_the_hub(page: Page, user: str) -> None:
+    """The hub's own login form, as a person fills it in."""
+    await expect(page.locator("#username_input")).to_be_visible()
+    await page.fill("#username_input", user)
+    await page.fill("#password_input", PASSWORD)
+    await page.click("#login_submit")
+
+
 async def test_bob_logs_in_through_the_hub_and_uses_the_streamlit_example(
     demo: Demo, browser: Browser
 ) -> None:
@@ -112,10 +120,7 @@ async def test_bob_logs_in_through_the_hub_and_uses_the_streamlit_example(
     page = await context.new_page()
     try:
         await page.goto("/dashboards/")
-        await expect(page.locator("#username_input")).to_be_visible()  # the hub's own form
-        await page.fill("#username_input", "bob")
-        await page.fill("#password_input", PASSWORD)
-        await page.click("#login_submit")
+        await log_in_at_the_hub(page, "bob")
         await page.wait_for_url(f"{demo.base}/dashboards/")
         sales = page.get_by_role("link", name=re.compile("Sales by region"))
         await expect(sales.first).to_be_visible()
@@ -137,9 +142,7 @@ async def test_a_visitor_is_sent_to_the_hub_and_comes_back_to_the_dashboard(
     try:
         await page.goto("/dashboards/alice/report/")
         await page.wait_for_url(re.compile(r"/hub/login"))
-        await page.fill("#username_input", "carol")
-        await page.fill("#password_input", PASSWORD)
-        await page.click("#login_submit")
+        await log_in_at_the_hub(page, "carol")
         own = f"http://report--alice.localhost:{demo.gateway_port}/dashboards/alice/report/"
         await page.wait_for_url(own, timeout=120_000)
         await expect(page.get_by_text("week 8:")).to_be_visible(timeout=120_000)
