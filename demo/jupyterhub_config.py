@@ -36,6 +36,9 @@ c.ConfigurableHTTPProxy.api_url = proxy_api
 c.ConfigurableHTTPProxy.auth_token = proxy_token
 
 c.JupyterHub.authenticator_class = "dummy"
+# The demo is about dashboards: after logging in at the hub, people land in Podium (the demo
+# users have no system accounts, so the hub could not start a Jupyter server for them).
+c.JupyterHub.default_url = "/dashboards/"
 c.DummyAuthenticator.password = os.environ.get("PODIUM_DEMO_PASSWORD", "podium")
 c.Authenticator.allowed_users = {"alice", "bob", "carol", "admin"}
 c.Authenticator.admin_users = {"admin"}

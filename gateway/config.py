@@ -270,11 +270,11 @@ class Podium(Application):
 
     @default("hub_api_url")
     def _hub_api_url(self) -> str:
-        return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+        return os.environ.get("JUPYTERHUB_API_URL") or "http://127.0.0.1:8081/hub/api"
 
     @default("hub_url")
     def _hub_url(self) -> str:
-        return os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", "/hub/")
+        return os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL") or "/hub/"  # the hub sets it empty
 
     @default("api_token")
     def _api_token(self) -> str:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 PLACEHOLDER = "{dashboard}"
 SAME_ORIGIN = "same-origin"
+NO_DASHBOARD = "-"  # a host under the dashboards' domain that is no dashboard's (never a label)
 MAX_LABEL = 63  # a DNS label
 _SAFE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # no hyphen at an end, none doubled
 _HASHED = 16  # hex digits of the hash in a label that is not simply name--owner
@@ -107,15 +108,20 @@ class Origins:
 
     def host_label(self, host: str) -> str | None:
         """For a request's ``Host``: ``""`` for the shared dashboard host, the label for a
-        dashboard's own host, ``None`` for any other host (the gateway's)."""
+        dashboard's own host, ``None`` for any other host (the gateway's). Every name under
+        the dashboards' domain is a dashboard host: one that is no dashboard's label (a
+        deeper name, ``x.sales--alice.…``) gets :data:`NO_DASHBOARD`, served nothing."""
         if not self.isolated:
             return None
-        host = host.lower()
+        name, colon, port = host.lower().rpartition(":") if "]" not in host else (host, "", "")
+        host = f"{name.rstrip('.')}:{port}" if colon and name else host.lower().rstrip(".")
         if not self.per_dashboard:
             return "" if host == self.host else None
         suffix = self.host[len(PLACEHOLDER) :]
-        label = host[: -len(suffix)] if host.endswith(suffix) else ""
-        return label if label and "." not in label and len(label) <= MAX_LABEL else None
+        if not host.endswith(suffix):
+            return None
+        label = host[: -len(suffix)]
+        return label if label and "." not in label and len(label) <= MAX_LABEL else NO_DASHBOARD
 
     def serves(self, host: str, owner: str, name: str) -> bool:
         """Whether the dashboard ``owner/name`` is served on ``host``."""

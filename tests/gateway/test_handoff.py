@@ -163,3 +163,16 @@ async def test_a_viewer_crosses_once_per_code(stack: HubStack) -> None:
         await log_out(bob, stack)
         async with bob.get(origin + "/dashboards/alice/probe/headers", allow_redirects=False) as r:
             assert r.status == 302 and r.headers["Location"].startswith(stack.base)  # signed out
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("prefix", ["x.", "a.b."])
+async def test_names_under_a_dashboards_host_serve_nothing(stack: HubStack, prefix: str) -> None:
+    """A deeper name (``x.probe--alice.localhost``) is no gateway: cookies a dashboard's
+    script sets for its own domain reach it, so nothing of Podium's may answer there."""
+    if "{dashboard}" not in stack.dashboard_origin:
+        pytest.skip("one dashboard origin for all has no names under it")
+    host = prefix + stack.dashboard_host("alice", "probe")
+    for path in ("/dashboards/_/api/dashboards", "/dashboards/", "/dashboards/alice/probe/"):
+        status, text = await raw(stack, path, host)
+        assert status == 404, (path, status, text[:200])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.origins import OriginError, Origins, dashboard_label
+from gateway.origins import NO_DASHBOARD, OriginError, Origins, dashboard_label
 
 pytestmark = pytest.mark.unit
 DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -75,8 +75,11 @@ def test_one_origin_per_dashboard() -> None:
     assert origins.serves("sales--alice.dashboards.example.org", "alice", "sales")
     assert not origins.serves("sales--alice.dashboards.example.org", "alice", "other")
     assert origins.host_label("hub.example.org") is None
-    assert origins.host_label("a.b.dashboards.example.org") is None  # one label only
-    assert origins.host_label(".dashboards.example.org") is None
+    # Every name under the dashboards' domain is a dashboard host; the others serve nothing.
+    assert origins.host_label("a.sales--alice.dashboards.example.org") == NO_DASHBOARD
+    assert not origins.serves("a.sales--alice.dashboards.example.org", "alice", "sales")
+    assert origins.host_label(".dashboards.example.org") == NO_DASHBOARD
+    assert origins.host_label("sales--alice.dashboards.example.org.") == "sales--alice"
 
 
 def test_one_shared_dashboard_origin() -> None:
@@ -84,6 +87,7 @@ def test_one_shared_dashboard_origin() -> None:
     assert origins.isolated and not origins.per_dashboard
     assert origins.origin("alice", "sales") == "http://dashboards.localhost:8000"
     assert origins.serves("dashboards.localhost:8000", "anyone", "anything")
+    assert origins.serves("dashboards.localhost.:8000", "anyone", "anything")  # trailing dot
     assert origins.host_label("127.0.0.1:8000") is None
 
 
