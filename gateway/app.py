@@ -192,6 +192,15 @@ def create_app(config: Podium) -> web.Application:
     app[keys.CONFIG] = config
     app[keys.ORIGINS] = config.origins()
     app[keys.HANDOFF] = Handoff(config.cookie_secret)
+    app[keys.GATEWAY_HOSTS] = frozenset(
+        name.lower()
+        for name in (
+            urlsplit(config.public_url).netloc,
+            f"{config.ip}:{config.port}",
+            urlsplit(config.proxy_target).netloc,
+        )
+        if name
+    )
     app[keys.QUOTAS] = Quotas(
         config.max_dashboards_per_user,
         config.max_running_per_user,

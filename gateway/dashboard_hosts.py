@@ -67,9 +67,17 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
     """On a dashboard origin, the sign-in and directions only; elsewhere, the application."""
     origins = request.app[keys.ORIGINS]
     host = request.headers.get("Host", "")
-    if origins.host_label(host) is None:
-        return await handler(request)
     config = request.app[keys.CONFIG]
+    if origins.host_label(host) is None:
+        if (
+            origins.isolated
+            and host.lower() not in request.app[keys.GATEWAY_HOSTS]
+            and request.path != config.prefix + "_/health"  # probes use any address
+        ):
+            # Another name for this machine (in the demo the hub's proxy answers any Host,
+            # e.g. a dashboard's name on the hub's port, where its script sets cookies).
+            return _text(404, "this host is neither the hub's nor a dashboard's")
+        return await handler(request)
     if request.path == config.prefix + SIGNIN:
         return await signin(request, host)
     key = dashboard_of(request.raw_path, config.prefix)

@@ -29,3 +29,6 @@ SITE = web.AppKey("site", Site)
 ORIGINS = web.AppKey("origins", Origins)
 HANDOFF = web.AppKey("handoff", Handoff)
 QUOTAS = web.AppKey("quotas", Quotas)
+# With dashboard origins, the Host values the gateway's own pages answer to: the public
+# URL's, its listening address, the proxy's target for it.
+GATEWAY_HOSTS = web.AppKey("gateway_hosts", frozenset[str])

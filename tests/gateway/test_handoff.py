@@ -176,3 +176,16 @@ async def test_names_under_a_dashboards_host_serve_nothing(stack: HubStack, pref
     for path in ("/dashboards/_/api/dashboards", "/dashboards/", "/dashboards/alice/probe/"):
         status, text = await raw(stack, path, host)
         assert status == 404, (path, status, text[:200])
+
+
+@pytest.mark.functional
+async def test_other_names_for_the_gateway_serve_nothing(stack: HubStack) -> None:
+    """A dashboard's name on the hub's port (the demo's proxy answers any Host; cookies
+    ignore ports): the gateway's pages answer only on its own names."""
+    label = stack.dashboard_host("alice", "probe").split(":")[0]
+    for host in (f"{label}:{stack.port}", f"anything.example:{stack.podium_port}"):
+        for path in ("/dashboards/_/new", "/dashboards/_/api/dashboards", "/dashboards/"):
+            status, text = await raw(stack, path, host)
+            assert status == 404 and "_xsrf" not in text, (host, path, status)
+    assert (await raw(stack, "/dashboards/_/health", "10.1.2.3:8765"))[0] == 200  # probes
+    assert (await raw(stack, "/dashboards/_/api/user", f"127.0.0.1:{stack.port}"))[0] == 401
