@@ -20,10 +20,10 @@ from aiohttp import web
 from gateway import api, keys, proxy, views
 from gateway.auth import Auth, redirect
 from gateway.config import Podium
-from gateway.dashboard_hosts import dashboard_hosts
+from gateway.dashboard_hosts import dashboard_hosts, signin_code
 from gateway.errors import Misconfigured, PodiumError, TooMany, Unauthenticated
 from gateway.front import FrontDoor
-from gateway.handoff import Handoff
+from gateway.handoff import CODE_PATH, Handoff
 from gateway.hub import Hub
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
@@ -292,6 +292,7 @@ def create_app(config: Podium) -> web.Application:
     app.router.add_get(prefix + "_/health", health)
     app.router.add_get(prefix + "_/login", login)
     app.router.add_get(prefix + "_/oauth_callback", oauth_callback)
+    app.router.add_get(prefix + CODE_PATH, signin_code)  # dashboard origins' sign-in
     named = urlsplit(config.oauth_callback_url).path
     if named and named != prefix + "_/oauth_callback":
         app.router.add_get(named, oauth_callback)

@@ -38,6 +38,7 @@ from aiohttp import web
 
 from gateway.access import User
 from gateway.errors import Forbidden, Unauthenticated, Unavailable
+from gateway.forwarding import cookie_values
 from gateway.handoff import DASHBOARD
 from gateway.hub import Hub
 
@@ -57,6 +58,19 @@ class Identity:
     user: User | None
     via: str  # "session", "token" or "anonymous"
     xsrf: str = ""
+
+
+def cookies_sent(request: web.Request, name: str) -> list[str]:
+    """Every value of cookie ``name`` the request carries (aiohttp's ``request.cookies``
+    keeps one of several, silently)."""
+    header = "; ".join(request.headers.getall("Cookie", [])).encode("latin-1", "replace")
+    return [v.decode("latin-1") for v in cookie_values(header, name.encode())]
+
+
+def sole_cookie(request: web.Request, name: str) -> str | None:
+    """The value of cookie ``name``; None when absent or sent twice (one planted)."""
+    values = cookies_sent(request, name)
+    return values[0] if len(values) == 1 else None
 
 
 def redirect(location: str, status: int = 302) -> web.Response:
@@ -170,7 +184,7 @@ class Auth:
         return claims
 
     def session_claims(self, request: web.Request) -> dict[str, Any] | None:
-        return self._read(request.cookies.get(SESSION_COOKIE))
+        return self._read(sole_cookie(request, SESSION_COOKIE))
 
     def log_out(self, name: str, at: float | None = None) -> float:
         """End ``name``'s sessions and dashboard cookies begun until ``at`` (now)."""
@@ -242,7 +256,7 @@ class Auth:
 
     async def identify(self, request: web.Request) -> Identity:
         return await self.identify_by(
-            request.headers.get("Authorization", ""), request.cookies.get(SESSION_COOKIE)
+            request.headers.get("Authorization", ""), sole_cookie(request, SESSION_COOKIE)
         )
 
     def _cookie_claims(self, cookie: str | None, dashboard: str | None) -> dict[str, Any] | None:

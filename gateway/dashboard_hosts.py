@@ -2,15 +2,21 @@
 
 With ``c.Podium.dashboard_origin`` set (gateway.origins), a dashboard's bytes are
 served only on its own origin. On such an origin the application answers just
-two things: the sign-in (a code from the gateway becomes the dashboard's cookie,
-gateway.handoff), and directions back to the shareable link on the gateway's
-origin for whatever the front door could not forward (a viewer not signed in
-there, a dashboard asleep): the gateway's origin logs people in, wakes
-dashboards with its progress page, and refuses with its pages. No page, API,
+two things: the sign-in (a code from the gateway becomes the dashboard's cookie in
+the browser that asked for it, gateway.handoff), and directions back to the
+shareable link on the gateway's origin for whatever the front door could not
+forward (a viewer not signed in there, a dashboard asleep): the gateway's origin
+logs people in, wakes dashboards with its progress page, and refuses with its
+pages. No page, API,
 static file or XSRF value of the gateway is served on a dashboard origin.
 
 The host is the ``Host`` header only: a page script can set ``X-Forwarded-Host``
 on its own requests, not ``Host``.
+
+One value per cookie name: a second ``podium-session`` or ``podium-dashboard`` is
+one planted beside the viewer's (a page's script can set one with a longer path,
+a sibling host one for the parent domain) to sign them in as someone else. Such
+requests are refused, and the planted copies deleted.
 """
 
 from __future__ import annotations
@@ -23,10 +29,21 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.access import can_view
-from gateway.auth import redirect
+from gateway.api import IDENTITY
+from gateway.auth import SESSION_COOKIE, cookies_sent, redirect
 from gateway.dashboards import Dashboard
-from gateway.errors import NotFound
-from gateway.handoff import DASHBOARD_COOKIE, SIGNIN
+from gateway.errors import NotFound, Unauthenticated
+from gateway.handoff import (
+    CODE_PATH,
+    DASHBOARD_COOKIE,
+    SIGNIN,
+    START,
+    STATE_COOKIE,
+    STATE_SECONDS,
+    new_nonce,
+    nonces_with,
+    state_of,
+)
 from runners.names import UnusableName, owner_from_segment, owner_segment
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -77,12 +94,20 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
             # Another name for this machine (in the demo the hub's proxy answers any Host,
             # e.g. a dashboard's name on the hub's port, where its script sets cookies).
             return _text(404, "this host is neither the hub's nor a dashboard's")
+        if len(cookies_sent(request, SESSION_COOKIE)) > 1:
+            return planted(request, SESSION_COOKIE, config.prefix)
         return await handler(request)
+    if request.path == config.prefix + START:
+        return start(request, host)
     if request.path == config.prefix + SIGNIN:
-        return await signin(request, host)
+        return signin(request, host)
     key = dashboard_of(request.raw_path, config.prefix)
     if key is None or not origins.serves(host, *key):
         return _text(404, "there is nothing here but the dashboard")
+    cookie_name = origins.cookie(DASHBOARD_COOKIE)
+    cookies = cookies_sent(request, cookie_name)
+    if len(cookies) > 1:
+        return planted(request, cookie_name, cookie_path(request, *key))
     if request.method in ("GET", "HEAD") and request.headers.get("Upgrade") is None:
         # The gateway's origin signs in, wakes and refuses; then it sends the viewer back.
         return redirect(config.public_url + request.raw_path)
@@ -95,7 +120,7 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
         return _text(404, f"there is no dashboard {key[0]}/{key[1]}")
     identity = await request.app[keys.AUTH].identify_by(
         request.headers.get("Authorization", ""),
-        request.cookies.get(DASHBOARD_COOKIE),
+        cookies[0] if cookies else None,
         f"{key[0]}/{key[1]}",
     )
     public_enabled = request.app[keys.POLICY].public_enabled
@@ -104,28 +129,148 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
     return _text(503, f"{dashboard.title} is not running; open its link", **{"Retry-After": "2"})
 
 
-async def signin(request: web.Request, host: str) -> web.Response:
-    """``<prefix>_/signin?code=…&next=<path>``: the code becomes the dashboard's cookie."""
-    config = request.app[keys.CONFIG]
+def cookie_path(request: web.Request, owner: str, name: str) -> str:
+    """Where a dashboard's cookie lives: the whole host of a dashboard's own origin; the
+    dashboard's path on one origin shared by all (as every link spells it)."""
+    prefix = request.app[keys.CONFIG].prefix
+    if request.app[keys.ORIGINS].per_dashboard:
+        return "/"
+    return f"{prefix}{owner_segment(owner)}/{name}/"
+
+
+def planted(request: web.Request, name: str, kept_path: str) -> web.Response:
+    """400 for a request with two cookies ``name``, deleting every copy but the one Podium
+    sets (host-only, at ``kept_path``): each path above this request's and each parent
+    domain of its host could hold the planted one. Deleting the viewer's own instead
+    would leave the planted copy alone, signing them in as its owner."""
+    host = request.headers.get("Host", "").rpartition(":")[0] or request.headers.get("Host", "")
+    labels = host.lower().rstrip(".").split(".")
+    parents = [".".join(labels[i:]) for i in range(1, len(labels))]  # browsers skip TLDs
+    segments = request.raw_path.split("?")[0].split("/")[1:-1]
+    paths = ["/"] + ["/" + "/".join(segments[: i + 1]) + "/" for i in range(len(segments))]
+    paths += [p.rstrip("/") for p in paths if p != "/"]
+    response = _text(
+        400,
+        "your browser sent two Podium sign-in cookies; a page set one to sign you in as "
+        "someone else. It is deleted now: open the link again.",
+    )
+    for path in paths:
+        for domain in [None, *parents]:
+            if domain is not None or path != kept_path:
+                # Headers, not del_cookie: aiohttp keeps one Set-Cookie per name.
+                scope = f"; Domain={domain}" if domain else ""
+                response.headers.add("Set-Cookie", f"{name}=; Max-Age=0; Path={path}{scope}")
+    return response
+
+
+def state_cookie_path(request: web.Request) -> str:
+    """``/`` for a ``__Host-`` cookie (its rule); else just the sign-in paths."""
     origins = request.app[keys.ORIGINS]
+    if origins.cookie(STATE_COOKIE) != STATE_COOKIE:
+        return "/"
+    return request.app[keys.CONFIG].prefix + SIGNIN
+
+
+def _next_dashboard(request: web.Request, host: str | None) -> tuple[str, tuple[str, str]] | None:
+    """The ``next`` path of a sign-in step and its dashboard, when it is one (served on
+    ``host``, when given)."""
     next_path = request.query.get("next", "")
-    key = dashboard_of(next_path, config.prefix) if next_path.startswith("/") else None
-    if key is None or next_path.startswith("//") or not origins.serves(host, *key):
+    prefix = request.app[keys.CONFIG].prefix
+    if not next_path.startswith("/") or next_path.startswith("//"):
+        return None
+    key = dashboard_of(next_path, prefix)
+    if key is None or (host is not None and not request.app[keys.ORIGINS].serves(host, *key)):
+        return None
+    return next_path, key
+
+
+def start(request: web.Request, host: str) -> web.Response:
+    """``<prefix>_/signin/start?next=<path>`` on a dashboard origin: a nonce kept here,
+    its digest sent to the gateway for a code (gateway.handoff)."""
+    found = _next_dashboard(request, host)
+    if found is None:
         return _text(400, "this sign-in is not for this dashboard")
-    redeemed = request.app[keys.HANDOFF].redeem(request.query.get("code", ""), *key)
-    if redeemed is None:
-        link = config.public_url + next_path
-        return _text(403, f"this sign-in link was used already or has expired; open {link}")
-    cookie, expires = redeemed
-    owner_segment, name = dashboard_path(next_path, config.prefix) or key
-    response = redirect(next_path)
+    origins = request.app[keys.ORIGINS]
+    name = origins.cookie(STATE_COOKIE)
+    sent = cookies_sent(request, name)
+    nonce = new_nonce()
+    query = urlencode({"state": state_of(nonce), "next": found[0]})
+    config = request.app[keys.CONFIG]
+    response = redirect(f"{config.public_url}{config.prefix}{CODE_PATH}?{query}")
     response.headers.update(PRIVATE)
     response.set_cookie(
-        DASHBOARD_COOKIE,
+        name,
+        nonces_with(sent[-1] if sent else None, nonce),
+        max_age=STATE_SECONDS,
+        path=state_cookie_path(request),
+        httponly=True,
+        secure=origins.scheme == "https",
+        samesite="Lax",
+    )
+    return response
+
+
+async def signin_code(request: web.Request) -> web.Response:
+    """``<prefix>_/signin/code?state=…&next=<path>`` on the gateway's origin: a code for the
+    signed-in viewer and the browser whose nonce has that digest; on to the dashboard."""
+    found = _next_dashboard(request, None)
+    state = request.query.get("state", "")
+    if found is None or len(state) != 64:
+        return _text(400, "this sign-in is not for a dashboard")
+    next_path, key = found
+    app = request.app
+    try:
+        dashboard, _ = await app[keys.LIFECYCLE].reads.lookup(*key)
+    except NotFound:
+        return redirect(app[keys.CONFIG].public_url + next_path)  # its link says so
+    user = request[IDENTITY].user
+    session = app[keys.AUTH].session_claims(request)
+    if user is None or session is None:
+        raise Unauthenticated("sign in to open this dashboard")  # then back here
+    if not can_view(user, dashboard, public_enabled=app[keys.POLICY].public_enabled):
+        return redirect(app[keys.CONFIG].public_url + next_path)  # its link refuses
+    code = app[keys.HANDOFF].code(str(session["sub"]), *key, session, state)
+    origin = app[keys.ORIGINS].origin(*key)
+    query = urlencode({"code": code, "next": next_path})
+    response = redirect(f"{origin}{app[keys.CONFIG].prefix}{SIGNIN}?{query}")
+    response.headers.update(PRIVATE)
+    return response
+
+
+def signin(request: web.Request, host: str) -> web.Response:
+    """``<prefix>_/signin?code=…&next=<path>``: with this browser's nonce, the code becomes
+    the dashboard's cookie."""
+    config = request.app[keys.CONFIG]
+    origins = request.app[keys.ORIGINS]
+    found = _next_dashboard(request, host)
+    if found is None:
+        return _text(400, "this sign-in is not for this dashboard")
+    next_path, key = found
+    state_name = origins.cookie(STATE_COOKIE)
+    nonces = [n for v in cookies_sent(request, state_name) for n in v.split(".") if n]
+    redeemed = request.app[keys.HANDOFF].redeem(request.query.get("code", ""), *key, nonces)
+    if redeemed is None:
+        return _text(
+            403,
+            "this sign-in link is not valid here: it has expired, was used already, or was "
+            f"made for another browser. Open {config.public_url + next_path}",
+        )
+    cookie, expires, used = redeemed
+    response = redirect(next_path)
+    response.headers.update(PRIVATE)
+    left = [n for n in nonces if n != used]
+    if left:
+        response.set_cookie(
+            state_name, ".".join(left), max_age=STATE_SECONDS, path=state_cookie_path(request),
+            httponly=True, secure=origins.scheme == "https", samesite="Lax",
+        )  # fmt: skip
+    else:
+        response.del_cookie(state_name, path=state_cookie_path(request))
+    response.set_cookie(
+        origins.cookie(DASHBOARD_COOKIE),
         cookie,
         max_age=max(0, int(expires - time.time())),
-        # One origin per dashboard: the whole host. One shared origin: that dashboard's path.
-        path="/" if origins.per_dashboard else f"{config.prefix}{owner_segment}/{name}/",
+        path=cookie_path(request, *key),
         httponly=True,
         secure=origins.scheme == "https",
         samesite="Lax",
@@ -135,19 +280,14 @@ async def signin(request: web.Request, host: str) -> web.Response:
 
 def crossing(request: web.Request, dashboard: Dashboard) -> web.Response:
     """On the gateway's origin, a viewer allowed to see a ready ``dashboard``: on to its
-    origin, with a sign-in code when they are signed in (a public dashboard needs none)."""
+    origin, through the sign-in when they are signed in (a public dashboard needs none)."""
     origin = request.app[keys.ORIGINS].origin(dashboard.owner, dashboard.name)
     prefix = request.app[keys.CONFIG].prefix
     spelt = dashboard_path(request.raw_path, prefix)
     rest = request.raw_path[len(prefix) + len(spelt[0]) :] if spelt else "/"
     path = prefix + owner_segment(dashboard.owner) + rest  # as every link spells it
-    session = request.app[keys.AUTH].session_claims(request)
-    if session is None:
+    if request.app[keys.AUTH].session_claims(request) is None:
         return redirect(origin + path)
-    code = request.app[keys.HANDOFF].code(
-        str(session["sub"]), dashboard.owner, dashboard.name, session
-    )
-    signin = request.app[keys.CONFIG].prefix + SIGNIN
-    response = redirect(f"{origin}{signin}?{urlencode({'code': code, 'next': path})}")
+    response = redirect(f"{origin}{prefix}{START}?{urlencode({'next': path})}")
     response.headers.update(PRIVATE)
     return response

@@ -50,19 +50,27 @@ def _cookie_pairs(header: bytes) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-def cookie_value(header: bytes, name: bytes) -> bytes | None:
-    """The value of cookie ``name`` in a ``Cookie`` header (the first one sent)."""
+def cookie_values(header: bytes, name: bytes) -> list[bytes]:
+    """Every value of cookie ``name`` in a ``Cookie`` header, in the order sent.
+
+    More than one is a cookie planted beside the real one (a page's script with a
+    longer ``Path``, a sibling host's ``Domain=``): the readers of Podium's cookies
+    take none of them (see :func:`cookie_value`).
+    """
     if name not in header:
-        return None
-    for key, value in _cookie_pairs(header):
-        if key == name:
-            return value.strip(b'"')
-    return None
+        return []
+    return [value.strip(b'"') for key, value in _cookie_pairs(header) if key == name]
+
+
+def cookie_value(header: bytes, name: bytes) -> bytes | None:
+    """The value of cookie ``name`` in a ``Cookie`` header; None when absent or sent twice."""
+    values = cookie_values(header, name)
+    return values[0] if len(values) == 1 else None
 
 
 def _not_for_dashboards(name: bytes) -> bool:
     """A cookie name of the gateway's or the hub's, which no dashboard may read or set."""
-    lowered = name.strip().lower()
+    lowered = name.strip().lower().removeprefix(b"__host-").removeprefix(b"__secure-")
     return lowered.startswith(_PREFIX) or lowered.startswith(_HUB_PREFIX)
 
 

@@ -55,7 +55,6 @@ HEAD_TIMEOUT = 30.0  # a client that sends no whole request head in time is drop
 IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's own server
 HOLD_SECONDS = 15.0  # how long a request waits for a starting dashboard before a 503
 _SESSION = SESSION_COOKIE.encode()
-_DASHBOARD = DASHBOARD_COOKIE.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +115,7 @@ class FrontDoor(Listener):
         )
         self.app_socket = app_socket
         self.origins = app[keys.ORIGINS]
+        self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
         self._credentials: dict[tuple[Key, str], str] = {}
 
     # --- the relay's policy ------------------------------------------------------------
@@ -128,9 +128,9 @@ class FrontDoor(Listener):
         if self.origins.isolated:
             if not self.origins.serves(host_of(request), *key):
                 return self.to_app(request)  # the gateway's origin sends people on; else 404
-            cookie = _DASHBOARD
+            cookie = self._dashboard_cookie
         authorization, session = self._credentials_of(request, cookie)
-        dashboard_id = f"{key[0]}/{key[1]}" if cookie == _DASHBOARD else None
+        dashboard_id = f"{key[0]}/{key[1]}" if cookie != _SESSION else None
         who = self.auth.known(authorization, session, dashboard_id)
         found = self.lifecycle.reads.cached(*key)
         if who is None or found is None or self._holds(request, who, found[0]):
@@ -236,7 +236,8 @@ class FrontDoor(Listener):
     @staticmethod
     def _credentials_of(request: Request, cookie: bytes) -> tuple[str, str | None]:
         """The ``Authorization`` header and the cookie that names the viewer here: the
-        session on the gateway's origin, the dashboard's own on a dashboard origin."""
+        session on the gateway's origin, the dashboard's own on a dashboard origin (none
+        when it was sent twice: the application answers that)."""
         authorization = request.head.get(b"authorization")
         cookies = b"; ".join(request.head.get(b"cookie"))
         session = cookie_value(cookies, cookie) if cookies else None

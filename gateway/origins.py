@@ -100,6 +100,12 @@ class Origins:
         """Each dashboard has an origin of its own (not only apart from the gateway)."""
         return self.host.startswith(PLACEHOLDER)
 
+    def cookie(self, name: str) -> str:
+        """The name of one of Podium's cookies on dashboard hosts: ``__Host-`` first where
+        each dashboard has an https origin of its own, so that browsers refuse it from any
+        other host (a sibling dashboard's ``Domain=`` cookie) and from plain http."""
+        return f"__Host-{name}" if self.per_dashboard and self.scheme == "https" else name
+
     def origin(self, owner: str, name: str) -> str:
         """``scheme://host[:port]`` of a dashboard; ``""`` when not isolated."""
         if not self.isolated:

@@ -20,7 +20,7 @@ from gateway import api, keys
 from gateway.access import User, can_create, can_manage, can_view
 from gateway.auth import redirect
 from gateway.dashboards import Dashboard
-from gateway.errors import Conflict, Invalid, PodiumError, TooMany
+from gateway.errors import Conflict, Invalid, NotFound, PodiumError, TooMany
 from gateway.forms import (
     LABELS,
     access_choices,
@@ -130,11 +130,18 @@ async def _form(
     config = request.app[keys.CONFIG]
     policy = request.app[keys.POLICY]
     users, groups = await _pickers(request, owner)
-    browse = False
+    browse, storage_note = False, ""
     user = api.current_user(request)
     if user is not None and user.name == owner:  # the picker lists the caller's own storage
-        with contextlib.suppress(PodiumError):
+        try:
             browse = await request.app[keys.LAUNCHER].browse(owner, "") is not None
+        except NotFound:
+            storage_note = (
+                "You have no storage here yet: start your server in JupyterHub once, "
+                "or publish from a git repository."
+            )
+        except PodiumError:
+            pass  # the launcher cannot list it: the folder field still works
     idle = f"Between {policy.idle_min // 60} and {policy.idle_max // 60} minutes."
     if current is None:
         heading, action, submit, cancel = (
@@ -155,7 +162,7 @@ async def _form(
         link_base=f"{config.prefix}{owner_segment(owner)}/",
         frameworks=list(policy.frameworks), profiles=list(policy.profiles),
         access_modes=access_choices(policy), users=users, groups=groups,
-        browse=browse, files_url=f"{config.prefix}_/api/files",
+        browse=browse, storage_note=storage_note, files_url=f"{config.prefix}_/api/files",
         git_schemes=", ".join(policy.git_schemes), idle_help=idle,
     )  # fmt: skip
 

@@ -142,6 +142,7 @@ def test_the_application_never_sees_client_podium_headers() -> None:
         (b'quoted="x y"; podium-xsrf=1', b'quoted="x y"'),
         (b"garbage;;;=", b"garbage;;;="),  # nothing of the gateway's: passed as it came
         (b"podium-other=1; podium-oauth-state=s", b""),  # every podium- name is the gateway's
+        (b"__Host-podium-dashboard=1; __Secure-jupyterhub-session-id=2; a=3", b"a=3"),
     ],
 )
 def test_strip_cookies(header: bytes, kept: bytes) -> None:
@@ -157,6 +158,7 @@ def test_strip_cookies(header: bytes, kept: bytes) -> None:
         (b"xpodium-session=abc", None),
         (b"podium-session-other=abc", None),
         (b"", None),
+        (b"podium-session=planted; podium-session=mine", None),  # two: neither is taken
     ],
 )
 def test_cookie_value(header: bytes, value: bytes | None) -> None:
@@ -192,6 +194,8 @@ P = b"/dashboards/alice/sales/"
         (b"JupyterHub-user-bob=x", None, None),
         (b"Podium-Session=owner; Path=/", None, None),  # the gateway's, any case
         (b"podium-dashboard=x", None, None),
+        (b"__Host-podium-dashboard=x; Path=/; Secure", None, None),  # its name over https
+        (b"__Secure-podium-signin=x; Secure", None, None),
         (b"=nameless", None, None),
     ],
 )  # fmt: skip

@@ -9,12 +9,21 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import jwt
 import pytest
 import pytest_asyncio
 
 from gateway.auth import Auth
-from gateway.handoff import CODE_SECONDS, DASHBOARD_COOKIE, Handoff
+from gateway.handoff import (
+    CODE_SECONDS,
+    DASHBOARD_COOKIE,
+    STATE_COOKIE,
+    Handoff,
+    new_nonce,
+    nonces_with,
+    state_of,
+)
 from tests.flows import api
 from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
 from tests.runners.harness import APPS
@@ -31,31 +40,50 @@ def auth() -> Auth:
     )  # fmt: skip
 
 
+NONCE = new_nonce()
+
+
 @pytest.mark.unit
-def test_a_code_opens_one_dashboard_once() -> None:
+def test_a_code_opens_one_dashboard_once_in_one_browser() -> None:
     handoff = Handoff(SECRET)
-    code = handoff.code("bob", "alice", "sales", SESSION)
-    assert handoff.redeem(code, "alice", "other") is None  # another dashboard's
-    redeemed = handoff.redeem(code, "alice", "sales")
-    assert redeemed is not None and redeemed[1] == SESSION["exp"]
-    assert handoff.redeem(code, "alice", "sales") is None  # used
-    assert Handoff(b"x" * 32).redeem(handoff.code("bob", "a", "b", SESSION), "a", "b") is None
+    code = handoff.code("bob", "alice", "sales", SESSION, state_of(NONCE))
+    assert handoff.redeem(code, "alice", "other", [NONCE]) is None  # another dashboard's
+    assert handoff.redeem(code, "alice", "sales", [new_nonce()]) is None  # another browser
+    assert handoff.redeem(code, "alice", "sales", [state_of(NONCE)]) is None  # its digest
+    redeemed = handoff.redeem(code, "alice", "sales", ["x", NONCE])
+    assert redeemed is not None and redeemed[1:] == (SESSION["exp"], NONCE)
+    assert handoff.redeem(code, "alice", "sales", [NONCE]) is None  # used
+    other = Handoff(b"x" * 32)
+    assert (
+        other.redeem(handoff.code("bob", "a", "b", SESSION, state_of(NONCE)), "a", "b", [NONCE])
+        is None
+    )
 
 
 @pytest.mark.unit
 def test_an_expired_code_is_nothing() -> None:
     handoff = Handoff(SECRET)
     old = {"use": "handoff", "sub": "bob", "dash": "alice/sales", "siat": 0, "sexp": 9e9,
-           "jti": "j", "exp": int(time.time()) - 1}  # fmt: skip
-    assert handoff.redeem(jwt.encode(old, SECRET, "HS256"), "alice", "sales") is None
+           "state": state_of(NONCE), "jti": "j", "exp": int(time.time()) - 1}  # fmt: skip
+    assert handoff.redeem(jwt.encode(old, SECRET, "HS256"), "alice", "sales", [NONCE]) is None
     assert CODE_SECONDS <= 60
+
+
+@pytest.mark.unit
+def test_the_state_cookie_keeps_the_newest_few_sign_ins() -> None:
+    value = None
+    for n in "abcdef":
+        value = nonces_with(value, n)
+    assert value == "c.d.e.f"
+    assert nonces_with("", "a") == "a"
 
 
 @pytest.mark.unit
 def test_a_dashboards_cookie_is_no_session_and_a_session_no_dashboards_cookie() -> None:
     a = auth()
-    redeemed = Handoff(SECRET).redeem(
-        Handoff(SECRET).code("bob", "alice", "s", SESSION), "alice", "s"
+    handoff = Handoff(SECRET)
+    redeemed = handoff.redeem(
+        handoff.code("bob", "alice", "s", SESSION, state_of(NONCE)), "alice", "s", [NONCE]
     )
     assert redeemed is not None
     cookie = redeemed[0]
@@ -104,7 +132,7 @@ async def raw(stack: HubStack, path: str, host: str, **kw: Any) -> tuple[int, st
         client() as session,
         session.get(
             f"http://127.0.0.1:{stack.podium_port}{path}",
-            headers={"Host": host},
+            headers={"Host": host, **kw.pop("headers", {})},
             allow_redirects=False,
             **kw,
         ) as r,
@@ -135,19 +163,33 @@ async def test_a_dashboard_origin_serves_nothing_of_the_gateway(stack: HubStack,
     assert "_xsrf" not in text and "podium.js" not in text
 
 
+async def signin_link(viewer: aiohttp.ClientSession, stack: HubStack, path: str) -> str:
+    """The sign-in link the viewer's browser is given for ``path``: the gateway sends it to
+    the dashboard's origin for a nonce, the origin back for a code (stopped there)."""
+    start = None  # the first visit wakes it (the progress page); then the viewer is sent on
+    for _ in range(240):
+        async with viewer.get(stack.podium + path, allow_redirects=False) as r:
+            if r.status == 302 and "_/signin" in r.headers["Location"]:
+                start = r.headers["Location"]
+                break
+        await asyncio.sleep(0.25)
+    origin = "http://" + stack.dashboard_host("alice", "probe")
+    assert start is not None and start.startswith(origin + "/dashboards/_/signin/start?")
+    async with viewer.get(start, allow_redirects=False) as r:
+        assert r.status == 302 and r.headers["Location"].startswith(stack.podium + "_/signin/code?")
+        assert r.headers["Cache-Control"] == "no-store"
+        async with viewer.get(r.headers["Location"], allow_redirects=False) as code:
+            assert code.status == 302, await code.text()
+            link = code.headers["Location"]
+    assert link.startswith(origin + "/dashboards/_/signin?")
+    return link
+
+
 @pytest.mark.functional
 async def test_a_viewer_crosses_once_per_code(stack: HubStack) -> None:
     async with browser() as bob:
         await browser_login(bob, stack, "bob")
-        crossing = None  # the first visit wakes it (the progress page); then bob is sent on
-        for _ in range(240):
-            async with bob.get(stack.podium + "alice/probe/headers", allow_redirects=False) as r:
-                if r.status == 302 and "_/signin" in r.headers["Location"]:
-                    crossing = r.headers["Location"]
-                    break
-            await asyncio.sleep(0.25)
-        origin = "http://" + stack.dashboard_host("alice", "probe")
-        assert crossing is not None and crossing.startswith(origin + "/dashboards/_/signin?")
+        crossing = await signin_link(bob, stack, "alice/probe/headers")
         async with bob.get(crossing) as r:
             assert r.status == 200 and str(r.url).endswith("/dashboards/alice/probe/headers")
             seen = {k.lower(): v for k, v in (await r.json())["headers"]}
@@ -155,14 +197,79 @@ async def test_a_viewer_crosses_once_per_code(stack: HubStack) -> None:
         host = stack.dashboard_host("alice", "probe").split(":")[0]
         cookies = {c.key: c for c in bob.cookie_jar if c["domain"] == host}
         assert cookies[DASHBOARD_COOKIE]["httponly"]
+        assert STATE_COOKIE not in cookies  # the nonce is spent
         # One origin for all: the cookie is this dashboard's path's only.
         shared = "{dashboard}" not in stack.dashboard_origin
         assert cookies[DASHBOARD_COOKIE]["path"] == ("/dashboards/alice/probe/" if shared else "/")
         async with bob.get(crossing, allow_redirects=False) as r:
             assert r.status == 403  # a code works once
         await log_out(bob, stack)
-        async with bob.get(origin + "/dashboards/alice/probe/headers", allow_redirects=False) as r:
+        async with bob.get(
+            crossing.split("_/")[0] + "alice/probe/headers", allow_redirects=False
+        ) as r:
             assert r.status == 302 and r.headers["Location"].startswith(stack.base)  # signed out
+
+
+@pytest.mark.functional
+async def test_a_sign_in_link_sent_to_someone_else_signs_nobody_in(stack: HubStack) -> None:
+    """alice takes the sign-in link her own browser was given and sends it to bob: it must
+    not sign bob in as alice (his requests would be hers in the dashboard)."""
+    async with browser() as alice:
+        await browser_login(alice, stack, "alice")
+        stolen = await signin_link(alice, stack, "alice/probe/headers")
+    async with browser() as bob:
+        for signed_in in (False, True):
+            if signed_in:  # with a sign-in of his own under way: his nonce is not hers
+                await browser_login(bob, stack, "bob")
+                await signin_link(bob, stack, "alice/probe/headers")
+            async with bob.get(stolen, allow_redirects=False) as r:
+                assert r.status == 403, await r.text()
+                assert "another browser" in await r.text()
+            assert not [c for c in bob.cookie_jar if c.key == DASHBOARD_COOKIE]
+
+
+def scope(set_cookie: str) -> tuple[str, str | None]:
+    """The path and domain a ``Set-Cookie`` value applies to."""
+    attributes = dict(
+        (k.strip().lower(), v) for k, _, v in (a.partition("=") for a in set_cookie.split(";")[1:])
+    )
+    return attributes.get("path", ""), attributes.get("domain")
+
+
+@pytest.mark.functional
+async def test_a_cookie_planted_beside_the_viewers_is_refused(stack: HubStack) -> None:
+    """A page's script (or a sibling host) sets a second dashboard cookie, alice's, where
+    bob's is: neither is taken, and the planted copies are deleted."""
+    async with browser() as alice:
+        await browser_login(alice, stack, "alice")
+        async with alice.get(await signin_link(alice, stack, "alice/probe/headers")) as r:
+            assert r.status == 200
+        hers = next(c.value for c in alice.cookie_jar if c.key == DASHBOARD_COOKIE)
+    host = stack.dashboard_host("alice", "probe")
+    path = "/dashboards/alice/probe/headers"
+    shared = "{dashboard}" not in stack.dashboard_origin
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        async with bob.get(await signin_link(bob, stack, "alice/probe/headers")) as r:
+            assert r.status == 200
+        his = next(c.value for c in bob.cookie_jar if c.key == DASHBOARD_COOKIE)
+    for cookies in (f"{DASHBOARD_COOKIE}={hers}; {DASHBOARD_COOKIE}={his}",
+                    f"{DASHBOARD_COOKIE}={his}; {DASHBOARD_COOKIE}={hers}"):  # fmt: skip
+        async with (
+            client() as c,
+            c.get(f"http://{host}{path}", headers={"Cookie": cookies}, allow_redirects=False) as r,
+        ):
+            assert r.status == 400, await r.text()
+            deleted = {scope(d) for d in r.headers.getall("Set-Cookie")}
+        assert ("/dashboards/alice/probe/", None) in deleted or shared  # a longer path
+        assert ("/", "localhost") in deleted  # the parent domain
+        assert ("/dashboards/alice/probe/", "localhost") in deleted
+        kept = "/dashboards/alice/probe/" if shared else "/"
+        assert (kept, None) not in deleted  # bob's stays
+    session = f"podium-session={his}; podium-session={hers}"
+    status, text = await raw(stack, "/dashboards/", f"127.0.0.1:{stack.podium_port}",
+                             headers={"Cookie": session})  # fmt: skip
+    assert status == 400 and "two Podium sign-in cookies" in text
 
 
 @pytest.mark.functional

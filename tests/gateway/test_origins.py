@@ -113,3 +113,17 @@ def test_same_origin_is_the_gateways() -> None:
 def test_unusable_templates_are_refused(template: str) -> None:
     with pytest.raises(OriginError):
         Origins.parse(template)
+
+
+@pytest.mark.unit
+def test_cookies_on_https_dashboard_origins_are_host_only_by_name() -> None:
+    """``__Host-``: browsers refuse such a cookie from a sibling host (``Domain=``) or over
+    plain http, so no other dashboard can plant one."""
+    assert Origins.parse("https://{dashboard}.d.example.net").cookie("podium-dashboard") == (
+        "__Host-podium-dashboard"
+    )
+    assert Origins.parse("http://{dashboard}.localhost:8765").cookie("podium-dashboard") == (
+        "podium-dashboard"
+    )  # http: the rule needs Secure
+    shared = Origins.parse("https://dashboards.example.net")
+    assert shared.cookie("podium-dashboard") == "podium-dashboard"  # a path per dashboard

@@ -8,6 +8,7 @@ page creates a dashboard and a hub token in bob's name — so the test can fail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
+from playwright.async_api import Error as PlaywrightError
 
 from tests.flows import api
 from tests.hubstack import HubStack, hub_stack
@@ -85,3 +87,51 @@ async def test_a_dashboards_page_cannot_act_as_its_viewer(
         assert results["create"] == 201 and results["hub-token"] == 201, results
         assert results["gateway-page"] == "read"
         assert created and stolen
+
+
+async def test_a_sign_in_link_alice_sends_bob_does_not_make_him_alice(
+    stack: HubStack, browser: Browser
+) -> None:
+    """The sign-in code is bound to the browser that asked for it: alice stops her own
+    browser at the dashboard's sign-in link and has bob open it; bob stays himself."""
+    if "isolated" not in stack.dir.name:
+        pytest.skip("one origin has no sign-in hand-off")
+    alice = await stack.token_for("alice")
+    await api(stack, alice, "POST", "/dashboards", HOSTILE)  # 409 when the test above made it
+    async with person(browser, stack, "alice") as her:
+        await log_in(her)
+        links: list[str] = []
+        # Stopped where devtools would show it (Playwright's routes miss redirects; CDP's
+        # Fetch does not): the sign-in link, not followed.
+        cdp = await her.context.new_cdp_session(her.page)
+
+        async def keep(event: dict[str, Any]) -> None:
+            paused = {"requestId": event["requestId"]}
+            if "/_/signin?" not in event["request"]["url"]:  # CDP's "?" is any character
+                await cdp.send("Fetch.continueRequest", paused)
+                return
+            links.append(event["request"]["url"])
+            await cdp.send("Fetch.failRequest", {**paused, "errorReason": "Aborted"})
+
+        cdp.on("Fetch.requestPaused", keep)
+        await cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*/dashboards/_/signin?*"}]})
+        with contextlib.suppress(PlaywrightError):  # aborted there (or the progress page)
+            await her.goto("/dashboards/alice/hostile/")
+        for _ in range(240):  # the first open may show the progress page, which goes on
+            if links:
+                break
+            await her.page.wait_for_timeout(500)
+        assert links, "alice's browser was never sent to the sign-in"
+        url = links[0]
+        assert "/_/signin?" in url, url
+    async with person(browser, stack, "bob") as bob:
+        await log_in(bob)
+        opened = await bob.page.goto(url)
+        assert opened is not None and opened.status == 403
+        assert "another browser" in await bob.page.content()
+        cookies = await bob.context.cookies()
+        assert not [c for c in cookies if c["name"] == "podium-dashboard"], cookies
+        await bob.goto("/dashboards/alice/hostile/?viewer=bob")  # his own way in still works
+        await expect(bob.page.locator("#out")).not_to_have_text("", timeout=60_000)
+        assert bob.page.url.startswith("http://hostile--alice.localhost:")
+        assert [c for c in await bob.context.cookies() if c["name"] == "podium-dashboard"]

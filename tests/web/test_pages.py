@@ -111,6 +111,11 @@ async def test_the_whole_story(stack: HubStack, browser: Browser, shots: Path) -
                 response = await carol.goto("/dashboards/alice/sales/")
                 assert response.status == 403
                 await expect(carol.page.get_by_text("belongs to alice")).to_be_visible()
+                await carol.goto("/dashboards/_/new")  # she has no storage folder here
+                await expect(carol.page.locator("#storage-note")).to_contain_text(
+                    "no storage here yet"
+                )
+                assert await carol.page.locator("#browse").count() == 0
                 await clean(carol)
 
                 # alice stops it; bob's next visit wakes it: progress page, then the app.
