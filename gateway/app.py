@@ -34,6 +34,7 @@ from gateway.render import STATIC, Site, page
 from gateway.route import RouteKeeper
 from gateway.store import Store
 from gateway.supervisor import gateway_command, supervise
+from gateway.upgrades import move_git_credentials
 from runners import __version__
 
 log = logging.getLogger("podium")
@@ -234,6 +235,7 @@ def create_app(config: Podium) -> web.Application:
             session_max_age=config.session_max_age,
             refresh_interval=config.user_refresh_interval,
             token_seconds=config.token_cache_seconds,
+            https=config.public_url.lower().startswith("https://"),
         )
         yield
         await client.close()
@@ -241,6 +243,7 @@ def create_app(config: Podium) -> web.Application:
     async def store(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE] = Store(config.db_url)
         await app[keys.STORE].open()
+        await move_git_credentials(app[keys.STORE], config.crypt())
         task = asyncio.ensure_future(follow_logouts(app[keys.AUTH], app[keys.STORE]))
         yield
         task.cancel()
@@ -341,13 +344,15 @@ def make_launcher(config: Podium) -> Launcher:
         from gateway.launchers.kube.launcher import KubeLauncher  # only then: 1.6 s of imports
 
         kind = KubeLauncher
-    return kind(
+    launcher = kind(
         config.prefix,
         config.git_allowed_schemes,
         config.git_allowed_hosts,
         config.git_internal_hosts,
         parent=config,
     )
+    launcher.crypt = config.crypt()
+    return launcher
 
 
 async def serve(config: Podium) -> None:

@@ -138,8 +138,10 @@ class Auth:
         session_max_age: int,
         refresh_interval: int,
         token_seconds: int,
+        https: bool = False,
     ) -> None:
         self.hub = hub
+        self.https = https  # c.Podium.public_url is https: every cookie is Secure
         self.secret = secret
         self.prefix = prefix
         self.hub_url = hub_url if hub_url.endswith("/") else hub_url + "/"
@@ -200,7 +202,11 @@ class Auth:
         return claims
 
     def _secure(self, request: web.Request) -> bool:
-        return request.headers.get("X-Forwarded-Proto", request.scheme) == "https"
+        """Whether cookies get ``Secure``: always behind an https public URL; else as the
+        first proxy saw the request (configurable-http-proxy appends its own scheme to
+        ``X-Forwarded-Proto``: ``https,http`` behind a TLS proxy)."""
+        forwarded = request.headers.get("X-Forwarded-Proto", request.scheme)
+        return self.https or forwarded.split(",")[0].strip().lower() == "https"
 
     def set_session(
         self,

@@ -21,6 +21,7 @@ from gateway.errors import Misconfigured
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from gateway.origins import OriginError, Origins
+from gateway.secrets import KEY_ENV, Crypt, CryptKeyError
 from gateway.validation import Policy
 from runners import __version__
 
@@ -106,6 +107,12 @@ class Podium(Application):
     cookie_secret_file = Unicode(
         "podium_cookie_secret",
         help="File holding the cookie secret; created (mode 600) if missing.",
+    ).tag(config=True)
+    crypt_key = Unicode(
+        help="Encrypts dashboards' secrets (and private repositories' credentials) at rest: "
+        "one or more 32-byte keys in hex (openssl rand -hex 32) or base64, separated by ';' "
+        "(the first encrypts; put a new one first to rotate). Default: $PODIUM_CRYPT_KEY. "
+        "Without one, creators cannot set secrets.",
     ).tag(config=True)
     session_max_age = Integer(
         24 * 3600,
@@ -296,6 +303,16 @@ class Podium(Application):
     def _proxy_target(self) -> str:
         return f"http://{self.ip}:{self.port}"
 
+    @default("crypt_key")
+    def _crypt_key(self) -> str:
+        return os.environ.get(KEY_ENV, "")
+
+    def crypt(self) -> Crypt | None:
+        try:
+            return Crypt.parse(self.crypt_key)
+        except CryptKeyError as e:
+            raise Misconfigured(f"c.Podium.crypt_key: {e}") from None
+
     @default("cookie_secret")
     def _cookie_secret(self) -> bytes:
         path = Path(self.cookie_secret_file)
@@ -345,6 +362,7 @@ class Podium(Application):
             git_hosts=tuple(self.git_allowed_hosts),
             git_internal=tuple(self.git_internal_hosts),
             profiles=self.profile_names(),
+            crypt=self.crypt(),
         )
 
     def profile_names(self) -> tuple[str, ...]:

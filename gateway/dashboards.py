@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.secrets import GIT, split_credentials
+from gateway.secrets import names as secret_names
 from runners.names import owner_segment
 
 ACCESS_MODES = ("private", "restricted", "authenticated", "public")
@@ -53,6 +55,7 @@ class Dashboard:
     source: Source = field(default_factory=Source)
     access: Access = field(default_factory=Access)
     env: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> encrypted (gateway.secrets)
     command: tuple[str, ...] = ()  # framework "custom" only: the command template
     idle_timeout: int = 1800
     profile: str = ""  # a resource profile the admin offers ("": the first, the default)
@@ -89,13 +92,18 @@ class Dashboard:
         }
 
     def as_json(self, prefix: str) -> dict[str, Any]:
-        """The whole document, for its managers."""
+        """The whole document, for its managers: of the secrets, only their names."""
+        source = self.source.as_json()
+        if self.source.type == "git":
+            url, userinfo = split_credentials(self.source.url)  # one kept by an old version
+            source.update(url=url, credentials=GIT in self.secrets or bool(userinfo))
         return {
             **self.public_json(prefix),
-            "source": self.source.as_json(),
+            "source": source,
             "entry": self.entry,
             "access": self.access.as_json(),
             "env": dict(self.env),
+            "secrets": secret_names(self.secrets),
             "command": list(self.command),
             "idle_timeout": self.idle_timeout,
             "profile": self.profile,

@@ -13,6 +13,8 @@ from typing import Any
 from multidict import MultiMapping
 
 from gateway.dashboards import Dashboard
+from gateway.secrets import GIT, split_credentials
+from gateway.secrets import names as secret_names
 from gateway.validation import Policy
 
 LABELS = {
@@ -32,6 +34,7 @@ LABELS = {
     "profile": "Resources",
     "idle_minutes": "Stop when idle",
     "env": "Environment variables",
+    "secrets": "Secrets",
     "form": "The form",
 }
 ACCESS_CHOICES = (
@@ -99,6 +102,17 @@ def to_document(form: FormData, *, creating: bool) -> tuple[dict[str, Any], dict
         doc["env"] = parse_env(_one(form, "env"))
     except ValueError as e:
         errors["env"] = str(e)
+    try:
+        secrets: dict[str, str | None] = dict(parse_env(_one(form, "secrets")))
+    except ValueError as e:
+        errors["secrets"] = str(e)
+    else:
+        removed = [n for n in form.getall("secrets_remove", []) if isinstance(n, str)]
+        secrets.update({n: None for n in removed if n not in secrets})
+        if secrets:
+            doc["secrets"] = secrets  # names not mentioned stay as they are
+    if doc["source"]["type"] == "git" and _one(form, "git_forget"):
+        doc["source"]["credentials"] = False
     minutes = _one(form, "idle_minutes")
     if minutes:
         try:
@@ -124,7 +138,8 @@ def form_errors(api_errors: Mapping[str, str], source_type: str, policy: Policy)
     }
     shown: dict[str, str] = {}
     for field, message in api_errors.items():
-        key = "env" if field.startswith("env") else fields.get(field, field)
+        key = field.split(".")[0] if field.startswith(("env", "secrets")) else field
+        key = fields.get(key, key)
         if key == "idle_minutes" and "between" in message:
             message = f"choose between {policy.idle_min // 60} and {policy.idle_max // 60} minutes"
         shown.setdefault(key if key in LABELS else "form", message)
@@ -142,7 +157,8 @@ def to_values(d: Dashboard) -> dict[str, Any]:
         "command": "\n".join(d.command),
         "source_type": d.source.type,
         "source_path": "" if git else d.source.path,
-        "git_url": d.source.url,
+        "git_url": split_credentials(d.source.url)[0],  # the credentials are never shown
+        "git_credentials": GIT in d.secrets or bool(split_credentials(d.source.url)[1]),
         "git_ref": d.source.ref,
         "git_path": d.source.path if git else "",
         "entry": d.entry,
@@ -150,6 +166,8 @@ def to_values(d: Dashboard) -> dict[str, Any]:
         "access_users": list(d.access.users),
         "access_groups": list(d.access.groups),
         "env": "\n".join(f"{k}={v}" for k, v in d.env.items()),
+        "secrets": "",  # write-only: the names are listed, the values never
+        "secret_names": secret_names(d.secrets),
         "idle_minutes": str(d.idle_timeout // 60)
         if d.idle_timeout % 60 == 0
         else str(round(d.idle_timeout / 60, 2)),
@@ -164,6 +182,7 @@ def from_form(form: FormData) -> dict[str, Any]:
     values["access_users"] = [u for u in form.getall("access_users", []) if isinstance(u, str)]
     values["access_groups"] = [g for g in form.getall("access_groups", []) if isinstance(g, str)]
     values["env"] = form.get("env", "") if isinstance(form.get("env", ""), str) else ""
+    values["secrets"] = ""  # typed values are not sent back into the page
     values["command"] = form.get("command", "") if isinstance(form.get("command", ""), str) else ""
     values["start"] = _one(form, "start")
     return values

@@ -99,14 +99,17 @@ class Handoff:
             return None
         if claims.get("use") != CODE or claims.get("dash") != dashboard_id(owner, name):
             return None
-        nonce = next((n for n in nonces if state_of(n) == claims.get("state")), None)
-        if nonce is None:
-            return None  # minted for another browser: a link someone sent, not one's own
         now = time.time()
         self._redeemed = {jti: exp for jti, exp in self._redeemed.items() if exp > now}
         if claims["jti"] in self._redeemed:
             return None  # a second use: a code seen in a log or a Referer is worth nothing
+        # Spent by any attempt, also a refused one: a code minted for another browser's
+        # nonce (a page that sent its viewer to mint one) is then worth nothing to the
+        # page that reads it from the address bar of the refusal.
         self._redeemed[claims["jti"]] = float(claims["exp"])
+        nonce = next((n for n in nonces if state_of(n) == claims.get("state")), None)
+        if nonce is None:
+            return None  # minted for another browser: a link someone sent, not one's own
         cookie = {
             "use": DASHBOARD,
             "sub": claims["sub"],

@@ -33,9 +33,17 @@ SOURCE = {
             "required": ["type", "url"],
             "properties": {
                 "type": {"const": "git"},
-                "url": {"type": "string"},
+                "url": {
+                    "type": "string",
+                    "description": "https://user:token@… for a private repository: the "
+                    "login is kept encrypted with the dashboard's secrets, never shown",
+                },
                 "ref": {"type": "string"},
                 "path": {"type": "string"},
+                "credentials": {
+                    "type": "boolean",
+                    "description": "whether a login is kept for the repository; false forgets it",
+                },
             },
             "additionalProperties": False,
         },
@@ -69,6 +77,18 @@ DASHBOARD = {
             "type": "array",
             "items": {"type": "string"},
             "description": "framework 'custom' only: the command, with {port}, {prefix}, {entry}",
+        },
+        "secrets": {
+            "description": "values given to the app as environment variables, kept "
+            "encrypted; sent as {NAME: value, NAME: null to remove}, shown as their names",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": ["string", "null"]},
+                    "writeOnly": True,
+                },
+                {"type": "array", "items": {"type": "string"}, "readOnly": True},
+            ],
         },
         "idle_timeout": {"type": "integer"},
         "profile": {

@@ -46,6 +46,7 @@ dashboards = sa.Table(
     sa.Column("access_users", sa.JSON, nullable=False),
     sa.Column("access_groups", sa.JSON, nullable=False),
     sa.Column("env", sa.JSON, nullable=False),
+    sa.Column("secrets", sa.JSON, nullable=False, server_default="{}"),
     sa.Column("command", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("idle_timeout", sa.Integer, nullable=False),
     sa.Column("profile", sa.String(63), nullable=False, server_default=""),
@@ -121,6 +122,7 @@ def to_dashboard(row: sa.Row[Any]) -> Dashboard:
         entry=m["entry"],
         access=Access(m["access_mode"], tuple(m["access_users"]), tuple(m["access_groups"])),
         env=dict(m["env"]),
+        secrets=dict(m["secrets"] or {}),
         command=tuple(m["command"] or ()),
         idle_timeout=m["idle_timeout"],
         profile=m["profile"],
@@ -145,6 +147,7 @@ def to_row(d: Dashboard) -> dict[str, Any]:
         "access_users": list(d.access.users),
         "access_groups": list(d.access.groups),
         "env": dict(d.env),
+        "secrets": dict(d.secrets),
         "command": list(d.command),
         "idle_timeout": d.idle_timeout,
         "profile": d.profile,
@@ -289,6 +292,18 @@ class Store:
         assert set(fields) <= allowed, set(fields) - allowed
         async with self.transaction() as conn:
             await conn.execute(sa.update(dashboards).where(_key(owner, name)).values(**fields))
+
+    @translated
+    async def set_source(
+        self, owner: str, name: str, source: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
+        """Replace the source and secrets alone (gateway.upgrades: the rest may be changing)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                sa.update(dashboards)
+                .where(_key(owner, name))
+                .values(source=source, secrets=secrets)
+            )
 
     @translated
     async def runtime(self, owner: str, name: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 
 from gateway.dashboards import ACCESS_MODES, Access, Dashboard, Source, now
 from gateway.errors import Invalid
+from gateway.secrets import GIT, Crypt, merge, split_credentials, with_login
+from gateway.secrets import names as secret_names
 from runners.errors import SpecError
 from runners.git import check_git_url, check_literal_host, check_ref, url_host
 from runners.spec import relative_path
@@ -29,6 +31,7 @@ EDITABLE = {
     "entry",
     "access",
     "env",
+    "secrets",
     "idle_timeout",
     "command",
     "profile",
@@ -59,6 +62,7 @@ class Policy:
     git_hosts: tuple[str, ...] = ()
     git_internal: tuple[str, ...] = ()  # hosts that may be internal addresses
     profiles: tuple[str, ...] = ()  # names of the launcher's resource profiles, if any
+    crypt: Crypt | None = None  # encrypts secrets; None: this hub takes none
 
 
 def _object(payload: Any, what: str) -> Mapping[str, Any]:
@@ -101,7 +105,9 @@ def check_source(value: Any, policy: Policy) -> Source:
         _only(doc, {"type", "path"}, "source")
         return Source(type="storage", path=_path(doc.get("path", ""), "source.path"))
     if kind == "git":
-        _only(doc, {"type", "url", "ref", "path"}, "source")
+        _only(doc, {"type", "url", "ref", "path", "credentials"}, "source")
+        if not isinstance(doc.get("credentials", True), bool):
+            raise Invalid("source.credentials must be true or false", field="source.credentials")
         url = _text(doc.get("url", ""), "source.url", 2048)
         ref = _text(doc.get("ref", ""), "source.ref", 255)
         try:
@@ -159,6 +165,55 @@ def check_env(value: Any) -> dict[str, str]:
     return dict(doc)
 
 
+def check_secrets(value: Any) -> dict[str, str | None]:
+    """Changes to a dashboard's secrets: a value sets one, null removes it."""
+    doc = _object(value, "secrets")
+    if len(doc) > MAX_ENV:
+        raise Invalid(f"secrets may hold at most {MAX_ENV} values", field="secrets")
+    for key, val in doc.items():
+        if not ENV_NAME.match(key):
+            raise Invalid(f"{key!r} is not a valid environment variable name", field="secrets")
+        if key.upper().startswith(RESERVED_ENV_PREFIXES):
+            raise Invalid(
+                f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved",
+                field="secrets",
+            )
+        if val is not None:
+            _text(val, f"secrets.{key}", 8192)
+    return dict(doc)
+
+
+def _secrets(
+    doc: Mapping[str, Any], current: Dashboard, result: Dashboard, crypt: Crypt | None
+) -> Dashboard:
+    """``result`` with its secrets: the changes asked for, and a git URL's credentials
+    taken out of it (kept while the host stays; dropped with ``credentials: false`` or
+    another host, which must never receive them)."""
+    changes: dict[str, str | None] = dict(check_secrets(doc["secrets"])) if "secrets" in doc else {}
+    if "source" in doc:
+        url, userinfo = split_credentials(result.source.url)
+        old_url, old_userinfo = split_credentials(current.source.url)  # an old version's
+        keep = doc["source"].get("credentials", True)
+        same_host = result.source.type == "git" and url_host(url) == url_host(old_url)
+        if not userinfo and old_userinfo and same_host and keep:
+            userinfo = old_userinfo  # shown without them, sent back without them: kept
+        if userinfo and crypt is None and userinfo == old_userinfo:
+            # No key yet: left where an old version kept them, until gateway.upgrades can.
+            result = replace(result, source=replace(result.source, url=with_login(url, userinfo)))
+        elif userinfo:
+            changes[GIT] = userinfo
+            result = replace(result, source=replace(result.source, url=url))
+        elif GIT in current.secrets and not (same_host and keep):
+            changes[GIT] = None
+    secrets = merge(current.secrets, changes, crypt) if changes else current.secrets
+    both = sorted(set(secret_names(secrets)) & set(result.env))
+    if both:
+        raise Invalid(f"{both[0]} is both a variable and a secret: keep one", field="secrets")
+    if len(secrets) > MAX_ENV + 1:
+        raise Invalid(f"secrets may hold at most {MAX_ENV} values", field="secrets")
+    return replace(result, secrets=secrets)
+
+
 def check_idle(value: Any, policy: Policy, admin: bool) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid("idle_timeout must be a whole number of seconds", field="idle_timeout")
@@ -202,6 +257,7 @@ CHECKS: dict[str, Callable[[Any, Policy, bool], Any]] = {
     "entry": lambda v, p, a: _path(v, "entry"),
     "access": lambda v, p, a: check_access(v, p),
     "env": lambda v, p, a: check_env(v),
+    "secrets": lambda v, p, a: check_secrets(v),  # merged and encrypted by _secrets
     "idle_timeout": check_idle,
     "command": lambda v, p, a: check_command(v),
     "profile": lambda v, p, a: check_profile(v, p),
@@ -209,8 +265,12 @@ CHECKS: dict[str, Callable[[Any, Policy, bool], Any]] = {
 
 
 def _fields(doc: Mapping[str, Any], current: Dashboard, policy: Policy, admin: bool) -> Dashboard:
-    changes = {key: check(doc[key], policy, admin) for key, check in CHECKS.items() if key in doc}
-    result = replace(current, **changes)
+    changes = {
+        key: check(doc[key], policy, admin)
+        for key, check in CHECKS.items()
+        if key in doc and key != "secrets"
+    }
+    result = _secrets(doc, current, replace(current, **changes), policy.crypt)
     if result.framework == "custom":
         if not result.command:
             raise Invalid(
@@ -265,7 +325,7 @@ def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
     """Whether an edit changes what runs (and so needs a restart of a running dashboard)."""
 
     def running(d: Dashboard) -> tuple[object, ...]:
-        return (d.framework, d.source, d.entry, d.env, d.command, d.profile)
+        return (d.framework, d.source, d.entry, d.env, d.secrets, d.command, d.profile)
 
     return running(before) != running(after)
 

@@ -154,6 +154,10 @@ async def _form(
         heading = f"Edit {current.title}"
         action = f"{config.prefix}_/edit/{current.path}"
         submit, cancel = "Save", manage_url(config.prefix, current)
+    if current is not None:  # the form sent back with its errors still lists what is kept
+        kept = to_values(current)
+        values = {"secret_names": kept["secret_names"], "git_credentials": kept["git_credentials"],
+                  **values}  # fmt: skip
     return _render(
         request, "form.html", status=400 if errors else 200,
         title=heading, heading=heading, active="new" if current is None else "",
@@ -164,6 +168,12 @@ async def _form(
         access_modes=access_choices(policy), users=users, groups=groups,
         browse=browse, storage_note=storage_note, files_url=f"{config.prefix}_/api/files",
         git_schemes=", ".join(policy.git_schemes), idle_help=idle,
+        secrets_help=(
+            "One NAME=value per line, given to the app as environment variables. Values are "
+            "kept encrypted and never shown again; names not written here stay as they are."
+            if policy.crypt
+            else "This hub keeps no secrets: the admin has not set an encryption key."
+        ),
     )  # fmt: skip
 
 

@@ -54,6 +54,9 @@ async def prepare(source: Source, entry: str, environ: Mapping[str, str]) -> Pre
     else:
         assert isinstance(source, GitSource)
         os.makedirs(source.dest, exist_ok=True)
+        if source.password:  # the dashboard's own login wins over the runner image's
+            login = {git.USERNAME_ENV: source.username, git.PASSWORD_ENV: source.password}
+            environ = {**environ, **login}
         revision = await git.checkout(source, environ)
         root = Path(source.dest)
     workdir = inside(root, source.path, "the source path", SourceError)

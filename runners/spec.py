@@ -46,6 +46,8 @@ class GitSource:
     allowed_hosts: tuple[str, ...] = ()
     internal_hosts: tuple[str, ...] = ()  # hosts that may be internal addresses (admin's)
     timeout: float = 300.0
+    username: str = ""  # a private repository's login (the dashboard's secret), for git only
+    password: str = field(default="", repr=False)
 
 
 Source = DirectorySource | GitSource
@@ -157,7 +159,7 @@ def _parse_source(doc: Any) -> Source:
     if kind == "git":
         known = {
             "type", "url", "dest", "ref", "path", "allowed_schemes", "allowed_hosts",
-            "internal_hosts",
+            "internal_hosts", "username", "password",
         }  # fmt: skip
         d = _take(doc, "source", known | {"timeout"})
         dest = _str(d, "dest", "source")
@@ -173,6 +175,8 @@ def _parse_source(doc: Any) -> Source:
             allowed_hosts=_strings(d, "allowed_hosts", "source"),
             internal_hosts=_strings(d, "internal_hosts", "source"),
             timeout=_number(d, "timeout", "source", 300.0),
+            username=_str(d, "username", "source", ""),
+            password=_str(d, "password", "source", ""),
         )
     raise SpecError("source.type must be 'directory' or 'git'")
 

@@ -19,6 +19,7 @@ from traitlets.config import LoggingConfigurable
 
 from gateway.dashboards import Dashboard
 from gateway.errors import LauncherError as LauncherError  # launchers raise it from here
+from gateway.secrets import Crypt, Unreadable, reveal
 from gateway.storage import FileEntry
 
 
@@ -81,8 +82,12 @@ def runner_spec(
     ready_timeout: float,
     host: str = "127.0.0.1",
     host_env: str = "",
+    crypt: Crypt | None = None,
 ) -> dict[str, Any]:
-    """The launch spec of a dashboard's runner (docs/runner.md), wherever it runs."""
+    """The launch spec of a dashboard's runner (docs/runner.md), wherever it runs: the
+    one place a dashboard's secrets are decrypted (the spec is the owner's and the
+    runner's only: a 0600 file, a Kubernetes Secret)."""
+    secrets, _ = revealed(dashboard, crypt)
     spec: dict[str, Any] = {
         "framework": dashboard.framework,
         "entry": dashboard.entry,
@@ -91,7 +96,7 @@ def runner_spec(
         "host": host,
         "port": port,
         "credential": credential,
-        "env": dict(dashboard.env),
+        "env": {**dashboard.env, **secrets},
         "ready_timeout": ready_timeout,
     }
     if host_env:
@@ -101,12 +106,28 @@ def runner_spec(
     return spec
 
 
+def revealed(
+    dashboard: Dashboard, crypt: Crypt | None
+) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """A dashboard's secrets decrypted for its launch spec, or why they cannot be."""
+    try:
+        return reveal(dashboard.secrets, crypt)
+    except Unreadable as e:
+        raise LauncherError(str(e)) from None
+
+
 def git_source(
-    dashboard: Dashboard, dest: str, schemes: list[str], hosts: list[str], internal: list[str]
+    dashboard: Dashboard,
+    dest: str,
+    schemes: list[str],
+    hosts: list[str],
+    internal: list[str],
+    crypt: Crypt | None = None,
 ) -> dict[str, Any]:
     """A spec's git source: the gateway's policy (``c.Podium.git_allowed_*``) goes along,
-    so that the runner enforces it again."""
-    return {
+    so that the runner enforces it again; a private repository's login, for git only."""
+    _, login = revealed(dashboard, crypt)
+    source = {
         "type": "git",
         "url": dashboard.source.url,
         "ref": dashboard.source.ref,
@@ -116,6 +137,9 @@ def git_source(
         "allowed_hosts": list(hosts),
         "internal_hosts": list(internal),
     }
+    if login is not None:
+        source["username"], source["password"] = login
+    return source
 
 
 def runner_credential(secret: bytes, dashboard: Dashboard, launch_id: str) -> str:
@@ -149,6 +173,7 @@ class Launcher(LoggingConfigurable):
     ) -> None:
         super().__init__(**kwargs)
         self.prefix = prefix
+        self.crypt: Crypt | None = None  # decrypts dashboards' secrets (c.Podium.crypt_key)
         # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
         self.git_schemes = list(git_schemes or ["https", "ssh"])
         self.git_hosts = list(git_hosts or [])

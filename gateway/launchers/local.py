@@ -101,7 +101,7 @@ class LocalLauncher(Launcher):
         if dashboard.source.type == "git":
             dest = str(self.folder(dashboard) / "checkout")
             source = git_source(
-                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal
+                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal, self.crypt
             )
         else:
             root = str(self.storage(dashboard.owner))
@@ -113,6 +113,7 @@ class LocalLauncher(Launcher):
             port=port,
             credential=credential,
             ready_timeout=self.ready_timeout,
+            crypt=self.crypt,
         )
 
     def _environ(self, home: Path) -> dict[str, str]:

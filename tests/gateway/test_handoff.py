@@ -48,11 +48,15 @@ def test_a_code_opens_one_dashboard_once_in_one_browser() -> None:
     handoff = Handoff(SECRET)
     code = handoff.code("bob", "alice", "sales", SESSION, state_of(NONCE))
     assert handoff.redeem(code, "alice", "other", [NONCE]) is None  # another dashboard's
-    assert handoff.redeem(code, "alice", "sales", [new_nonce()]) is None  # another browser
-    assert handoff.redeem(code, "alice", "sales", [state_of(NONCE)]) is None  # its digest
     redeemed = handoff.redeem(code, "alice", "sales", ["x", NONCE])
     assert redeemed is not None and redeemed[1:] == (SESSION["exp"], NONCE)
     assert handoff.redeem(code, "alice", "sales", [NONCE]) is None  # used
+    for wrong in ([new_nonce()], [state_of(NONCE)]):  # another browser's; the digest itself
+        code = handoff.code("bob", "alice", "sales", SESSION, state_of(NONCE))
+        assert handoff.redeem(code, "alice", "sales", wrong) is None
+        # Spent by the refusal: a page that had the viewer's browser mint a code for its
+        # own nonce, and reads it from the refusal's address, gets nothing either.
+        assert handoff.redeem(code, "alice", "sales", [NONCE]) is None
     other = Handoff(b"x" * 32)
     assert (
         other.redeem(handoff.code("bob", "a", "b", SESSION, state_of(NONCE)), "a", "b", [NONCE])
@@ -296,3 +300,25 @@ async def test_other_names_for_the_gateway_serve_nothing(stack: HubStack) -> Non
             assert status == 404 and "_xsrf" not in text, (host, path, status)
     assert (await raw(stack, "/dashboards/_/health", "10.1.2.3:8765"))[0] == 200  # probes
     assert (await raw(stack, "/dashboards/_/api/user", f"127.0.0.1:{stack.port}"))[0] == 401
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("forwarded", "https_url", "secure"),
+    [
+        ("https,http", False, True),  # a TLS proxy, then configurable-http-proxy's own
+        ("https", False, True),
+        ("http", False, False),
+        ("http,https", False, False),  # the first proxy saw plain http
+        ("http", True, True),  # an https public URL: always
+    ],
+)
+def test_cookies_are_secure_behind_a_tls_proxy(
+    forwarded: str, https_url: bool, secure: bool
+) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    a = auth()
+    a.https = https_url
+    request = make_mocked_request("GET", "/dashboards/", headers={"X-Forwarded-Proto": forwarded})
+    assert a._secure(request) is secure

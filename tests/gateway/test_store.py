@@ -122,3 +122,70 @@ async def test_upgrade_keeps_existing_dashboards(database_url: str) -> None:
         assert (old.title, old.framework, old.command) == ("Old", "voila", ())
     finally:
         await store.close()
+
+
+async def test_upgrade_moves_git_credentials_out_of_urls(database_url: str) -> None:
+    """Release 0005 kept a private repository's token in the source URL: the upgrade
+    keeps the dashboard, and with a key moves the token into its encrypted secrets."""
+    from alembic import command
+    from alembic.config import Config
+
+    from gateway.secrets import Crypt, reveal
+    from gateway.store import MIGRATIONS
+    from gateway.upgrades import move_git_credentials
+
+    store = Store(database_url)
+
+    def release_0005_with_a_private_repository(connection: sa.Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        table = sa.Table("dashboards", sa.MetaData(), autoload_with=connection)
+        assert "secrets" not in table.c
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        for name, url in (("private", "https://alice:t0ken@h.example/r.git"),
+                          ("open", "https://h.example/o.git")):  # fmt: skip
+            connection.execute(
+                sa.insert(table).values(
+                    owner="alice",
+                    name=name,
+                    title=name,
+                    description="",
+                    framework="streamlit",
+                    source={"type": "git", "url": url, "ref": "v1", "path": "app"},
+                    entry="app.py",
+                    access_mode="private",
+                    access_users=[],
+                    access_groups=[],
+                    env={"REGION": "emea"},
+                    command=[],
+                    idle_timeout=1800,
+                    profile="",
+                    desired="running",
+                    status="ready",
+                    message="",
+                    runtime={"pid": 7},
+                    created=when,
+                    updated=when,
+                )
+            )
+
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(release_0005_with_a_private_repository)
+        await store.open()
+        assert await move_git_credentials(store, None) == 1  # no key: left where it was
+        kept = await store.get("alice", "private")
+        assert kept.source.url == "https://alice:t0ken@h.example/r.git" and kept.secrets == {}
+        crypt = Crypt.parse("ab" * 32)
+        assert await move_git_credentials(store, crypt) == 0
+        moved = await store.get("alice", "private")
+        assert moved.source.url == "https://h.example/r.git"
+        assert reveal(moved.secrets, crypt) == ({}, ("alice", "t0ken"))
+        assert (moved.status, moved.desired, moved.env) == ("ready", "running", {"REGION": "emea"})
+        assert await store.runtime("alice", "private") == {"pid": 7}
+        assert (await store.get("alice", "open")).source.url == "https://h.example/o.git"
+        assert await move_git_credentials(store, crypt) == 0  # again: nothing to do
+    finally:
+        await store.close()

@@ -211,3 +211,43 @@ async def test_an_internal_host_is_refused_before_the_clone(repo: Repo, tmp_path
     assert await runner.exit_code() == 2
     assert "internal address" in runner.output()
     assert not (tmp_path / "clone" / ".git").exists()
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private repository over smart HTTP (401 without the login), holding app/VERSION."""
+    from tests.gitserver import private_repository
+
+    work = tmp_path_factory.mktemp("private") / "work"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    commit_version(work, "private-v1")
+    with private_repository(work, "alice", "t0ken-secret") as url:
+        yield url
+
+
+async def test_a_private_repository_with_the_dashboards_login(
+    private: str, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    login = {"allowed_schemes": ["http"], "username": "alice", "password": "t0ken-secret"}
+    runner = await start_runner(git_spec(private, tmp_path / "clone", "", **login), tmp_path)
+    try:
+        await runner.wait_ready()
+        async with session.get(runner.url + "VERSION", headers=runner.headers) as r:
+            assert r.status == 200 and await r.text() == "private-v1"
+        assert "t0ken-secret" not in runner.output()
+        config = (tmp_path / "clone" / ".git" / "config").read_text()
+        assert "t0ken" not in config and "alice" not in config  # nothing kept in the checkout
+    finally:
+        assert await runner.stop() == 0
+
+
+@pytest.mark.parametrize("password", ["", "wrong"])
+async def test_a_private_repository_without_its_login(
+    private: str, tmp_path: Path, password: str
+) -> None:
+    login = {"allowed_schemes": ["http"], "username": "alice", "password": password}
+    runner = await start_runner(git_spec(private, tmp_path / "clone", "", **login), tmp_path)
+    assert await runner.exit_code(60) == 3, runner.output()
+    told = runner.output()  # the server's 401 (with no login git cannot ask for one)
+    assert "Authentication failed" in told or "could not read Username" in told, told

@@ -151,7 +151,7 @@ class KubeLauncher(options.KubeLauncher):
         if plan.storage.mode == "git":
             dest = f"{plan.source_path}/checkout"
             source = git_source(
-                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal
+                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal, self.crypt
             )
         else:
             source = {"type": "directory", "root": plan.source_path, "path": dashboard.source.path}
@@ -162,6 +162,7 @@ class KubeLauncher(options.KubeLauncher):
             port=self.port,
             credential=credential,
             ready_timeout=self.ready_timeout,
+            crypt=self.crypt,
             host="0.0.0.0",
             host_env="POD_IP",
         )

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import hashlib
+import os
 
 from aiohttp import WSMsgType, web
 
@@ -80,6 +81,14 @@ async def slow(request: web.Request) -> web.Response:
 
 
 app = web.Application(client_max_size=1024**3)
+
+
+async def environment(request: web.Request) -> web.Response:
+    """The variables named in the query (``?name=A&name=B``), as the app sees them."""
+    return web.json_response({n: os.environ.get(n) for n in request.query.getall("name", [])})
+
+
+app.router.add_get(P + "env", environment)
 app.router.add_get(P + "headers", headers)
 app.router.add_get(P + "big", big)
 app.router.add_post(P + "upload", upload)
