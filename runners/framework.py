@@ -13,11 +13,16 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
+
+from runners.errors import FrameworkStartError
+from runners.sandbox import Sandbox
+from runners.sandbox import apply as apply_sandbox
 
 _PR_SET_CHILD_SUBREAPER = 36
 _SENSITIVE_ENV = (
@@ -61,8 +66,14 @@ class Framework:
     """One framework process and the last lines it printed."""
 
     def __init__(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_lines: int
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log_lines: int,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox
         self.argv = list(argv)
         self.env = dict(env)
         self.cwd = cwd
@@ -70,17 +81,27 @@ class Framework:
         self.process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
 
+    def _in_child(self) -> None:
+        """After the fork, before the framework's program: it dies with the runner, and
+        runs in its sandbox (when there is one) from its first instruction."""
+        die_with_parent()
+        if self.sandbox is not None:
+            apply_sandbox(self.sandbox)
+
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv,
-            cwd=self.cwd,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # its own process group, signalled as one
-            preexec_fn=die_with_parent,
-        )
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # its own process group, signalled as one
+                preexec_fn=self._in_child,
+            )
+        except subprocess.SubprocessError as e:  # _in_child failed: nothing of it ran
+            raise FrameworkStartError(f"the framework's sandbox could not be set up ({e})") from e
         self._pump = asyncio.create_task(self._relay_output())
 
     @property

@@ -28,6 +28,7 @@ from runners.errors import (
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
+from runners.sandbox import abi, describe
 from runners.source import prepare
 from runners.spec import LaunchSpec, load_spec
 
@@ -103,12 +104,18 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     values = recipes.placeholders(
         python=sys.executable, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
     )
-    plan = recipes.plan(recipe, values, spec.env)
+    plan = recipes.plan(recipe, values, spec.env, sandboxed=spec.sandbox is not None)
+    sandbox = None
+    environ = framework_environ(os.environ, plan.env)
+    if spec.sandbox is not None:
+        if abi() < 1:  # the same spec fails the same way on this machine: exit 2
+            raise SpecError("spec.sandbox: this kernel has no Landlock to sandbox with")
+        sandbox = spec.sandbox.for_framework(port)
+        sandbox.make_home()
+        environ.update(sandbox.environ())
+        say(f"sandboxed: {describe(abi())}")
     framework = Framework(
-        [*plan.argv, *spec.args],
-        framework_environ(os.environ, plan.env),
-        prepared.workdir,
-        spec.log_lines,
+        [*plan.argv, *spec.args], environ, prepared.workdir, spec.log_lines, sandbox
     )
     guard.upstream = ("127.0.0.1", port)
     guard.strip_prefix = plan.strip_prefix

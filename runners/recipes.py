@@ -48,6 +48,8 @@ class Recipe:
     entry_suffixes: tuple[str, ...] = (".py",)
     # Paths under the prefix that the framework serves elsewhere (its own prefix bugs).
     rewrites: Mapping[str, str] = field(default_factory=dict)
+    # Added in a sandbox, where the framework may listen on its one port only.
+    sandboxed_args: tuple[str, ...] = ()
 
 
 _BOKEH_FLAGS = (
@@ -82,6 +84,10 @@ RECIPES: dict[str, Recipe] = {
             ready_path="voila/static/voila.js",
             websocket_paths=("api/kernels/",),
             entry_suffixes=(".ipynb",),
+            # Kernels talk over abstract Unix sockets (no path to be too long; Landlock
+            # keeps them to the sandbox), not over 5 TCP ports each. The framework's port
+            # is this machine's alone while it runs: the names are too.
+            sandboxed_args=("--KernelManager.transport=ipc", "--KernelManager.ip=@podium-{port}"),
         ),
         Recipe(
             name="streamlit",
@@ -201,14 +207,22 @@ class Plan:
     rewrites: Mapping[str, str]
 
 
-def plan(recipe: Recipe, values: Mapping[str, str], user_env: Mapping[str, str]) -> Plan:
+def plan(
+    recipe: Recipe,
+    values: Mapping[str, str],
+    user_env: Mapping[str, str],
+    sandboxed: bool = False,
+) -> Plan:
     """Build the command, environment and probe for one launch (pure)."""
     env = {**user_env, **BASE_ENV, **{k: expand(v, values) for k, v in recipe.env.items()}}
     env.update(
         PODIUM_PREFIX=values["prefix"], PODIUM_PORT=values["port"], PODIUM_HOST=values["host"]
     )
     return Plan(
-        argv=tuple(expand(part, values) for part in recipe.command),
+        argv=tuple(
+            expand(part, values)
+            for part in (*recipe.command, *(recipe.sandboxed_args if sandboxed else ()))
+        ),
         env=env,
         ready_path=expand(recipe.ready_path, values),
         websocket_paths=tuple(expand(p, values) for p in recipe.websocket_paths),

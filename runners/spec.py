@@ -17,6 +17,7 @@ from typing import Any
 
 from runners.errors import SpecError
 from runners.names import is_canonical
+from runners.sandbox import Sandbox, parse_sandbox
 
 SPEC_ENV = "PODIUM_LAUNCH_SPEC"
 SPEC_FILE_ENV = "PODIUM_LAUNCH_SPEC_FILE"
@@ -78,6 +79,7 @@ class LaunchSpec:
     ready_timeout: float = 300.0
     stop_grace: float = 5.0
     log_lines: int = 60
+    sandbox: Sandbox | None = None  # Landlock around the framework (runners.sandbox)
 
 
 def _take(doc: Mapping[str, Any], where: str, known: set[str]) -> dict[str, Any]:
@@ -216,6 +218,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         "ready_timeout",
         "stop_grace",
         "log_lines",
+        "sandbox",
     }
     d = _take(doc, "spec", known)
     framework = _str(d, "framework", "spec")
@@ -285,6 +288,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         ready_timeout=_number(d, "ready_timeout", "spec", 300.0),
         stop_grace=_number(d, "stop_grace", "spec", 5.0),
         log_lines=log_lines,
+        sandbox=parse_sandbox(d["sandbox"]) if "sandbox" in d else None,
     )
 
 

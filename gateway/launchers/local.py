@@ -28,7 +28,7 @@ import yarl
 from traitlets import Bool, Integer, List, Unicode
 
 from gateway.dashboards import Dashboard
-from gateway.errors import NotFound
+from gateway.errors import Misconfigured, NotFound
 from gateway.launchers.base import (
     Launcher,
     LauncherError,
@@ -42,6 +42,7 @@ from gateway.storage import FileEntry, has_file, list_folder
 from runners.errors import SpecError
 from runners.main import free_loopback_port
 from runners.names import UnusableName, folder_name
+from runners.sandbox import abi, describe
 
 REFILL_DELAY = 3.0  # seconds after a warm runner is taken before the next one starts
 
@@ -64,6 +65,14 @@ class LocalLauncher(Launcher):
     ).tag(config=True)
     run_as_owner = Bool(
         False, help="When the gateway runs as root, run each runner as its owner's system user."
+    ).tag(config=True)
+    sandbox = Bool(
+        True,
+        help="Run each dashboard's code in a Landlock sandbox (Linux 5.13+; listening ports "
+        "6.7+): it reads the system and its owner's storage, writes only its own places, "
+        "listens on its one port and cannot touch other processes. False runs it unconfined, "
+        "with every right of the gateway's user (its secrets and database included): only "
+        "for creators who all trust each other.",
     ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -106,7 +115,7 @@ class LocalLauncher(Launcher):
         else:
             root = str(self.storage(dashboard.owner))
             source = {"type": "directory", "root": root, "path": dashboard.source.path}
-        return runner_spec(
+        spec = runner_spec(
             dashboard,
             prefix=self.prefix,
             source=source,
@@ -115,6 +124,14 @@ class LocalLauncher(Launcher):
             ready_timeout=self.ready_timeout,
             crypt=self.crypt,
         )
+        if self.sandbox:
+            # The owner's storage to read (their code may read their data); a git checkout
+            # and a private home to write. Nothing else of this machine's but the system.
+            readable = [] if dashboard.source.type == "git" else [source["root"]]
+            writable = [source["dest"]] if dashboard.source.type == "git" else []
+            home = str(self.folder(dashboard) / "home")
+            spec["sandbox"] = {"read": readable, "write": writable, "home": home}
+        return spec
 
     def _environ(self, home: Path) -> dict[str, str]:
         """A runner's environment, from scratch: nothing of the gateway's reaches it."""
@@ -225,6 +242,21 @@ class LocalLauncher(Launcher):
                 return
 
     async def open(self) -> None:
+        version = abi()
+        if self.sandbox and version < 1:
+            raise Misconfigured(
+                "c.LocalLauncher.sandbox: this kernel has no Landlock (Linux 5.13 or later, "
+                "with landlock among its LSMs), so dashboards cannot be sandboxed here. Set "
+                "c.LocalLauncher.sandbox = False only if every creator may read the "
+                "gateway's secrets, or use the Kubernetes launcher"
+            )
+        if self.sandbox:
+            self.log.info("dashboards run sandboxed: %s", describe(version))
+        else:
+            self.log.warning(
+                "c.LocalLauncher.sandbox is off: every dashboard's code runs with all the rights "
+                "of the gateway's user (its secrets, its database, other dashboards' files)"
+            )
         self._refill()
 
     async def _reap(self, process: asyncio.subprocess.Process) -> None:

@@ -1,13 +1,17 @@
 """A hostile dashboard: it tries to read what it must not and reports what it got.
 
 The places to try come in its environment (an attacker could guess them): PROBE_FILES
-(paths separated by ':'), PROBE_GUARD (host:port of another dashboard's runner). Its page
-is a JSON object: for each attempt, "denied", "missing" or what it managed to read.
+(paths separated by ':'), PROBE_WRITES (files to create), PROBE_SIGNAL (a pid to signal),
+PROBE_GUARD (host:port of another dashboard's runner). It also tries to listen on a
+second TCP port (over plain http a browser sends a site's cookies to every port) and to
+write into its own home. Its page is a JSON object: for each attempt, "denied",
+"missing" or what it managed.
 """
 
 import argparse
 import json
 import os
+import socket
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,8 +42,46 @@ def attempt_guard(address: str, path: str) -> str:
         return f"unreachable ({e})"
 
 
+def attempt_write(path: str) -> str:
+    try:
+        with open(path, "w") as f:
+            f.write("planted")
+        return "written"
+    except PermissionError:
+        return "denied"
+    except FileNotFoundError:
+        return "missing"
+
+
+def attempt_listen() -> str:
+    try:
+        with socket.socket() as s:
+            s.bind(("0.0.0.0", 0))
+            s.listen()
+            return f"listening on {s.getsockname()[1]}"
+    except PermissionError:
+        return "denied"
+
+
+def attempt_signal(pid: int) -> str:
+    try:
+        os.kill(pid, 0)
+        return "signalled"
+    except PermissionError:
+        return "denied"
+    except ProcessLookupError:
+        return "missing"
+
+
 def findings() -> dict[str, str]:
     found = {p: attempt_file(p) for p in os.environ.get("PROBE_FILES", "").split(":") if p}
+    for path in os.environ.get("PROBE_WRITES", "").split(":"):
+        if path:
+            found[f"write {path}"] = attempt_write(path)
+    found["listen"] = attempt_listen()
+    found["home"] = attempt_write(os.path.join(os.environ.get("HOME", "/nonexistent"), "mine"))
+    if os.environ.get("PROBE_SIGNAL"):
+        found["signal"] = attempt_signal(int(os.environ["PROBE_SIGNAL"]))
     guard = os.environ.get("PROBE_GUARD", "")
     if guard:
         found["guard"] = attempt_guard(guard, os.environ.get("PROBE_GUARD_PATH", "/"))

@@ -1,0 +1,85 @@
+"""A hostile dashboard on the default local launcher (no option set: sandboxed), against
+the real stack. alice's code tries to read the gateway's and the hub's secrets and
+databases, bob's running dashboard's launch spec and log and its process's environment,
+bob's storage; to write into bob's storage and next to the gateway's files; to listen on
+a second port (over plain http a browser sends a site's cookies to every port of its
+host); to signal the gateway. Sandboxed, all of it is refused; unsandboxed
+(``c.LocalLauncher.sandbox = False``) the same page gets all of it — so the test can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from runners.sandbox import abi
+from tests.flows import api
+from tests.gateway.test_isolation import started
+from tests.hubstack import ROOT, hub_stack, runner_pid
+
+pytestmark = [
+    pytest.mark.functional,
+    pytest.mark.skipif(abi() < 6, reason="Landlock ABI 6 (Linux 6.12) is needed here"),
+]
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "unsandboxed"])
+async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
+    tmp_path: Path, sandbox: bool
+) -> None:
+    for user, script in (("alice", "probe.py"), ("bob", "bench.py")):
+        home = tmp_path / "home" / user / "app"
+        home.mkdir(parents=True)
+        shutil.copy(ROOT / "tests" / "apps" / "custom" / script, home / script)
+    (tmp_path / "home" / "bob" / "notes.txt").write_text("bob's")
+    extra = 'c.Podium.frameworks = ["custom"]\n'
+    if not sandbox:
+        extra += "c.LocalLauncher.sandbox = False\n"
+    async with hub_stack(tmp_path, podium_extra=extra) as stack:
+        bob = await stack.token_for("bob")
+        await started(stack, bob, "bob", {
+            "name": "vault", "framework": "custom", "env": {"VAULT_KEY": "s3cr3t"},
+            "command": ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"],
+            "source": {"type": "storage", "path": "app"},
+        })  # fmt: skip
+        vault = stack.dir / "runners" / "bob" / "vault"
+        victim = runner_pid(stack, "bob", "vault")
+        reads = [
+            stack.dir / "podium_cookie_secret", stack.dir / "podium.sqlite",
+            stack.dir / "podium_config.py", stack.dir / "jupyterhub_cookie_secret",
+            stack.dir / "jupyterhub.sqlite", vault / "spec.json", vault / "runner.log",
+            tmp_path / "home" / "bob" / "notes.txt",
+            Path(f"/proc/{stack.gateway().pid}/environ"), Path(f"/proc/{victim}/environ"),
+        ]  # fmt: skip
+        writes = [tmp_path / "home" / "bob" / "planted.py", stack.dir / "planted"]
+        alice = await stack.token_for("alice")
+        await started(stack, alice, "alice", {
+            "name": "probe", "framework": "custom",
+            "command": ["{python}", "probe.py", "--port", "{port}", "--prefix", "{prefix}"],
+            "source": {"type": "storage", "path": "app"},
+            "env": {"PROBE_FILES": ":".join(map(str, reads)),
+                    "PROBE_WRITES": ":".join(map(str, writes)),
+                    "PROBE_SIGNAL": str(stack.gateway().pid)},
+        })  # fmt: skip
+        async with (
+            aiohttp.ClientSession(headers={"Authorization": f"token {alice}"}) as s,
+            s.get(f"{stack.podium}alice/probe/") as r,
+        ):
+            assert r.status == 200
+            found = await r.json()
+        # Both dashboards still work as they should.
+        assert (await api(stack, bob, "GET", "/dashboards/bob/vault"))[1]["status"] == "ready"
+    attempts = [str(p) for p in reads] + [f"write {p}" for p in writes] + ["listen", "signal"]
+    got = {a: found[a] for a in attempts}
+    assert found["home"] == "written", "its own home is its to write"
+    if sandbox:
+        assert got == {a: "denied" for a in attempts}, json.dumps(got, indent=1)
+        assert not (tmp_path / "home" / "bob" / "planted.py").exists()
+    else:  # what the sandbox prevents: every one of them
+        assert all(
+            v.startswith(("read", "written", "listening", "signalled")) for v in got.values()
+        ), got

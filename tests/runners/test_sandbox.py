@@ -1,0 +1,95 @@
+"""The sandbox's rules (runners/sandbox.py), applied to a real process: what a framework
+may and may not touch. The whole chain, hostile app and all, is tests/gateway/test_sandbox.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runners.errors import SpecError
+from runners.sandbox import Sandbox, abi, describe, parse_sandbox, system_paths
+from tests.hubstack import ROOT
+
+pytestmark = pytest.mark.unit
+
+CHILD = """
+import json, os, socket, sys
+from runners.sandbox import Sandbox, apply
+sandbox = Sandbox(**json.loads(sys.argv[1]))
+apply(sandbox.for_framework(int(sys.argv[2])))
+found = {}
+for path in json.loads(sys.argv[3]):
+    try:
+        with open(path) as f:
+            f.read(1)
+        found[path] = "read"
+    except OSError as e:
+        found[path] = e.strerror
+try:
+    with open(os.path.join(sandbox.home, "x"), "w") as f:
+        f.write("x")
+    found["home"] = "written"
+except OSError as e:
+    found["home"] = e.strerror
+for port in (int(sys.argv[2]), 0):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            found[f"bind {port}"] = "bound"
+        except OSError as e:
+            found[f"bind {port}"] = e.strerror
+print(json.dumps(found))
+"""
+
+
+def test_the_spec_names_absolute_paths_only() -> None:
+    assert parse_sandbox({"read": ["/a"], "write": ["/b"], "home": "/h"}) == Sandbox(
+        read=("/a",), write=("/b",), home="/h"
+    )
+    for bad in ({"read": ["rel"]}, {"write": "/b"}, {"home": "h"}, {"other": []}, []):
+        with pytest.raises(SpecError):
+            parse_sandbox(bad)
+
+
+def test_the_system_is_readable_but_never_the_checkout_around_the_runner() -> None:
+    paths = system_paths(sys.executable)
+    assert "/usr" in paths and str(ROOT / "runners") in paths
+    assert str(ROOT) not in paths  # the demo keeps its secrets under the checkout
+
+
+def test_what_this_kernel_gives_is_said() -> None:
+    assert describe(0).startswith("no Landlock")
+    assert "listening ports" in describe(4) and "not signals" in describe(4)
+
+
+@pytest.mark.skipif(abi() < 4, reason="Landlock ABI 4 (Linux 6.7) is needed here")
+def test_a_sandboxed_process_reads_writes_and_listens_where_it_may(tmp_path: Path) -> None:
+    mine, other, home = tmp_path / "mine", tmp_path / "other", tmp_path / "home"
+    for folder in (mine, other, home):
+        folder.mkdir()
+        (folder / "f").write_text("x")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rules = json.dumps({"read": [str(mine)], "home": str(home)})
+    reads = json.dumps([str(mine / "f"), str(other / "f"), str(ROOT / "pyproject.toml")])
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, rules, str(port), reads],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    found = json.loads(out.stdout)
+    assert found == {
+        str(mine / "f"): "read",
+        str(other / "f"): "Permission denied",
+        str(ROOT / "pyproject.toml"): "Permission denied",
+        "home": "written",
+        f"bind {port}": "bound",
+        "bind 0": "Permission denied",
+    }, found
