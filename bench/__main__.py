@@ -46,6 +46,7 @@ c.Podium.user_refresh_interval = 300
 c.Podium.check_interval = 5
 c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-viewer limit
 c.LocalLauncher.warm_runners = {warm}
+c.LocalLauncher.sandbox = {sandbox}
 """ + NO_QUOTAS.replace("{", "{{").replace("}", "}}")
 SIZES = {"2 KB page": "", "1 MB": "1mb"}
 CONNECTIONS = (1, 16, 64)
@@ -135,6 +136,11 @@ async def main() -> None:
         action="store_true",
         help="dashboards on the gateway's origin (default: each on its own, as in the demo)",
     )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="dashboards' code unconfined (default: in its Landlock sandbox, as in the demo)",
+    )
     args = parser.parse_args()
     chosen = [name for name in args.only.split(",") if name]
     unknown = set(chosen) - set(SECTIONS)
@@ -156,11 +162,12 @@ async def main() -> None:
             if args.one_origin
             else "each dashboard on its own origin"
         )
+        + (", unsandboxed" if args.no_sandbox else ", sandboxed")
     )
     try:
         async with hub_stack(
             tmp,
-            podium_extra=PODIUM_EXTRA.format(warm=args.warm_runners),
+            podium_extra=PODIUM_EXTRA.format(warm=args.warm_runners, sandbox=not args.no_sandbox),
             hub_extra=hub_extra,
             isolated=not args.one_origin,
         ) as stack:

@@ -244,6 +244,7 @@ def create_app(config: Podium) -> web.Application:
         app[keys.STORE] = Store(config.db_url)
         await app[keys.STORE].open()
         await move_git_credentials(app[keys.STORE], config.crypt())
+        app[keys.AUTH].on_hub_logout = app[keys.STORE].record_logout  # every replica follows
         task = asyncio.ensure_future(follow_logouts(app[keys.AUTH], app[keys.STORE]))
         yield
         task.cancel()

@@ -60,6 +60,15 @@ class Identity:
     xsrf: str = ""
 
 
+MAX_SESSIONS_KEPT = 50_000  # sessions whose hub token this process remembers
+
+
+def session_key(sid: str) -> str:
+    """Where one session's end is kept among users' logouts (a leading space: no hub
+    username has one)."""
+    return f" session {sid}"
+
+
 def cookies_sent(request: web.Request, name: str) -> list[str]:
     """Every value of cookie ``name`` the request carries (aiohttp's ``request.cookies``
     keeps one of several, silently)."""
@@ -153,7 +162,12 @@ class Auth:
         self._users: dict[str, tuple[User | None, float]] = {}
         self._tokens: dict[str, tuple[User | None, float]] = {}
         self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
-        self._logged_out: dict[str, float] = {}  # user -> when they last logged out
+        self._logged_out: dict[str, float] = {}  # user (or session key) -> when it ended
+        # Sessions follow the hub's: the OAuth token each began with, checked at most every
+        # refresh_interval (a hub logout deletes the tokens of that browser's hub session).
+        self._hub_tokens: dict[str, str] = {}  # session id -> its hub token (this process)
+        self._hub_checked: dict[str, float] = {}  # session id -> when its token was good
+        self.on_hub_logout: Callable[[str, float], Awaitable[None]] | None = None
         self._hub_seen = (False, -1e9)  # (answered, when asked)
         self._hub_asking: asyncio.Future[bool] | None = None
 
@@ -183,6 +197,8 @@ class Auth:
         ended = self._logged_out.get(str(claims.get("sub", "")))
         if ended is not None and claims.get("begun", claims.get("iat", 0)) <= ended:
             return None
+        if "sid" in claims and session_key(str(claims["sid"])) in self._logged_out:
+            return None  # its hub session ended (a logout at the hub)
         return claims
 
     def session_claims(self, request: web.Request) -> dict[str, Any] | None:
@@ -214,12 +230,20 @@ class Auth:
         request: web.Request,
         user: User,
         renewing: dict[str, Any] | None = None,
+        hub_token: str = "",
     ) -> None:
-        """A new session for ``user``; or, ``renewing`` one, the same session (its XSRF value
-        and beginning, which a logout compares with) with a new expiry."""
+        """A new session for ``user`` (begun with ``hub_token``, the hub's OAuth token); or,
+        ``renewing`` one, the same session (its XSRF value, beginning, id and hub token,
+        which logouts compare with) with a new expiry."""
         xsrf = str(renewing["xsrf"]) if renewing else secrets.token_urlsafe(16)
         begun = float(renewing.get("begun", renewing.get("iat", 0))) if renewing else time.time()
-        claims = {"sub": user.name, "xsrf": xsrf, "begun": begun}
+        claims: dict[str, Any] = {"sub": user.name, "xsrf": xsrf, "begun": begun}
+        sid = str(renewing.get("sid", "")) if renewing else secrets.token_hex(16)
+        hub_token = str(renewing.get("hub", "")) if renewing else hub_token
+        if sid and hub_token:
+            claims.update(sid=sid, hub=hub_token)
+            self._remember(sid, hub_token)
+            self._hub_checked.setdefault(sid, time.monotonic())
         value = self._sign(claims, self.session_max_age)
         for name, content, path, httponly in (
             (SESSION_COOKIE, value, self.prefix, True),
@@ -287,10 +311,46 @@ class Auth:
                 )
             return Identity(user, "token")
         claims = self._cookie_claims(session, dashboard)
-        if claims is None:
+        if claims is None or not await self._hub_session_alive(claims):
             return Identity(None, "anonymous")
         user = await self.user_named(str(claims.get("sub", "")))
         return Identity(user, "session" if user else "anonymous", str(claims.get("xsrf", "")))
+
+    def _remember(self, sid: str, hub_token: str) -> None:
+        self._hub_tokens[sid] = hub_token
+        while len(self._hub_tokens) > MAX_SESSIONS_KEPT:  # the oldest first
+            oldest = next(iter(self._hub_tokens))
+            del self._hub_tokens[oldest]
+            self._hub_checked.pop(oldest, None)
+
+    def _hub_check_due(self, claims: dict[str, Any]) -> bool:
+        sid = str(claims.get("sid", ""))
+        if "hub" in claims and sid not in self._hub_tokens:
+            self._remember(sid, str(claims["hub"]))
+        if sid not in self._hub_tokens:
+            return False  # a dashboard's cookie, its session not seen here yet: nothing to ask
+        checked = self._hub_checked.get(sid)
+        return checked is None or time.monotonic() - checked >= self.refresh_interval
+
+    async def _hub_session_alive(self, claims: dict[str, Any]) -> bool:
+        """Whether the hub session this cookie's session began in still holds (asked at most
+        every ``refresh_interval``); ending it here and on every replica when it does not."""
+        if not self._hub_check_due(claims):
+            return True
+        sid = str(claims["sid"])
+        try:
+            user = await self.hub.user_for_token(self._hub_tokens[sid], api=False)
+        except Unavailable:
+            return True  # the hub is down: sessions go on (as for users' models)
+        if user is not None:
+            self._hub_checked[sid] = time.monotonic()
+            return True
+        at = self.log_out(session_key(sid))
+        self._hub_tokens.pop(sid, None)
+        log.info("%s logged out of the hub: their Podium session ends", claims.get("sub"))
+        if self.on_hub_logout is not None:
+            await self.on_hub_logout(session_key(sid), at)
+        return False
 
     def known(
         self, authorization: str, session: str | None, dashboard: str | None = None
@@ -316,6 +376,8 @@ class Auth:
         claims = self._cookie_claims(session, dashboard)
         if claims is None:
             return Identity(None, "anonymous")
+        if self._hub_check_due(claims):
+            return None  # identify_by asks the hub
         name = str(claims.get("sub", ""))
         known = self._users.get(name)
         if known is None or time.monotonic() - known[1] >= self.refresh_interval:
@@ -396,5 +458,5 @@ class Auth:
         self._users[user.name] = (user, time.monotonic())
         response = redirect(safe_next(str(claims.get("next")), self.prefix))
         response.del_cookie(STATE_COOKIE, path=self.prefix)
-        self.set_session(response, request, user)
+        self.set_session(response, request, user, hub_token=token)
         return response

@@ -79,6 +79,7 @@ class Handoff:
             "state": state,
             "siat": float(session.get("begun", session.get("iat", now))),
             "sexp": int(session["exp"]),
+            "sid": str(session.get("sid", "")),  # its end at the hub ends this too
             "jti": secrets.token_urlsafe(12),
             "iat": now,
             "exp": now + CODE_SECONDS,
@@ -118,4 +119,6 @@ class Handoff:
             "begun": claims["siat"],
             "exp": claims["sexp"],
         }
+        if claims.get("sid"):
+            cookie["sid"] = claims["sid"]
         return jwt.encode(cookie, self.secret, "HS256"), int(claims["sexp"]), nonce

@@ -50,6 +50,36 @@ async def test_a_copied_session_is_nobody_after_logout(stack: HubStack) -> None:
 
 
 @pytest.mark.functional
+async def test_logging_out_of_the_hub_ends_the_podium_session(stack: HubStack) -> None:
+    """The hub deletes the OAuth tokens of a browser's hub session at its logout; the
+    session begun with one ends within the refresh interval (2 s here), copies included,
+    and a new login works."""
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        copied = session_of(bob.cookie_jar)
+        async with bob.get(stack.podium + "_/api/user") as r:
+            assert (await r.json())["name"] == "bob"
+        async with bob.get(stack.base + "/hub/logout") as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 30
+        while True:
+            async with (
+                client() as c,
+                c.get(
+                    stack.podium + "_/api/user", headers={"Cookie": f"podium-session={copied}"}
+                ) as r,
+            ):
+                if r.status == 401:
+                    break
+                assert (await r.json())["name"] == "bob"
+            assert time.monotonic() < deadline, "still signed in after the hub's logout"
+            await asyncio.sleep(0.5)
+        await browser_login(bob, stack, "bob")
+        async with bob.get(stack.podium + "_/api/user") as r:
+            assert (await r.json())["name"] == "bob"
+
+
+@pytest.mark.functional
 async def test_a_session_in_use_slides_keeping_its_xsrf_value(stack: HubStack) -> None:
     secret = bytes.fromhex((stack.dir / "podium_cookie_secret").read_text().strip())
     now = time.time()
