@@ -150,37 +150,31 @@ def check_access(value: Any, policy: Policy) -> Access:
     )
 
 
-def check_env(value: Any) -> dict[str, str]:
-    doc = _object(value, "env")
+def _variables(value: Any, field: str, nullable: bool) -> dict[str, Any]:
+    """Environment variables by name (``env``, ``secrets``): names the app can be given,
+    text values (or null, to remove, where ``nullable``)."""
+    doc = _object(value, field)
     if len(doc) > MAX_ENV:
-        raise Invalid(f"env may hold at most {MAX_ENV} variables", field="env")
+        raise Invalid(f"{field} may hold at most {MAX_ENV} variables", field=field)
     for key, val in doc.items():
         if not ENV_NAME.match(key):
-            raise Invalid(f"{key!r} is not a valid environment variable name", field="env")
+            raise Invalid(f"{key!r} is not a valid environment variable name", field=field)
         if key.upper().startswith(RESERVED_ENV_PREFIXES):
             raise Invalid(
-                f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved", field="env"
+                f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved", field=field
             )
-        _text(val, f"env.{key}", 8192)
+        if val is not None or not nullable:
+            _text(val, f"{field}.{key}", 8192)
     return dict(doc)
+
+
+def check_env(value: Any) -> dict[str, str]:
+    return _variables(value, "env", nullable=False)
 
 
 def check_secrets(value: Any) -> dict[str, str | None]:
     """Changes to a dashboard's secrets: a value sets one, null removes it."""
-    doc = _object(value, "secrets")
-    if len(doc) > MAX_ENV:
-        raise Invalid(f"secrets may hold at most {MAX_ENV} values", field="secrets")
-    for key, val in doc.items():
-        if not ENV_NAME.match(key):
-            raise Invalid(f"{key!r} is not a valid environment variable name", field="secrets")
-        if key.upper().startswith(RESERVED_ENV_PREFIXES):
-            raise Invalid(
-                f"{key}: names starting with PODIUM_ or JUPYTERHUB_ are reserved",
-                field="secrets",
-            )
-        if val is not None:
-            _text(val, f"secrets.{key}", 8192)
-    return dict(doc)
+    return _variables(value, "secrets", nullable=True)
 
 
 def _secrets(
