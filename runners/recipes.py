@@ -84,10 +84,10 @@ RECIPES: dict[str, Recipe] = {
             ready_path="voila/static/voila.js",
             websocket_paths=("api/kernels/",),
             entry_suffixes=(".ipynb",),
-            # Kernels talk over abstract Unix sockets (no path to be too long; Landlock
-            # keeps them to the sandbox), not over 5 TCP ports each. The framework's port
-            # is this machine's alone while it runs: the names are too.
-            sandboxed_args=("--KernelManager.transport=ipc", "--KernelManager.ip=@podium-{port}"),
+            # Kernels over abstract Unix sockets, not 5 TCP ports each (runners/shims).
+            sandboxed_args=(
+                "--MultiKernelManager.kernel_manager_class=runners.shims.ipc_kernels.KernelManager",
+            ),
         ),
         Recipe(
             name="streamlit",

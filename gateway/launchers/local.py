@@ -151,6 +151,9 @@ class LocalLauncher(Launcher):
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)  # its log and launch spec are for the owner and the gateway only
+        log_path = folder / "runner.log"  # mode 600 too: a sandbox may make the folder
+        log_path.touch(mode=0o600)  # searchable for the framework's own home (nobody's)
+        log_path.chmod(0o600)
         port = int(spec["port"])
         spec_path = folder / "spec.json"
         spec_path.touch(mode=0o600)
@@ -164,7 +167,7 @@ class LocalLauncher(Launcher):
                 raise LauncherError(
                     f"there is no system user {dashboard.owner!r} to run as"
                 ) from None
-            for path in (folder, spec_path):
+            for path in (folder, spec_path, log_path):
                 os.chown(path, account.pw_uid, account.pw_gid)
             # setpriv (util-linux) drops to the owner and execs the runner: the same process,
             # and it works on every event loop (uvloop refuses subprocess user/group options).

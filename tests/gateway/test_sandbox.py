@@ -56,6 +56,7 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
             Path(f"/proc/{stack.gateway().pid}/environ"), Path(f"/proc/{victim}/environ"),
         ]  # fmt: skip
         writes = [tmp_path / "home" / "bob" / "planted.py", stack.dir / "planted"]
+        chmods = [stack.dir / "podium_cookie_secret", vault]  # found by the attacker review
         alice = await stack.token_for("alice")
         await started(stack, alice, "alice", {
             "name": "probe", "framework": "custom",
@@ -63,6 +64,7 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
             "source": {"type": "storage", "path": "app"},
             "env": {"PROBE_FILES": ":".join(map(str, reads)),
                     "PROBE_WRITES": ":".join(map(str, writes)),
+                    "PROBE_CHMODS": ":".join(map(str, chmods)),
                     "PROBE_SIGNAL": str(stack.gateway().pid)},
         })  # fmt: skip
         async with (
@@ -73,7 +75,8 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
             found = await r.json()
         # Both dashboards still work as they should.
         assert (await api(stack, bob, "GET", "/dashboards/bob/vault"))[1]["status"] == "ready"
-    attempts = [str(p) for p in reads] + [f"write {p}" for p in writes] + ["listen", "signal"]
+    attempts = [str(p) for p in reads] + [f"write {p}" for p in writes]
+    attempts += [f"chmod {p}" for p in chmods] + ["listen", "signal"]
     got = {a: found[a] for a in attempts}
     assert found["home"] == "written", "its own home is its to write"
     if sandbox:
@@ -81,5 +84,6 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
         assert not (tmp_path / "home" / "bob" / "planted.py").exists()
     else:  # what the sandbox prevents: every one of them
         assert all(
-            v.startswith(("read", "written", "listening", "signalled")) for v in got.values()
+            v.startswith(("read", "written", "changed", "listening", "signalled"))
+            for v in got.values()
         ), got

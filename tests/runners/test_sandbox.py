@@ -93,3 +93,33 @@ def test_a_sandboxed_process_reads_writes_and_listens_where_it_may(tmp_path: Pat
         f"bind {port}": "bound",
         "bind 0": "Permission denied",
     }, found
+
+
+@pytest.mark.functional
+@pytest.mark.skipif(abi() < 6, reason="Landlock ABI 6 (Linux 6.12) is needed here")
+async def test_a_sandboxed_voila_gives_each_viewer_a_kernel(tmp_path: Path) -> None:
+    """Kernels over abstract Unix sockets, each its own names: three viewers at once, each
+    with a live kernel (names fixed per dashboard failed from the second one on)."""
+    import asyncio
+
+    import aiohttp
+
+    from tests.runners.harness import APPS, app_spec, start_runner
+
+    rules = {"read": [str(APPS / "voila")], "home": str(tmp_path / "home")}
+    spec = app_spec("voila", "demo.ipynb", sandbox=rules)
+    runner = await start_runner(spec, tmp_path / "runner")
+    try:
+        await runner.wait_ready()
+        async with aiohttp.ClientSession(headers=runner.headers) as session:
+
+            async def view() -> str:
+                async with session.get(runner.url) as r:
+                    assert r.status == 200, f"{r.status}: {(await r.text())[-500:]}"
+                    return await r.text()
+
+            pages = await asyncio.gather(view(), view(), view())
+        assert all("Hello from Voila" in page for page in pages), runner.output()[-2000:]
+        assert "sandboxed: Landlock" in runner.output()
+    finally:
+        assert await runner.stop() == 0
