@@ -338,12 +338,12 @@ class Auth:
         if not self._hub_check_due(claims):
             return True
         sid = str(claims["sid"])
+        self._hub_checked[sid] = time.monotonic()  # one question per interval, not per request
         try:
             user = await self.hub.user_for_token(self._hub_tokens[sid], api=False)
         except Unavailable:
             return True  # the hub is down: sessions go on (as for users' models)
         if user is not None:
-            self._hub_checked[sid] = time.monotonic()
             return True
         at = self.log_out(session_key(sid))
         self._hub_tokens.pop(sid, None)

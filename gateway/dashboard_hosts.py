@@ -7,8 +7,8 @@ the browser that asked for it, gateway.handoff), and directions back to the
 shareable link on the gateway's origin for whatever the front door could not
 forward (a viewer not signed in there, a dashboard asleep): the gateway's origin
 logs people in, wakes dashboards with its progress page, and refuses with its
-pages. No page, API,
-static file or XSRF value of the gateway is served on a dashboard origin.
+pages. No page, API, static file or XSRF value of the gateway is served on a
+dashboard origin.
 
 The host is the ``Host`` header only: a page script can set ``X-Forwarded-Host``
 on its own requests, not ``Host``.
