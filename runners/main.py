@@ -28,7 +28,7 @@ from runners.errors import (
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
-from runners.sandbox import abi, describe
+from runners.sandbox import abi, describe, free_port_in
 from runners.source import prepare
 from runners.spec import LaunchSpec, load_spec
 
@@ -99,7 +99,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     if prepared.revision:
         say(f"checked out {prepared.revision}")
     recipe = recipes.recipe_for(spec.framework, spec.custom)
-    port = free_loopback_port()
+    ports = spec.sandbox.ports if spec.sandbox is not None else None
+    port = free_port_in(ports) if ports else free_loopback_port()
     entry = str(prepared.entry.relative_to(prepared.workdir)) if prepared.entry else ""
     values = recipes.placeholders(
         python=sys.executable, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry

@@ -9,6 +9,9 @@ restricted, for good and for everything it starts, to:
 - writing only its own places: a private home (``HOME``, ``TMPDIR``) and a git
   checkout, the usual character devices, and ``/dev/shm`` (POSIX semaphores; shared by
   the host's processes: a private one needs a mount namespace);
+- no TCP connection to the frameworks' ports (``ports``, a range the launcher keeps
+  for them; Landlock ABI 4): another dashboard's framework answers whoever reaches
+  it, without the guard's access check;
 - binding its one TCP port only (Landlock ABI 4, Linux 6.7): over plain http a browser
   sends a site's cookies to every port of its host, so a second listener would receive
   the viewers' cookies (a socket that listens without binding still gets a free port
@@ -40,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runners.errors import SpecError
+from runners.errors import BindError, SpecError
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _VERSION = 1  # landlock_create_ruleset flag: ask for the ABI version
@@ -52,7 +55,7 @@ _CAPABILITY_V3 = 0x20080522
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _MAKE_AND_REMOVE = sum(1 << b for b in range(4, 13))  # remove dir/file, make char … symlink
 REFER, TRUNCATE, IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15  # ABI 2, 3, 5
-BIND_TCP = 1 << 0  # ABI 4
+BIND_TCP, CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
 READ = EXECUTE | READ_FILE | READ_DIR
@@ -134,6 +137,8 @@ class Sandbox:
     write: tuple[str, ...] = ()
     bind: tuple[int, ...] = ()
     home: str = ""  # a private, writable home (HOME, TMPDIR); made by the runner
+    # The frameworks' ports (first, last): nothing in a sandbox connects to them (ABI 4).
+    ports: tuple[int, int] | None = None
 
     def for_framework(self, port: int, python: str = sys.executable) -> Sandbox:
         """Plus what any framework needs to run (the system, the Python running it) and
@@ -144,6 +149,7 @@ class Sandbox:
             write=(*self.write, *((self.home,) if self.home else ()), "/dev/shm"),  # noqa: S108
             bind=(port,),
             home=self.home,
+            ports=self.ports,
         )
 
     def environ(self) -> dict[str, str]:
@@ -159,8 +165,10 @@ class Sandbox:
 
 def parse_sandbox(doc: Any) -> Sandbox:
     """The spec's ``sandbox``: ``{"read": [...], "write": [...], "home": "/…"}``."""
-    if not isinstance(doc, Mapping) or set(doc) - {"read", "write", "home"}:
-        raise SpecError('spec.sandbox must be {"read": [...], "write": [...], "home": "..."}')
+    if not isinstance(doc, Mapping) or set(doc) - {"read", "write", "home", "ports"}:
+        raise SpecError(
+            'spec.sandbox must be {"read": [...], "write": [...], "home": "...", "ports": [a, b]}'
+        )
     paths: dict[str, tuple[str, ...]] = {}
     for key in ("read", "write"):
         value = doc.get(key, [])
@@ -172,7 +180,20 @@ def parse_sandbox(doc: Any) -> Sandbox:
     home = doc.get("home", "")
     if not isinstance(home, str) or (home and not os.path.isabs(home)):
         raise SpecError("spec.sandbox.home must be an absolute path")
-    return Sandbox(read=paths["read"], write=paths["write"], home=home)
+    ports = doc.get("ports")
+    if ports is not None and not (
+        isinstance(ports, list)
+        and len(ports) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in ports)
+        and 1024 <= ports[0] <= ports[1] <= 65535
+    ):
+        raise SpecError("spec.sandbox.ports must be [first, last], ports from 1024 to 65535")
+    return Sandbox(
+        read=paths["read"],
+        write=paths["write"],
+        home=home,
+        ports=(ports[0], ports[1]) if ports else None,
+    )
 
 
 def system_paths(python: str) -> list[str]:
@@ -213,6 +234,31 @@ def _add_path(libc: Any, ruleset: int, path: str, rights: int) -> None:
             raise OSError(error, f"landlock: cannot allow {path}: {os.strerror(error)}")
     finally:
         os.close(fd)
+
+
+def _add_port(libc: Any, ruleset: int, right: int, port: int) -> None:
+    rule = _NetPort(right, port)
+    if libc.syscall(_ADD_RULE, ruleset, _NET_PORT, ctypes.byref(rule), 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"landlock: cannot allow port {port}: {os.strerror(error)}")
+
+
+def free_port_in(ports: tuple[int, int]) -> int:
+    """A port of the frameworks' range that nothing listens on now (tried at random)."""
+    import random
+    import socket
+
+    first, last = ports
+    candidates = list(range(first, last + 1))
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BindError(f"no free port from {first} to {last} for the framework")
 
 
 def drop_capabilities(libc: Any) -> None:
@@ -287,7 +333,9 @@ def apply(sandbox: Sandbox) -> None:
         raise Unsupported("this kernel has no Landlock (Linux 5.13 or later, enabled)")
     libc = _libc()
     handled = _handled(version)
-    attr = _RulesetAttr(handled, BIND_TCP if version >= 4 else 0, 0)
+    closing = version >= 4 and sandbox.ports is not None
+    net = (BIND_TCP | (CONNECT_TCP if closing else 0)) if version >= 4 else 0
+    attr = _RulesetAttr(handled, net, 0)
     if version >= 6:
         attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX
     size = 8 if version < 4 else 16 if version < 6 else 24
@@ -304,10 +352,14 @@ def apply(sandbox: Sandbox) -> None:
             _add_path(libc, ruleset, path, READ_FILE | WRITE_FILE | (handled & IOCTL_DEV))
         if version >= 4:
             for port in sandbox.bind:
-                rule = _NetPort(BIND_TCP, port)
-                if libc.syscall(_ADD_RULE, ruleset, _NET_PORT, ctypes.byref(rule), 0) != 0:
-                    error = ctypes.get_errno()
-                    raise OSError(error, f"landlock: cannot allow port {port}")
+                _add_port(libc, ruleset, BIND_TCP, port)
+        if closing and sandbox.ports is not None:
+            # Landlock allows ports one by one: every port but the frameworks' (about
+            # 0.1 s of system calls, once per start); its own stays open to it (Gradio asks
+            # itself whether it is up).
+            first, last = sandbox.ports
+            for port in (*range(1, first), *range(last + 1, 65536), *sandbox.bind):
+                _add_port(libc, ruleset, CONNECT_TCP, port)
         drop_capabilities(libc)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot set no_new_privs")

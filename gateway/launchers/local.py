@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import psutil
 import yarl
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Integer, List, Tuple, Unicode
 
 from gateway.dashboards import Dashboard
 from gateway.errors import Misconfigured, NotFound
@@ -73,6 +73,14 @@ class LocalLauncher(Launcher):
         "listens on its one port and cannot touch other processes. False runs it unconfined, "
         "with every right of the gateway's user (its secrets and database included): only "
         "for creators who all trust each other.",
+    ).tag(config=True)
+    framework_ports = Tuple(
+        Integer(),
+        Integer(),
+        default_value=(40000, 40999),
+        help="Ports kept for sandboxed frameworks (first, last): a dashboard's code cannot "
+        "connect to any of them, so it cannot reach another dashboard's framework past "
+        "the access check (Linux 6.7+). Choose a range nothing else on this host uses.",
     ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -130,7 +138,12 @@ class LocalLauncher(Launcher):
             readable = [] if dashboard.source.type == "git" else [source["root"]]
             writable = [source["dest"]] if dashboard.source.type == "git" else []
             home = str(self.folder(dashboard) / "home")
-            spec["sandbox"] = {"read": readable, "write": writable, "home": home}
+            spec["sandbox"] = {
+                "read": readable,
+                "write": writable,
+                "home": home,
+                "ports": list(self.framework_ports),
+            }
         return spec
 
     def _environ(self, home: Path) -> dict[str, str]:

@@ -10,6 +10,7 @@ host); to signal the gateway. Sandboxed, all of it is refused; unsandboxed
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,9 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
         ]  # fmt: skip
         writes = [tmp_path / "home" / "bob" / "planted.py", stack.dir / "planted"]
         chmods = [stack.dir / "podium_cookie_secret", vault]  # found by the attacker review
+        # bob's framework itself, behind his runner's guard (found by the attacker review)
+        framework = re.search(r"on (127\.0\.0\.1:\d+)", (vault / "runner.log").read_text())
+        assert framework is not None
         alice = await stack.token_for("alice")
         await started(stack, alice, "alice", {
             "name": "probe", "framework": "custom",
@@ -65,6 +69,7 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
             "env": {"PROBE_FILES": ":".join(map(str, reads)),
                     "PROBE_WRITES": ":".join(map(str, writes)),
                     "PROBE_CHMODS": ":".join(map(str, chmods)),
+                    "PROBE_CONNECT": framework.group(1),
                     "PROBE_SIGNAL": str(stack.gateway().pid)},
         })  # fmt: skip
         async with (
@@ -76,7 +81,7 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
         # Both dashboards still work as they should.
         assert (await api(stack, bob, "GET", "/dashboards/bob/vault"))[1]["status"] == "ready"
     attempts = [str(p) for p in reads] + [f"write {p}" for p in writes]
-    attempts += [f"chmod {p}" for p in chmods] + ["listen", "signal"]
+    attempts += [f"chmod {p}" for p in chmods] + ["connect", "listen", "signal"]
     got = {a: found[a] for a in attempts}
     assert found["home"] == "written", "its own home is its to write"
     if sandbox:
@@ -84,6 +89,6 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
         assert not (tmp_path / "home" / "bob" / "planted.py").exists()
     else:  # what the sandbox prevents: every one of them
         assert all(
-            v.startswith(("read", "written", "changed", "listening", "signalled"))
+            v.startswith(("read", "written", "changed", "connected", "listening", "signalled"))
             for v in got.values()
         ), got

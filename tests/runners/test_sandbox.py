@@ -123,3 +123,13 @@ async def test_a_sandboxed_voila_gives_each_viewer_a_kernel(tmp_path: Path) -> N
         assert "sandboxed: Landlock" in runner.output()
     finally:
         assert await runner.stop() == 0
+
+
+def test_the_frameworks_ports_are_a_range_of_their_own() -> None:
+    from runners.sandbox import free_port_in
+
+    assert parse_sandbox({"ports": [40000, 40999]}).ports == (40000, 40999)
+    for bad in ([40999, 40000], [80, 90], [40000], [True, 40000], "40000-40999"):
+        with pytest.raises(SpecError):
+            parse_sandbox({"ports": bad})
+    assert 40000 <= free_port_in((40000, 40999)) <= 40999

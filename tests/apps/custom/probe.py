@@ -1,7 +1,7 @@
 """A hostile dashboard: it tries to read what it must not and reports what it got.
 
 The places to try come in its environment (an attacker could guess them): PROBE_FILES
-(paths separated by ':'), PROBE_WRITES (files to create), PROBE_CHMODS (files to make mode 777), PROBE_SIGNAL (a pid to signal),
+(paths separated by ':'), PROBE_WRITES (files to create), PROBE_CHMODS (files to make mode 777), PROBE_SIGNAL (a pid to signal), PROBE_CONNECT (host:port of another dashboard's framework),
 PROBE_GUARD (host:port of another dashboard's runner). It also tries to listen on a
 second TCP port (over plain http a browser sends a site's cookies to every port) and to
 write into its own home. Its page is a JSON object: for each attempt, "denied",
@@ -64,6 +64,17 @@ def attempt_chmod(path: str) -> str:
     return "changed" if os.stat(path).st_mode & 0o777 == 0o777 else "denied"  # no effect
 
 
+def attempt_connect(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            return "connected"
+    except PermissionError:
+        return "denied"
+    except OSError as e:
+        return f"unreachable ({e})"
+
+
 def attempt_listen() -> str:
     try:
         with socket.socket() as s:
@@ -92,6 +103,8 @@ def findings() -> dict[str, str]:
     for path in os.environ.get("PROBE_CHMODS", "").split(":"):
         if path:
             found[f"chmod {path}"] = attempt_chmod(path)
+    if os.environ.get("PROBE_CONNECT"):
+        found["connect"] = attempt_connect(os.environ["PROBE_CONNECT"])
     found["listen"] = attempt_listen()
     found["home"] = attempt_write(os.path.join(os.environ.get("HOME", "/nonexistent"), "mine"))
     if os.environ.get("PROBE_SIGNAL"):
