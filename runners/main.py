@@ -28,7 +28,8 @@ from runners.errors import (
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
-from runners.sandbox import abi, describe, free_port_in
+from runners.sandbox import Ready, abi, describe, free_port_in
+from runners.sandbox import prepare as prepare_rules
 from runners.source import prepare
 from runners.spec import LaunchSpec, load_spec
 
@@ -100,7 +101,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
         say(f"checked out {prepared.revision}")
     recipe = recipes.recipe_for(spec.framework, spec.custom)
     ports = spec.sandbox.ports if spec.sandbox is not None else None
-    port = free_port_in(ports) if ports else free_loopback_port()
+    ready = READY if READY is not None and ports == READY.ports else None
+    port = ready.port if ready else free_port_in(ports) if ports else free_loopback_port()
     entry = str(prepared.entry.relative_to(prepared.workdir)) if prepared.entry else ""
     values = recipes.placeholders(
         python=sys.executable, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
@@ -111,10 +113,10 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     if spec.sandbox is not None:
         if abi() < 1:  # the same spec fails the same way on this machine: exit 2
             raise SpecError("spec.sandbox: this kernel has no Landlock to sandbox with")
-        sandbox = spec.sandbox.for_framework(port)
+        sandbox = spec.sandbox.for_framework(port, ready=ready)
         sandbox.make_home()
         environ.update(sandbox.environ())
-        say(f"sandboxed: {describe(abi())}")
+        say(f"sandboxed: {describe(abi())}" + (" (its port rule built ahead)" if ready else ""))
     framework = Framework(
         [*plan.argv, *spec.args], environ, prepared.workdir, spec.log_lines, sandbox
     )
@@ -124,6 +126,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     guard.status.set("starting", f"starting {spec.framework}")
     say(f"starting {spec.framework} in {prepared.workdir} on 127.0.0.1:{port}")
     started = time.monotonic()
+    if ready is not None:
+        ready.holder.close()  # the port, held since the runner warmed up, is the framework's
     await framework.start()
     try:
         base = "/" if plan.strip_prefix else spec.prefix
@@ -187,6 +191,20 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+READY: Ready | None = None  # a warm runner's sandbox rule, built while it waits
+PORTS_ENV = "PODIUM_FRAMEWORK_PORTS"  # "first-last": the launcher's frameworks' ports
+
+
+def prepare_sandbox() -> None:
+    """A warm runner builds the sandbox's costly rule while it waits for a dashboard
+    (when the launcher says which ports the frameworks take)."""
+    global READY
+    first, _, last = os.environ.get(PORTS_ENV, "").partition("-")
+    if first.isdigit() and last.isdigit():
+        with contextlib.suppress(OSError, RunnerError):
+            READY = prepare_rules((int(first), int(last)))
+
+
 def take_assignment(stream: TextIO) -> str | None:
     """``--warm``: wait, imports done, for the launcher to hand over a dashboard: one JSON
     line ``{"folder", "spec", "log"}``. Moves into the folder, writes from now on to the
@@ -228,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec_file = args.spec
         if args.warm:
+            prepare_sandbox()
             spec_file = take_assignment(sys.stdin)
             if spec_file is None:
                 return 0  # the launcher went away before it needed this runner

@@ -147,13 +147,17 @@ class LocalLauncher(Launcher):
         return spec
 
     def _environ(self, home: Path) -> dict[str, str]:
-        """A runner's environment, from scratch: nothing of the gateway's reaches it."""
-        return {
+        """A runner's environment, from scratch: nothing of the gateway's reaches it (but
+        which ports sandboxed frameworks take: a warm runner builds that rule ahead)."""
+        env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "HOME": str(home),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.sandbox:
+            env["PODIUM_FRAMEWORK_PORTS"] = "{}-{}".format(*self.framework_ports)
+        return env
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         try:

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.unit
 CHILD = """
 import json, os, socket, sys
 from runners.sandbox import Sandbox, apply
-sandbox = Sandbox(**json.loads(sys.argv[1]))
+doc = json.loads(sys.argv[1])
+sandbox = Sandbox(**{**doc, "ports": tuple(doc["ports"])})
 apply(sandbox.for_framework(int(sys.argv[2])))
 found = {}
 for path in json.loads(sys.argv[3]):
@@ -44,6 +45,11 @@ for port in (int(sys.argv[2]), 0):
             found[f"bind {port}"] = "bound"
         except OSError as e:
             found[f"bind {port}"] = e.strerror
+with socket.socket() as s:  # another framework's port (nothing listens: refused, or denied)
+    try:
+        s.connect(("127.0.0.1", int(sys.argv[4])))
+    except OSError as e:
+        found["connect"] = e.strerror
 print(json.dumps(found))
 """
 
@@ -77,10 +83,10 @@ def test_a_sandboxed_process_reads_writes_and_listens_where_it_may(tmp_path: Pat
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    rules = json.dumps({"read": [str(mine)], "home": str(home)})
+    rules = json.dumps({"read": [str(mine)], "home": str(home), "ports": [port, port + 1]})
     reads = json.dumps([str(mine / "f"), str(other / "f"), str(ROOT / "pyproject.toml")])
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, rules, str(port), reads],
+        [sys.executable, "-c", CHILD, rules, str(port), reads, str(port + 1)],
         capture_output=True, text=True, check=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -92,6 +98,7 @@ def test_a_sandboxed_process_reads_writes_and_listens_where_it_may(tmp_path: Pat
         "home": "written",
         f"bind {port}": "bound",
         "bind 0": "Permission denied",
+        "connect": "Permission denied",  # not "Connection refused": never tried
     }, found
 
 
