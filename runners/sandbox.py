@@ -35,7 +35,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
+import random
 import site
+import socket
 import sys
 import sysconfig
 from collections.abc import Mapping
@@ -247,6 +250,13 @@ def _add_port(libc: Any, ruleset: int, right: int, port: int) -> None:
         raise OSError(error, f"landlock: cannot allow port {port}: {os.strerror(error)}")
 
 
+def _allow_connects(libc: Any, ruleset: int, ports: tuple[int, int], own: tuple[int, ...]) -> None:
+    """Every port outside the frameworks' ``ports``, and the framework's ``own``."""
+    first, last = ports
+    for port in (*range(1, first), *range(last + 1, 65536), *own):
+        _add_port(libc, ruleset, CONNECT_TCP, port)
+
+
 @dataclass(frozen=True)
 class Ready:
     """The connect rule built ahead (0.14 s of system calls) by a warm runner, for the
@@ -261,8 +271,6 @@ class Ready:
 def prepare(ports: tuple[int, int]) -> Ready | None:
     """In a warm runner, before it has a dashboard: the frameworks' connect rule, ready.
     None where Landlock has no network rules (nothing to prepare)."""
-    import socket
-
     if abi() < 4:
         return None
     port = free_port_in(ports)
@@ -270,9 +278,7 @@ def prepare(ports: tuple[int, int]) -> Ready | None:
     holder.bind(("127.0.0.1", port))
     libc = _libc()
     ruleset = _ruleset(libc, _RulesetAttr(0, CONNECT_TCP, 0), 16)
-    first, last = ports
-    for each in (*range(1, first), *range(last + 1, 65536), port):
-        _add_port(libc, ruleset, CONNECT_TCP, each)
+    _allow_connects(libc, ruleset, ports, (port,))
     os.set_inheritable(ruleset, False)
     return Ready(ports, port, ruleset, holder)
 
@@ -287,9 +293,6 @@ def _ruleset(libc: Any, attr: _RulesetAttr, size: int) -> int:
 
 def free_port_in(ports: tuple[int, int]) -> int:
     """A port of the frameworks' range that nothing listens on now (tried at random)."""
-    import random
-    import socket
-
     first, last = ports
     candidates = list(range(first, last + 1))
     random.shuffle(candidates)
@@ -354,8 +357,6 @@ def metadata_filter(arch: int, calls: tuple[int, ...]) -> list[tuple[int, int, i
 
 
 def _install_filter(libc: Any) -> None:
-    import platform
-
     arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(platform.machine())
     if arch is None:
         raise Unsupported(f"no seccomp filter for {platform.machine()}")
@@ -397,9 +398,7 @@ def apply(sandbox: Sandbox) -> None:
             # Landlock allows ports one by one: every port but the frameworks' (about
             # 0.1 s of system calls, once per start); its own stays open to it (Gradio asks
             # itself whether it is up).
-            first, last = sandbox.ports
-            for port in (*range(1, first), *range(last + 1, 65536), *sandbox.bind):
-                _add_port(libc, ruleset, CONNECT_TCP, port)
+            _allow_connects(libc, ruleset, sandbox.ports, sandbox.bind)
         drop_capabilities(libc)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
