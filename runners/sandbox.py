@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import random
 import site
 import socket
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.errors import BindError, SpecError
+from runners.seccomp import install_metadata_filter
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _VERSION = 1  # landlock_create_ruleset flag: ask for the ABI version
@@ -101,19 +101,6 @@ class _CapData(ctypes.Structure):
         ("permitted", ctypes.c_uint32),
         ("inheritable", ctypes.c_uint32),
     )
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = (
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    )
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter)))
 
 
 class _NetPort(ctypes.Structure):
@@ -322,52 +309,6 @@ def drop_capabilities(libc: Any) -> None:
         raise OSError(ctypes.get_errno(), "cannot clear capabilities")
 
 
-# Calls that change a file's metadata, by architecture (AUDIT_ARCH_*): chmod, fchmod,
-# chown, fchown, lchown, utime, setxattr, lsetxattr, fsetxattr, removexattr,
-# lremovexattr, fremovexattr, utimes, fchownat, futimesat, fchmodat, utimensat, fchmodat2,
-# setxattrat, removexattrat (x86_64); the generic table's (aarch64).
-METADATA_CALLS = {
-    0xC000003E: (90, 91, 92, 93, 94, 132, 188, 189, 190, 197, 198, 199, 235, 260, 261, 268,
-                 280, 452, 463, 466),
-    0xC00000B7: (5, 6, 7, 14, 15, 16, 52, 53, 54, 55, 88, 452, 463, 466),
-}  # fmt: skip
-_X32 = 0x40000000  # x86_64's x32 calls: their numbers with this bit
-_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
-_RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
-_LD_ABS_W, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
-
-
-def metadata_filter(arch: int, calls: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
-    """A seccomp program (code, jt, jf, k): the ``calls`` of ``arch`` succeed without
-    effect; a call of any other architecture (32-bit, x32) kills the process; the rest
-    is allowed."""
-    program = [
-        (_LD_ABS_W, 0, 0, 4),  # seccomp_data.arch
-        (_JEQ_K, 1, 0, arch),
-        (_RET_K, 0, 0, _RET_KILL),
-        (_LD_ABS_W, 0, 0, 0),  # seccomp_data.nr
-        (_JGE_K, 0, 1, _X32),
-        (_RET_K, 0, 0, _RET_KILL),
-    ]
-    for index, call in enumerate(calls):
-        left = len(calls) - index - 1
-        program.append((_JEQ_K, left + 1, 0, call))  # to the ERRNO(0) after the list
-    program += [(_RET_K, 0, 0, _RET_ALLOW), (_RET_K, 0, 0, _RET_ERRNO | 0)]
-    return program
-
-
-def _install_filter(libc: Any) -> None:
-    arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(platform.machine())
-    if arch is None:
-        raise Unsupported(f"no seccomp filter for {platform.machine()}")
-    program = metadata_filter(arch, METADATA_CALLS[arch])
-    filters = (_SockFilter * len(program))(*(_SockFilter(*p) for p in program))
-    fprog = _SockFprog(len(program), filters)
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"seccomp: cannot install the filter: {os.strerror(error)}")
-
-
 def apply(sandbox: Sandbox) -> None:
     """Restrict this process (and all it starts) to ``sandbox``; in the framework's child
     before it runs anything of the owner's. Raises :class:`Unsupported` without Landlock."""
@@ -402,7 +343,7 @@ def apply(sandbox: Sandbox) -> None:
         drop_capabilities(libc)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
-        _install_filter(libc)
+        install_metadata_filter(libc)
         # The connect rule built ahead: a layer of its own (layers only ever narrow).
         if ready is not None and libc.syscall(_RESTRICT_SELF, ready.ruleset, 0) != 0:
             error = ctypes.get_errno()

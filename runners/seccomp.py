@@ -1,0 +1,76 @@
+"""A seccomp filter for the framework's sandbox (runners.sandbox): no change to any file's
+mode, owner, times or extended attributes.
+
+Landlock restricts opening files, not changing their metadata, and the framework runs as
+the files' owner (the gateway's user, root in the demo): a setuid copy of a program or a
+secret made world-readable would follow. Such calls succeed without effect, so that code
+copying a file's mode (``shutil.copy``) into its own home goes on working.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+from typing import Any
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = (
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    )
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter)))
+
+
+# Calls that change a file's metadata, by architecture (AUDIT_ARCH_*): chmod, fchmod,
+# chown, fchown, lchown, utime, setxattr, lsetxattr, fsetxattr, removexattr,
+# lremovexattr, fremovexattr, utimes, fchownat, futimesat, fchmodat, utimensat, fchmodat2,
+# setxattrat, removexattrat (x86_64); the generic table's (aarch64).
+METADATA_CALLS = {
+    0xC000003E: (90, 91, 92, 93, 94, 132, 188, 189, 190, 197, 198, 199, 235, 260, 261, 268,
+                 280, 452, 463, 466),
+    0xC00000B7: (5, 6, 7, 14, 15, 16, 52, 53, 54, 55, 88, 452, 463, 466),
+}  # fmt: skip
+_X32 = 0x40000000  # x86_64's x32 calls: their numbers with this bit
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
+_LD_ABS_W, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
+
+
+def metadata_filter(arch: int, calls: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """A seccomp program (code, jt, jf, k): the ``calls`` of ``arch`` succeed without
+    effect; a call of any other architecture (32-bit, x32) kills the process; the rest
+    is allowed."""
+    program = [
+        (_LD_ABS_W, 0, 0, 4),  # seccomp_data.arch
+        (_JEQ_K, 1, 0, arch),
+        (_RET_K, 0, 0, _RET_KILL),
+        (_LD_ABS_W, 0, 0, 0),  # seccomp_data.nr
+        (_JGE_K, 0, 1, _X32),
+        (_RET_K, 0, 0, _RET_KILL),
+    ]
+    for index, call in enumerate(calls):
+        left = len(calls) - index - 1
+        program.append((_JEQ_K, left + 1, 0, call))  # to the ERRNO(0) after the list
+    program += [(_RET_K, 0, 0, _RET_ALLOW), (_RET_K, 0, 0, _RET_ERRNO | 0)]
+    return program
+
+
+def install_metadata_filter(libc: Any) -> None:
+    """Make this process's metadata calls succeed without effect (before exec; needs
+    no_new_privs)."""
+    arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(platform.machine())
+    if arch is None:
+        raise OSError(f"no seccomp filter for {platform.machine()}")
+    program = metadata_filter(arch, METADATA_CALLS[arch])
+    filters = (_SockFilter * len(program))(*(_SockFilter(*p) for p in program))
+    fprog = _SockFprog(len(program), filters)
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"seccomp: cannot install the filter: {os.strerror(error)}")
