@@ -28,16 +28,11 @@ import psutil
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.origins import Origins
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "podium"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 HUB_CONFIG = """

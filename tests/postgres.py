@@ -5,12 +5,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from tests.ports import free_port
 
 
 def _bin(name: str) -> str | None:
@@ -44,12 +45,6 @@ def available() -> bool:
     return _bin("pg_ctl") is not None and _bin("initdb") is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def postgres_server() -> Iterator[Postgres]:
     """Start a throw-away cluster; yield it (``url``: its ``postgres`` database)."""
@@ -61,7 +56,7 @@ def postgres_server() -> Iterator[Postgres]:
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if prefix:
         shutil.chown(base, "postgres")
-    port = _free_port()
+    port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
     subprocess.run(
         [*prefix, initdb, "-D", data, "-A", "trust", "-U", "podium", "--no-sync"], **quiet

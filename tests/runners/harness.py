@@ -20,15 +20,11 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from bs4 import BeautifulSoup
 
+from tests.ports import free_port
+
 APPS = Path(__file__).resolve().parent.parent / "apps"
 PREFIX = "/dashboards/alice/demo/"
 CREDENTIAL_HEADER = "X-Podium-Credential"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_spec(
@@ -144,9 +140,6 @@ def asset_links(html: str, page_url: str) -> list[str]:
 
 
 def wait_listening(port: int) -> None:
-    import socket
-    import time
-
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as s:
