@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from runners.errors import FrameworkStartError
+from runners.listens import Listens, hand_over, take_over
 from runners.sandbox import Sandbox
 from runners.sandbox import apply as apply_sandbox
 
@@ -62,6 +64,10 @@ def framework_environ(base: Mapping[str, str], extra: Mapping[str, str]) -> dict
     return env
 
 
+def _unsandboxed(error: Exception) -> FrameworkStartError:
+    return FrameworkStartError(f"the framework's sandbox could not be set up ({error})")
+
+
 class Framework:
     """One framework process and the last lines it printed."""
 
@@ -80,6 +86,8 @@ class Framework:
         self.lines: collections.deque[str] = collections.deque(maxlen=log_lines)
         self.process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._channel: tuple[socket.socket, socket.socket] | None = None
+        self.listens: Listens | None = None
 
     def _in_child(self) -> None:
         """After the fork, before the framework's program: it dies with the runner, and
@@ -87,8 +95,12 @@ class Framework:
         die_with_parent()
         if self.sandbox is not None:
             apply_sandbox(self.sandbox)
+            assert self._channel is not None
+            hand_over(self._channel[1])
 
     async def start(self) -> None:
+        if self.sandbox is not None:
+            self._channel = socket.socketpair()
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *self.argv,
@@ -101,7 +113,17 @@ class Framework:
                 preexec_fn=self._in_child,
             )
         except subprocess.SubprocessError as e:  # _in_child failed: nothing of it ran
-            raise FrameworkStartError(f"the framework's sandbox could not be set up ({e})") from e
+            raise _unsandboxed(e) from e
+        finally:
+            if self._channel is not None:
+                self._channel[1].close()
+        if self._channel is not None and self.sandbox is not None:
+            try:
+                with self._channel[0] as channel:
+                    self.listens = take_over(channel, self.sandbox.bind)
+            except OSError as e:
+                await self.stop(0)
+                raise _unsandboxed(e) from e
         self._pump = asyncio.create_task(self._relay_output())
 
     @property
@@ -132,6 +154,7 @@ class Framework:
             await asyncio.wait((waiter,), timeout=reap_every)
             reap_orphans(self.process.pid)
         code = waiter.result()
+        self._stop_listens()
         if self._pump is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._pump), 2)
@@ -149,9 +172,15 @@ class Framework:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             await self.process.wait()
+        self._stop_listens()
         if self._pump is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._pump, 2)
+
+    def _stop_listens(self) -> None:
+        if self.listens is not None:
+            self.listens.close()
+            self.listens = None
 
 
 def reap_orphans(exclude: int | None) -> int:

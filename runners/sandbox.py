@@ -12,10 +12,11 @@ restricted, for good and for everything it starts, to:
 - no TCP connection to the frameworks' ports (``ports``, a range the launcher keeps
   for them; Landlock ABI 4): another dashboard's framework answers whoever reaches
   it, without the guard's access check;
-- binding its one TCP port only (Landlock ABI 4, Linux 6.7): over plain http a browser
-  sends a site's cookies to every port of its host, so a second listener would receive
-  the viewers' cookies (a socket that listens without binding still gets a free port
-  from the kernel: Landlock does not see that; THREAT_MODEL.md says so);
+- binding its one TCP port only (Landlock ABI 4, Linux 6.7), and listening on it only, on
+  loopback (runners.listens: a socket that listens without binding gets a free port from
+  the kernel, which Landlock does not see): over plain http a browser sends a site's
+  cookies to every port of its host, so a second listener would receive the viewers'
+  cookies;
 - no access to processes outside it: their ``/proc/<pid>/environ`` and memory
   (Landlock's ptrace rule), and no signals to them (ABI 6);
 - no capabilities, now or after ``exec`` (a gateway run as root starts its runners as

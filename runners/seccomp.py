@@ -1,10 +1,15 @@
-"""A seccomp filter for the framework's sandbox (runners.sandbox): no change to any file's
-mode, owner, times or extended attributes.
+"""The seccomp filters of the framework's sandbox (runners.sandbox).
 
-Landlock restricts opening files, not changing their metadata, and the framework runs as
-the files' owner (the gateway's user, root in the demo): a setuid copy of a program or a
-secret made world-readable would follow. Such calls succeed without effect, so that code
-copying a file's mode (``shutil.copy``) into its own home goes on working.
+- No change to any file's mode, owner, times or extended attributes. Landlock restricts
+  opening files, not changing their metadata, and the framework runs as the files' owner
+  (the gateway's user, root in the demo): a setuid copy of a program or a secret made
+  world-readable would follow. Such calls succeed without effect, so that code copying a
+  file's mode (``shutil.copy``) into its own home goes on working.
+- Every ``listen()`` is asked of the runner (a user notification: runners.listens), which
+  lets only the framework's own port listen. Landlock checks ``bind()``; a socket that
+  listens unbound gets a free port from the kernel past it — and over plain http a
+  browser sends a site's cookies to every port of its host. ``io_uring`` (whose
+  operations seccomp does not see, a listen among them) is not there (ENOSYS).
 """
 
 from __future__ import annotations
@@ -37,9 +42,15 @@ METADATA_CALLS = {
                  280, 452, 463, 466),
     0xC00000B7: (5, 6, 7, 14, 15, 16, 52, 53, 54, 55, 88, 452, 463, 466),
 }  # fmt: skip
+_SECCOMP = {0xC000003E: 317, 0xC00000B7: 277}  # the seccomp() call itself
+_LISTEN = {0xC000003E: 50, 0xC00000B7: 201}
+_IO_URING = (425, 426, 427)  # setup, enter, register: the same on both
 _X32 = 0x40000000  # x86_64's x32 calls: their numbers with this bit
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
+_RET_USER_NOTIF = 0x7FC00000
+_SET_MODE_FILTER, _FILTER_FLAG_NEW_LISTENER = 1, 1 << 3
+_ENOSYS = 38
 _LD_ABS_W, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
 
 
@@ -62,15 +73,57 @@ def metadata_filter(arch: int, calls: tuple[int, ...]) -> list[tuple[int, int, i
     return program
 
 
-def install_metadata_filter(libc: Any) -> None:
-    """Make this process's metadata calls succeed without effect (before exec; needs
-    no_new_privs)."""
+def listen_filter(arch: int) -> list[tuple[int, int, int, int]]:
+    """A seccomp program: ``listen`` waits for the runner's answer; io_uring is not there.
+    Other architectures' calls pass here (the metadata filter kills them)."""
+    return [
+        (_LD_ABS_W, 0, 0, 4),  # seccomp_data.arch
+        (_JEQ_K, 1, 0, arch),
+        (_RET_K, 0, 0, _RET_ALLOW),
+        (_LD_ABS_W, 0, 0, 0),  # seccomp_data.nr
+        (_JEQ_K, 0, 1, _LISTEN[arch]),
+        (_RET_K, 0, 0, _RET_USER_NOTIF),
+        (_JGE_K, 0, 2, _IO_URING[0]),
+        (_JGE_K, 1, 0, _IO_URING[-1] + 1),
+        (_RET_K, 0, 0, _RET_ERRNO | _ENOSYS),
+        (_RET_K, 0, 0, _RET_ALLOW),
+    ]
+
+
+def _arch() -> int:
     arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(platform.machine())
     if arch is None:
         raise OSError(f"no seccomp filter for {platform.machine()}")
-    program = metadata_filter(arch, METADATA_CALLS[arch])
+    return arch
+
+
+def _fprog(program: list[tuple[int, int, int, int]]) -> tuple[_SockFprog, Any]:
     filters = (_SockFilter * len(program))(*(_SockFilter(*p) for p in program))
-    fprog = _SockFprog(len(program), filters)
+    return _SockFprog(len(program), filters), filters  # the array lives as long as the prog
+
+
+def install_metadata_filter(libc: Any) -> None:
+    """Make this process's metadata calls succeed without effect (before exec; needs
+    no_new_privs)."""
+    arch = _arch()
+    fprog, _ = _fprog(metadata_filter(arch, METADATA_CALLS[arch]))
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"seccomp: cannot install the filter: {os.strerror(error)}")
+
+
+def install_listen_filter(libc: Any) -> int:
+    """Hand this process's ``listen()`` calls to whoever holds the returned descriptor
+    (before exec; needs no_new_privs). The caller passes it on and closes its own copy:
+    a process answering its own notifications would be unrestricted."""
+    arch = _arch()
+    fprog, _ = _fprog(listen_filter(arch))
+    fd = int(
+        libc.syscall(
+            _SECCOMP[arch], _SET_MODE_FILTER, _FILTER_FLAG_NEW_LISTENER, ctypes.byref(fprog)
+        )
+    )
+    if fd < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"seccomp: cannot install the listen filter: {os.strerror(error)}")
+    return fd

@@ -3,7 +3,7 @@
 The places to try come in its environment (an attacker could guess them): PROBE_FILES
 (paths separated by ':'), PROBE_WRITES (files to create), PROBE_CHMODS (files to make mode 777), PROBE_SIGNAL (a pid to signal), PROBE_CONNECT (host:port of another dashboard's framework),
 PROBE_GUARD (host:port of another dashboard's runner). It also tries to listen on a
-second TCP port (over plain http a browser sends a site's cookies to every port) and to
+second TCP port, bound or not (over plain http a browser sends a site's cookies to every port) and to
 write into its own home. Its page is a JSON object: for each attempt, "denied",
 "missing" or what it managed.
 """
@@ -85,6 +85,16 @@ def attempt_listen() -> str:
         return "denied"
 
 
+def attempt_listen_unbound() -> str:
+    """What Landlock's bind rule does not see: the kernel picks a free port."""
+    try:
+        with socket.socket() as s:
+            s.listen()
+            return f"listening on {s.getsockname()[1]}"
+    except PermissionError:
+        return "denied"
+
+
 def attempt_signal(pid: int) -> str:
     try:
         os.kill(pid, 0)
@@ -106,6 +116,7 @@ def findings() -> dict[str, str]:
     if os.environ.get("PROBE_CONNECT"):
         found["connect"] = attempt_connect(os.environ["PROBE_CONNECT"])
     found["listen"] = attempt_listen()
+    found["listen unbound"] = attempt_listen_unbound()
     found["home"] = attempt_write(os.path.join(os.environ.get("HOME", "/nonexistent"), "mine"))
     if os.environ.get("PROBE_SIGNAL"):
         found["signal"] = attempt_signal(int(os.environ["PROBE_SIGNAL"]))
