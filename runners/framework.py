@@ -23,6 +23,7 @@ import psutil
 
 from runners.errors import FrameworkStartError
 from runners.listens import Listens, hand_over, take_over
+from runners.netns import Door
 from runners.sandbox import Sandbox
 from runners.sandbox import apply as apply_sandbox
 
@@ -78,8 +79,10 @@ class Framework:
         cwd: Path,
         log_lines: int,
         sandbox: Sandbox | None = None,
+        door: Door | None = None,
     ) -> None:
         self.sandbox = sandbox
+        self.door = door
         self.argv = list(argv)
         self.env = dict(env)
         self.cwd = cwd
@@ -91,8 +94,11 @@ class Framework:
 
     def _in_child(self) -> None:
         """After the fork, before the framework's program: it dies with the runner, and
-        runs in its sandbox (when there is one) from its first instruction."""
+        runs in its private network and its sandbox (when it has them) from its first
+        instruction."""
         die_with_parent()
+        if self.door is not None:
+            self.door.enter()
         if self.sandbox is not None:
             apply_sandbox(self.sandbox)
             assert self._channel is not None

@@ -24,7 +24,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from runners.http1 import Request, refusal, simple_response
-from runners.policy import Forward, Verdict
+from runners.policy import Forward, Target, Verdict
 from runners.relay import Listener
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
@@ -69,7 +69,7 @@ class Guard(Listener):
         super().__init__(HEAD_TIMEOUT, IDLE_TIMEOUT)
         self.prefix = prefix
         self.status = Status()
-        self.upstream: tuple[str, int] | None = None  # the framework, once it starts
+        self.upstream: Target | None = None  # the framework, once it starts
         self.strip_prefix = False
         self.rewrites: Mapping[str, str] = {}
         self._prefix = prefix.encode()

@@ -14,20 +14,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-import aiohttp
-import yarl
-
 from runners import __version__, recipes
 from runners.errors import (
     BindError,
     FrameworkExited,
-    FrameworkStartError,
-    ReadinessTimeout,
     RunnerError,
     SpecError,
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
+from runners.netns import Door
+from runners.policy import Target
+from runners.readiness import wait_ready
 from runners.sandbox import Ready, abi, describe, free_port_in
 from runners.sandbox import prepare as prepare_rules
 from runners.source import prepare
@@ -64,36 +62,6 @@ def free_loopback_port() -> int:
         return port
 
 
-async def wait_ready(framework: Framework, url: str, timeout: float) -> None:
-    """Poll the recipe's probe until it answers 2xx/3xx, the process dies, or time runs out."""
-    began = time.monotonic()
-    deadline = began + timeout
-    delay = 0.02  # a refused connection costs little: find the framework the moment it listens
-    probe_timeout = aiohttp.ClientTimeout(total=10)
-    # Verbatim: yarl would turn the prefix's %27 into "'", a path the framework does not serve.
-    target = yarl.URL(url, encoded=True)
-    async with aiohttp.ClientSession(timeout=probe_timeout) as session:
-        while True:
-            if framework.returncode is not None:
-                code = await framework.wait()
-                raise FrameworkStartError(
-                    f"the framework exited with code {code} before it was ready",
-                    log_tail=framework.tail(),
-                )
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                async with session.get(target, allow_redirects=False) as response:
-                    if response.status < 400:
-                        return
-            if time.monotonic() >= deadline:
-                raise ReadinessTimeout(
-                    f"the framework was not ready within {timeout:.0f} s (probe {url})",
-                    log_tail=framework.tail(),
-                )
-            await asyncio.sleep(delay)
-            if time.monotonic() - began > 20:  # a slow start: poll less
-                delay = min(delay * 1.5, 1.0)
-
-
 async def serve(spec: LaunchSpec, guard: Guard) -> None:
     """Everything after the guard listens: source, framework, readiness, then wait."""
     prepared = await prepare(spec.source, spec.entry, os.environ)
@@ -117,10 +85,15 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
         sandbox.make_home()
         environ.update(sandbox.environ())
         say(f"sandboxed: {describe(abi())}" + (" (its port rule built ahead)" if ready else ""))
+    door = None
+    if spec.sandbox is not None and spec.sandbox.network != "host":
+        door = await Door.open(port, egress=spec.sandbox.network == "private")
+        say(f"in a private network ({spec.sandbox.network})")
     framework = Framework(
-        [*plan.argv, *spec.args], environ, prepared.workdir, spec.log_lines, sandbox
+        [*plan.argv, *spec.args], environ, prepared.workdir, spec.log_lines, sandbox, door
     )
-    guard.upstream = ("127.0.0.1", port)
+    target: Target = door or ("127.0.0.1", port)
+    guard.upstream = target
     guard.strip_prefix = plan.strip_prefix
     guard.rewrites = plan.rewrites
     guard.status.set("starting", f"starting {spec.framework}")
@@ -131,8 +104,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     await framework.start()
     try:
         base = "/" if plan.strip_prefix else spec.prefix
-        probe = f"http://127.0.0.1:{port}{base}{plan.ready_path}"
-        await wait_ready(framework, probe, spec.ready_timeout)
+        probe = f"{base}{plan.ready_path}"
+        await wait_ready(framework, target, probe, f"127.0.0.1:{port}", spec.ready_timeout)
         guard.status.set("ready", "ready")
         say(f"ready after {time.monotonic() - started:.1f} s")
         code = await framework.wait()
@@ -140,6 +113,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     finally:
         guard.status.set("stopping", "stopping")
         await framework.stop(spec.stop_grace)
+        if door is not None:
+            await door.close()
 
 
 async def run(spec: LaunchSpec) -> int:

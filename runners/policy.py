@@ -8,6 +8,7 @@ sent before the connection closes) or a :class:`Forward` to a target.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -18,7 +19,14 @@ from runners.pool import IdleUpstreams
 if TYPE_CHECKING:
     from runners.relay import Downstream
 
-Target = tuple[str, int] | str  # (host, port), or the path of a Unix socket
+
+class Opener(Protocol):
+    """A target reached another way: a connected socket on demand (runners.netns)."""
+
+    async def connect(self) -> socket.socket: ...
+
+
+Target = tuple[str, int] | str | Opener  # (host, port), the path of a Unix socket, an Opener
 
 
 @dataclass(frozen=True, slots=True)

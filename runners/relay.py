@@ -305,8 +305,10 @@ class Downstream(asyncio.Protocol):
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 if isinstance(target, str):
                     await loop.create_unix_connection(lambda: upstream, target)
-                else:
+                elif isinstance(target, tuple):
                     await loop.create_connection(lambda: upstream, *target)
+                else:
+                    await loop.create_connection(lambda: upstream, sock=await target.connect())
         except (OSError, TimeoutError) as e:
             why = getattr(e, "strerror", None) or f"no connection within {CONNECT_TIMEOUT:.0f} s"
             self.finish(self.policy.unreachable(why, self.forwarding))

@@ -29,7 +29,9 @@ restricted, for good and for everything it starts, to:
 
 Everything else is refused by the kernel: the gateway's and the hub's files (cookie
 secrets, databases, configuration), other dashboards' folders, other users' storage.
-Connections out are not restricted (dashboards fetch data).
+Connections out are not restricted here (dashboards fetch data); with ``network``
+"private" or "isolated" the framework has a network namespace of its own (runners.netns),
+where the connect rule has nothing left to keep it from and is not built.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ BIND_TCP, CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
 READ = EXECUTE | READ_FILE | READ_DIR
+NETWORKS = ("host", "private", "isolated")
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 ETC = (
@@ -131,6 +134,9 @@ class Sandbox:
     # The frameworks' ports (first, last): nothing in a sandbox connects to them (ABI 4).
     ports: tuple[int, int] | None = None
     ready: Ready | None = None  # that rule built ahead, in a warm runner
+    # "host": the machine's network; "private": a namespace of its own with egress;
+    # "isolated": one without (runners.netns).
+    network: str = "host"
 
     def for_framework(
         self, port: int, python: str = sys.executable, ready: Ready | None = None
@@ -145,6 +151,7 @@ class Sandbox:
             home=self.home,
             ports=self.ports,
             ready=ready,
+            network=self.network,
         )
 
     def environ(self) -> dict[str, str]:
@@ -160,9 +167,10 @@ class Sandbox:
 
 def parse_sandbox(doc: Any) -> Sandbox:
     """The spec's ``sandbox``: ``{"read": [...], "write": [...], "home": "/…"}``."""
-    if not isinstance(doc, Mapping) or set(doc) - {"read", "write", "home", "ports"}:
+    if not isinstance(doc, Mapping) or set(doc) - {"read", "write", "home", "ports", "network"}:
         raise SpecError(
-            'spec.sandbox must be {"read": [...], "write": [...], "home": "...", "ports": [a, b]}'
+            'spec.sandbox must be {"read": [...], "write": [...], "home": "...", '
+            '"ports": [a, b], "network": "host"|"private"|"isolated"}'
         )
     paths: dict[str, tuple[str, ...]] = {}
     for key in ("read", "write"):
@@ -183,11 +191,15 @@ def parse_sandbox(doc: Any) -> Sandbox:
         and 1024 <= ports[0] <= ports[1] <= 65535
     ):
         raise SpecError("spec.sandbox.ports must be [first, last], ports from 1024 to 65535")
+    network = doc.get("network", "host")
+    if network not in NETWORKS:
+        raise SpecError('spec.sandbox.network must be "host", "private" or "isolated"')
     return Sandbox(
         read=paths["read"],
         write=paths["write"],
         home=home,
         ports=(ports[0], ports[1]) if ports else None,
+        network=network,
     )
 
 
@@ -318,8 +330,12 @@ def apply(sandbox: Sandbox) -> None:
         raise Unsupported("this kernel has no Landlock (Linux 5.13 or later, enabled)")
     libc = _libc()
     handled = _handled(version)
-    ready = sandbox.ready if sandbox.ready and sandbox.ready.ports == sandbox.ports else None
-    closing = version >= 4 and sandbox.ports is not None and ready is None
+    # In a network of its own no other framework is there to reach: no connect rule.
+    shared = sandbox.network == "host"
+    ready = (
+        sandbox.ready if shared and sandbox.ready and sandbox.ready.ports == sandbox.ports else None
+    )
+    closing = shared and version >= 4 and sandbox.ports is not None and ready is None
     net = (BIND_TCP | (CONNECT_TCP if closing else 0)) if version >= 4 else 0
     attr = _RulesetAttr(handled, net, 0)
     if version >= 6:

@@ -38,11 +38,11 @@ from gateway.launchers.base import (
     refused,
     runner_spec,
 )
+from gateway.launchers.confinement import check, sandbox_spec
 from gateway.storage import FileEntry, has_file, list_folder
 from runners.errors import SpecError
 from runners.main import free_loopback_port
 from runners.names import UnusableName, folder_name
-from runners.sandbox import abi, describe
 
 REFILL_DELAY = 3.0  # seconds after a warm runner is taken before the next one starts
 
@@ -73,6 +73,14 @@ class LocalLauncher(Launcher):
         "listens on its one port and cannot touch other processes. False runs it unconfined, "
         "with every right of the gateway's user (its secrets and database included): only "
         "for creators who all trust each other.",
+    ).tag(config=True)
+    network = Unicode(
+        "private",
+        help="Where sandboxed dashboards' code talks: 'private' (a network namespace of its "
+        "own, the internet through pasta from the passt package, nothing of this machine's: "
+        "not its loopback services, not other frameworks), 'isolated' (its own namespace, "
+        "no egress) or 'host' (this machine's network: other local accounts reach "
+        "frameworks' ports past the access check; warned at every start).",
     ).tag(config=True)
     framework_ports = Tuple(
         Integer(),
@@ -133,17 +141,14 @@ class LocalLauncher(Launcher):
             crypt=self.crypt,
         )
         if self.sandbox:
-            # The owner's storage to read (their code may read their data); a git checkout
-            # and a private home to write. Nothing else of this machine's but the system.
-            readable = [] if dashboard.source.type == "git" else [source["root"]]
-            writable = [source["dest"]] if dashboard.source.type == "git" else []
-            home = str(self.folder(dashboard) / "home")
-            spec["sandbox"] = {
-                "read": readable,
-                "write": writable,
-                "home": home,
-                "ports": list(self.framework_ports),
-            }
+            git = dashboard.source.type == "git"
+            spec["sandbox"] = sandbox_spec(
+                readable=[] if git else [source["root"]],
+                writable=[source["dest"]] if git else [],
+                home=str(self.folder(dashboard) / "home"),
+                ports=self.framework_ports,
+                network=self.network,
+            )
         return spec
 
     def _environ(self, home: Path) -> dict[str, str]:
@@ -262,21 +267,9 @@ class LocalLauncher(Launcher):
                 return
 
     async def open(self) -> None:
-        version = abi()
-        if self.sandbox and version < 1:
-            raise Misconfigured(
-                "c.LocalLauncher.sandbox: this kernel has no Landlock (Linux 5.13 or later, "
-                "with landlock among its LSMs), so dashboards cannot be sandboxed here. Set "
-                "c.LocalLauncher.sandbox = False only if every creator may read the "
-                "gateway's secrets, or use the Kubernetes launcher"
-            )
-        if self.sandbox:
-            self.log.info("dashboards run sandboxed: %s", describe(version))
-        else:
-            self.log.warning(
-                "c.LocalLauncher.sandbox is off: every dashboard's code runs with all the rights "
-                "of the gateway's user (its secrets, its database, other dashboards' files)"
-            )
+        why = await asyncio.to_thread(check, self.sandbox, self.network, self.log)
+        if why:
+            raise Misconfigured(why)
         self._refill()
 
     async def _reap(self, process: asyncio.subprocess.Process) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -28,10 +29,13 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "unsandboxed"])
+@pytest.mark.parametrize(
+    "network", ["private", "host", None], ids=["default", "host network", "unsandboxed"]
+)
 async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
-    tmp_path: Path, sandbox: bool
+    tmp_path: Path, network: str | None
 ) -> None:
+    sandbox = network is not None
     for user, script in (("alice", "probe.py"), ("bob", "bench.py")):
         home = tmp_path / "home" / user / "app"
         home.mkdir(parents=True)
@@ -40,6 +44,8 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
     extra = 'c.Podium.frameworks = ["custom"]\n'
     if not sandbox:
         extra += "c.LocalLauncher.sandbox = False\n"
+    elif network != "private":  # the default
+        extra += f"c.LocalLauncher.network = {network!r}\n"
     async with hub_stack(tmp_path, podium_extra=extra) as stack:
         bob = await stack.token_for("bob")
         await started(stack, bob, "bob", {
@@ -70,6 +76,7 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
                     "PROBE_WRITES": ":".join(map(str, writes)),
                     "PROBE_CHMODS": ":".join(map(str, chmods)),
                     "PROBE_CONNECT": framework.group(1),
+                    "PROBE_HUB": f"127.0.0.1:{stack.hub_port}",
                     "PROBE_SIGNAL": str(stack.gateway().pid)},
         })  # fmt: skip
         async with (
@@ -78,6 +85,15 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
         ):
             assert r.status == 200
             found = await r.json()
+        # A process outside every sandbox (another local account's) at alice's framework
+        probe = re.search(
+            r"on 127\.0\.0\.1:(\d+)", (stack.dir / "runners/alice/probe/runner.log").read_text()
+        )
+        assert probe is not None
+        with socket.socket() as s:
+            found["from the host"] = (
+                "unreachable" if s.connect_ex(("127.0.0.1", int(probe.group(1)))) else "connected"
+            )
         # Both dashboards still work as they should.
         assert (await api(stack, bob, "GET", "/dashboards/bob/vault"))[1]["status"] == "ready"
     attempts = [str(p) for p in reads] + [f"write {p}" for p in writes]
@@ -85,10 +101,18 @@ async def test_a_hostile_dashboard_reaches_nothing_of_anyone_else(
     got = {a: found[a] for a in attempts}
     assert found["home"] == "written", "its own home is its to write"
     if sandbox:
-        assert got == {a: "denied" for a in attempts}, json.dumps(got, indent=1)
         assert not (tmp_path / "home" / "bob" / "planted.py").exists()
+    if network == "private":  # nothing of the host's network is there: refused, not denied
+        outside = {a: found[a] for a in ("connect", "hub", "from the host")}
+        assert all(v.startswith("unreachable") for v in outside.values()), outside
+        rest = {a: v for a, v in got.items() if a != "connect"}
+        assert rest == dict.fromkeys(rest, "denied"), json.dumps(rest, indent=1)
+    elif network == "host":  # Landlock's rules; the host's loopback is open, the sandbox's port too
+        assert got == {a: "denied" for a in attempts}, json.dumps(got, indent=1)
+        assert found["hub"] == found["from the host"] == "connected", found
     else:  # what the sandbox prevents: every one of them
         assert all(
             v.startswith(("read", "written", "changed", "connected", "listening", "signalled"))
             for v in got.values()
         ), got
+        assert found["hub"] == found["from the host"] == "connected", found

@@ -2,7 +2,7 @@
 
 The places to try come in its environment (an attacker could guess them): PROBE_FILES
 (paths separated by ':'), PROBE_WRITES (files to create), PROBE_CHMODS (files to make mode 777), PROBE_SIGNAL (a pid to signal), PROBE_CONNECT (host:port of another dashboard's framework),
-PROBE_GUARD (host:port of another dashboard's runner). It also tries to listen on a
+PROBE_GUARD (host:port of another dashboard's runner), PROBE_HUB (host:port of the hub's API). It also tries to listen on a
 second TCP port, bound or not (over plain http a browser sends a site's cookies to every port) and to
 write into its own home. Its page is a JSON object: for each attempt, "denied",
 "missing" or what it managed.
@@ -115,6 +115,8 @@ def findings() -> dict[str, str]:
             found[f"chmod {path}"] = attempt_chmod(path)
     if os.environ.get("PROBE_CONNECT"):
         found["connect"] = attempt_connect(os.environ["PROBE_CONNECT"])
+    if os.environ.get("PROBE_HUB"):  # the hub's API, on the host's loopback
+        found["hub"] = attempt_connect(os.environ["PROBE_HUB"])
     found["listen"] = attempt_listen()
     found["listen unbound"] = attempt_listen_unbound()
     found["home"] = attempt_write(os.path.join(os.environ.get("HOME", "/nonexistent"), "mine"))

@@ -1,0 +1,209 @@
+"""A private network for a sandboxed framework: its own network namespace.
+
+On the host's network a framework's port on 127.0.0.1 answers every local process — other
+local accounts skip the guard's access check — and a browser on the same machine sends
+the site's cookies to it (cookies ignore ports), so a dashboard's page could send its
+viewers there. In a network namespace of its own the framework and everything it starts
+listen where nothing but the runner reaches:
+
+- a **door** process (runners.door) is started in a new user and network namespace
+  (unprivileged: the user namespace maps the runner's own user only), loopback up;
+- the framework joins that namespace before its sandbox closes (``enter``);
+- the runner's guard reaches the framework through the door, which connects inside and
+  passes each connection over as a descriptor: bytes then flow as before, no extra hop;
+- **egress** (``private``): pasta (the passt package, user-mode networking, as rootless
+  Podman uses) gives the namespace the host's outbound routes, forwarding no port in
+  either direction and not mapping the host's loopback (``--no-map-gw``): the dashboard
+  reaches the internet as the host does, never the hub's, the gateway's or another
+  framework's loopback ports. ``isolated`` has no egress at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+from runners.errors import FrameworkStartError
+
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def loopback_up() -> None:
+    """Bring ``lo`` up in this process's network namespace."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+
+
+def unshare_network(uid: int, gid: int) -> None:
+    """This (single-threaded) process into a new user and network namespace, as the
+    same user and group, with loopback up."""
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNET), "unshare")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    loopback_up()
+
+
+def available() -> str:
+    """Why a private network cannot be made here, or "" when it can (a throw-away try)."""
+    try:
+        subprocess.run(
+            ["true"], preexec_fn=lambda: unshare_network(os.geteuid(), os.getegid()), check=True
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"this kernel refuses a new user and network namespace ({e})"
+    return ""
+
+
+def egress_helper() -> str | None:
+    return shutil.which("pasta")
+
+
+class Door:
+    """The runner's end of a framework's private network."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        channel: socket.socket,
+        egress: asyncio.subprocess.Process | None,
+    ) -> None:
+        self.process = process
+        self.channel = channel
+        self.egress = egress
+        self._lock = asyncio.Lock()
+        self._namespaces = [
+            os.open(f"/proc/{process.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            for kind in ("user", "net")
+        ]
+
+    @classmethod
+    async def open(cls, port: int, egress: bool) -> Door:
+        """Start the door for a framework that will listen on 127.0.0.1:``port`` inside,
+        and (``egress``) pasta to give the namespace the host's outbound routes."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        uid, gid = os.geteuid(), os.getegid()
+
+        def in_child() -> None:
+            _libc().prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+            unshare_network(uid, gid)
+
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "runners.door", str(port), str(theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), preexec_fn=in_child,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as e:
+            ours.close()
+            raise FrameworkStartError(f"no private network for the framework ({e})") from e
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        door = cls(process, ours, None)
+        if egress:
+            await door._start_egress()
+        return door
+
+    async def _start_egress(self) -> None:
+        pasta = egress_helper()
+        if pasta is None:
+            await self.close()
+            raise FrameworkStartError("no egress for the private network: pasta (passt) is missing")
+        argv = [
+            pasta, "--quiet", "--foreground", "--config-net",
+            "--tcp-ports", "none", "--udp-ports", "none",  # nothing from outside in
+            "--tcp-ns", "none", "--udp-ns", "none",  # no host loopback port inside
+            "--no-map-gw",  # the gateway's address is not the host's loopback
+            "--userns", f"/proc/{self.process.pid}/ns/user",
+            "--netns", f"/proc/{self.process.pid}/ns/net",
+        ]  # fmt: skip
+        if os.geteuid() == 0:
+            argv += ["--runas", "0:0"]  # it would drop to nobody, who cannot open the namespace
+        self.egress = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            preexec_fn=lambda: _libc().prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0),
+        )
+        if await self._ask(b"w") != b"up":
+            await self.close()
+            raise FrameworkStartError("pasta did not configure the framework's network in 5 s")
+
+    async def _ask(self, request: bytes) -> bytes:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            await loop.sock_sendall(self.channel, request)
+            return await loop.sock_recv(self.channel, 16)
+
+    async def connect(self) -> socket.socket:
+        """A connection to the framework inside (OSError as a connect would raise it)."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            await loop.sock_sendall(self.channel, b"c")
+            while True:
+                try:
+                    message, fds, _, _ = socket.recv_fds(self.channel, 16, 1)
+                    break
+                except BlockingIOError:
+                    readable = loop.create_future()
+                    loop.add_reader(self.channel, readable.set_result, None)
+                    try:
+                        await readable
+                    finally:
+                        loop.remove_reader(self.channel)
+        if message == b"ok" and len(fds) == 1:
+            return socket.socket(fileno=fds[0])
+        for fd in fds:
+            os.close(fd)
+        if message.startswith(b"e") and message[1:].isdigit():
+            code = int(message[1:])
+            raise OSError(code, os.strerror(code))
+        raise OSError(f"the door to the framework's network answered {message!r}")
+
+    def enter(self) -> None:
+        """In the framework's process before exec (single-threaded): into the private
+        network (its user namespace first: it owns the network namespace)."""
+        libc = _libc()
+        for fd, kind in zip(self._namespaces, (CLONE_NEWUSER, CLONE_NEWNET), strict=True):
+            _check(libc.setns(fd, kind), "setns")
+
+    async def close(self) -> None:
+        self.channel.close()
+        for fd in self._namespaces:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for process in (self.egress, self.process):
+            if process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(process.wait(), 2)
+                if process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    await process.wait()

@@ -1,0 +1,118 @@
+"""A sandboxed framework in a network of its own (runners/netns.py): the runner reaches it
+through the door; nothing on the host does; it reaches none of the host's loopback
+services; ``private`` has the host's outbound routes (pasta), ``isolated`` none."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from runners.door import has_route
+from runners.framework import Framework
+from runners.netns import Door, available, egress_helper
+from runners.readiness import http_status
+from runners.sandbox import Sandbox, abi, free_port_in
+
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(abi() < 1 or bool(available()), reason="no Landlock or namespaces"),
+]
+
+REGISTRY = "http://deb.debian.org/debian/dists/bookworm/Release"  # reachable from here
+
+INSIDE = r"""
+import http.server, json, socket, sys, threading, urllib.request
+port, host_port, registry = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+found = {}
+def attempt(name, act):
+    try:
+        found[name] = act()
+    except OSError as e:
+        found[name] = type(e).__name__
+def connect(port):
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    return "connected"
+def fetch():
+    with urllib.request.urlopen(registry, timeout=10) as r:
+        return f"fetched {r.status}"
+attempt("host loopback", lambda: connect(host_port))
+if registry:
+    attempt("egress", fetch)
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(found).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", port), Answer).serve_forever()
+"""
+
+
+def _registry_reachable() -> bool:
+    try:
+        with urllib.request.urlopen(REGISTRY, timeout=5) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str, str]:
+    port = free_port_in((40000, 40999))
+    sandbox = Sandbox(home=str(tmp_path / "home"), ports=(40000, 40999), network=network)
+    sandbox = sandbox.for_framework(port)
+    sandbox.make_home()
+    with socket.socket() as host_service:  # something of the host's, on its loopback
+        host_service.bind(("127.0.0.1", 0))
+        host_service.listen()
+        door = await Door.open(port, egress=network == "private")
+        argv = [sys.executable, "-c", INSIDE, str(port), str(host_service.getsockname()[1])]
+        framework = Framework([*argv, registry], dict(os.environ), tmp_path, 20, sandbox, door)
+        await framework.start()
+        try:
+            for _ in range(300):
+                try:
+                    reader, writer = await asyncio.open_connection(sock=await door.connect())
+                    break
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.05)
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            found: dict[str, str] = json.loads((await reader.read()).split(b"\r\n\r\n", 1)[1])
+            writer.close()
+            with socket.socket() as s:  # another local account, at the framework's port
+                found["from the host"] = (
+                    "connected" if not s.connect_ex(("127.0.0.1", port)) else "refused"
+                )
+            found["probe"] = str(await http_status(door, "/", f"127.0.0.1:{port}"))
+        finally:
+            await framework.stop(2)
+            await door.close()
+        assert framework.returncode is not None
+    return found
+
+
+async def test_a_private_network_lets_only_the_runner_in(tmp_path: Path) -> None:
+    found = await _inside(tmp_path, "isolated")
+    assert found == {"host loopback": "ConnectionRefusedError", "from the host": "refused",
+                     "probe": "200"}  # fmt: skip
+
+
+@pytest.mark.skipif(egress_helper() is None, reason="pasta (passt) is not installed")
+async def test_private_reaches_out_as_the_host_does_and_isolated_does_not(tmp_path: Path) -> None:
+    if not _registry_reachable():
+        pytest.skip("this machine reaches no package registry")
+    private = await _inside(tmp_path / "private", "private", REGISTRY)
+    assert private["egress"] == "fetched 200" and private["host loopback"] != "connected", private
+    isolated = await _inside(tmp_path / "isolated", "isolated", REGISTRY)
+    assert isolated["egress"] == "URLError", isolated
+
+
+def test_the_door_reads_the_default_route() -> None:
+    assert has_route()  # this host's own namespace (it reached the registries to install)
