@@ -69,13 +69,18 @@ def unshare_network(uid: int, gid: int) -> None:
 
 
 def available() -> str:
-    """Why a private network cannot be made here, or "" when it can (a throw-away try)."""
+    """Why a private network cannot be made here, or "" when it can: tried once, in a
+    throw-away process of its own (single-threaded, as ``unshare`` needs)."""
+    code = (
+        "import os; from runners.netns import unshare_network as u; u(os.geteuid(), os.getegid())"
+    )
     try:
-        subprocess.run(
-            ["true"], preexec_fn=lambda: unshare_network(os.geteuid(), os.getegid()), check=True
-        )
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"this kernel refuses a new user and network namespace ({e})"
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    except subprocess.CalledProcessError as e:
+        lines = e.stderr.strip().splitlines()
+        return f"this kernel refuses a new user and network namespace ({lines[-1] if lines else e})"
+    except OSError as e:
+        return f"cannot try a new user and network namespace ({e})"
     return ""
 
 
