@@ -84,11 +84,15 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
         sandbox = spec.sandbox.for_framework(port, ready=ready)
         sandbox.make_home()
         environ.update(sandbox.environ())
-        say(f"sandboxed: {describe(abi())}" + (" (its port rule built ahead)" if ready else ""))
+        ahead = ready is not None and ready.ruleset is not None
+        say(f"sandboxed: {describe(abi())}" + (" (its port rule built ahead)" if ahead else ""))
     door = None
     if spec.sandbox is not None and spec.sandbox.network != "host":
-        door = await Door.open(port, egress=spec.sandbox.network == "private")
-        say(f"in a private network ({spec.sandbox.network})")
+        network = spec.sandbox.network
+        door = await warm_door(port, network)
+        made = " (made ahead)" if door else ""
+        door = door or await Door.open(port, network == "private")
+        say(f"in a network of its own: {network}{made}")
     framework = Framework(
         [*plan.argv, *spec.args], environ, prepared.workdir, spec.log_lines, sandbox, door
     )
@@ -167,17 +171,41 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 READY: Ready | None = None  # a warm runner's sandbox rule, built while it waits
+WARM_DOOR: Door | None = None  # and its framework's network, made while it waits
 PORTS_ENV = "PODIUM_FRAMEWORK_PORTS"  # "first-last": the launcher's frameworks' ports
+NETWORK_ENV = "PODIUM_NETWORK"  # the launcher's sandboxes' network (runners.netns)
 
 
 def prepare_sandbox() -> None:
-    """A warm runner builds the sandbox's costly rule while it waits for a dashboard
-    (when the launcher says which ports the frameworks take)."""
+    """A warm runner prepares its framework's port, the sandbox's costly rule (on the
+    host's network) while it waits for a dashboard (when the launcher says which ports
+    the frameworks take)."""
     global READY
     first, _, last = os.environ.get(PORTS_ENV, "").partition("-")
     if first.isdigit() and last.isdigit():
         with contextlib.suppress(OSError, RunnerError):
-            READY = prepare_rules((int(first), int(last)))
+            network = os.environ.get(NETWORK_ENV, "host")
+            READY = prepare_rules((int(first), int(last)), network)
+
+
+async def prepare_network() -> None:
+    """A warm runner also makes its framework's private network (door, egress) ahead."""
+    global WARM_DOOR
+    network = os.environ.get(NETWORK_ENV, "host")
+    if READY is not None and network in ("private", "isolated"):
+        with contextlib.suppress(OSError, RunnerError):
+            WARM_DOOR = await Door.open(READY.port, network == "private")
+
+
+async def warm_door(port: int, network: str) -> Door | None:
+    """The door made ahead, if it is for this port and network (else it goes)."""
+    global WARM_DOOR
+    door, WARM_DOOR = WARM_DOOR, None
+    if door is not None and door.port == port and door.egress_wanted == (network == "private"):
+        return door
+    if door is not None:
+        await door.close()
+    return None
 
 
 def take_assignment(stream: TextIO) -> str | None:
@@ -219,14 +247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     loop_factory = event_loop_factory()
     try:
-        spec_file = args.spec
-        if args.warm:
-            prepare_sandbox()
-            spec_file = take_assignment(sys.stdin)
-            if spec_file is None:
-                return 0  # the launcher went away before it needed this runner
-        spec = load_spec(spec_file, os.environ)
         with asyncio.Runner(loop_factory=loop_factory) as loop:
+            spec_file = args.spec
+            if args.warm:
+                prepare_sandbox()
+                loop.run(prepare_network())
+                spec_file = take_assignment(sys.stdin)  # the loop waits meanwhile
+                if spec_file is None:
+                    return 0  # the launcher went away before it needed this runner
+            spec = load_spec(spec_file, os.environ)
             return loop.run(run(spec))
     except RunnerError as e:
         report(e)

@@ -95,11 +95,14 @@ class Door:
         self,
         process: asyncio.subprocess.Process,
         channel: socket.socket,
-        egress: asyncio.subprocess.Process | None,
+        port: int,
+        egress_wanted: bool,
     ) -> None:
         self.process = process
+        self.port = port
+        self.egress_wanted = egress_wanted
         self.channel = channel
-        self.egress = egress
+        self.egress: asyncio.subprocess.Process | None = None  # pasta
         self._lock = asyncio.Lock()
         self._namespaces = [
             os.open(f"/proc/{process.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
@@ -129,7 +132,7 @@ class Door:
         finally:
             theirs.close()
         ours.setblocking(False)
-        door = cls(process, ours, None)
+        door = cls(process, ours, port, egress)
         if egress:
             await door._start_egress()
         return door

@@ -153,7 +153,7 @@ class LocalLauncher(Launcher):
 
     def _environ(self, home: Path) -> dict[str, str]:
         """A runner's environment, from scratch: nothing of the gateway's reaches it (but
-        which ports sandboxed frameworks take: a warm runner builds that rule ahead)."""
+        which ports sandboxed frameworks take and their network: a warm runner prepares them)."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -162,6 +162,7 @@ class LocalLauncher(Launcher):
         }
         if self.sandbox:
             env["PODIUM_FRAMEWORK_PORTS"] = "{}-{}".format(*self.framework_ports)
+            env["PODIUM_NETWORK"] = self.network
         return env
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:

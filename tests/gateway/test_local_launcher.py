@@ -65,7 +65,9 @@ async def test_start_inspect_logs_stop(tmp_path: Path) -> None:
         assert oct(spec.stat().st_mode & 0o777) == "0o600"  # it holds the runner credential
         environ = psutil.Process(runtime.details["pid"]).environ()
         assert not any(k.startswith("JUPYTERHUB") for k in environ), "no hub token reaches a runner"
-        assert any("ready after" in line for line in await launcher.logs(d, runtime, 50))
+        said = await launcher.logs(d, runtime, 50)
+        assert any("ready after" in line for line in said)
+        assert any("in a network of its own: private (made ahead)" in line for line in said)
     finally:
         await launcher.stop(d, runtime)
         await launcher.close()
@@ -117,13 +119,22 @@ async def test_a_warm_runner_takes_the_next_dashboard(tmp_path: Path) -> None:
     await launcher._refilling
     waiting = psutil.Process(launcher._warm[0].pid)
     assert "--warm" in waiting.cmdline()
+    # Its framework's network is made while it waits (the door, and pasta for egress).
+    for _ in range(200):
+        helpers = " | ".join(" ".join(c.cmdline()) for c in waiting.children())
+        if "runners.door" in helpers and "pasta" in helpers:
+            break
+        await asyncio.sleep(0.05)
+    assert "runners.door" in helpers and "pasta" in helpers, helpers
     d = dashboard("alice")
     runtime = await launcher.start(d, "launch1", "c" * 32)
     try:
         assert runtime.details["pid"] == waiting.pid, "the waiting runner took it"
         await until_ready(launcher, d, runtime)
         assert waiting.cwd() == str(tmp_path / "runners" / "alice" / "probe")
-        assert any("ready after" in line for line in await launcher.logs(d, runtime, 50))
+        said = await launcher.logs(d, runtime, 50)
+        assert any("ready after" in line for line in said)
+        assert any("in a network of its own: private (made ahead)" in line for line in said)
         await launcher._refilling
         assert len(launcher._warm) == 1 and launcher._warm[0].pid != waiting.pid  # refilled
         spare = psutil.Process(launcher._warm[0].pid)
