@@ -47,6 +47,7 @@ c.Podium.check_interval = 5
 c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-viewer limit
 c.LocalLauncher.warm_runners = {warm}
 c.LocalLauncher.sandbox = {sandbox}
+c.LocalLauncher.network = {network!r}
 """ + NO_QUOTAS.replace("{", "{{").replace("}", "}}")
 SIZES = {"2 KB page": "", "1 MB": "1mb"}
 CONNECTIONS = (1, 16, 64)
@@ -141,6 +142,12 @@ async def main() -> None:
         action="store_true",
         help="dashboards' code unconfined (default: in its Landlock sandbox, as in the demo)",
     )
+    parser.add_argument(
+        "--network",
+        default="private",
+        choices=("private", "isolated", "host"),
+        help="sandboxed dashboards' network (default: one of their own, as in the demo)",
+    )
     args = parser.parse_args()
     chosen = [name for name in args.only.split(",") if name]
     unknown = set(chosen) - set(SECTIONS)
@@ -162,12 +169,14 @@ async def main() -> None:
             if args.one_origin
             else "each dashboard on its own origin"
         )
-        + (", unsandboxed" if args.no_sandbox else ", sandboxed")
+        + (", unsandboxed" if args.no_sandbox else f", sandboxed, {args.network} network")
     )
     try:
         async with hub_stack(
             tmp,
-            podium_extra=PODIUM_EXTRA.format(warm=args.warm_runners, sandbox=not args.no_sandbox),
+            podium_extra=PODIUM_EXTRA.format(
+                warm=args.warm_runners, sandbox=not args.no_sandbox, network=args.network
+            ),
             hub_extra=hub_extra,
             isolated=not args.one_origin,
         ) as stack:

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from runners.errors import FrameworkStartError
 
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWNS = 0x10000000, 0x40000000, 0x00020000
+_MS_NOSUID, _MS_NODEV = 0x2, 0x4
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _PR_SET_PDEATHSIG = 1
 
@@ -195,10 +196,17 @@ class Door:
 
     def enter(self) -> None:
         """In the framework's process before exec (single-threaded): into the private
-        network (its user namespace first: it owns the network namespace)."""
+        network (its user namespace first: it owns the network namespace); then, in a
+        mount namespace of its own, a private ``/dev/shm`` (the host's is shared by every
+        process; POSIX semaphores and shared memory live there)."""
         libc = _libc()
         for fd, kind in zip(self._namespaces, (CLONE_NEWUSER, CLONE_NEWNET), strict=True):
             _check(libc.setns(fd, kind), "setns")
+        _check(libc.unshare(CLONE_NEWNS), "unshare (mounts)")  # mounts here stay here
+        _check(
+            libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"mode=1777"),
+            "a private /dev/shm",
+        )
 
     async def close(self) -> None:
         self.channel.close()

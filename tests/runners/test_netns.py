@@ -28,7 +28,7 @@ pytestmark = [
 REGISTRY = "http://deb.debian.org/debian/dists/bookworm/Release"  # reachable from here
 
 INSIDE = r"""
-import http.server, json, socket, sys, threading, urllib.request
+import http.server, json, os, socket, sys, threading, urllib.request
 port, host_port, registry = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 found = {}
 def attempt(name, act):
@@ -43,6 +43,7 @@ def fetch():
     with urllib.request.urlopen(registry, timeout=10) as r:
         return f"fetched {r.status}"
 attempt("host loopback", lambda: connect(host_port))
+found["host's /dev/shm"] = "seen" if os.path.exists(sys.argv[4]) else "not there"
 if registry:
     attempt("egress", fetch)
 class Answer(http.server.BaseHTTPRequestHandler):
@@ -74,7 +75,11 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
         host_service.listen()
         door = await Door.open(port, egress=network == "private")
         argv = [sys.executable, "-c", INSIDE, str(port), str(host_service.getsockname()[1])]
-        framework = Framework([*argv, registry], dict(os.environ), tmp_path, 20, sandbox, door)
+        shm = Path(f"/dev/shm/podium-test-{os.getpid()}-{port}")
+        shm.write_text("the host's")
+        framework = Framework(
+            [*argv, registry, str(shm)], dict(os.environ), tmp_path, 20, sandbox, door
+        )
         await framework.start()
         try:
             for _ in range(300):
@@ -94,6 +99,7 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
         finally:
             await framework.stop(2)
             await door.close()
+            shm.unlink()
         assert framework.returncode is not None
     return found
 
@@ -101,7 +107,7 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
 async def test_a_private_network_lets_only_the_runner_in(tmp_path: Path) -> None:
     found = await _inside(tmp_path, "isolated")
     assert found == {"host loopback": "ConnectionRefusedError", "from the host": "refused",
-                     "probe": "200"}  # fmt: skip
+                     "host's /dev/shm": "not there", "probe": "200"}  # fmt: skip
 
 
 @pytest.mark.skipif(egress_helper() is None, reason="pasta (passt) is not installed")
