@@ -2,6 +2,7 @@
 FROM python:3.11-slim-bookworm
 
 COPY pyproject.toml README.md /src/
+COPY relay /src/relay
 COPY runners /src/runners
 COPY gateway /src/gateway
 RUN pip install --no-cache-dir /src && rm -rf /src

@@ -1,6 +1,6 @@
 """What crosses the gateway, as bytes: request heads to runners, response heads to viewers.
 
-Pure functions over raw HTTP/1.1 heads (runners.http1), used by the front door
+Pure functions over raw HTTP/1.1 heads (relay.http1), used by the front door
 on every proxied request. To a runner goes the viewer's request minus
 hop-by-hop headers, the gateway's and the hub's cookies, any ``Authorization``
 and any ``X-Podium-*`` the client sent; plus the runner credential, the viewer's
@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from relay.http1 import Request
 from runners.guard import CREDENTIAL_HEADER
-from runners.http1 import Request
 
 _PREFIX = b"podium-"  # every cookie of the gateway's: session, XSRF, login state, dashboard
 _HUB_PREFIX = b"jupyterhub-"  # the hub's cookies: jupyterhub-hub-login, -session-id, -user-…

@@ -1,6 +1,6 @@
 """The gateway's front door: its public listener, relaying dashboard traffic as bytes.
 
-Every request head is read here (runners.relay, the design the runner's guard
+Every request head is read here (relay.server, the design the runner's guard
 uses). A request for a ready dashboard from a viewer who may see it goes
 straight to the dashboard's runner: head rewritten (gateway.forwarding), body
 and response streamed as they come, a WebSocket tunnelled after its 101. The
@@ -44,10 +44,10 @@ from gateway.handoff import DASHBOARD_COOKIE
 from gateway.launchers.base import Runtime, runner_credential
 from gateway.limits import ViewerLimits
 from gateway.pages import error_bytes
-from runners.http1 import Request
+from relay.http1 import Request
+from relay.policy import Forward, Verdict
+from relay.server import Listener
 from runners.names import UnusableName, owner_from_segment, owner_segment
-from runners.policy import Forward, Verdict
-from runners.relay import Listener
 
 log = logging.getLogger("podium.front")
 Key = tuple[str, str]

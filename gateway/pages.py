@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.access import User, can_manage
 from gateway.dashboards import Dashboard
 from gateway.render import CSP, Site, page, render
-from runners.http1 import REASONS, simple_response
+from relay.http1 import REASONS, simple_response
 
 RETRY_SECONDS = 10  # a "not available" page reloads itself this often
 TITLES = {

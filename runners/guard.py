@@ -23,9 +23,9 @@ import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
-from runners.http1 import Request, refusal, simple_response
-from runners.policy import Forward, Target, Verdict
-from runners.relay import Listener
+from relay.http1 import Request, refusal, simple_response
+from relay.policy import Forward, Target, Verdict
+from relay.server import Listener
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"

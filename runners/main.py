@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from relay.policy import Target
 from runners import __version__, recipes
 from runners.errors import (
     BindError,
@@ -24,7 +25,6 @@ from runners.errors import (
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
 from runners.netns import Door
-from runners.policy import Target
 from runners.readiness import wait_ready
 from runners.sandbox import Ready, abi, describe, free_port_in
 from runners.sandbox import prepare as prepare_rules

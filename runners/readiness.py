@@ -1,6 +1,6 @@
 """Is the framework up? Its recipe's probe path, asked until it answers 2xx or 3xx.
 
-The probe goes where the guard's requests go (runners.policy.Target): the framework's
+The probe goes where the guard's requests go (relay.policy.Target): the framework's
 address on the host's network, or a connection through the door of its private one
 (runners.netns). One plain HTTP/1.1 request per try; only the status line is read.
 """
@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import time
 
+from relay.policy import Target
 from runners.errors import FrameworkStartError, ReadinessTimeout
 from runners.framework import Framework
-from runners.policy import Target
 
 PROBE_TIMEOUT = 10.0
 

@@ -15,7 +15,7 @@ from gateway.forwarding import (
     upstream_head,
 )
 from gateway.proxy import may_wake
-from runners.http1 import parse_request, request_body
+from relay.http1 import parse_request, request_body
 
 pytestmark = pytest.mark.unit
 

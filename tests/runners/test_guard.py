@@ -15,8 +15,8 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from relay.upstream import closes_connection
 from runners.guard import CREDENTIAL_HEADER, Guard, long_poll
-from runners.upstream import closes_connection
 
 pytestmark = pytest.mark.functional
 

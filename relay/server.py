@@ -1,8 +1,8 @@
 """A byte relay for HTTP/1.1: each client connection paired with one upstream connection.
 
-Downstream frames each request (runners.http1), asks its :class:`Policy` what to do
+Downstream frames each request (relay.http1), asks its :class:`Policy` what to do
 with it — answer it, or forward a (rewritten) head to a target — and forwards it;
-Upstream (runners.upstream) relays the target's bytes back while following where each
+Upstream (relay.upstream) relays the target's bytes back while following where each
 response ends, so that the pair can tell an idle connection from a busy one and an
 accepted WebSocket upgrade (a tunnel from then on) from a refused one. The runner's guard
 uses it with one target (the framework); the gateway's front door with one target per
@@ -16,7 +16,7 @@ import functools
 from collections.abc import Hashable
 from typing import cast
 
-from runners.http1 import (
+from relay.http1 import (
     MAX_HEAD,
     Body,
     HeadError,
@@ -25,10 +25,10 @@ from runners.http1 import (
     refusal,
     request_body,
 )
-from runners.policy import Forward, Policy, Target, Verdict
-from runners.pool import IdleUpstreams
-from runners.upstream import Upstream
-from runners.wsframes import TOO_BIG, MessageLimit, close_frame
+from relay.policy import Forward, Policy, Target, Verdict
+from relay.pool import IdleUpstreams
+from relay.upstream import Upstream
+from relay.wsframes import TOO_BIG, MessageLimit, close_frame
 
 WRITE_BUFFER = 256 * 1024
 DRAIN_TIMEOUT = 5.0  # a client told its message is too big has this long to close

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runners.http1 import (
+from relay.http1 import (
     ChunkedBody,
     HeadError,
     LengthBody,

@@ -1,4 +1,4 @@
-"""What a relay (runners.relay) asks of its owner, and the answers it takes.
+"""What a relay (relay.server) asks of its owner, and the answers it takes.
 
 The owner — the runner's guard, or the gateway's front door — is a :class:`Policy`:
 for each request head it returns a :data:`Verdict`, either a complete answer (bytes,
@@ -13,11 +13,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from runners.http1 import Request
-from runners.pool import IdleUpstreams
+from relay.http1 import Request
+from relay.pool import IdleUpstreams
 
 if TYPE_CHECKING:
-    from runners.relay import Downstream
+    from relay.server import Downstream
 
 
 class Opener(Protocol):

@@ -1,4 +1,4 @@
-"""Idle connections to targets, kept for the next request to the same target (runners.relay)."""
+"""Idle connections to targets, kept for the next request to the same target (relay.server)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runners.policy import Target
-    from runners.upstream import Upstream
+    from relay.policy import Target
+    from relay.upstream import Upstream
 
 
 class IdleUpstreams:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runners.wsframes import MessageLimit, close_frame
+from relay.wsframes import MessageLimit, close_frame
 
 pytestmark = pytest.mark.unit
 LIMIT = 1000

@@ -1,6 +1,6 @@
-"""The upstream half of the byte relay (runners.relay): the connection to the target.
+"""The upstream half of the byte relay (relay.server): the connection to the target.
 
-It relays the target's bytes back to its :class:`~runners.relay.Downstream` while
+It relays the target's bytes back to its :class:`~relay.server.Downstream` while
 following where each response ends — so that the pair can tell an idle connection
 from a busy one, and an accepted WebSocket upgrade (a tunnel from then on) from a
 refused one — and, for ``filtered`` targets, passes each response head through the
@@ -13,12 +13,12 @@ import asyncio
 import collections
 from typing import TYPE_CHECKING, cast
 
-from runners.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
+from relay.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
 
 if TYPE_CHECKING:
-    from runners.policy import Target
-    from runners.pool import IdleUpstreams
-    from runners.relay import Downstream
+    from relay.policy import Target
+    from relay.pool import IdleUpstreams
+    from relay.server import Downstream
 
 
 def closes_connection(block: bytes) -> bool:
