@@ -45,8 +45,8 @@ from gateway.launchers.base import Runtime, runner_credential
 from gateway.limits import ViewerLimits
 from gateway.pages import error_bytes
 from relay.http1 import Request
-from relay.policy import Forward, Verdict
-from relay.server import Listener
+from relay.policy import Forward, Policy, Verdict
+from relay.server import Relay
 from runners.names import UnusableName, owner_from_segment, owner_segment
 
 log = logging.getLogger("podium.front")
@@ -96,11 +96,11 @@ def client_address(request: Request, peer: str) -> str:
     return peer
 
 
-class FrontDoor(Listener):
+class FrontDoor(Policy):
     """The relay policy of the gateway's public port."""
 
     def __init__(self, app: web.Application, app_socket: str) -> None:
-        super().__init__(HEAD_TIMEOUT, IDLE_TIMEOUT)
+        self.relay = Relay(self, HEAD_TIMEOUT, IDLE_TIMEOUT)
         config = app[keys.CONFIG]
         self.prefix = config.prefix
         self.site = app[keys.SITE]
@@ -117,6 +117,12 @@ class FrontDoor(Listener):
         self.origins = app[keys.ORIGINS]
         self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
         self._credentials: dict[tuple[Key, str], str] = {}
+
+    async def start(self, host: str, port: int) -> int:
+        return await self.relay.start(host, port)
+
+    async def stop(self) -> None:
+        await self.relay.stop()
 
     # --- the relay's policy ------------------------------------------------------------
     def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:

@@ -11,13 +11,9 @@ import asyncio
 import socket
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from relay.http1 import Request
-from relay.pool import IdleUpstreams
-
-if TYPE_CHECKING:
-    from relay.server import Downstream
 
 
 class Opener(Protocol):
@@ -49,12 +45,8 @@ Verdict = bytes | Forward
 
 
 class Policy(Protocol):
-    """What a relay asks of its owner, once per request head."""
-
-    connections: set[Downstream]
-    idle_upstreams: IdleUpstreams
-    head_timeout: float  # for the first request head of a connection
-    idle_timeout: float  # between a response's end and the next request's whole head
+    """What a relay asks of its owner, once per request head. An owner subclasses it to
+    take the defaults of the hooks it does not need (``tunnel``, ``response_head``)."""
 
     def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:
         """A complete answer (sent, then the connection closes), or where to forward.
@@ -67,7 +59,9 @@ class Policy(Protocol):
 
     def tunnel(self, tag: Hashable, opened: bool) -> None:
         """A forwarded upgrade was accepted (``opened``) or its tunnel has ended."""
+        return None
 
     def response_head(self, block: bytes, tag: Hashable) -> bytes:
         """A response head (without its blank line) as it should reach the client; ``tag``
-        names the forward it answers (as the verdict named it)."""
+        names the forward it answers (as the verdict named it); as it came by default."""
+        return block

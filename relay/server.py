@@ -35,23 +35,24 @@ DRAIN_TIMEOUT = 5.0  # a client told its message is too big has this long to clo
 CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a viewer forever
 
 
-class Listener:
-    """A listening socket whose connections are relayed: the part of a :class:`Policy`
-    that is the same for the runner's guard and the gateway's front door."""
+class Relay:
+    """A listening socket whose connections are relayed, each request as ``policy``
+    decides: the part that is the same for the runner's guard and the gateway's front
+    door (each a small :class:`Policy` over it)."""
 
-    def __init__(self, head_timeout: float, idle_timeout: float) -> None:
-        self.head_timeout = head_timeout
-        self.idle_timeout = idle_timeout
+    def __init__(self, policy: Policy, head_timeout: float, idle_timeout: float) -> None:
+        self.policy = policy
+        self.head_timeout = head_timeout  # for the first request head of a connection
+        self.idle_timeout = idle_timeout  # between a response's end and the next head
         self.connections: set[Downstream] = set()
         self.idle_upstreams = IdleUpstreams()
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
-        policy = cast(Policy, self)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: Downstream(policy), host, port, reuse_address=True
+            lambda: Downstream(self), host, port, reuse_address=True
         )
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -69,8 +70,9 @@ class Listener:
 class Downstream(asyncio.Protocol):
     """One connection from the gateway: frames requests, forwards them to its upstream."""
 
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.policy = relay.policy
         self.transport: asyncio.Transport | None = None
         self.peer = ""
         self.buffer = bytearray()
@@ -96,8 +98,8 @@ class Downstream(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=WRITE_BUFFER)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else ""
-        self.policy.connections.add(self)
-        self._arm(self.policy.head_timeout)
+        self.relay.connections.add(self)
+        self._arm(self.relay.head_timeout)
 
     def _arm(self, seconds: float) -> None:
         """Close the connection unless it is busy again within ``seconds``.
@@ -120,11 +122,11 @@ class Downstream(asyncio.Protocol):
         ):
             self.close()  # no whole request head in time (slow, or idle), or done draining
         else:
-            self._arm(self.policy.idle_timeout)  # busy: look again later
+            self._arm(self.relay.idle_timeout)  # busy: look again later
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.mode = "closed"
-        self.policy.connections.discard(self)
+        self.relay.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         if self._connecting is not None:
@@ -273,14 +275,14 @@ class Downstream(asyncio.Protocol):
     def _let_go(self) -> None:
         """The upstream connection: kept for another client if it is idle, else closed."""
         old, self.upstream = self.upstream, None
-        if old is None or self.policy.idle_upstreams.park(old):
+        if old is None or self.relay.idle_upstreams.park(old):
             return
         old.detached = True
         if old.transport is not None:
             old.transport.close()
 
     def _open(self, target: Target, filtered: bool) -> None:
-        kept = self.policy.idle_upstreams.take(target)
+        kept = self.relay.idle_upstreams.take(target)
         if kept is not None:
             kept.down, kept.filtered, kept.detached = self, filtered, False
             self.upstream = kept
@@ -341,7 +343,7 @@ class Downstream(asyncio.Protocol):
         if self.mode == "wait" and self._deferred is not None:
             self._resume()
         elif self.mode == "head" and not self.buffer:
-            self._arm(self.policy.idle_timeout)
+            self._arm(self.relay.idle_timeout)
 
     def _resume(self) -> None:
         assert self._deferred is not None and self.transport is not None

@@ -11,14 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import TYPE_CHECKING, cast
+from collections.abc import Hashable
+from typing import Protocol, cast
 
 from relay.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
+from relay.policy import Policy, Target
 
-if TYPE_CHECKING:
-    from relay.policy import Target
-    from relay.pool import IdleUpstreams
-    from relay.server import Downstream
+
+class Client(Protocol):
+    """What an upstream tells, and asks of, the client connection it answers
+    (relay.server.Downstream)."""
+
+    transport: asyncio.Transport | None
+    mode: str
+    policy: Policy
+    forwarding: Hashable
+
+    def responses_done(self) -> None: ...
+    def upstream_closed(self, complete: bool) -> None: ...
+    def upgrade_resolved(self, accepted: bool) -> None: ...
+    def close(self) -> None: ...
+
+
+class Parking(Protocol):
+    """Where an idle upstream waits for another client (relay.pool.IdleUpstreams)."""
+
+    def discard(self, upstream: Upstream) -> None: ...
 
 
 def closes_connection(block: bytes) -> bool:
@@ -31,7 +49,7 @@ def closes_connection(block: bytes) -> bool:
 class Upstream(asyncio.Protocol):
     """The paired connection to the framework: relays responses, tracking where each ends."""
 
-    def __init__(self, downstream: Downstream, target: Target, filtered: bool) -> None:
+    def __init__(self, downstream: Client, target: Target, filtered: bool) -> None:
         self.down = downstream
         self.target = target
         self.filtered = filtered
@@ -43,7 +61,7 @@ class Upstream(asyncio.Protocol):
         self.mode = "head"  # head | body | tunnel
         self.ready = False  # connected and the bytes queued meanwhile flushed
         self.reusable = True  # the last response did not announce the connection's end
-        self.parked: IdleUpstreams | None = None  # kept idle for another client
+        self.parked: Parking | None = None  # kept idle for another client
 
     def expect(self, method: bytes, upgrade: bool) -> None:
         self.inflight.append((method, upgrade))

@@ -24,8 +24,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from relay.http1 import Request, refusal, simple_response
-from relay.policy import Forward, Target, Verdict
-from relay.server import Listener
+from relay.policy import Forward, Policy, Target, Verdict
+from relay.server import Relay
 
 CREDENTIAL_HEADER = "X-Podium-Credential"
 HEALTH_PATH = "_podium/health"
@@ -62,11 +62,11 @@ def long_poll(target: bytes) -> float:
     return 0.0
 
 
-class Guard(Listener):
-    """The guard's policy and its listening socket."""
+class Guard(Policy):
+    """The guard's policy, over a relay of its own."""
 
     def __init__(self, *, prefix: str, credential: str) -> None:
-        super().__init__(HEAD_TIMEOUT, IDLE_TIMEOUT)
+        self.relay = Relay(self, HEAD_TIMEOUT, IDLE_TIMEOUT)
         self.prefix = prefix
         self.status = Status()
         self.upstream: Target | None = None  # the framework, once it starts
@@ -75,6 +75,12 @@ class Guard(Listener):
         self._prefix = prefix.encode()
         self._health = (prefix + HEALTH_PATH).encode()
         self._credential = credential.encode()
+
+    async def start(self, host: str, port: int) -> int:
+        return await self.relay.start(host, port)
+
+    async def stop(self) -> None:
+        await self.relay.stop()
 
     def health(self) -> bytes:
         ready = self.status.state == "ready"
@@ -127,9 +133,3 @@ class Guard(Listener):
 
     def unreachable(self, why: str, tag: Hashable) -> bytes:
         return refusal(502, f"Bad Gateway: the framework did not answer ({why})")
-
-    def tunnel(self, tag: Hashable, opened: bool) -> None:
-        """WebSockets need no accounting here: the gateway counts its viewers'."""
-
-    def response_head(self, block: bytes, tag: Hashable) -> bytes:
-        return block  # never called: the guard passes responses through untouched

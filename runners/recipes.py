@@ -34,7 +34,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from urllib.parse import unquote
 
-from runners.spec import CustomCommand
+
+@dataclass(frozen=True)
+class CustomCommand:
+    """The ``custom`` framework: a command template and how to reach it."""
+
+    command: tuple[str, ...]
+    strip_prefix: bool = False
+    ready_path: str = ""
+    websocket_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from runners.errors import SpecError
 from runners.names import is_canonical
+from runners.recipes import RECIPES, CustomCommand  # the recipe table names the frameworks
 from runners.sandbox import Sandbox, parse_sandbox
 
 SPEC_ENV = "PODIUM_LAUNCH_SPEC"
@@ -52,16 +53,6 @@ class GitSource:
 
 
 Source = DirectorySource | GitSource
-
-
-@dataclass(frozen=True)
-class CustomCommand:
-    """The ``custom`` framework: a command template and how to reach it."""
-
-    command: tuple[str, ...]
-    strip_prefix: bool = False
-    ready_path: str = ""
-    websocket_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,8 +192,6 @@ def _parse_custom(doc: Any) -> CustomCommand:
 
 def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec:
     """Validate a decoded launch spec; the credential may come from ``environ``."""
-    from runners.recipes import RECIPES  # the recipe table names the frameworks
-
     known = {
         "framework",
         "source",

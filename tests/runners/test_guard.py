@@ -404,14 +404,14 @@ async def test_malformed_requests_are_refused(
 
 
 async def test_silent_connections_are_dropped(stack: Stack) -> None:
-    stack.guard.head_timeout = 0.3
+    stack.guard.relay.head_timeout = 0.3
     raw = await Raw.open(stack)
     await raw.send(b"GET /dashboards/")
     assert await raw.closed()
 
 
 async def test_idle_connections_are_dropped_busy_ones_are_not(stack: Stack) -> None:
-    stack.guard.head_timeout = stack.guard.idle_timeout = 0.4
+    stack.guard.relay.head_timeout = stack.guard.relay.idle_timeout = 0.4
     raw = await Raw.open(stack)
     for _ in range(4):  # each response moves the deadline: 4 x 0.2 s outlives one 0.4 s
         await raw.send(get("headers"))

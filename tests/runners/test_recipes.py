@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from runners.recipes import RECIPES, expand, placeholders, plan, recipe_for
-from runners.spec import CustomCommand
+from runners.recipes import RECIPES, CustomCommand, expand, placeholders, plan, recipe_for
 
 pytestmark = pytest.mark.unit
 
