@@ -25,6 +25,7 @@ from relay.http1 import (
     refusal,
     request_body,
 )
+from relay.modes import Mode
 from relay.policy import Forward, Policy, Target, Verdict
 from relay.pool import IdleUpstreams
 from relay.upstream import Upstream
@@ -70,13 +71,19 @@ class Relay:
 class Downstream(asyncio.Protocol):
     """One connection from the gateway: frames requests, forwards them to its upstream."""
 
+    __slots__ = (
+        "_connecting", "_deadline", "_deciding", "_deferred", "_frames", "_message_limit",
+        "_pending", "_timer", "_tunnelling", "body", "buffer", "forwarding", "mode", "peer",
+        "policy", "relay", "transport", "upstream",
+    )  # fmt: skip
+
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
         self.policy = relay.policy
         self.transport: asyncio.Transport | None = None
         self.peer = ""
         self.buffer = bytearray()
-        self.mode = "head"  # head | deciding | body | upgrade | tunnel | wait | draining | closed
+        self.mode = Mode.HEAD  # relay.modes
         self.body: Body = NoBody()
         self._deciding: asyncio.Future[Verdict] | None = None
         self._deferred: tuple[Verdict, bytes, bool] | None = None
@@ -117,15 +124,15 @@ class Downstream(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         if loop.time() < self._deadline:
             self._timer = loop.call_at(self._deadline, self._expired)  # moved meanwhile
-        elif self.mode == "draining" or (
-            self.mode == "head" and not (self.upstream is not None and self.upstream.busy)
+        elif self.mode == Mode.DRAINING or (
+            self.mode == Mode.HEAD and not (self.upstream is not None and self.upstream.busy)
         ):
             self.close()  # no whole request head in time (slow, or idle), or done draining
         else:
             self._arm(self.relay.idle_timeout)  # busy: look again later
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.mode = "closed"
+        self.mode = Mode.CLOSED
         self.relay.connections.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -142,7 +149,7 @@ class Downstream(asyncio.Protocol):
             self.policy.tunnel(self.forwarding, False)
 
     def close(self) -> None:
-        self.mode = "closed"
+        self.mode = Mode.CLOSED
         if self.transport is not None:
             self.transport.close()
 
@@ -156,23 +163,23 @@ class Downstream(asyncio.Protocol):
             self.upstream.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self.mode == "draining":
+        if self.mode == Mode.DRAINING:
             return
-        if self.mode == "tunnel":
+        if self.mode == Mode.TUNNEL:
             if self._frames is not None and self._frames.over(data):
                 self._too_big()
                 return
             self.send_up(data)
-        elif self.mode == "body" and not self.buffer:
+        elif self.mode == Mode.BODY and not self.buffer:
             taken, done = self._consume_body(data)
             if taken:
                 self.send_up(data if taken == len(data) else data[:taken])
             if done:
-                self.mode = "head"
+                self.mode = Mode.HEAD
                 if taken < len(data):
                     self.buffer += data[taken:]
                     self._process()
-        elif self.mode != "closed":
+        elif self.mode != Mode.CLOSED:
             self.buffer += data
             self._process()
 
@@ -184,15 +191,15 @@ class Downstream(asyncio.Protocol):
             return 0, False
 
     def _process(self) -> None:
-        while self.buffer and self.mode in ("head", "body"):
-            if self.mode == "body":
+        while self.buffer and self.mode in (Mode.HEAD, Mode.BODY):
+            if self.mode == Mode.BODY:
                 taken, done = self._consume_body(self.buffer)
                 if taken:
                     self.send_up(bytes(self.buffer[:taken]))
                     del self.buffer[:taken]
                 if not done:
                     return
-                self.mode = "head"
+                self.mode = Mode.HEAD
                 continue
             end = self.buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
             if end < 0:
@@ -210,7 +217,7 @@ class Downstream(asyncio.Protocol):
             decided = self.policy.decide(request, self.peer)
             upgrade = bool(request.head.get(b"Upgrade"))
             if isinstance(decided, asyncio.Future):
-                self.mode, self._deciding = "deciding", decided
+                self.mode, self._deciding = Mode.DECIDING, decided
                 assert self.transport is not None
                 self.transport.pause_reading()
                 decided.add_done_callback(
@@ -221,13 +228,13 @@ class Downstream(asyncio.Protocol):
 
     def _decided(self, future: asyncio.Future[Verdict], method: bytes, upgrade: bool) -> None:
         self._deciding = None
-        if self.mode == "closed" or future.cancelled():
+        if self.mode == Mode.CLOSED or future.cancelled():
             return
         error = future.exception()
         verdict = refusal(500, "Internal Server Error") if error else future.result()
-        self.mode = "head"
+        self.mode = Mode.HEAD
         self._route(verdict, method, upgrade)
-        if self.mode in ("head", "body") and self.transport is not None:
+        if self.mode in (Mode.HEAD, Mode.BODY) and self.transport is not None:
             self.transport.resume_reading()
             if self.buffer:
                 self._process()
@@ -240,7 +247,7 @@ class Downstream(asyncio.Protocol):
         ):
             # Pipelined behind responses still coming from another target (or to be
             # answered here): wait for them, then carry on with this request.
-            self._deferred, self.mode = (verdict, method, upgrade), "wait"
+            self._deferred, self.mode = (verdict, method, upgrade), Mode.WAIT
             assert self.transport is not None
             self.transport.pause_reading()
             return
@@ -258,11 +265,11 @@ class Downstream(asyncio.Protocol):
         self.send_up(verdict.head, method, upgrade)
         if upgrade:
             # Hold whatever follows until the target accepts or refuses the upgrade.
-            self.mode = "upgrade"
+            self.mode = Mode.UPGRADE
             assert self.transport is not None
             self.transport.pause_reading()
             return
-        self.mode = "head" if isinstance(self.body, NoBody) else "body"
+        self.mode = Mode.HEAD if isinstance(self.body, NoBody) else Mode.BODY
 
     def _detach(self) -> None:
         """Let go of an idle upstream connection to another target."""
@@ -324,7 +331,7 @@ class Downstream(asyncio.Protocol):
     def upgrade_resolved(self, accepted: bool) -> None:
         """The target answered an upgrade: tunnel from now on, or go back to HTTP."""
         assert self.transport is not None
-        self.mode = "tunnel" if accepted else "head"
+        self.mode = Mode.TUNNEL if accepted else Mode.HEAD
         if accepted:
             self._tunnelling = True
             self.policy.tunnel(self.forwarding, True)
@@ -340,9 +347,9 @@ class Downstream(asyncio.Protocol):
 
     def responses_done(self) -> None:
         """Every forwarded request has its whole response: a deferred request may go now."""
-        if self.mode == "wait" and self._deferred is not None:
+        if self.mode == Mode.WAIT and self._deferred is not None:
             self._resume()
-        elif self.mode == "head" and not self.buffer:
+        elif self.mode == Mode.HEAD and not self.buffer:
             self._arm(self.relay.idle_timeout)
 
     def _resume(self) -> None:
@@ -350,7 +357,7 @@ class Downstream(asyncio.Protocol):
         verdict, method, upgrade = self._deferred
         self._deferred = None
         self._dispatch(verdict, method, upgrade)
-        if self.mode in ("head", "body"):
+        if self.mode in (Mode.HEAD, Mode.BODY):
             self.transport.resume_reading()
             if self.buffer:
                 self._process()
@@ -358,9 +365,9 @@ class Downstream(asyncio.Protocol):
     def upstream_closed(self, complete: bool) -> None:
         """The target closed its side; keep the client's connection only between responses."""
         self.upstream = None
-        if self.mode == "wait" and complete and self._deferred is not None:
+        if self.mode == Mode.WAIT and complete and self._deferred is not None:
             self._resume()
-        elif not complete or self.mode in ("tunnel", "upgrade", "body", "wait"):
+        elif not complete or self.mode in (Mode.TUNNEL, Mode.UPGRADE, Mode.BODY, Mode.WAIT):
             self.close()
 
     def _too_big(self) -> None:
@@ -373,7 +380,7 @@ class Downstream(asyncio.Protocol):
         stream is garbled, and it ends anyway."""
         assert self.transport is not None
         self.transport.write(close_frame(TOO_BIG, "message too big"))
-        self.mode = "draining"
+        self.mode = Mode.DRAINING
         old, self.upstream = self.upstream, None
         if old is not None:
             old.detached = True
@@ -386,7 +393,7 @@ class Downstream(asyncio.Protocol):
         self.finish(refusal(status, reason))
 
     def finish(self, response: bytes) -> None:
-        if self.transport is not None and self.mode != "closed":
+        if self.transport is not None and self.mode != Mode.CLOSED:
             self.transport.write(response)
         self.close()
         if self.upstream is not None and self.upstream.transport is not None:

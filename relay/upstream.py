@@ -15,6 +15,7 @@ from collections.abc import Hashable
 from typing import Protocol, cast
 
 from relay.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
+from relay.modes import Mode
 from relay.policy import Policy, Target
 
 
@@ -23,7 +24,7 @@ class Client(Protocol):
     (relay.server.Downstream)."""
 
     transport: asyncio.Transport | None
-    mode: str
+    mode: Mode
     policy: Policy
     forwarding: Hashable
 
@@ -49,6 +50,11 @@ def closes_connection(block: bytes) -> bool:
 class Upstream(asyncio.Protocol):
     """The paired connection to the framework: relays responses, tracking where each ends."""
 
+    __slots__ = (
+        "body", "detached", "down", "filtered", "head", "inflight", "mode", "parked", "ready",
+        "reusable", "target", "transport",
+    )  # fmt: skip
+
     def __init__(self, downstream: Client, target: Target, filtered: bool) -> None:
         self.down = downstream
         self.target = target
@@ -58,7 +64,7 @@ class Upstream(asyncio.Protocol):
         self.inflight: collections.deque[tuple[bytes, bool]] = collections.deque()
         self.head = bytearray()
         self.body: Body | None = NoBody()  # None: until the connection closes
-        self.mode = "head"  # head | body | tunnel
+        self.mode = Mode.HEAD  # HEAD, BODY or TUNNEL
         self.ready = False  # connected and the bytes queued meanwhile flushed
         self.reusable = True  # the last response did not announce the connection's end
         self.parked: Parking | None = None  # kept idle for another client
@@ -69,10 +75,10 @@ class Upstream(asyncio.Protocol):
     @property
     def busy(self) -> bool:
         """Some forwarded request has not had its whole response yet."""
-        return bool(self.inflight) or self.mode != "head" or bool(self.head)
+        return bool(self.inflight) or self.mode != Mode.HEAD or bool(self.head)
 
     def _response_ended(self) -> None:
-        self.mode = "head"
+        self.mode = Mode.HEAD
         if not self.inflight and not self.head:
             self.down.responses_done()
 
@@ -84,8 +90,8 @@ class Upstream(asyncio.Protocol):
             self.parked.discard(self)
         if self.detached:
             return
-        complete = self.mode == "head" and not self.head and not self.inflight
-        if self.mode == "body" and self.body is None:
+        complete = self.mode == Mode.HEAD and not self.head and not self.inflight
+        if self.mode == Mode.BODY and self.body is None:
             complete = True  # a close-delimited body has just ended
         self.down.upstream_closed(complete)
 
@@ -94,7 +100,7 @@ class Upstream(asyncio.Protocol):
             self.down.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.down.transport is not None and self.down.mode != "upgrade":
+        if self.down.transport is not None and self.down.mode != Mode.UPGRADE:
             self.down.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
@@ -102,9 +108,9 @@ class Upstream(asyncio.Protocol):
             self.parked.discard(self)  # bytes nobody asked for: not reusable
             return
         down = self.down.transport
-        if down is None or self.down.mode == "closed" or self.detached:
+        if down is None or self.down.mode == Mode.CLOSED or self.detached:
             return
-        if self.mode == "tunnel":
+        if self.mode == Mode.TUNNEL:
             down.write(data)
             return
         out: list[bytes] | None = None
@@ -121,7 +127,7 @@ class Upstream(asyncio.Protocol):
 
     def _flush(self, out: list[bytes] | None) -> None:
         if out:
-            if self.down.transport is not None and self.down.mode != "closed":
+            if self.down.transport is not None and self.down.mode != Mode.CLOSED:
                 self.down.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
 
@@ -133,7 +139,7 @@ class Upstream(asyncio.Protocol):
         """
         view: bytes = data
         while view:
-            if self.mode == "body":
+            if self.mode == Mode.BODY:
                 if self.body is None:
                     if out is not None:
                         out.append(view)
@@ -146,7 +152,7 @@ class Upstream(asyncio.Protocol):
                     self._flush(out)
                     self._response_ended()
                 continue
-            if self.mode == "tunnel":
+            if self.mode == Mode.TUNNEL:
                 if out is not None:
                     out.append(view)
                 return
@@ -171,7 +177,7 @@ class Upstream(asyncio.Protocol):
             if upgrade:
                 accepted = code == 101
                 if accepted:
-                    self.mode = "tunnel"
+                    self.mode = Mode.TUNNEL
                 self._flush(out)
                 self.down.upgrade_resolved(accepted)
                 if accepted:
@@ -180,7 +186,7 @@ class Upstream(asyncio.Protocol):
                     return
             self.reusable = not closes_connection(block)
             self.body = response_body(block, method)
-            self.mode = "body"
+            self.mode = Mode.BODY
             if isinstance(self.body, NoBody):
                 self._flush(out)
                 self._response_ended()
