@@ -18,7 +18,7 @@ import re
 from urllib.parse import urlsplit
 
 from relay.http1 import Request
-from runners.guard import CREDENTIAL_HEADER
+from runners.contract import CREDENTIAL_HEADER
 
 _PREFIX = b"podium-"  # every cookie of the gateway's: session, XSRF, login state, dashboard
 _HUB_PREFIX = b"jupyterhub-"  # the hub's cookies: jupyterhub-hub-login, -session-id, -user-…

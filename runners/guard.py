@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from relay.http1 import Request, refusal, simple_response
 from relay.policy import Forward, Policy, Target, Verdict
 from relay.server import Relay
+from runners.contract import CREDENTIAL_HEADER, HEALTH_PATH
 
-CREDENTIAL_HEADER = "X-Podium-Credential"
-HEALTH_PATH = "_podium/health"
 HEAD_TIMEOUT = 30.0  # a connection that sends no complete request head in time is dropped
 IDLE_TIMEOUT = 900.0  # longer than the gateway's own, which closes its side first
 _CREDENTIAL = CREDENTIAL_HEADER.encode()

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from typing import TextIO
 
 from relay.policy import Target
 from runners import __version__, recipes
+from runners.contract import NETWORK_ENV, PORTS_ENV
 from runners.errors import (
     BindError,
     FrameworkExited,
@@ -25,8 +25,9 @@ from runners.errors import (
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
 from runners.guard import Guard
 from runners.netns import Door
+from runners.ports import free_loopback_port, free_port_in
 from runners.readiness import wait_ready
-from runners.sandbox import Ready, abi, describe, free_port_in
+from runners.sandbox import Ready, abi, describe
 from runners.sandbox import prepare as prepare_rules
 from runners.source import prepare
 from runners.spec import LaunchSpec, load_spec
@@ -53,13 +54,6 @@ def report(error: RunnerError) -> None:
         for line in error.log_tail:
             print(f"    | {line}", file=sys.stderr)
         sys.stderr.flush()
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def serve(spec: LaunchSpec, guard: Guard) -> None:
@@ -172,8 +166,6 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 READY: Ready | None = None  # a warm runner's sandbox rule, built while it waits
 WARM_DOOR: Door | None = None  # and its framework's network, made while it waits
-PORTS_ENV = "PODIUM_FRAMEWORK_PORTS"  # "first-last": the launcher's frameworks' ports
-NETWORK_ENV = "PODIUM_NETWORK"  # the launcher's sandboxes' network (runners.netns)
 
 
 def prepare_sandbox() -> None:

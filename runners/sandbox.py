@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import random
 import site
 import socket
 import sys
@@ -49,7 +48,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runners.errors import BindError, SpecError
+from runners.contract import NETWORKS
+from runners.errors import SpecError
+from runners.ports import free_port_in
 from runners.seccomp import install_metadata_filter
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
@@ -66,7 +67,6 @@ BIND_TCP, CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
 READ = EXECUTE | READ_FILE | READ_DIR
-NETWORKS = ("host", "private", "isolated")
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 ETC = (
@@ -293,21 +293,6 @@ def _ruleset(libc: Any, attr: _RulesetAttr, size: int) -> int:
         error = ctypes.get_errno()
         raise OSError(error, f"landlock: cannot create a ruleset: {os.strerror(error)}")
     return ruleset
-
-
-def free_port_in(ports: tuple[int, int]) -> int:
-    """A port of the frameworks' range that nothing listens on now (tried at random)."""
-    first, last = ports
-    candidates = list(range(first, last + 1))
-    random.shuffle(candidates)
-    for port in candidates:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise BindError(f"no free port from {first} to {last} for the framework")
 
 
 def drop_capabilities(libc: Any) -> None:

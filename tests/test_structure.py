@@ -101,3 +101,22 @@ def test_the_relay_imports_nothing_of_the_gateway_or_the_runner() -> None:
         if target.split(".")[0] != "relay"
     }
     assert outside == set()
+
+
+RUNNER_PROGRAM = {
+    "runners.main", "runners.guard", "runners.framework", "runners.source",
+    "runners.readiness", "runners.door", "runners.listens", "runners.__main__",
+}  # fmt: skip
+
+
+def test_the_gateway_imports_nothing_of_the_runners_program() -> None:
+    """What the two agree on is in runners.contract (and the pure names, spec, git URL
+    and sandbox checks); how the runner runs is its own."""
+    reached = {
+        (name, target)
+        for name, targets in graph().items()
+        if name.split(".")[0] == "gateway"
+        for target in targets
+        if target in RUNNER_PROGRAM
+    }
+    assert reached == set()

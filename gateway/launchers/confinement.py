@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from runners.contract import NETWORKS
 from runners.netns import available, egress_helper
-from runners.sandbox import NETWORKS, abi, describe
+from runners.sandbox import abi, describe
 
 Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 

@@ -40,9 +40,10 @@ from gateway.launchers.base import (
 )
 from gateway.launchers.confinement import check, sandbox_spec
 from gateway.storage import FileEntry, has_file, list_folder
+from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
 from runners.errors import SpecError
-from runners.main import free_loopback_port
 from runners.names import UnusableName, folder_name
+from runners.ports import free_loopback_port
 
 REFILL_DELAY = 3.0  # seconds after a warm runner is taken before the next one starts
 
@@ -161,8 +162,8 @@ class LocalLauncher(Launcher):
             "PYTHONUNBUFFERED": "1",
         }
         if self.sandbox:
-            env["PODIUM_FRAMEWORK_PORTS"] = "{}-{}".format(*self.framework_ports)
-            env["PODIUM_NETWORK"] = self.network
+            env[PORTS_ENV] = "{}-{}".format(*self.framework_ports)
+            env[NETWORK_ENV] = self.network
         return env
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
@@ -330,7 +331,7 @@ class LocalLauncher(Launcher):
             self._session = aiohttp.ClientSession()
         # Verbatim: yarl would turn the prefix's %27 into "'", which the guard does not know.
         url = yarl.URL(
-            f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}_podium/health"
+            f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}{HEALTH_PATH}"
             f"?wait={within:g}",
             encoded=True,
         )

@@ -22,7 +22,7 @@ from gateway.dashboards import Dashboard, Source
 from gateway.launchers.base import LauncherError, Observed, Runtime, runner_credential
 from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.kube.manifests import object_name
-from runners.guard import CREDENTIAL_HEADER
+from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, cluster
 from tests.runners.harness import APPS
 

@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from relay.upstream import closes_connection
-from runners.guard import CREDENTIAL_HEADER, Guard, long_poll
+from runners.contract import CREDENTIAL_HEADER
+from runners.guard import Guard, long_poll
 
 pytestmark = pytest.mark.functional
 

@@ -14,7 +14,8 @@ import pytest
 
 from runners.framework import Framework
 from runners.listens import may_listen
-from runners.sandbox import Sandbox, abi, free_port_in
+from runners.ports import free_port_in
+from runners.sandbox import Sandbox, abi
 
 pytestmark = pytest.mark.unit
 

@@ -17,8 +17,9 @@ import pytest
 from runners.door import has_route
 from runners.framework import Framework
 from runners.netns import Door, available, egress_helper
+from runners.ports import free_port_in
 from runners.readiness import http_status
-from runners.sandbox import Sandbox, abi, free_port_in
+from runners.sandbox import Sandbox, abi
 
 pytestmark = [
     pytest.mark.unit,

@@ -133,7 +133,7 @@ async def test_a_sandboxed_voila_gives_each_viewer_a_kernel(tmp_path: Path) -> N
 
 
 def test_the_frameworks_ports_are_a_range_of_their_own() -> None:
-    from runners.sandbox import free_port_in
+    from runners.ports import free_port_in
 
     assert parse_sandbox({"ports": [40000, 40999]}).ports == (40000, 40999)
     for bad in ([40999, 40000], [80, 90], [40000], [True, 40000], "40000-40999"):

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runners.contract import HEALTH_PATH
+
 MANAGED = {"app.kubernetes.io/managed-by": "podium", "app.kubernetes.io/name": "podium"}
 RUNNER = {**MANAGED, "app.kubernetes.io/component": "runner"}
 KEY_LABEL = "podium.dev/key"
@@ -215,7 +217,7 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
     mounts.append({"name": "home", "mountPath": f"{plan.mount_root}/home"})
     volumes += [dict(v) for v in plan.extra_volumes]
     mounts += [dict(m) for m in plan.extra_volume_mounts]
-    health = f"{plan.url}_podium/health"
+    health = f"{plan.url}{HEALTH_PATH}"
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": plan.image,
