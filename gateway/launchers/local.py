@@ -18,7 +18,6 @@ import shutil
 import signal
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from gateway.launchers.base import (
     runner_spec,
 )
 from gateway.launchers.confinement import check, sandbox_spec
+from gateway.launchers.folders import make_folder, open_log, read_tail, write_spec
 from gateway.storage import FileEntry, has_file, list_folder
 from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
 from runners.errors import SpecError
@@ -173,17 +173,10 @@ class LocalLauncher(Launcher):
         except UnusableName as e:
             raise LauncherError(str(e)) from None
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)  # its log and launch spec are for the owner and the gateway only
-        log_path = folder / "runner.log"  # mode 600 too: a sandbox may make the folder
-        log_path.touch(mode=0o600)  # searchable for the framework's own home (nobody's)
-        log_path.chmod(0o600)
         port = int(spec["port"])
-        spec_path = folder / "spec.json"
-        spec_path.touch(mode=0o600)
-        spec_path.write_text(json.dumps(spec))
-        env = {**self._environ(folder), "PODIUM_LAUNCH_SPEC_FILE": str(spec_path)}
         as_user: list[str] = []
+        owner: tuple[int, int] | None = None
+        home = ""
         if self.run_as_owner and os.geteuid() == 0:
             try:
                 account = pwd.getpwnam(dashboard.owner)
@@ -191,17 +184,24 @@ class LocalLauncher(Launcher):
                 raise LauncherError(
                     f"there is no system user {dashboard.owner!r} to run as"
                 ) from None
-            for path in (folder, spec_path, log_path):
-                os.chown(path, account.pw_uid, account.pw_gid)
+            owner, home = (account.pw_uid, account.pw_gid), account.pw_dir
             # setpriv (util-linux) drops to the owner and execs the runner: the same process,
             # and it works on every event loop (uvloop refuses subprocess user/group options).
             as_user = [
                 "setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
                 "--clear-groups", "--",
             ]  # fmt: skip
-            env["HOME"] = account.pw_dir
-        with (folder / "runner.log").open("ab") as log:
-            log.write(f"\n--- launch {launch_id} at {time.ctime()} ---\n".encode())
+        try:  # never following what the owner may have planted in their folder (folders.py)
+            make_folder(folder, owner)
+            spec_path = write_spec(folder, json.dumps(spec), owner)
+            log = open_log(folder, owner)
+        except OSError as e:
+            raise LauncherError(f"the runner's folder is not usable: {e}") from e
+        with os.fdopen(log, "ab") as f:
+            f.write(f"\n--- launch {launch_id} at {time.ctime()} ---\n".encode())
+        env = {**self._environ(folder), "PODIUM_LAUNCH_SPEC_FILE": str(spec_path)}
+        if home:
+            env["HOME"] = home
         process = None if as_user else await self._hand_to_warm(folder, spec_path)
         if process is None:
             process = await self._spawn(folder, env, as_user)
@@ -214,7 +214,11 @@ class LocalLauncher(Launcher):
     async def _spawn(
         self, folder: Path, env: dict[str, str], as_user: list[str], *, warm: bool = False
     ) -> asyncio.subprocess.Process:
-        with (folder / "runner.log").open("ab") as log:
+        try:
+            log = open_log(folder, None)
+        except OSError as e:
+            raise LauncherError(f"the runner's log is not usable: {e}") from e
+        with os.fdopen(log, "ab") as log_file:
             try:
                 process = await asyncio.create_subprocess_exec(
                     *as_user,
@@ -223,7 +227,7 @@ class LocalLauncher(Launcher):
                     cwd=folder,
                     env=env,
                     stdin=asyncio.subprocess.PIPE if warm else asyncio.subprocess.DEVNULL,
-                    stdout=log,
+                    stdout=log_file,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,  # survives the gateway; stopped as a group
                 )
@@ -299,13 +303,11 @@ class LocalLauncher(Launcher):
         """The runner's last ``podium-runner: error:`` line of this launch, if any."""
         marker, said = f"--- launch {launch_id} ", "podium-runner: error: "
         found = ""
-        log = self.folder(dashboard) / "runner.log"
-        with contextlib.suppress(OSError), log.open(errors="replace") as f:
-            for line in deque(f, maxlen=500):
-                if line.startswith(marker):
-                    found = ""
-                elif line.startswith(said):
-                    found = line[len(said) :].strip()
+        for line in read_tail(self.folder(dashboard), 500):
+            if line.startswith(marker):
+                found = ""
+            elif line.startswith(said):
+                found = line[len(said) :].strip()
         return found
 
     def _process(self, runtime: Runtime) -> psutil.Process | None:
@@ -380,15 +382,7 @@ class LocalLauncher(Launcher):
             os.killpg(pid, signum)  # the runner leads its own session: its whole group
 
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
-        path = self.folder(dashboard) / "runner.log"
-
-        def tail() -> list[str]:
-            if not path.exists():
-                return []
-            with path.open(errors="replace") as f:
-                return [line.rstrip("\n") for line in deque(f, maxlen=lines)]
-
-        return await asyncio.to_thread(tail)
+        return await asyncio.to_thread(read_tail, self.folder(dashboard), lines)
 
     async def close(self) -> None:
         """Running dashboards keep running; waiting runners see their stdin close and exit."""
