@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from runners.errors import FrameworkStartError
+from runners.fds import close_inherited
 from runners.listens import Listens, hand_over, take_over
 from runners.netns import Door
 from runners.sandbox import Sandbox
@@ -98,11 +99,13 @@ class Framework:
         instruction."""
         die_with_parent()
         if self.door is not None:
-            self.door.enter()
+            keep = [*self.sandbox.read, *self.sandbox.write] if self.sandbox else []
+            self.door.enter([*keep, str(self.cwd)])
         if self.sandbox is not None:
             apply_sandbox(self.sandbox)
             assert self._channel is not None
             hand_over(self._channel[1])
+        close_inherited()
 
     async def start(self) -> None:
         if self.sandbox is not None:

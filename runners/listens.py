@@ -190,7 +190,7 @@ def hand_over(channel: socket.socket) -> None:
 def take_over(channel: socket.socket, ports: Collection[int]) -> Listens:
     """In the runner, once the framework's process exists: answer its ``listen()``s."""
     channel.settimeout(5)
-    _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+    _, fds, _, _ = socket.recv_fds(channel, 1, 1, socket.MSG_CMSG_CLOEXEC)
     if len(fds) != 1:
         raise OSError("the sandbox did not hand over its listen filter")
     listens = Listens(fds[0], ports)

@@ -30,12 +30,14 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from runners.errors import FrameworkStartError
+from runners.fds import close_inherited
+from runners.mounts import hide
 
 CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWNS = 0x10000000, 0x40000000, 0x00020000
-_MS_NOSUID, _MS_NODEV = 0x2, 0x4
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _PR_SET_PDEATHSIG = 1
 
@@ -89,6 +91,11 @@ def egress_helper() -> str | None:
     return shutil.which("pasta")
 
 
+def _egress_child() -> None:
+    _libc().prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    close_inherited()
+
+
 class Door:
     """The runner's end of a framework's private network."""
 
@@ -120,6 +127,7 @@ class Door:
         def in_child() -> None:
             _libc().prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
             unshare_network(uid, gid)
+            close_inherited(keep={theirs.fileno()})
 
         try:
             process = await asyncio.create_subprocess_exec(
@@ -157,7 +165,7 @@ class Door:
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            preexec_fn=lambda: _libc().prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0),
+            preexec_fn=_egress_child,
         )
         if await self._ask(b"w") != b"up":
             await self.close()
@@ -176,7 +184,9 @@ class Door:
             await loop.sock_sendall(self.channel, b"c")
             while True:
                 try:
-                    message, fds, _, _ = socket.recv_fds(self.channel, 16, 1)
+                    message, fds, _, _ = socket.recv_fds(
+                        self.channel, 16, 1, socket.MSG_CMSG_CLOEXEC
+                    )
                     break
                 except BlockingIOError:
                     readable = loop.create_future()
@@ -194,19 +204,16 @@ class Door:
             raise OSError(code, os.strerror(code))
         raise OSError(f"the door to the framework's network answered {message!r}")
 
-    def enter(self) -> None:
+    def enter(self, keep: Sequence[str]) -> None:
         """In the framework's process before exec (single-threaded): into the private
         network (its user namespace first: it owns the network namespace); then, in a
-        mount namespace of its own, a private ``/dev/shm`` (the host's is shared by every
-        process; POSIX semaphores and shared memory live there)."""
+        mount namespace of its own, private ``/tmp``, ``/run``, ``/dev/shm`` … with only
+        the paths its sandbox needs (``keep``) bound back (runners.mounts)."""
         libc = _libc()
         for fd, kind in zip(self._namespaces, (CLONE_NEWUSER, CLONE_NEWNET), strict=True):
             _check(libc.setns(fd, kind), "setns")
         _check(libc.unshare(CLONE_NEWNS), "unshare (mounts)")  # mounts here stay here
-        _check(
-            libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"mode=1777"),
-            "a private /dev/shm",
-        )
+        hide(keep)
 
     async def close(self) -> None:
         self.channel.close()

@@ -5,6 +5,7 @@
   (the gateway's user, root in the demo): a setuid copy of a program or a secret made
   world-readable would follow. Such calls succeed without effect, so that code copying a
   file's mode (``shutil.copy``) into its own home goes on working.
+- No new namespace of any kind (see :func:`supervised_filter`).
 - Every ``listen()`` is asked of the runner (a user notification: runners.listens), which
   lets only the framework's own port listen. Landlock checks ``bind()``; a socket that
   listens unbound gets a free port from the kernel past it — and over plain http a
@@ -43,15 +44,21 @@ METADATA_CALLS = {
     0xC00000B7: (5, 6, 7, 14, 15, 16, 52, 53, 54, 55, 88, 452, 463, 466),
 }  # fmt: skip
 _SECCOMP = {0xC000003E: 317, 0xC00000B7: 277}  # the seccomp() call itself
-_LISTEN = {0xC000003E: 50, 0xC00000B7: 201}
+_CALLS = {
+    0xC000003E: {"listen": 50, "unshare": 272, "setns": 308, "clone": 56, "clone3": 435},
+    0xC00000B7: {"listen": 201, "unshare": 97, "setns": 268, "clone": 220, "clone3": 435},
+}
+# CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
+_CLONE_NEW = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
+_CLONE_NEW |= 0x40000000 | 0x00000080
 _IO_URING = (425, 426, 427)  # setup, enter, register: the same on both
 _X32 = 0x40000000  # x86_64's x32 calls: their numbers with this bit
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _RET_USER_NOTIF = 0x7FC00000
 _SET_MODE_FILTER, _FILTER_FLAG_NEW_LISTENER = 1, 1 << 3
-_ENOSYS = 38
-_LD_ABS_W, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
+_ENOSYS, _EPERM = 38, 1
+_LD_ABS_W, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
 def metadata_filter(arch: int, calls: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
@@ -73,21 +80,38 @@ def metadata_filter(arch: int, calls: tuple[int, ...]) -> list[tuple[int, int, i
     return program
 
 
-def listen_filter(arch: int) -> list[tuple[int, int, int, int]]:
-    """A seccomp program: ``listen`` waits for the runner's answer; io_uring is not there.
-    Other architectures' calls pass here (the metadata filter kills them)."""
-    return [
+def supervised_filter(arch: int) -> list[tuple[int, int, int, int]]:
+    """A seccomp program: ``listen`` waits for the runner's answer; io_uring is not
+    there; no new namespace (``unshare``, ``setns``, ``clone`` with a namespace flag,
+    ``clone3``, which glibc then does as ``clone``). A user namespace of its own would
+    give the owner's code every capability there: the kernel's namespace-only code (a
+    common source of privilege escalations) within reach (found by the third attacker
+    review). Other architectures' calls pass here (the metadata filter kills them)."""
+    calls = _CALLS[arch]
+    program = [
         (_LD_ABS_W, 0, 0, 4),  # seccomp_data.arch
         (_JEQ_K, 1, 0, arch),
         (_RET_K, 0, 0, _RET_ALLOW),
         (_LD_ABS_W, 0, 0, 0),  # seccomp_data.nr
-        (_JEQ_K, 0, 1, _LISTEN[arch]),
-        (_RET_K, 0, 0, _RET_USER_NOTIF),
+    ]
+    for call, action in (
+        (calls["listen"], _RET_USER_NOTIF),
+        (calls["unshare"], _RET_ERRNO | _EPERM),
+        (calls["setns"], _RET_ERRNO | _EPERM),
+        (calls["clone3"], _RET_ERRNO | _ENOSYS),
+    ):
+        program += [(_JEQ_K, 0, 1, call), (_RET_K, 0, 0, action)]
+    program += [
         (_JGE_K, 0, 2, _IO_URING[0]),
         (_JGE_K, 1, 0, _IO_URING[-1] + 1),
         (_RET_K, 0, 0, _RET_ERRNO | _ENOSYS),
+        (_JEQ_K, 0, 3, calls["clone"]),
+        (_LD_ABS_W, 0, 0, 16),  # seccomp_data.args[0], its low word: clone's flags
+        (_JSET_K, 0, 1, _CLONE_NEW),
+        (_RET_K, 0, 0, _RET_ERRNO | _EPERM),
         (_RET_K, 0, 0, _RET_ALLOW),
     ]
+    return program
 
 
 def _arch() -> int:
@@ -117,7 +141,7 @@ def install_listen_filter(libc: Any) -> int:
     (before exec; needs no_new_privs). The caller passes it on and closes its own copy:
     a process answering its own notifications would be unrestricted."""
     arch = _arch()
-    fprog, _ = _fprog(listen_filter(arch))
+    fprog, _ = _fprog(supervised_filter(arch))
     fd = int(
         libc.syscall(
             _SECCOMP[arch], _SET_MODE_FILTER, _FILTER_FLAG_NEW_LISTENER, ctypes.byref(fprog)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -45,6 +47,12 @@ def fetch():
         return f"fetched {r.status}"
 attempt("host loopback", lambda: connect(host_port))
 found["host's /dev/shm"] = "seen" if os.path.exists(sys.argv[4]) else "not there"
+found["host's /run"] = "seen" if os.path.exists(sys.argv[5]) else "not there"
+def unix(path):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        return "connected"
+attempt("host's socket in /tmp", lambda: unix(sys.argv[6]))
 if registry:
     attempt("egress", fetch)
 class Answer(http.server.BaseHTTPRequestHandler):
@@ -78,8 +86,16 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
         argv = [sys.executable, "-c", INSIDE, str(port), str(host_service.getsockname()[1])]
         shm = Path(f"/dev/shm/podium-test-{os.getpid()}-{port}")
         shm.write_text("the host's")
+        run = Path(f"/run/podium-test-{os.getpid()}-{port}")
+        run.write_text("the host's")
+        sockets = Path(tempfile.mkdtemp(prefix="podium-test-"))  # a root-only socket's place
+        sockets.chmod(0o700)
+        host_socket = socket.socket(socket.AF_UNIX)
+        host_socket.bind(str(sockets / "private.sock"))
+        host_socket.listen()
+        places = [str(shm), str(run), str(sockets / "private.sock")]
         framework = Framework(
-            [*argv, registry, str(shm)], dict(os.environ), tmp_path, 20, sandbox, door
+            [*argv, registry, *places], dict(os.environ), tmp_path, 20, sandbox, door
         )
         await framework.start()
         try:
@@ -101,6 +117,9 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
             await framework.stop(2)
             await door.close()
             shm.unlink()
+            run.unlink()
+            host_socket.close()
+            shutil.rmtree(sockets)
         assert framework.returncode is not None
     return found
 
@@ -108,7 +127,8 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
 async def test_a_private_network_lets_only_the_runner_in(tmp_path: Path) -> None:
     found = await _inside(tmp_path, "isolated")
     assert found == {"host loopback": "ConnectionRefusedError", "from the host": "refused",
-                     "host's /dev/shm": "not there", "probe": "200"}  # fmt: skip
+                     "host's /dev/shm": "not there", "host's /run": "not there",
+                     "host's socket in /tmp": "FileNotFoundError", "probe": "200"}  # fmt: skip
 
 
 @pytest.mark.skipif(egress_helper() is None, reason="pasta (passt) is not installed")

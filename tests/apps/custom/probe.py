@@ -61,7 +61,10 @@ def attempt_chmod(path: str) -> str:
         return "denied"
     except FileNotFoundError:
         return "missing"
-    return "changed" if os.stat(path).st_mode & 0o777 == 0o777 else "denied"  # no effect
+    try:
+        return "changed" if os.stat(path).st_mode & 0o777 == 0o777 else "denied"  # no effect
+    except FileNotFoundError:
+        return "missing"
 
 
 def attempt_connect(address: str) -> str:
