@@ -7,6 +7,7 @@ The rules themselves are the runner's (runners.sandbox, runners.listens, runners
 from __future__ import annotations
 
 import logging
+import os
 
 from runners.contract import NETWORKS
 from runners.netns import available, egress_helper
@@ -57,6 +58,12 @@ def check(sandbox: bool, network: str, log: Log) -> str:
                 "namespaces (kernel.unprivileged_userns_clone, or AppArmor's "
                 "kernel.apparmor_restrict_unprivileged_userns = 0), or set "
                 "c.LocalLauncher.network = 'host' (warned at every start)"
+            )
+        if network == "private" and not os.path.exists("/dev/net/tun"):
+            return (
+                "c.LocalLauncher.network = 'private' needs /dev/net/tun (pasta makes the "
+                "dashboards' way out with it; in a container: --device /dev/net/tun), or set "
+                "c.LocalLauncher.network = 'isolated' (no egress) or 'host'"
             )
         if network == "private" and egress_helper() is None:
             return (
