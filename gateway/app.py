@@ -17,24 +17,25 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from gateway import api, keys, proxy, views
-from gateway.auth import Auth, redirect
+from gateway import keys
 from gateway.config import Podium
-from gateway.dashboard_hosts import dashboard_hosts, signin_code
+from gateway.domain.lifecycle import Lifecycle
+from gateway.domain.quotas import Quotas
+from gateway.domain.store import Store
+from gateway.domain.upgrades import move_git_credentials
 from gateway.errors import Misconfigured, PodiumError, TooMany, Unauthenticated
-from gateway.front import FrontDoor
-from gateway.handoff import CODE_PATH, Handoff
-from gateway.hub import Hub
+from gateway.front.door import FrontDoor
+from gateway.front.handoff import CODE_PATH, Handoff
+from gateway.hub.auth import Auth, redirect
+from gateway.hub.client import Hub
+from gateway.hub.route import RouteKeeper
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
-from gateway.lifecycle import Lifecycle
-from gateway.pages import refusal_page
-from gateway.quotas import Quotas
-from gateway.render import STATIC, Site, page
-from gateway.route import RouteKeeper
-from gateway.store import Store
 from gateway.supervisor import gateway_command, supervise
-from gateway.upgrades import move_git_credentials
+from gateway.web import api, views, wakeup
+from gateway.web.dashboard_hosts import dashboard_hosts, signin_code
+from gateway.web.pages import refusal_page
+from gateway.web.render import STATIC, Site, page
 from runners import __version__
 
 log = logging.getLogger("podium")
@@ -309,7 +310,7 @@ def create_app(config: Podium) -> web.Application:
     # The hub's Services menu links to /services/<name>/; only this service's requests come here.
     if not prefix.startswith("/services/"):
         app.router.add_get("/services/{service}/", to_prefix)
-    proxy.add_routes(app, prefix)
+    wakeup.add_routes(app, prefix)
     return app
 
 

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Bytes, Dict, Enum, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application, Configurable
 
+from gateway.domain.secrets import KEY_ENV, Crypt, CryptKeyError
+from gateway.domain.validation import Policy
 from gateway.errors import Misconfigured
+from gateway.front.origins import OriginError, Origins
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
-from gateway.origins import OriginError, Origins
-from gateway.secrets import KEY_ENV, Crypt, CryptKeyError
-from gateway.validation import Policy
 from runners import __version__
 
 DEFAULT_FRAMEWORKS = ["voila", "streamlit", "panel", "bokeh", "dash", "gradio", "shiny"]

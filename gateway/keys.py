@@ -5,17 +5,17 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from gateway.auth import Auth
 from gateway.config import Podium
-from gateway.handoff import Handoff
-from gateway.hub import Hub
+from gateway.domain.lifecycle import Lifecycle
+from gateway.domain.quotas import Quotas
+from gateway.domain.store import Store
+from gateway.domain.validation import Policy
+from gateway.front.handoff import Handoff
+from gateway.front.origins import Origins
+from gateway.hub.auth import Auth
+from gateway.hub.client import Hub
 from gateway.launchers.base import Launcher
-from gateway.lifecycle import Lifecycle
-from gateway.origins import Origins
-from gateway.quotas import Quotas
-from gateway.render import Site
-from gateway.store import Store
-from gateway.validation import Policy
+from gateway.web.render import Site
 
 CONFIG = web.AppKey("config", Podium)
 POLICY = web.AppKey("policy", Policy)

@@ -1,7 +1,7 @@
 """The byte relay: HTTP/1.1 and WebSocket forwarding between a client and a target, with
 a policy deciding each request. A library of its own: it imports nothing of the gateway
 or the runner. Its two users are two small policies over it — the runner's guard
-(runners.guard) and the gateway's front door (gateway.front).
+(runners.guard) and the gateway's front door (gateway.front.door).
 
 - ``http1``: request and response heads, bodies, refusals (pure parsing);
 - ``wsframes``: following WebSocket frame headers (message size limits);

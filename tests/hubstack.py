@@ -27,7 +27,7 @@ import aiohttp
 import psutil
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gateway.origins import Origins
+from gateway.front.origins import Origins
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,10 +17,10 @@ from typing import Any
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.secrets import Crypt, Unreadable, reveal
 from gateway.errors import LauncherError as LauncherError  # launchers raise it from here
-from gateway.secrets import Crypt, Unreadable, reveal
-from gateway.storage import FileEntry
+from gateway.web.files import FileEntry
 
 
 @dataclass(frozen=True)

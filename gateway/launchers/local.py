@@ -26,7 +26,7 @@ import psutil
 import yarl
 from traitlets import Bool, Integer, List, Tuple, Unicode
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
 from gateway.errors import Misconfigured, NotFound
 from gateway.launchers.base import (
     Launcher,
@@ -39,7 +39,7 @@ from gateway.launchers.base import (
 )
 from gateway.launchers.confinement import check, sandbox_spec
 from gateway.launchers.folders import make_folder, open_log, read_tail, write_spec
-from gateway.storage import FileEntry, has_file, list_folder
+from gateway.web.files import FileEntry, has_file, list_folder
 from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
 from runners.errors import SpecError
 from runners.names import UnusableName, folder_name

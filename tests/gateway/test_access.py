@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.access import User, can_create, can_manage, can_view
-from gateway.dashboards import Access, Dashboard
+from gateway.domain.access import User, can_create, can_manage, can_view
+from gateway.domain.dashboards import Access, Dashboard
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from gateway.access import User
-from gateway.auth import _cached
+from gateway.domain.access import User
+from gateway.hub.auth import _cached
 
 pytestmark = pytest.mark.unit
 

@@ -19,9 +19,9 @@ import psutil
 import pytest
 import pytest_asyncio
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.store import Store
 from gateway.errors import Unavailable
-from gateway.store import Store
 from tests.conftest import fresh_database
 from tests.flows import api, until_ok
 from tests.hubstack import NO_QUOTAS, ROOT, HubStack, browser, browser_login, hub_stack

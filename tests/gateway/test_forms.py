@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict
 
-from gateway.dashboards import Access, Dashboard, Source
-from gateway.forms import form_errors, from_form, parse_env, to_document, to_values
-from gateway.validation import Policy, parse_create
+from gateway.domain.dashboards import Access, Dashboard, Source
+from gateway.domain.validation import Policy, parse_create
+from gateway.web.forms import form_errors, from_form, parse_env, to_document, to_values
 
 pytestmark = pytest.mark.unit
 

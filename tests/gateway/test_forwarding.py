@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.forwarding import (
+from gateway.front.forwarding import (
     app_head,
     cookie_value,
     origin_and_host,
@@ -14,7 +14,7 @@ from gateway.forwarding import (
     strip_cookies,
     upstream_head,
 )
-from gateway.proxy import may_wake
+from gateway.web.wakeup import may_wake
 from relay.http1 import parse_request, request_body
 
 pytestmark = pytest.mark.unit

@@ -14,8 +14,7 @@ import jwt
 import pytest
 import pytest_asyncio
 
-from gateway.auth import Auth
-from gateway.handoff import (
+from gateway.front.handoff import (
     CODE_SECONDS,
     DASHBOARD_COOKIE,
     STATE_COOKIE,
@@ -24,6 +23,7 @@ from gateway.handoff import (
     nonces_with,
     state_of,
 )
+from gateway.hub.auth import Auth
 from tests.flows import api
 from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
 from tests.runners.harness import APPS

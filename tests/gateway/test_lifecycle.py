@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.lifecycle import Lifecycle
+from gateway.domain.store import Store
 from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime, refused
-from gateway.lifecycle import Lifecycle
-from gateway.store import Store
 
 pytestmark = pytest.mark.functional
 

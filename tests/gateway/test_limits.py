@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gateway.limits import ViewerLimits
+from gateway.front.limits import ViewerLimits
 from tests.flows import api
 from tests.hubstack import ROOT, HubStack, hub_stack
 

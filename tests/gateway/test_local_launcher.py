@@ -13,11 +13,11 @@ from typing import Any
 import psutil
 import pytest
 
-from gateway.dashboards import Dashboard, Source
+from gateway.domain.dashboards import Dashboard, Source
+from gateway.domain.lifecycle import Lifecycle
+from gateway.domain.store import Store
 from gateway.launchers.base import Runtime
 from gateway.launchers.local import LocalLauncher
-from gateway.lifecycle import Lifecycle
-from gateway.store import Store
 from runners.names import UnusableName
 from tests import owners
 from tests.owners import system_users

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.origins import NO_DASHBOARD, OriginError, Origins, dashboard_label
+from gateway.front.origins import NO_DASHBOARD, OriginError, Origins, dashboard_label
 
 pytestmark = pytest.mark.unit
 DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")

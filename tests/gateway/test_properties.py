@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.access import User, can_manage, can_view
-from gateway.dashboards import ACCESS_MODES, Access, Dashboard
+from gateway.domain.access import User, can_manage, can_view
+from gateway.domain.dashboards import ACCESS_MODES, Access, Dashboard
+from gateway.domain.validation import NAME, Policy, parse_create, parse_patch, problems
 from gateway.errors import Invalid
-from gateway.forms import to_document
-from gateway.validation import NAME, Policy, parse_create, parse_patch, problems
+from gateway.web.forms import to_document
 from runners.errors import SpecError
 from runners.spec import relative_path
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.quotas import Quotas
 from gateway.errors import Conflict, TooMany
-from gateway.quotas import Quotas
 from tests.flows import api, wait_status
 from tests.hubstack import HubStack, hub_stack
 from tests.runners.harness import APPS

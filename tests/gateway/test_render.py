@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from gateway.access import User
-from gateway.dashboards import Access, Dashboard
-from gateway.pages import error_bytes, forbidden_page, progress_page, refusal_page
-from gateway.render import CSP, STATIC, Site, render
-from gateway.views import card, sections
+from gateway.domain.access import User
+from gateway.domain.dashboards import Access, Dashboard
+from gateway.web.pages import error_bytes, forbidden_page, progress_page, refusal_page
+from gateway.web.render import CSP, STATIC, Site, render
+from gateway.web.views import card, sections
 
 pytestmark = pytest.mark.unit
 

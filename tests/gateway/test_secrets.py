@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway.dashboards import Dashboard
-from gateway.errors import Invalid
-from gateway.launchers.base import git_source, runner_spec
-from gateway.secrets import (
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.secrets import (
     GIT,
     Crypt,
     CryptKeyError,
@@ -21,7 +19,9 @@ from gateway.secrets import (
     reveal,
     split_credentials,
 )
-from gateway.validation import Policy, parse_create, parse_patch, rebuild_needed
+from gateway.domain.validation import Policy, parse_create, parse_patch, rebuild_needed
+from gateway.errors import Invalid
+from gateway.launchers.base import git_source, runner_spec
 
 pytestmark = pytest.mark.unit
 
@@ -154,7 +154,7 @@ def test_git_credentials_leave_the_url_and_stay_with_its_host() -> None:
 
 
 def test_an_old_versions_url_credentials_are_kept_and_never_shown() -> None:
-    """Stored by a version before secrets; no key yet (gateway.upgrades moves them)."""
+    """Stored by a version before secrets; no key yet (gateway.domain.upgrades moves them)."""
     no_key = Policy(frameworks=("streamlit",), git_schemes=("https",))
     old = Dashboard(owner="alice", name="s", framework="streamlit", entry="a.py")
     old = parse_patch({"source": {"type": "git", "url": "https://h.org/r.git"}}, old, no_key)

@@ -14,8 +14,8 @@ import pytest_asyncio
 from yarl import URL
 
 from gateway.app import follow_logouts
-from gateway.auth import Auth
-from gateway.store import Store
+from gateway.domain.store import Store
+from gateway.hub.auth import Auth
 from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
 
 

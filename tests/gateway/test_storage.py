@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import NotFound
-from gateway.storage import has_file, list_folder
+from gateway.web.files import has_file, list_folder
 
 pytestmark = pytest.mark.unit
 

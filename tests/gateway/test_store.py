@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from gateway.dashboards import Access, Dashboard, Source
+from gateway.domain.dashboards import Access, Dashboard, Source
+from gateway.domain.store import Store, metadata
 from gateway.errors import Conflict, NotFound
-from gateway.store import Store, metadata
 
 pytestmark = pytest.mark.functional
 
@@ -79,7 +79,7 @@ async def test_upgrade_keeps_existing_dashboards(database_url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from gateway.store import MIGRATIONS
+    from gateway.domain.store import MIGRATIONS
 
     store = Store(database_url)
 
@@ -130,9 +130,9 @@ async def test_upgrade_moves_git_credentials_out_of_urls(database_url: str) -> N
     from alembic import command
     from alembic.config import Config
 
-    from gateway.secrets import Crypt, reveal
-    from gateway.store import MIGRATIONS
-    from gateway.upgrades import move_git_credentials
+    from gateway.domain.secrets import Crypt, reveal
+    from gateway.domain.store import MIGRATIONS
+    from gateway.domain.upgrades import move_git_credentials
 
     store = Store(database_url)
 

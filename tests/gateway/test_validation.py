@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from gateway.dashboards import Access, Source
+from gateway.domain.dashboards import Access, Source
+from gateway.domain.validation import Policy, parse_create, parse_patch, problems, rebuild_needed
 from gateway.errors import Invalid
-from gateway.validation import Policy, parse_create, parse_patch, problems, rebuild_needed
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gateway.dashboards import Dashboard, Source
+from gateway.domain.dashboards import Dashboard, Source
 from gateway.launchers.base import LauncherError, Observed, Runtime, runner_credential
 from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.kube.manifests import object_name

@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
 from gateway.launchers.base import (
     LauncherError,
     Observed,

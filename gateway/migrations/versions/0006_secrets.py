@@ -1,7 +1,7 @@
-"""A dashboard's secrets: names and encrypted values (gateway.secrets).
+"""A dashboard's secrets: names and encrypted values (gateway.domain.secrets).
 
 Git credentials kept in source URLs by earlier versions move into the secrets at
-the first start with an encryption key (gateway.upgrades): that needs the key,
+the first start with an encryption key (gateway.domain.upgrades): that needs the key,
 which migrations do not have.
 
 Revision ID: 0006

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.dashboards import ACCESS_MODES, Access, Dashboard, Source, now
+from gateway.domain.dashboards import ACCESS_MODES, Access, Dashboard, Source, now
+from gateway.domain.secrets import GIT, Crypt, merge, split_credentials, with_login
+from gateway.domain.secrets import names as secret_names
 from gateway.errors import Invalid
-from gateway.secrets import GIT, Crypt, merge, split_credentials, with_login
-from gateway.secrets import names as secret_names
 from runners.errors import SpecError
 from runners.git import check_git_url, check_literal_host, check_ref, url_host
 from runners.spec import relative_path
@@ -192,7 +192,7 @@ def _secrets(
         if not userinfo and old_userinfo and same_host and keep:
             userinfo = old_userinfo  # shown without them, sent back without them: kept
         if userinfo and crypt is None and userinfo == old_userinfo:
-            # No key yet: left where an old version kept them, until gateway.upgrades can.
+            # No key yet: left where an old version kept them, until gateway.domain.upgrades can.
             result = replace(result, source=replace(result.source, url=with_login(url, userinfo)))
         elif userinfo:
             changes[GIT] = userinfo

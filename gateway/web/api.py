@@ -8,13 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway import keys
-from gateway.access import User, can_create, can_manage, can_view
-from gateway.auth import Identity
-from gateway.dashboards import Dashboard
+from gateway.domain.access import User, can_create, can_manage, can_view
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.validation import parse_create, parse_patch, rebuild_needed
 from gateway.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
+from gateway.hub.auth import Identity
 from gateway.launchers.base import Runtime
-from gateway.openapi import document
-from gateway.validation import parse_create, parse_patch, rebuild_needed
+from gateway.web.openapi import document
 from runners.errors import SpecError
 from runners.git import check_resolved_host, url_host
 from runners.names import name_problem

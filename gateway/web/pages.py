@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.access import User, can_manage
-from gateway.dashboards import Dashboard
-from gateway.render import CSP, Site, page, render
+from gateway.domain.access import User, can_manage
+from gateway.domain.dashboards import Dashboard
+from gateway.web.render import CSP, Site, page, render
 from relay.http1 import REASONS, simple_response
 
 RETRY_SECONDS = 10  # a "not available" page reloads itself this often

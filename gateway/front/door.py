@@ -2,7 +2,7 @@
 
 Every request head is read here (relay.server, the design the runner's guard
 uses). A request for a ready dashboard from a viewer who may see it goes
-straight to the dashboard's runner: head rewritten (gateway.forwarding), body
+straight to the dashboard's runner: head rewritten (gateway.front.forwarding), body
 and response streamed as they come, a WebSocket tunnelled after its 101. The
 decision comes from the auth and lifecycle caches, so a proxied request costs
 no hub call, no store read and no await; on a cache miss the caches are filled
@@ -26,11 +26,10 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from gateway import keys
-from gateway.access import can_view
-from gateway.auth import SESSION_COOKIE, Identity
-from gateway.dashboards import Dashboard
+from gateway.domain.access import can_view
+from gateway.domain.dashboards import Dashboard
 from gateway.errors import PodiumError
-from gateway.forwarding import (
+from gateway.front.forwarding import (
     app_head,
     cookie_value,
     origin_and_host,
@@ -40,10 +39,11 @@ from gateway.forwarding import (
     upstream_head,
     wants_websocket,
 )
-from gateway.handoff import DASHBOARD_COOKIE
+from gateway.front.handoff import DASHBOARD_COOKIE
+from gateway.front.limits import ViewerLimits
+from gateway.hub.auth import SESSION_COOKIE, Identity
 from gateway.launchers.base import Runtime, runner_credential
-from gateway.limits import ViewerLimits
-from gateway.pages import error_bytes
+from gateway.web.pages import error_bytes
 from relay.http1 import Request
 from relay.policy import Forward, Policy, Verdict
 from relay.server import Relay
@@ -78,7 +78,7 @@ def owner_of(segment: bytes) -> tuple[str, bytes] | None:
 
 def wants_page(request: Request) -> bool:
     """A person opening the page (the progress page is for them), as the application
-    tells it (gateway.proxy.wants_page): a GET that accepts HTML."""
+    tells it (gateway.web.wakeup.wants_page): a GET that accepts HTML."""
     return request.method == b"GET" and any(b"text/html" in v for v in request.head.get(b"accept"))
 
 

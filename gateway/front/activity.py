@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.store import Store
+from gateway.front.tally import Tally
 from gateway.launchers.base import Runtime
-from gateway.store import Store
-from gateway.tally import Tally
 
 Key = tuple[str, str]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
 from gateway.errors import Conflict, TooMany
 
 WINDOW = 3600.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.dashboards import ACCESS_MODES, STATUSES
+from gateway.domain.dashboards import ACCESS_MODES, STATUSES
 from runners import __version__
 
 ERROR = {

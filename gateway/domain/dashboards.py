@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.secrets import GIT, split_credentials
-from gateway.secrets import names as secret_names
+from gateway.domain.secrets import GIT, split_credentials
+from gateway.domain.secrets import names as secret_names
 from runners.names import owner_segment
 
 ACCESS_MODES = ("private", "restricted", "authenticated", "public")
@@ -55,7 +55,9 @@ class Dashboard:
     source: Source = field(default_factory=Source)
     access: Access = field(default_factory=Access)
     env: dict[str, str] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)  # name -> encrypted (gateway.secrets)
+    secrets: dict[str, str] = field(
+        default_factory=dict
+    )  # name -> encrypted (gateway.domain.secrets)
     command: tuple[str, ...] = ()  # framework "custom" only: the command template
     idle_timeout: int = 1800
     profile: str = ""  # a resource profile the admin offers ("": the first, the default)

@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from gateway.activity import Activity
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.store import Store
 from gateway.errors import Unavailable
+from gateway.front.activity import Activity
+from gateway.front.readcache import ReadCache
 from gateway.launchers.base import (
     Launcher,
     LauncherError,
@@ -28,8 +30,6 @@ from gateway.launchers.base import (
     Runtime,
     runner_credential,
 )
-from gateway.readcache import ReadCache
-from gateway.store import Store
 
 log = logging.getLogger("podium.lifecycle")
 Key = tuple[str, str]

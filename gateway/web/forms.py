@@ -1,7 +1,7 @@
 """The create/edit form: its fields to the API's dashboard document and back.
 
 Pure functions. The form speaks in people's terms (minutes, one ``NAME=value``
-per line, a folder and a file); the API document is what ``gateway.validation``
+per line, a folder and a file); the API document is what ``gateway.domain.validation``
 checks, so the form and the API accept exactly the same dashboards.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from gateway.dashboards import Dashboard
-from gateway.secrets import GIT, split_credentials
-from gateway.secrets import names as secret_names
-from gateway.validation import Policy
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.secrets import GIT, split_credentials
+from gateway.domain.secrets import names as secret_names
+from gateway.domain.validation import Policy
 
 LABELS = {
     "name": "Name",

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from gateway.access import User
+from gateway.domain.access import User
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import time
 
-from gateway.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.store import Store
 from gateway.errors import Unavailable
 from gateway.launchers.base import Runtime
-from gateway.store import Store
 
 Key = tuple[str, str]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from gateway.secrets import GIT, Crypt, merge, split_credentials
-from gateway.store import Store
+from gateway.domain.secrets import GIT, Crypt, merge, split_credentials
+from gateway.domain.store import Store
 
 log = logging.getLogger("podium.upgrades")
 

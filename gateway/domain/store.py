@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gateway.dashboards import Access, Dashboard, Source
+from gateway.domain.dashboards import Access, Dashboard, Source
 from gateway.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger("podium.store")
@@ -80,7 +80,7 @@ logouts = sa.Table(
     sa.Index("ix_logouts_at", "at"),
 )
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def async_url(url: str) -> str:
@@ -297,7 +297,8 @@ class Store:
     async def set_source(
         self, owner: str, name: str, source: dict[str, Any], secrets: dict[str, str]
     ) -> None:
-        """Replace the source and secrets alone (gateway.upgrades: the rest may be changing)."""
+        """Replace the source and secrets alone (gateway.domain.upgrades: the rest may be
+        changing)."""
         async with self.transaction() as conn:
             await conn.execute(
                 sa.update(dashboards)

@@ -1,14 +1,14 @@
 """Dashboard paths the front door hands to the application: refusals, redirects, wake-ups.
 
 Bytes to and from a running dashboard never come here: the front door
-(gateway.front) relays them. What does come here is everything it cannot
+(gateway.front.door) relays them. What does come here is everything it cannot
 simply forward: an unknown dashboard (404), a viewer who may not see it
 (login for the anonymous, a 403 page naming the owner for the others), the
 name without its trailing slash, a WebSocket from another site, and a
 dashboard that is not ready — woken when an allowed viewer opens it (not by the
 background requests of a page left open): a browser gets the progress page,
 other requests a 503 with ``Retry-After`` (those reach here only when the dashboard is
-stopped, or still not ready after the front door held them: gateway.front).
+stopped, or still not ready after the front door held them: gateway.front.door).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import keys
-from gateway.access import can_view
-from gateway.api import IDENTITY, check_start_quota
-from gateway.dashboard_hosts import crossing
-from gateway.dashboards import Dashboard
+from gateway.domain.access import can_view
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.lifecycle import OWNER_GONE
 from gateway.errors import Conflict, NotFound, TooMany
-from gateway.forwarding import same_origin
-from gateway.lifecycle import OWNER_GONE
-from gateway.pages import forbidden_page, progress_page, refusal_page
+from gateway.front.forwarding import same_origin
+from gateway.web.api import IDENTITY, check_start_quota
+from gateway.web.dashboard_hosts import crossing
+from gateway.web.pages import forbidden_page, progress_page, refusal_page
 
 
 def wants_page(request: web.Request) -> bool:

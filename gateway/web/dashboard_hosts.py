@@ -1,9 +1,9 @@
 """What the gateway's application answers on dashboard origins, and how a viewer gets there.
 
-With ``c.Podium.dashboard_origin`` set (gateway.origins), a dashboard's bytes are
+With ``c.Podium.dashboard_origin`` set (gateway.front.origins), a dashboard's bytes are
 served only on its own origin. On such an origin the application answers just
 two things: the sign-in (a code from the gateway becomes the dashboard's cookie in
-the browser that asked for it, gateway.handoff), and directions back to the
+the browser that asked for it, gateway.front.handoff), and directions back to the
 shareable link on the gateway's origin for whatever the front door could not
 forward (a viewer not signed in there, a dashboard asleep): the gateway's origin
 logs people in, wakes dashboards with its progress page, and refuses with its
@@ -28,12 +28,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway import keys
-from gateway.access import can_view
-from gateway.api import IDENTITY
-from gateway.auth import SESSION_COOKIE, cookies_sent, redirect
-from gateway.dashboards import Dashboard
+from gateway.domain.access import can_view
+from gateway.domain.dashboards import Dashboard
 from gateway.errors import NotFound, Unauthenticated
-from gateway.handoff import (
+from gateway.front.handoff import (
     CODE_PATH,
     DASHBOARD_COOKIE,
     SIGNIN,
@@ -44,6 +42,8 @@ from gateway.handoff import (
     nonces_with,
     state_of,
 )
+from gateway.hub.auth import SESSION_COOKIE, cookies_sent, redirect
+from gateway.web.api import IDENTITY
 from runners.names import UnusableName, owner_from_segment, owner_segment
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -186,7 +186,7 @@ def _next_dashboard(request: web.Request, host: str | None) -> tuple[str, tuple[
 
 def start(request: web.Request, host: str) -> web.Response:
     """``<prefix>_/signin/start?next=<path>`` on a dashboard origin: a nonce kept here,
-    its digest sent to the gateway for a code (gateway.handoff)."""
+    its digest sent to the gateway for a code (gateway.front.handoff)."""
     found = _next_dashboard(request, host)
     if found is None:
         return _text(400, "this sign-in is not for this dashboard")

@@ -12,7 +12,7 @@
   gateway's own ``<prefix>_/``: no dashboard path can read it), or in the
   ``_xsrf`` field of the gateway's own forms: a cross-site form cannot read it.
 - On a dashboard's own origin the viewer is known by that dashboard's cookie
-  (gateway.handoff), read here like a session but valid for that dashboard only.
+  (gateway.front.handoff), read here like a session but valid for that dashboard only.
 - A logout (a POST with the XSRF value) ends every session and dashboard cookie
   of that user begun before it: at once here, and on every other replica within
   seconds (the store keeps the time; each gateway reads new ones every 2 s).
@@ -36,11 +36,11 @@ from urllib.parse import urlencode
 import jwt
 from aiohttp import web
 
-from gateway.access import User
+from gateway.domain.access import User
 from gateway.errors import Forbidden, Unauthenticated, Unavailable
-from gateway.forwarding import cookie_values
-from gateway.handoff import DASHBOARD
-from gateway.hub import Hub
+from gateway.front.forwarding import cookie_values
+from gateway.front.handoff import DASHBOARD
+from gateway.hub.client import Hub
 
 log = logging.getLogger("podium.auth")
 SESSION_COOKIE = "podium-session"

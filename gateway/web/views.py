@@ -1,8 +1,8 @@
 """The gateway's own pages: the gallery, the create and edit form, the manage page.
 
-Handlers only: what a page shows is in ``gateway/templates``, how form fields
-map to the API's document in ``gateway.forms``, and every change goes through
-the same functions as the REST API (``gateway.api``), so both accept and refuse
+Handlers only: what a page shows is in ``gateway/web/templates``, how form fields
+map to the API's document in ``gateway.web.forms``, and every change goes through
+the same functions as the REST API (``gateway.web.api``), so both accept and refuse
 exactly the same things.
 """
 
@@ -16,12 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import api, keys
-from gateway.access import User, can_create, can_manage, can_view
-from gateway.auth import redirect
-from gateway.dashboards import Dashboard
+from gateway import keys
+from gateway.domain.access import User, can_create, can_manage, can_view
+from gateway.domain.dashboards import Dashboard
+from gateway.domain.validation import problems
 from gateway.errors import Conflict, Invalid, NotFound, PodiumError, TooMany
-from gateway.forms import (
+from gateway.hub.auth import redirect
+from gateway.launchers.base import Runtime
+from gateway.web import api
+from gateway.web.forms import (
     LABELS,
     access_choices,
     access_text,
@@ -30,9 +33,7 @@ from gateway.forms import (
     to_document,
     to_values,
 )
-from gateway.launchers.base import Runtime
-from gateway.render import page
-from gateway.validation import problems
+from gateway.web.render import page
 from runners.names import owner_segment
 
 VIEW_DAYS = 7

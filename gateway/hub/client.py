@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from gateway.access import User
+from gateway.domain.access import User
 from gateway.errors import Unavailable
 
 PAGINATED = "application/jupyterhub-pagination+json"
