@@ -120,3 +120,14 @@ def test_the_gateway_imports_nothing_of_the_runners_program() -> None:
         if target in RUNNER_PROGRAM
     }
     assert reached == set()
+
+
+def test_the_architecture_map_names_only_what_exists() -> None:
+    """Every path docs/architecture.md names is in the tree (a move updates the map)."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:relay|runners|gateway|docs|tests)/[\w/.]*)`", text))
+    named |= set(re.findall(r"\b((?:relay|runners|gateway)/[\w/]+\.py)\b", text))
+    assert len(named) > 30
+    assert sorted(p for p in named if not (ROOT / p).exists()) == []
