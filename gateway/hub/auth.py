@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 import jwt
 from aiohttp import web
 
+from gateway.cache import Cache
 from gateway.domain.access import User
 from gateway.errors import Forbidden, Unauthenticated, Unavailable
 from gateway.front.forwarding import cookie_values
@@ -101,37 +102,9 @@ def safe_next(value: str | None, prefix: str) -> str:
     return value
 
 
-_fetching: dict[tuple[int, str], asyncio.Future[User | None]] = {}
-
-
-async def _cached(
-    cache: dict[str, tuple[User | None, float]],
-    key: str,
-    seconds: float,
-    fetch: Callable[[], Awaitable[User | None]],
-) -> User | None:
-    """A hub answer, fetched at most every ``seconds``; the last one while the hub is down."""
-    cached = cache.get(key)
-    if cached and time.monotonic() - cached[1] < seconds:
-        return cached[0]
-    # One hub call per key at a time: the requests in flight when an entry expires share it.
-    flight = (id(cache), key)
-    pending = _fetching.get(flight)
-    if pending is None:
-        pending = asyncio.ensure_future(fetch())
-        _fetching[flight] = pending
-        pending.add_done_callback(lambda _: _fetching.pop(flight, None))
-    try:
-        user = await asyncio.shield(pending)
-    except Unavailable:
-        if cached and cached[0] is not None:
-            # The hub is restarting: keep serving what it last said, rather than
-            # locking every viewer out of running dashboards.
-            log.warning("hub unavailable; using the last known model of %s", cached[0].name)
-            return cached[0]
-        raise
-    cache[key] = (user, time.monotonic())
-    return user
+def _stale(key: str, user: User | None) -> None:
+    if user is not None:
+        log.warning("hub unavailable; using the last known model of %s", user.name)
 
 
 class Auth:
@@ -159,8 +132,14 @@ class Auth:
         self.session_max_age = session_max_age
         self.refresh_interval = refresh_interval
         self.token_seconds = token_seconds
-        self._users: dict[str, tuple[User | None, float]] = {}
-        self._tokens: dict[str, tuple[User | None, float]] = {}
+        # The hub restarting: keep serving what it last said, rather than locking every
+        # viewer out of running dashboards.
+        self._users: Cache[str, User | None] = Cache(
+            refresh_interval, MAX_SESSIONS_KEPT, stale_on=(Unavailable,), on_stale=_stale
+        )
+        self._tokens: Cache[str, User | None] = Cache(
+            token_seconds, 10_000, stale_on=(Unavailable,), on_stale=_stale
+        )
         self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
         self._logged_out: dict[str, float] = {}  # user (or session key) -> when it ended
         # Sessions follow the hub's: the OAuth token each began with, checked at most every
@@ -267,22 +246,18 @@ class Auth:
     # --- users ---------------------------------------------------------------------
     async def user_named(self, name: str) -> User | None:
         """The hub's current view of ``name``, at most ``refresh_interval`` seconds old."""
-        return await _cached(self._users, name, self.refresh_interval, lambda: self.hub.user(name))
+        return await self._users.get(name, lambda: self.hub.user(name))
 
     async def user_exists(self, name: str) -> bool:
         """Whether ``name`` is still a hub user (asked at most every ``refresh_interval``)."""
         return await self.user_named(name) is not None
 
     async def user_for_token(self, token: str) -> User | None:
-        key = hashlib.sha256(token.encode()).hexdigest()
-        if len(self._tokens) > 10000:
-            self._tokens.clear()  # a crude bound; entries are cheap to re-fetch
-        return await _cached(
-            self._tokens, key, self.token_seconds, lambda: self.hub.user_for_token(token)
-        )
+        key = hashlib.sha256(token.encode()).hexdigest()  # never the token itself
+        return await self._tokens.get(key, lambda: self.hub.user_for_token(token))
 
     def forget(self, name: str) -> None:
-        self._users.pop(name, None)
+        self._users.forget(name)
 
     async def identify(self, request: web.Request) -> Identity:
         return await self.identify_by(
@@ -361,12 +336,8 @@ class Auth:
         """
         token = api_token(authorization)
         if token:
-            found = self._tokens.get(hashlib.sha256(token.encode()).hexdigest())
-            if (
-                found is None
-                or found[0] is None
-                or time.monotonic() - found[1] >= self.token_seconds
-            ):
+            found = self._tokens.fresh(hashlib.sha256(token.encode()).hexdigest())
+            if found is None or found[0] is None:
                 return None
             return Identity(found[0], "token")
         if not session:
@@ -379,8 +350,8 @@ class Auth:
         if self._hub_check_due(claims):
             return None  # identify_by asks the hub
         name = str(claims.get("sub", ""))
-        known = self._users.get(name)
-        if known is None or time.monotonic() - known[1] >= self.refresh_interval:
+        known = self._users.fresh(name)
+        if known is None:
             return None
         user = known[0]
         return Identity(user, "session" if user else "anonymous", str(claims.get("xsrf", "")))
@@ -455,7 +426,7 @@ class Auth:
         user = await self.hub.user_for_token(token, api=False) if token else None
         if user is None:
             raise Forbidden("the hub did not confirm the login; please log in again")
-        self._users[user.name] = (user, time.monotonic())
+        self._users.put(user.name, user)
         response = redirect(safe_next(str(claims.get("next")), self.prefix))
         response.del_cookie(STATE_COOKIE, path=self.prefix)
         self.set_session(response, request, user, hub_token=token)
