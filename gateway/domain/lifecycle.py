@@ -50,6 +50,9 @@ def backoff(failures: int) -> float:
     return float(min(300.0, 5.0 * 2 ** max(0, failures - 1)))
 
 
+PREPARING = 60.0  # seconds for a runner to start and prepare its source (a git clone)
+
+
 class Lifecycle:
     def __init__(
         self,
@@ -57,7 +60,7 @@ class Lifecycle:
         launcher: Launcher,
         secret: bytes,
         *,
-        ready_timeout: float = 360,
+        ready_timeout: float | None = None,
         check_interval: float = 5,
         activity_interval: float = 30,
         cache_seconds: float = 2,
@@ -67,7 +70,11 @@ class Lifecycle:
         self.store = store
         self.launcher = launcher
         self.secret = secret
-        self.ready_timeout = ready_timeout
+        # One ready timeout, the launcher's (the framework's own start, which the runner
+        # enforces), plus the runner's start and the source's preparation before it.
+        self.ready_timeout = (
+            ready_timeout if ready_timeout is not None else launcher.ready_timeout + PREPARING
+        )
         self.check_interval = check_interval
         self.activity_interval = activity_interval
         self.reads = ReadCache(store, cache_seconds)
