@@ -24,11 +24,12 @@ import psutil
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
 from runners.listens import Listens, hand_over, take_over
-from runners.netns import Door
+from runners.netns import Door, private_view
 from runners.sandbox import Sandbox
 from runners.sandbox import apply as apply_sandbox
 
 _PR_SET_CHILD_SUBREAPER = 36
+LOG_LIMIT = 64 << 20  # bytes of the framework's output in the runner's log, then it starts over
 _SENSITIVE_ENV = (
     "PODIUM_LAUNCH_SPEC",
     "PODIUM_LAUNCH_SPEC_FILE",
@@ -91,6 +92,7 @@ class Framework:
         self.process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
         self._channel: tuple[socket.socket, socket.socket] | None = None
+        self._uid, self._gid = os.geteuid(), os.getegid()
         self.listens: Listens | None = None
 
     def _in_child(self) -> None:
@@ -98,9 +100,11 @@ class Framework:
         runs in its private network and its sandbox (when it has them) from its first
         instruction."""
         die_with_parent()
+        keep = [*self.sandbox.read, *self.sandbox.write, str(self.cwd)] if self.sandbox else []
         if self.door is not None:
-            keep = [*self.sandbox.read, *self.sandbox.write] if self.sandbox else []
-            self.door.enter([*keep, str(self.cwd)])
+            self.door.enter(keep)
+        elif self.sandbox is not None:
+            private_view(self._uid, self._gid, keep)
         if self.sandbox is not None:
             apply_sandbox(self.sandbox)
             assert self._channel is not None
@@ -146,7 +150,14 @@ class Framework:
         assert self.process is not None and self.process.stdout is not None
         out = sys.stdout.buffer
         partial = b""
+        written = 0
         while chunk := await self.process.stdout.read(65536):
+            written += len(chunk)
+            if written > LOG_LIMIT:  # the app's output is its owner's: no disk filled
+                written = len(chunk)
+                with contextlib.suppress(OSError):  # a pipe (a test's) cannot be truncated
+                    os.ftruncate(out.fileno(), 0)
+                    out.write(b"podium-runner: the log passed its limit: earlier output dropped\n")
             out.write(chunk)
             out.flush()
             *complete, partial = (partial + chunk).split(b"\n")

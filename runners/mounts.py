@@ -5,10 +5,11 @@ Landlock does not restrict connecting to a Unix socket that has a path, and such
 ignore network namespaces: a sandboxed framework running as root (the demo's gateway's
 user) is the owner of root's sockets — the system bus, systemd's and a container
 engine's sockets under ``/run``, the gateway's own under ``/tmp`` (found by the third
-attacker review). So in the framework's mount namespace ``/tmp``, ``/var/tmp``,
-``/run`` and ``/dev/shm`` are empty, private tmpfs; only the paths its sandbox names
-that live under them (its home, its storage, its Python — a test's checkout under /tmp)
-are bound back, each where it was.
+attacker review), and so are sockets in ``/root``, ``/var/lib`` (a container engine's,
+a directory service's), ``/var/spool`` or users' homes (the fourth). So in the
+framework's mount namespace every such place is an empty, private tmpfs; only the paths
+its sandbox names that live under them (its home, its owner's storage, its Python — under
+``/root/.pyenv`` or a test's checkout under /tmp) are bound back, each where it was.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import ctypes
 import os
 from collections.abc import Iterable, Sequence
 
-HIDDEN = ("/tmp", "/var/tmp", "/run", "/dev/shm")  # noqa: S108
+SHARED = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108  (anyone writes there: sticky)
+HIDDEN = (
+    *SHARED, "/run", "/root", "/home", "/var/lib", "/var/spool", "/var/snap", "/var/cache",
+    "/var/log", "/var/mail", "/srv", "/mnt", "/media", "/opt",
+)  # fmt: skip
 _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC = 0x2, 0x4, 0x1000, 0x4000
 
 
@@ -68,7 +73,7 @@ def hide(keep: Sequence[str]) -> None:
     cwd = os.getcwd()
     for root, back in plan(keep).items():
         held = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in back]
-        mode = "mode=755" if root == "/run" else "mode=1777"
+        mode = "mode=1777" if root in SHARED else "mode=755"
         _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, mode)
         for path, fd in held:
             if os.path.isdir(f"/proc/self/fd/{fd}"):

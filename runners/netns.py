@@ -71,6 +71,17 @@ def unshare_network(uid: int, gid: int) -> None:
     loopback_up()
 
 
+def private_view(uid: int, gid: int, keep: Sequence[str]) -> None:
+    """On the host's network: a user and mount namespace alone (single-threaded, before
+    exec), for the same private places (runners.mounts) as in a network of its own."""
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    hide(keep)
+
+
 def available() -> str:
     """Why a private network cannot be made here, or "" when it can: tried once, in a
     throw-away process of its own (single-threaded, as ``unshare`` needs)."""

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from gateway.domain.secrets import GIT, split_credentials
 from gateway.domain.secrets import names as secret_names
 from runners.names import owner_segment
 
 ACCESS_MODES = ("private", "restricted", "authenticated", "public")
-STATUSES = ("stopped", "starting", "ready", "stopping", "failed")
-DESIRED = ("running", "stopped")
+Status = Literal["stopped", "starting", "ready", "stopping", "failed"]
+Desired = Literal["running", "stopped"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+DESIRED: tuple[Desired, ...] = get_args(Desired)
+
+
+def as_status(value: object) -> Status:
+    """A stored status as the type says (anything unknown reads as stopped)."""
+    for status in STATUSES:
+        if value == status:
+            return status
+    return "stopped"
+
+
+def as_desired(value: object) -> Desired:
+    return "running" if value == "running" else "stopped"
 
 
 @dataclass(frozen=True)
@@ -61,8 +75,8 @@ class Dashboard:
     command: tuple[str, ...] = ()  # framework "custom" only: the command template
     idle_timeout: int = 1800
     profile: str = ""  # a resource profile the admin offers ("": the first, the default)
-    desired: str = "stopped"
-    status: str = "stopped"
+    desired: Desired = "stopped"
+    status: Status = "stopped"
     message: str = ""
     created: datetime = field(default_factory=now)
     updated: datetime = field(default_factory=now)

@@ -17,8 +17,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from gateway.domain.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard, Desired, Status
 from gateway.domain.store import Store
 from gateway.errors import Unavailable
 from gateway.front.activity import Activity
@@ -37,7 +38,7 @@ Key = tuple[str, str]
 
 @dataclass(frozen=True)
 class Progress:
-    status: str
+    status: Status
     message: str
     elapsed: float
 
@@ -85,7 +86,17 @@ class Lifecycle:
         self._suspected: dict[Key, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def _set(self, dashboard: Dashboard, **fields: object) -> None:
+    async def _set(
+        self,
+        dashboard: Dashboard,
+        *,
+        status: Status | None = None,
+        desired: Desired | None = None,
+        message: str | None = None,
+        runtime: dict[str, Any] | None = None,
+    ) -> None:
+        given = {"status": status, "desired": desired, "message": message, "runtime": runtime}
+        fields = {k: v for k, v in given.items() if v is not None}
         await self.store.set_state(dashboard.owner, dashboard.name, **fields)
         self.reads.forget(dashboard.key)
 
@@ -154,12 +165,12 @@ class Lifecycle:
 
     async def _ready(self, dashboard: Dashboard, runtime: Runtime, observed: Observed) -> None:
         """Ready: with the address the launcher learnt meanwhile (a pod's IP), if it did."""
-        fields: dict[str, object] = {"status": "ready", "message": ""}
+        moved = None
         if observed.address and observed.address != (runtime.host, runtime.port):
             host, port = observed.address
             record = await self.store.runtime(*dashboard.key)
-            fields["runtime"] = {**record, **replace(runtime, host=host, port=port).as_json()}
-        await self._set(dashboard, **fields)
+            moved = {**record, **replace(runtime, host=host, port=port).as_json()}
+        await self._set(dashboard, status="ready", message="", runtime=moved)
         log.info("%s/%s is ready", *dashboard.key)
 
     async def _start_and_record(
@@ -202,7 +213,9 @@ class Lifecycle:
         retry_at = runtime_doc.get("retry_at")
         return not isinstance(retry_at, (int, float)) or time.time() >= retry_at
 
-    async def stop(self, dashboard: Dashboard, *, desired: str = "stopped", why: str = "") -> None:
+    async def stop(
+        self, dashboard: Dashboard, *, desired: Desired = "stopped", why: str = ""
+    ) -> None:
         task = self._starts.pop(dashboard.key, None)
         if task is not None and not task.done():
             task.cancel()

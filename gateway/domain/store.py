@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gateway.domain.dashboards import Access, Dashboard, Source
+from gateway.domain.dashboards import Access, Dashboard, Source, Status, as_desired, as_status
 from gateway.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger("podium.store")
@@ -126,8 +126,8 @@ def to_dashboard(row: sa.Row[Any]) -> Dashboard:
         command=tuple(m["command"] or ()),
         idle_timeout=m["idle_timeout"],
         profile=m["profile"],
-        desired=m["desired"],
-        status=m["status"],
+        desired=as_desired(m["desired"]),
+        status=as_status(m["status"]),
         message=m["message"],
         created=created,
         updated=updated,
@@ -258,7 +258,7 @@ class Store:
         return to_dashboard(row)
 
     @translated
-    async def with_runtimes(self, status: str) -> list[tuple[Dashboard, dict[str, Any]]]:
+    async def with_runtimes(self, status: Status) -> list[tuple[Dashboard, dict[str, Any]]]:
         """Every dashboard in ``status`` with its runtime record, in one query."""
         query = sa.select(dashboards).where(dashboards.c.status == status)
         async with self.engine.connect() as conn:

@@ -50,15 +50,15 @@ def check(sandbox: bool, network: str, log: Log) -> str:
             "c.LocalLauncher.sandbox = False only if every creator may read the "
             "gateway's secrets, or use the Kubernetes launcher"
         )
+    why = available()  # a sandbox's private places (and network) need user namespaces
+    if why:
+        return (
+            f"c.LocalLauncher.sandbox: {why}. Allow unprivileged user namespaces "
+            "(kernel.unprivileged_userns_clone, or AppArmor's "
+            "kernel.apparmor_restrict_unprivileged_userns = 0), or set "
+            "c.LocalLauncher.sandbox = False (every creator gets the gateway's rights)"
+        )
     if network != "host":
-        why = available()
-        if why:
-            return (
-                f"c.LocalLauncher.network = {network!r}: {why}. Allow unprivileged user "
-                "namespaces (kernel.unprivileged_userns_clone, or AppArmor's "
-                "kernel.apparmor_restrict_unprivileged_userns = 0), or set "
-                "c.LocalLauncher.network = 'host' (warned at every start)"
-            )
         if network == "private" and not os.path.exists("/dev/net/tun"):
             return (
                 "c.LocalLauncher.network = 'private' needs /dev/net/tun (pasta makes the "

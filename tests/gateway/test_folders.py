@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.launchers.folders import make_folder, open_log, read_tail, write_spec
+from gateway.launchers.folders import LINE_CHARS, make_folder, open_log, read_tail, write_spec
 from gateway.launchers.local import LocalLauncher
 from tests.gateway.test_local_launcher import dashboard
 
@@ -83,3 +83,16 @@ def test_a_plain_log_is_appended_and_read(tmp_path: Path) -> None:
             f.write(line)
     assert read_tail(folder, 1) == ["two"]
     assert (folder / "runner.log").stat().st_uid == NOBODY[0]
+
+
+def test_a_huge_log_costs_the_gateway_a_bounded_read(tmp_path: Path) -> None:
+    folder, _ = planted(tmp_path)
+    with (folder / "runner.log").open("wb") as f:
+        f.write(b"first\n")
+        f.truncate(10 << 30)  # 10 GB, sparse: no disk, one line with no end
+        f.seek(0, os.SEEK_END)
+        f.write(b"\nsecond\nthird\n")
+    assert read_tail(folder, 50) == ["second", "third"]  # from the last MiB, whole lines
+    assert read_tail(folder, 0) == []
+    (folder / "runner.log").write_text("x" * 100_000 + "\nend\n")
+    assert read_tail(folder, 50) == ["x" * LINE_CHARS, "end"]  # a long line, cut

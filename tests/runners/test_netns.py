@@ -28,6 +28,7 @@ pytestmark = [
     pytest.mark.skipif(abi() < 1 or bool(available()), reason="no Landlock or namespaces"),
 ]
 
+VAR = "/var/lib" if os.access("/var/lib", os.W_OK) else tempfile.gettempdir()
 REGISTRY = "http://deb.debian.org/debian/dists/bookworm/Release"  # reachable from here
 
 INSIDE = r"""
@@ -53,6 +54,7 @@ def unix(path):
         s.connect(path)
         return "connected"
 attempt("host's socket in /tmp", lambda: unix(sys.argv[6]))
+attempt("host's socket in /var/lib", lambda: unix(sys.argv[7]))
 if registry:
     attempt("egress", fetch)
 class Answer(http.server.BaseHTTPRequestHandler):
@@ -88,12 +90,15 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
         shm.write_text("the host's")
         run = Path(f"/run/podium-test-{os.getpid()}-{port}")
         run.write_text("the host's")
-        sockets = Path(tempfile.mkdtemp(prefix="podium-test-"))  # a root-only socket's place
-        sockets.chmod(0o700)
-        host_socket = socket.socket(socket.AF_UNIX)
-        host_socket.bind(str(sockets / "private.sock"))
-        host_socket.listen()
-        places = [str(shm), str(run), str(sockets / "private.sock")]
+        # Root-only sockets' places (a framework run by a root gateway is their owner)
+        folders = [Path(tempfile.mkdtemp(prefix="podium-test-", dir=d)) for d in ("/tmp", VAR)]
+        host_sockets = []
+        for folder in folders:
+            folder.chmod(0o700)
+            host_sockets.append(socket.socket(socket.AF_UNIX))
+            host_sockets[-1].bind(str(folder / "private.sock"))
+            host_sockets[-1].listen()
+        places = [str(shm), str(run), *(str(f / "private.sock") for f in folders)]
         framework = Framework(
             [*argv, registry, *places], dict(os.environ), tmp_path, 20, sandbox, door
         )
@@ -118,8 +123,9 @@ async def _inside(tmp_path: Path, network: str, registry: str = "") -> dict[str,
             await door.close()
             shm.unlink()
             run.unlink()
-            host_socket.close()
-            shutil.rmtree(sockets)
+            for held, folder in zip(host_sockets, folders, strict=True):
+                held.close()
+                shutil.rmtree(folder)
         assert framework.returncode is not None
     return found
 
@@ -128,7 +134,8 @@ async def test_a_private_network_lets_only_the_runner_in(tmp_path: Path) -> None
     found = await _inside(tmp_path, "isolated")
     assert found == {"host loopback": "ConnectionRefusedError", "from the host": "refused",
                      "host's /dev/shm": "not there", "host's /run": "not there",
-                     "host's socket in /tmp": "FileNotFoundError", "probe": "200"}  # fmt: skip
+                     "host's socket in /tmp": "FileNotFoundError",
+                     "host's socket in /var/lib": "FileNotFoundError", "probe": "200"}  # fmt: skip
 
 
 @pytest.mark.skipif(egress_helper() is None, reason="pasta (passt) is not installed")
