@@ -7,9 +7,8 @@ restricted, for good and for everything it starts, to:
 - reading the system (``/usr``, the Python it runs, a short list of ``/etc``), and
   what the launcher names as the dashboard's (the owner's storage, read-only);
 - writing only its own places: a private home (``HOME``, ``TMPDIR``) and a git
-  checkout, the usual character devices, and ``/dev/shm`` (POSIX semaphores; the host's,
-  shared with its processes, unless the framework has a network of its own: runners.netns
-  then mounts it a private one);
+  checkout, the usual character devices, and ``/dev/shm`` (POSIX semaphores; a private
+  one: runners.mounts empties the host's shared places in the framework's own view);
 - no TCP connection to the frameworks' ports (``ports``, a range the launcher keeps
   for them; Landlock ABI 4): another dashboard's framework answers whoever reaches
   it, without the guard's access check;
