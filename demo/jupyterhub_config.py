@@ -30,12 +30,9 @@ c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = hub_port
 c.JupyterHub.db_url = f"sqlite:///{here}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(here / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.command = [str(repo / "node_modules" / ".bin" / "configurable-http-proxy")]
 # warn: the proxy logs every API call at info, and Podium checks its route every 2 s
-c.ConfigurableHTTPProxy.command = [
-    str(repo / "node_modules" / ".bin" / "configurable-http-proxy"),
-    "--log-level",
-    "warn",
-]
+c.ConfigurableHTTPProxy.log_level = "warn"
 c.ConfigurableHTTPProxy.pid_file = str(here / "proxy.pid")
 c.ConfigurableHTTPProxy.api_url = proxy_api
 c.ConfigurableHTTPProxy.auth_token = proxy_token
