@@ -232,12 +232,23 @@ class Door:
             with contextlib.suppress(OSError):
                 os.close(fd)
         for process in (self.egress, self.process):
-            if process is not None and process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(process.wait(), 2)
-                if process.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.kill()
-                    await process.wait()
+            if process is not None:
+                await _end(process)
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    """Stop a helper; never wait without end: the runner, a subreaper, may have reaped it
+    already (stopping the framework's whole tree), and then its event loop never hears of
+    its exit (found in the demo: runners that did not stop)."""
+    if process.returncode is not None:
+        return
+    try:
+        os.kill(process.pid, 0)
+    except ProcessLookupError:
+        return  # gone and reaped
+    for signal_it in (process.terminate, process.kill):
+        with contextlib.suppress(ProcessLookupError):
+            signal_it()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), 2)
+            return

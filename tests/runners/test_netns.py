@@ -150,3 +150,24 @@ async def test_private_reaches_out_as_the_host_does_and_isolated_does_not(tmp_pa
 
 def test_the_door_reads_the_default_route() -> None:
     assert has_route()  # this host's own namespace (it reached the registries to install)
+
+
+@pytest.mark.functional
+@pytest.mark.skipif(egress_helper() is None, reason="pasta (passt) is not installed")
+async def test_a_runner_in_a_private_network_stops_at_once(tmp_path: Path) -> None:
+    """Stopping the framework's tree reaps the door and pasta too; the runner must not then
+    wait for their exit forever (found in the demo: its runners outlived it)."""
+    import time
+
+    from tests.runners.harness import APPS, app_spec, start_runner
+
+    rules = {"read": [str(APPS / "custom")], "home": str(tmp_path / "home"),
+             "network": "private"}  # fmt: skip
+    command = ["{python}", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
+    spec = app_spec("custom", "", custom={"command": command}, sandbox=rules)
+    runner = await start_runner(spec, tmp_path / "runner")
+    await runner.wait_ready()
+    began = time.monotonic()
+    assert await runner.stop(timeout=15) == 0, runner.output()[-2000:]
+    assert time.monotonic() - began < 8
+    assert "in a network of its own: private" in runner.output()
