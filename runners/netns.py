@@ -33,6 +33,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
+
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
 from runners.mounts import hide
@@ -243,8 +245,9 @@ async def _end(process: asyncio.subprocess.Process) -> None:
     if process.returncode is not None:
         return
     try:
-        os.kill(process.pid, 0)
-    except ProcessLookupError:
+        if psutil.Process(process.pid).ppid() != os.getpid():
+            return  # reaped, and its number taken by another process since
+    except psutil.NoSuchProcess:
         return  # gone and reaped
     for signal_it in (process.terminate, process.kill):
         with contextlib.suppress(ProcessLookupError):
