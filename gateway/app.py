@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 import os
-import secrets
 import signal
 import sys
 import tempfile
@@ -23,162 +22,35 @@ from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
 from gateway.domain.store import Store
 from gateway.domain.upgrades import move_git_credentials
-from gateway.errors import Misconfigured, PodiumError, TooMany, Unauthenticated
+from gateway.errors import Misconfigured
 from gateway.front.door import FrontDoor
 from gateway.front.handoff import CODE_PATH, Handoff
 from gateway.hub.auth import Auth, redirect
 from gateway.hub.client import Hub
 from gateway.hub.route import RouteKeeper
+from gateway.hub.signin import (
+    follow_logouts,
+    login,
+    logout,
+    logout_page,
+    oauth_callback,
+    service_oauth_callback,
+)
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
 from gateway.supervisor import gateway_command, supervise
 from gateway.web import api, views, wakeup
 from gateway.web.dashboard_hosts import dashboard_hosts, signin_code
-from gateway.web.pages import refusal_page
-from gateway.web.render import STATIC, Site, page
+from gateway.web.middleware import errors, identity
+from gateway.web.render import STATIC, Site
 from runners import __version__
 
 log = logging.getLogger("podium")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def wants_html(request: web.Request) -> bool:
-    return "text/html" in request.headers.get("Accept", "")
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map the error tree (and aiohttp's own HTTP errors) to answers a person can act on:
-    JSON for the API, a page for browsers, a line of text for other clients."""
-    app = request.app
-    api_call = request.path.startswith(app[keys.CONFIG].prefix + "_/api/")
-    try:
-        return await handler(request)
-    except Unauthenticated as e:
-        if api_call or request.method != "GET":
-            return _error(request, e.status, e.message, api_call)
-        try:
-            return await app[keys.AUTH].login_redirect(request, request.path_qs)
-        except PodiumError as down:
-            return _error(request, down.status, down.message, api_call, down.as_json())
-    except TooMany as e:
-        response = _error(request, e.status, e.message, api_call, e.as_json())
-        response.headers["Retry-After"] = str(e.retry_after)
-        return response
-    except PodiumError as e:
-        return _error(request, e.status, e.message, api_call, e.as_json())
-    except web.HTTPException as e:
-        if e.status < 400:
-            raise
-        return _error(request, e.status, _REASONS.get(e.status, e.reason), api_call)
-    except ConnectionResetError:
-        raise  # the client went away: nobody to answer
-    except Exception:
-        # A bug, or a library error not translated where it entered: the log gets the
-        # traceback, the person a reference to it (never the traceback itself).
-        reference = secrets.token_hex(4)
-        shown = request.path[:200]  # what was sent, bounded: a log line, not a copy of it
-        log.exception("%s %s failed (reference %s)", request.method, shown, reference)
-        message = f"Podium hit an unexpected error (reference {reference} in the gateway's log)"
-        return _error(request, 500, message, api_call)
-
-
-_REASONS = {404: "There is no such page.", 405: "This page does not take that method."}
-
-
-def _error(
-    request: web.Request,
-    status: int,
-    message: str,
-    api_call: bool,
-    body: dict[str, object] | None = None,
-) -> web.Response:
-    if api_call:
-        return web.json_response(body or {"status": status, "message": message}, status=status)
-    if wants_html(request):
-        identity = request.get(api.IDENTITY)
-        user = identity.user if identity else None
-        return refusal_page(
-            request.app[keys.SITE], status, message[:1].upper() + message[1:], user=user
-        )
-    return web.Response(status=status, text=f"{status}: {message}\n")
-
-
-@web.middleware
-async def identity(request: web.Request, handler: Handler) -> web.StreamResponse:
-    auth = request.app[keys.AUTH]
-    who = await auth.identify(request)
-    request[api.IDENTITY] = who
-    if request.path.startswith(request.app[keys.CONFIG].prefix + "_/"):
-        # The gateway's own writes; a dashboard's requests are the app's to protect.
-        await auth.check_xsrf(request, who)
-    response = await handler(request)
-    if (
-        who.via == "session"
-        and who.user is not None
-        and request.method == "GET"
-        and not response.prepared
-        and "Set-Cookie" not in response.headers
-    ):
-        session = auth.due_renewal(request)
-        if session is not None:  # sliding: in use, so it lasts
-            auth.set_session(response, request, who.user, renewing=session)
-    return response
-
-
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "version": __version__})
-
-
-async def login(request: web.Request) -> web.Response:
-    config = request.app[keys.CONFIG]
-    return await request.app[keys.AUTH].login_redirect(
-        request, request.query.get("next", config.prefix)
-    )
-
-
-async def oauth_callback(request: web.Request) -> web.Response:
-    return await request.app[keys.AUTH].callback(request)
-
-
-async def service_oauth_callback(request: web.Request) -> web.Response:
-    """The hub's default redirect for a service, ``/services/<name>/oauth_callback``: on to
-    the gateway's own callback, where the browser sends the login's state cookie."""
-    callback = request.app[keys.CONFIG].prefix + "_/oauth_callback"
-    return redirect(f"{callback}?{request.query_string}" if request.query_string else callback)
-
-
-async def logout_page(request: web.Request) -> web.Response:
-    """Asks first: a logout is a POST with the XSRF value, which another site cannot send."""
-    identity = request[api.IDENTITY]
-    if identity.user is None:
-        return redirect(request.app[keys.CONFIG].hub_url)
-    site = request.app[keys.SITE]
-    return page("logout.html", site, user=identity.user, xsrf=identity.xsrf, title="Log out")
-
-
-async def logout(request: web.Request) -> web.Response:
-    """Ends every session of this user (and their dashboards' cookies), on every replica."""
-    response = redirect(request.app[keys.CONFIG].hub_url, status=303)
-    identity = request[api.IDENTITY]
-    if identity.user is not None and identity.via == "session":
-        when = request.app[keys.AUTH].log_out(identity.user.name)
-        await request.app[keys.STORE].record_logout(identity.user.name, when)
-    request.app[keys.AUTH].clear_session(response)
-    return response
-
-
-async def follow_logouts(auth: Auth, store: Store, every: float = 2.0) -> None:
-    """Logouts recorded by any replica end those sessions here too, within ``every`` s."""
-    since = 0.0
-    while True:
-        try:
-            for user, at in (await store.logouts_since(since)).items():
-                auth.log_out(user, at)
-                since = max(since, at)
-        except PodiumError as e:  # the store is down: sessions go on; try again
-            log.warning("cannot read logouts: %s", e.message)
-        await asyncio.sleep(every)
 
 
 async def to_prefix(request: web.Request) -> web.Response:

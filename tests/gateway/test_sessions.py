@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 from yarl import URL
 
-from gateway.app import follow_logouts
 from gateway.domain.store import Store
 from gateway.hub.auth import Auth
+from gateway.hub.signin import follow_logouts
 from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
 
 
