@@ -25,8 +25,9 @@ from gateway.domain.upgrades import move_git_credentials
 from gateway.errors import Misconfigured
 from gateway.front.door import FrontDoor
 from gateway.front.handoff import CODE_PATH, Handoff
-from gateway.hub.auth import Auth, redirect
+from gateway.hub.auth import Auth
 from gateway.hub.client import Hub
+from gateway.hub.requests import redirect
 from gateway.hub.route import RouteKeeper
 from gateway.hub.signin import (
     follow_logouts,

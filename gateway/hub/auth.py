@@ -39,9 +39,10 @@ from aiohttp import web
 from gateway.cache import Cache
 from gateway.domain.access import User
 from gateway.errors import Forbidden, Unauthenticated, Unavailable
-from gateway.front.forwarding import cookie_values
 from gateway.front.handoff import DASHBOARD
 from gateway.hub.client import Hub
+from gateway.hub.requests import api_token, redirect, safe_next, sole_cookie
+from gateway.hub.sessions import HubSessions
 
 log = logging.getLogger("podium.auth")
 SESSION_COOKIE = "podium-session"
@@ -68,38 +69,6 @@ def session_key(sid: str) -> str:
     """Where one session's end is kept among users' logouts (a leading space: no hub
     username has one)."""
     return f" session {sid}"
-
-
-def cookies_sent(request: web.Request, name: str) -> list[str]:
-    """Every value of cookie ``name`` the request carries (aiohttp's ``request.cookies``
-    keeps one of several, silently)."""
-    header = "; ".join(request.headers.getall("Cookie", [])).encode("latin-1", "replace")
-    return [v.decode("latin-1") for v in cookie_values(header, name.encode())]
-
-
-def sole_cookie(request: web.Request, name: str) -> str | None:
-    """The value of cookie ``name``; None when absent or sent twice (one planted)."""
-    values = cookies_sent(request, name)
-    return values[0] if len(values) == 1 else None
-
-
-def redirect(location: str, status: int = 302) -> web.Response:
-    return web.Response(status=status, headers={"Location": location})
-
-
-def api_token(authorization: str) -> str:
-    """The token of an ``Authorization: token …`` (or ``Bearer``) header, else ``""``."""
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() in ("token", "bearer") else ""
-
-
-def safe_next(value: str | None, prefix: str) -> str:
-    """Where to go after login: only a path inside the gateway, never another site."""
-    if not value or not value.startswith(prefix) or value.startswith("//") or "\\" in value:
-        return prefix
-    if any(ord(c) < 32 for c in value):
-        return prefix
-    return value
 
 
 def _stale(key: str, user: User | None) -> None:
@@ -142,10 +111,7 @@ class Auth:
         )
         self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
         self._logged_out: dict[str, float] = {}  # user (or session key) -> when it ended
-        # Sessions follow the hub's: the OAuth token each began with, checked at most every
-        # refresh_interval (a hub logout deletes the tokens of that browser's hub session).
-        self._hub_tokens: dict[str, str] = {}  # session id -> its hub token (this process)
-        self._hub_checked: dict[str, float] = {}  # session id -> when its token was good
+        self.hub_sessions = HubSessions(hub, refresh_interval, MAX_SESSIONS_KEPT)
         self.on_hub_logout: Callable[[str, float], Awaitable[None]] | None = None
         self._hub_seen = (False, -1e9)  # (answered, when asked)
         self._hub_asking: asyncio.Future[bool] | None = None
@@ -221,8 +187,7 @@ class Auth:
         hub_token = str(renewing.get("hub", "")) if renewing else hub_token
         if sid and hub_token:
             claims.update(sid=sid, hub=hub_token)
-            self._remember(sid, hub_token)
-            self._hub_checked.setdefault(sid, time.monotonic())
+            self.hub_sessions.remember(sid, hub_token, checked=True)
         value = self._sign(claims, self.session_max_age)
         for name, content, path, httponly in (
             (SESSION_COOKIE, value, self.prefix, True),
@@ -291,40 +256,15 @@ class Auth:
         user = await self.user_named(str(claims.get("sub", "")))
         return Identity(user, "session" if user else "anonymous", str(claims.get("xsrf", "")))
 
-    def _remember(self, sid: str, hub_token: str) -> None:
-        self._hub_tokens[sid] = hub_token
-        while len(self._hub_tokens) > MAX_SESSIONS_KEPT:  # the oldest first
-            oldest = next(iter(self._hub_tokens))
-            del self._hub_tokens[oldest]
-            self._hub_checked.pop(oldest, None)
-
-    def _hub_check_due(self, claims: dict[str, Any]) -> bool:
-        sid = str(claims.get("sid", ""))
-        if "hub" in claims and sid not in self._hub_tokens:
-            self._remember(sid, str(claims["hub"]))
-        if sid not in self._hub_tokens:
-            return False  # a dashboard's cookie, its session not seen here yet: nothing to ask
-        checked = self._hub_checked.get(sid)
-        return checked is None or time.monotonic() - checked >= self.refresh_interval
-
     async def _hub_session_alive(self, claims: dict[str, Any]) -> bool:
-        """Whether the hub session this cookie's session began in still holds (asked at most
-        every ``refresh_interval``); ending it here and on every replica when it does not."""
-        if not self._hub_check_due(claims):
+        """Whether the hub session this cookie's session began in still holds; ending it
+        here and on every replica when it does not."""
+        if not await self.hub_sessions.ended(claims):
             return True
-        sid = str(claims["sid"])
-        self._hub_checked[sid] = time.monotonic()  # one question per interval, not per request
-        try:
-            user = await self.hub.user_for_token(self._hub_tokens[sid], api=False)
-        except Unavailable:
-            return True  # the hub is down: sessions go on (as for users' models)
-        if user is not None:
-            return True
-        at = self.log_out(session_key(sid))
-        self._hub_tokens.pop(sid, None)
+        at = self.log_out(session_key(str(claims["sid"])))
         log.info("%s logged out of the hub: their Podium session ends", claims.get("sub"))
         if self.on_hub_logout is not None:
-            await self.on_hub_logout(session_key(sid), at)
+            await self.on_hub_logout(session_key(str(claims["sid"])), at)
         return False
 
     def known(
@@ -347,7 +287,7 @@ class Auth:
         claims = self._cookie_claims(session, dashboard)
         if claims is None:
             return Identity(None, "anonymous")
-        if self._hub_check_due(claims):
+        if self.hub_sessions.due(claims):
             return None  # identify_by asks the hub
         name = str(claims.get("sub", ""))
         known = self._users.fresh(name)

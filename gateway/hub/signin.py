@@ -11,7 +11,8 @@ from aiohttp import web
 from gateway import keys
 from gateway.domain.store import Store
 from gateway.errors import PodiumError
-from gateway.hub.auth import Auth, redirect
+from gateway.hub.auth import Auth
+from gateway.hub.requests import redirect
 from gateway.web import api
 from gateway.web.render import page
 

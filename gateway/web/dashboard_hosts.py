@@ -42,7 +42,8 @@ from gateway.front.handoff import (
     nonces_with,
     state_of,
 )
-from gateway.hub.auth import SESSION_COOKIE, cookies_sent, redirect
+from gateway.hub.auth import SESSION_COOKIE
+from gateway.hub.requests import cookies_sent, redirect
 from gateway.web.api import IDENTITY
 from runners.names import UnusableName, owner_from_segment, owner_segment
 

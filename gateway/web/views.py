@@ -21,7 +21,7 @@ from gateway.domain.access import User, can_create, can_manage, can_view
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.validation import problems
 from gateway.errors import Conflict, Invalid, NotFound, PodiumError, TooMany
-from gateway.hub.auth import redirect
+from gateway.hub.requests import redirect
 from gateway.launchers.base import Runtime
 from gateway.web import api
 from gateway.web.forms import (
