@@ -1,10 +1,10 @@
 """The local launcher (the default): one ``podium-runner`` process per running dashboard.
 
-Each runner gets its own folder under ``state_dir`` (its spec, its log, a git
-checkout), a free loopback port, and its own session, so it outlives a
-gateway restart and is found again by pid (checked against its start time, so
-a recycled pid is never mistaken for it). The runner's environment is built
-from scratch: nothing of the gateway's (its hub token above all) reaches it.
+Each runner gets its own folder under ``state_dir`` (its spec, its log, a git checkout),
+a free loopback port, and its own session, so it outlives a gateway restart and is found
+again by pid (checked against its start time: a recycled pid is never mistaken for it).
+Its environment is built from scratch: nothing of the gateway's (its hub token above all)
+reaches it. What confines its code: confinement.py (and the runner's own sandbox).
 """
 
 from __future__ import annotations
@@ -153,8 +153,7 @@ class LocalLauncher(Launcher):
         return spec
 
     def _environ(self, home: Path) -> dict[str, str]:
-        """A runner's environment, from scratch: nothing of the gateway's reaches it (but
-        which ports sandboxed frameworks take and their network: a warm runner prepares them)."""
+        """From scratch (but the frameworks' ports and network: a warm runner prepares them)."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
