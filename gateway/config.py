@@ -24,8 +24,9 @@ from gateway.front.origins import OriginError, Origins
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from runners import __version__
+from runners.recipes import BUILT_IN
 
-DEFAULT_FRAMEWORKS = ["voila", "streamlit", "panel", "bokeh", "dash", "gradio", "shiny"]
+DEFAULT_FRAMEWORKS = list(BUILT_IN)  # every recipe but custom (runners/recipes.py)
 
 
 class Podium(Application):

@@ -58,6 +58,7 @@ class Recipe:
     rewrites: Mapping[str, str] = field(default_factory=dict)
     # Added in a sandbox, where the framework may listen on its one port only.
     sandboxed_args: tuple[str, ...] = ()
+    label: str = ""  # as people read it (the pages)
 
 
 _BOKEH_FLAGS = (
@@ -78,6 +79,7 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         Recipe(
             name="voila",
+            label="Voilà",
             command=(
                 "{python}",
                 "-m",
@@ -99,6 +101,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="streamlit",
+            label="Streamlit",
             command=(
                 "{python}",
                 "-m",
@@ -117,6 +120,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="panel",
+            label="Panel",
             command=("{python}", "-m", "panel", "serve", "{entry}", *_BOKEH_FLAGS, "--liveness"),
             ready_path="liveness",
             # Panel links ./favicon.ico but serves it at /favicon.ico whatever the prefix.
@@ -126,6 +130,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="bokeh",
+            label="Bokeh",
             command=("{python}", "-m", "bokeh", "serve", "{entry}", *_BOKEH_FLAGS),
             # Bokeh has no liveness endpoint; its app page runs the app, a real probe.
             ready_path="{entry_stem}",
@@ -134,12 +139,14 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="dash",
+            label="Dash",
             command=("{python}", "-m", "runners.shims.dash_app", "{entry}"),
             ready_path="_dash-layout",
             env={"DASH_URL_BASE_PATHNAME": "{prefix}"},  # the shim splits it for Flask
         ),
         Recipe(
             name="gradio",
+            label="Gradio",
             command=("{python}", "-m", "runners.shims.gradio_app", "{entry}"),
             ready_path="config",
             strip_prefix=True,
@@ -147,6 +154,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="shiny",
+            label="Shiny",
             command=(
                 "{python}",
                 "-m",
@@ -163,9 +171,12 @@ RECIPES: dict[str, Recipe] = {
             websocket_paths=("websocket/",),
             strip_prefix=True,
         ),
-        Recipe(name="custom", command=(), ready_path="", entry_suffixes=()),
+        Recipe(name="custom", command=(), ready_path="", entry_suffixes=(), label="Custom command"),
     )
 }
+# The one list of frameworks (the gateway's choices, labels and file picker derive from it).
+BUILT_IN = tuple(name for name in RECIPES if name != "custom")
+RUNNABLE_SUFFIXES = tuple(sorted({s for r in RECIPES.values() for s in r.entry_suffixes}))
 
 # Environment every framework gets, so that its logs reach the launcher as they happen.
 BASE_ENV = {"PYTHONUNBUFFERED": "1"}

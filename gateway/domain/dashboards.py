@@ -26,7 +26,10 @@ def as_status(value: object) -> Status:
 
 
 def as_desired(value: object) -> Desired:
-    return "running" if value == "running" else "stopped"
+    for desired in DESIRED:
+        if value == desired:
+            return desired
+    return "stopped"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from gateway.domain.secrets import names as secret_names
 from gateway.errors import Invalid
 from runners.errors import SpecError
 from runners.git import check_git_url, check_literal_host, check_ref, url_host
+from runners.recipes import BUILT_IN
 from runners.spec import relative_path
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -45,15 +46,7 @@ MAX_ACCESS_LIST = 500
 class Policy:
     """What the admin allows; built from the gateway's configuration."""
 
-    frameworks: tuple[str, ...] = (
-        "voila",
-        "streamlit",
-        "panel",
-        "bokeh",
-        "dash",
-        "gradio",
-        "shiny",
-    )
+    frameworks: tuple[str, ...] = BUILT_IN
     public_enabled: bool = False
     idle_default: int = 1800
     idle_min: int = 300

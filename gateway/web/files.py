@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.errors import NotFound
+from runners.recipes import RUNNABLE_SUFFIXES
 
-RUNNABLE = (".ipynb", ".py", ".r", ".rmd")
+RUNNABLE = RUNNABLE_SUFFIXES  # what some recipe runs
 MAX_ENTRIES = 1000
 
 

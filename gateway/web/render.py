@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.domain.access import User
+from runners.recipes import RECIPES
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -31,16 +32,7 @@ STATUS_LABELS = {
     "stopped": "Stopped",
     "failed": "Failed",
 }
-FRAMEWORK_LABELS = {
-    "voila": "Voilà",
-    "streamlit": "Streamlit",
-    "panel": "Panel",
-    "bokeh": "Bokeh",
-    "dash": "Dash",
-    "gradio": "Gradio",
-    "shiny": "Shiny",
-    "custom": "Custom command",
-}
+FRAMEWORK_LABELS = {name: recipe.label for name, recipe in RECIPES.items()}
 
 
 def _assets_version() -> str:
