@@ -157,6 +157,7 @@ class Framework:
                 written = len(chunk)
                 with contextlib.suppress(OSError):  # a pipe (a test's) cannot be truncated
                     os.ftruncate(out.fileno(), 0)
+                    os.lseek(out.fileno(), 0, os.SEEK_SET)  # for a log not opened to append
                     out.write(b"podium-runner: the log passed its limit: earlier output dropped\n")
             out.write(chunk)
             out.flush()

@@ -91,7 +91,11 @@ def available() -> str:
         "import os; from runners.netns import unshare_network as u; u(os.geteuid(), os.getegid())"
     )
     try:
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return "trying a new user and network namespace took over 30 s"
     except subprocess.CalledProcessError as e:
         lines = e.stderr.strip().splitlines()
         return f"this kernel refuses a new user and network namespace ({lines[-1] if lines else e})"
@@ -180,7 +184,11 @@ class Door:
             stdout=asyncio.subprocess.DEVNULL,
             preexec_fn=_egress_child,
         )
-        if await self._ask(b"w") != b"up":
+        try:  # the door looks for a route for 5 s; a door that hangs is no better
+            configured = await asyncio.wait_for(self._ask(b"w"), 10) == b"up"
+        except (TimeoutError, OSError):
+            configured = False
+        if not configured:
             await self.close()
             raise FrameworkStartError("pasta did not configure the framework's network in 5 s")
 

@@ -131,3 +131,16 @@ def test_the_architecture_map_names_only_what_exists() -> None:
     named |= set(re.findall(r"\b((?:relay|runners|gateway)/[\w/]+\.py)\b", text))
     assert len(named) > 30
     assert sorted(p for p in named if not (ROOT / p).exists()) == []
+
+
+def test_the_domain_imports_nothing_of_http() -> None:
+    """Dashboards and their life know nothing of the front door, the pages or the hub."""
+    http = ("gateway.front", "gateway.web", "gateway.hub")
+    reached = {
+        (name, target)
+        for name, targets in graph().items()
+        if name.startswith("gateway.domain")
+        for target in targets
+        if target.startswith(http)
+    }
+    assert reached == set()

@@ -1,3 +1,4 @@
 """Dashboards and their life, apart from HTTP: the dashboard document, access decisions,
-validation, the store, the lifecycle (start, watch, idle stop), quotas, secrets.
+validation, the store and its read cache, the lifecycle (start, watch, idle stop) and
+viewer activity, quotas, secrets.
 """

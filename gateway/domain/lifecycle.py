@@ -15,15 +15,16 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.domain.activity import Activity
 from gateway.domain.dashboards import Dashboard, Desired, Status
+from gateway.domain.progress import Progress, progress
+from gateway.domain.readcache import ReadCache
 from gateway.domain.store import Store
 from gateway.errors import Unavailable
-from gateway.front.activity import Activity
-from gateway.front.readcache import ReadCache
 from gateway.launchers.base import (
     Launcher,
     LauncherError,
@@ -34,13 +35,6 @@ from gateway.launchers.base import (
 
 log = logging.getLogger("podium.lifecycle")
 Key = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Progress:
-    status: Status
-    message: str
-    elapsed: float
 
 
 OWNER_GONE = "its owner no longer has an account on the hub"
@@ -142,6 +136,10 @@ class Lifecycle:
         except LauncherError as e:
             await self._fail(dashboard, None, str(e), failures)
             return
+        await self._until_ready(dashboard, runtime, failures)
+
+    async def _until_ready(self, dashboard: Dashboard, runtime: Runtime, failures: int) -> None:
+        """Follow a start (this gateway's, or one it adopted) to ready, failed, or too long."""
         deadline = time.monotonic() + self.ready_timeout
         within = 0.0
         while time.monotonic() < deadline:
@@ -246,19 +244,9 @@ class Lifecycle:
         await self.stop(dashboard)
         await self.launcher.discard(dashboard)
 
-    async def progress(self, dashboard: Dashboard) -> AsyncIterator[Progress]:
+    def progress(self, dashboard: Dashboard) -> AsyncIterator[Progress]:
         """Status changes until the dashboard is ready, failed or stopped (the progress page)."""
-        began = time.monotonic()
-        last = None
-        while True:
-            current, _ = await self.reads.lookup(*dashboard.key)
-            now = (current.status, current.message)
-            if now != last:
-                last = now
-                yield Progress(current.status, current.message, round(time.monotonic() - began, 1))
-            if current.status in ("ready", "failed", "stopped"):
-                return
-            await self.reads.changed(dashboard.key, 1.0)
+        return progress(self.reads, dashboard)
 
     # --- watching, idle culling, adoption ----------------------------------------------
     async def check(self) -> None:
@@ -378,25 +366,12 @@ class Lifecycle:
 
     async def _await_ready_or_fail(self, dashboard: Dashboard, runtime: Runtime) -> None:
         try:
-            await self._await_ready(dashboard, runtime)
+            await self._until_ready(dashboard, runtime, 0)
         except asyncio.CancelledError:
             raise
         except Exception as e:
             log.exception("following the start of %s/%s", *dashboard.key)
             await self._fail(dashboard, runtime, f"the start failed unexpectedly ({e})", 0)
-
-    async def _await_ready(self, dashboard: Dashboard, runtime: Runtime) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            observed = await self.launcher.inspect(dashboard, runtime)
-            if observed.ready:
-                await self._ready(dashboard, runtime, observed)
-                return
-            if not observed.running:
-                why = observed.message or "the dashboard could not start"
-                await self._fail(dashboard, runtime, why, 0, permanent=observed.permanent)
-                return
-            await asyncio.sleep(1)
 
     async def _loop(self, interval: float, step: str) -> None:
         while True:

@@ -13,7 +13,7 @@ Memory is bounded: buckets that have refilled are forgotten when there are many.
 
 from __future__ import annotations
 
-from gateway.front.tally import Tally
+from gateway.domain.tally import Tally
 
 MAX_TRACKED = 10_000
 

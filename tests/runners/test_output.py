@@ -1,35 +1,55 @@
-"""The framework's output in the runner's log is bounded (an app printing without end must
-not fill the disk; the log is read by the gateway: gateway/launchers/folders.py)."""
+"""The framework's output in the runner's log is bounded: an app that prints without end
+does not fill the disk (and the gateway reads only a log's tail:
+gateway/launchers/folders.py). A real runner, a real app printing past the limit."""
 
 from __future__ import annotations
 
-import io
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from runners import framework
-from runners.framework import Framework
+from runners.framework import LOG_LIMIT
+from tests.runners.harness import make_spec, start_runner
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.functional
+
+LOUD = """
+import argparse, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int)
+port = parser.parse_args().port
+line = "x" * 1023 + "\\n"
+for _ in range(LINES):
+    sys.stdout.write(line)
+print("the last line", flush=True)
+
+class Answer(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+HTTPServer(("127.0.0.1", port), Answer).serve_forever()
+"""
 
 
-async def test_the_log_starts_over_past_its_limit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(framework, "LOG_LIMIT", 100_000)
-    log = tmp_path / "runner.log"
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # as the launcher opens it
-    stdout = io.TextIOWrapper(io.FileIO(fd, "w"))
-    monkeypatch.setattr(sys, "stdout", stdout)
-    code = "import sys\nfor i in range(5000): print('line', i, 'x' * 80)\nprint('last')"
-    app = Framework([sys.executable, "-c", code], dict(os.environ), tmp_path, 20)
-    await app.start()
-    assert await app.wait() == 0
-    stdout.close()
-    text = log.read_text()
-    assert len(text) < 2 * 100_000 + 65536
-    assert "earlier output dropped" in text and text.rstrip().endswith("last")
-    assert app.tail()[-1] == "last"
+async def test_the_log_starts_over_past_its_limit(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    lines = LOG_LIMIT // 1024 + 4096  # 4 MiB past the limit
+    (app / "loud.py").write_text(LOUD.replace("LINES", str(lines)))
+    command = ["{python}", "loud.py", "--port", "{port}"]
+    spec = make_spec(
+        "custom", {"type": "directory", "root": str(app)}, "", custom={"command": command}
+    )
+    runner = await start_runner(spec, tmp_path / "runner")
+    try:
+        await runner.wait_ready()
+    finally:
+        assert await runner.stop() == 0
+    size = runner.log_path.stat().st_size
+    assert size < LOG_LIMIT // 4, size  # what came after the start-over, not 68 MiB
+    text = runner.log_path.read_text()
+    assert "earlier output dropped" in text and "the last line" in text

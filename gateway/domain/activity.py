@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.store import Store
-from gateway.front.tally import Tally
+from gateway.domain.tally import Tally
 from gateway.launchers.base import Runtime
 
 Key = tuple[str, str]

@@ -1,5 +1,5 @@
 """How many of something are open right now, per key: viewer WebSockets per dashboard
-(gateway.front.activity) and per viewer (gateway.front.limits). Keys at zero are forgotten."""
+(gateway.domain.activity) and per viewer (gateway.front.limits). Keys at zero are forgotten."""
 
 from __future__ import annotations
 
