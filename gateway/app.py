@@ -20,6 +20,7 @@ from gateway import keys
 from gateway.config import Podium
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
+from gateway.domain.service import DashboardService
 from gateway.domain.store import Store
 from gateway.domain.upgrades import move_git_credentials
 from gateway.errors import Misconfigured
@@ -139,6 +140,15 @@ def create_app(config: Podium) -> web.Application:
             owner_exists=app[keys.AUTH].user_exists,
         )
         app[keys.LIFECYCLE] = lifecycle
+        app[keys.SERVICE] = DashboardService(
+            app[keys.STORE],
+            lifecycle,
+            launcher,
+            app[keys.QUOTAS],
+            app[keys.POLICY],
+            creator_groups=config.creator_groups,
+            hub_groups=app[keys.HUB].groups,
+        )
         await launcher.open()
         await lifecycle.run()
         yield

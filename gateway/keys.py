@@ -8,6 +8,7 @@ from aiohttp import web
 from gateway.config import Podium
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
+from gateway.domain.service import DashboardService
 from gateway.domain.store import Store
 from gateway.domain.validation import Policy
 from gateway.front.handoff import Handoff
@@ -29,6 +30,7 @@ SITE = web.AppKey("site", Site)
 ORIGINS = web.AppKey("origins", Origins)
 HANDOFF = web.AppKey("handoff", Handoff)
 QUOTAS = web.AppKey("quotas", Quotas)
+SERVICE = web.AppKey("service", DashboardService)
 # With dashboard origins, the Host values the gateway's own pages answer to: the public
 # URL's, its listening address, the proxy's target for it.
 GATEWAY_HOSTS = web.AppKey("gateway_hosts", frozenset[str])

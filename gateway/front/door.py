@@ -107,6 +107,8 @@ class FrontDoor(Policy):
         self._prefix = config.prefix.encode()
         self.auth = app[keys.AUTH]
         self.lifecycle = app[keys.LIFECYCLE]
+        self.reads = self.lifecycle.reads  # what to forward to (cached for seconds)
+        self.activity = self.lifecycle.activity  # views, idle clocks, open WebSockets
         self.secret = config.cookie_secret
         self.public_enabled = app[keys.POLICY].public_enabled
         self.message_limit = config.max_websocket_message
@@ -138,7 +140,7 @@ class FrontDoor(Policy):
         authorization, session = self._credentials_of(request, cookie)
         dashboard_id = f"{key[0]}/{key[1]}" if cookie != _SESSION else None
         who = self.auth.known(authorization, session, dashboard_id)
-        found = self.lifecycle.reads.cached(*key)
+        found = self.reads.cached(*key)
         if who is None or found is None or self._holds(request, who, found[0]):
             future = self._decide_later(request, peer, key, cookie, dashboard_id)
             return asyncio.ensure_future(future)
@@ -150,11 +152,11 @@ class FrontDoor(Policy):
         try:
             authorization, session = self._credentials_of(request, cookie)
             who = await self.auth.identify_by(authorization, session, dashboard_id)
-            dashboard, runtime = await self.lifecycle.reads.lookup(*key)
+            dashboard, runtime = await self.reads.lookup(*key)
             deadline = time.monotonic() + HOLD_SECONDS
             while self._holds(request, who, dashboard) and time.monotonic() < deadline:
-                await self.lifecycle.reads.changed(key, min(1.0, deadline - time.monotonic()))
-                dashboard, runtime = await self.lifecycle.reads.lookup(*key)
+                await self.reads.changed(key, min(1.0, deadline - time.monotonic()))
+                dashboard, runtime = await self.reads.lookup(*key)
         except PodiumError:
             return self.to_app(request)  # it answers: 401, 404, 503 …
         except Exception:
@@ -189,10 +191,10 @@ class FrontDoor(Policy):
         """A viewer's WebSocket is a viewer with the page open: the dashboard is in use."""
         if isinstance(tag, Tag):
             if opened:
-                self.lifecycle.activity.socket_opened(tag.key)
+                self.activity.socket_opened(tag.key)
                 self.limits.socket_opened(tag.viewer)
             else:
-                self.lifecycle.activity.socket_closed(tag.key)
+                self.activity.socket_closed(tag.key)
                 self.limits.socket_closed(tag.viewer)
 
     def response_head(self, block: bytes, tag: Hashable) -> bytes:
@@ -278,9 +280,9 @@ class FrontDoor(Policy):
                 f"{viewer} has {self.limits.sockets} dashboard connections open already: "
                 "close a few tabs."
             )
-        self.lifecycle.activity.touch(dashboard.key)
+        self.activity.touch(dashboard.key)
         if request.method == b"GET" and self.is_page(request.path):
-            self.lifecycle.activity.viewed(dashboard.key)
+            self.activity.viewed(dashboard.key)
         head = upstream_head(
             request,
             peer=peer,

@@ -8,16 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway import keys
-from gateway.domain.access import User, can_create, can_manage, can_view
+from gateway.domain import service
+from gateway.domain.access import User, can_create, can_manage
 from gateway.domain.dashboards import Dashboard
-from gateway.domain.validation import parse_create, parse_patch, rebuild_needed
-from gateway.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
+from gateway.errors import Invalid, NotFound, TooLarge
 from gateway.hub.auth import Identity
-from gateway.launchers.base import Runtime
 from gateway.web.openapi import document
 from runners.errors import SpecError
-from runners.git import check_resolved_host, url_host
-from runners.names import name_problem
 from runners.spec import relative_path
 
 IDENTITY = web.RequestKey("identity", Identity)
@@ -29,10 +26,7 @@ def current_user(request: web.Request) -> User | None:
 
 
 def signed_in(request: web.Request) -> User:
-    user = current_user(request)
-    if user is None:
-        raise Unauthenticated("log in through the hub, or send 'Authorization: token <hub token>'")
-    return user
+    return service.signed_in(current_user(request))
 
 
 async def read_json(request: web.Request) -> Any:
@@ -62,47 +56,34 @@ def _json(request: web.Request, dashboard: Dashboard, status: int = 200) -> web.
     return web.json_response(face(request, dashboard), status=status)
 
 
-async def visible(request: web.Request, owner: str, name: str) -> Dashboard:
-    """The dashboard, if the caller may see it; otherwise 404 (its existence stays private)."""
-    dashboard = await request.app[keys.STORE].get(owner, name)
-    public = request.app[keys.POLICY].public_enabled
-    if not can_view(current_user(request), dashboard, public_enabled=public):
-        raise NotFound(f"there is no dashboard {owner}/{name}")
-    return dashboard
+async def visible(request: web.Request) -> Dashboard:
+    """The dashboard named in the path, if the caller may see it (404 otherwise)."""
+    match = request.match_info
+    return await request.app[keys.SERVICE].visible(
+        current_user(request), match["owner"], match["name"]
+    )
 
 
 async def managed(request: web.Request) -> Dashboard:
-    user = signed_in(request)
-    dashboard = await visible(request, request.match_info["owner"], request.match_info["name"])
-    if not can_manage(user, dashboard):
-        raise Forbidden(f"only {dashboard.owner} and admins may change this dashboard")
-    return dashboard
-
-
-async def check_groups(request: web.Request, dashboard: Dashboard) -> None:
-    wanted = set(dashboard.access.groups)
-    if not wanted:
-        return
-    unknown = sorted(wanted - await request.app[keys.HUB].groups())
-    if unknown:
-        raise Invalid(f"no such hub group: {', '.join(unknown)}", field="access.groups")
+    """The dashboard named in the path, if the caller may change it."""
+    match = request.match_info
+    return await request.app[keys.SERVICE].managed(
+        current_user(request), match["owner"], match["name"]
+    )
 
 
 async def list_dashboards(request: web.Request) -> web.Response:
-    user = current_user(request)
-    public = request.app[keys.POLICY].public_enabled
     query = request.query
     try:
         offset = max(0, int(query.get("offset", 0)))
         limit = min(MAX_LIMIT, max(1, int(query.get("limit", 100))))
     except ValueError:
         raise Invalid("offset and limit must be whole numbers") from None
-    found = [
-        d
-        for d in await request.app[keys.STORE].list(owner=query.get("owner") or None)
-        if can_view(user, d, public_enabled=public)
-        and (not query.get("framework") or d.framework == query["framework"])
-    ]
+    found = await request.app[keys.SERVICE].listed(
+        current_user(request),
+        owner=query.get("owner") or None,
+        framework=query.get("framework") or None,
+    )
     return web.json_response(
         {
             "items": [face(request, d) for d in found[offset : offset + limit]],
@@ -113,66 +94,10 @@ async def list_dashboards(request: web.Request) -> web.Response:
     )
 
 
-def check_can_create(request: web.Request, user: User) -> None:
-    groups = request.app[keys.CONFIG].creator_groups
-    if not can_create(user, groups):
-        raise Forbidden(f"creating dashboards is limited to members of: {', '.join(groups)}")
-    problem = name_problem(user.name)
-    if problem is not None:  # "." or "..": valid to older hubs, a path that climbs to us
-        raise Forbidden(
-            f"dashboards cannot be published as {user.name!r}: {problem}. "
-            "A hub admin can rename the account."
-        )
-
-
-async def check_git_host(request: web.Request, dashboard: Dashboard) -> None:
-    """A git host must not resolve to an internal address (the runner checks again)."""
-    if dashboard.source.type != "git":
-        return
-    allowed = request.app[keys.POLICY].git_internal
-    try:
-        await check_resolved_host(url_host(dashboard.source.url), allowed, strict=False)
-    except SpecError as e:
-        raise Invalid(e.message, field="source.url") from None
-
-
-async def create(request: web.Request, user: User, doc: Any) -> Dashboard:
-    """Validate and store a new dashboard (the API and the form both come here)."""
-    check_can_create(request, user)
-    dashboard = parse_create(doc, user.name, request.app[keys.POLICY], admin=user.admin)
-    await check_groups(request, dashboard)
-    await check_git_host(request, dashboard)
-    if not user.admin:
-        owned = await request.app[keys.STORE].list(owner=user.name)
-        request.app[keys.QUOTAS].check_create(user.name, owned)
-    return await request.app[keys.STORE].create(dashboard)
-
-
-async def change(request: web.Request, user: User, current: Dashboard, doc: Any) -> Dashboard:
-    """Validate and store an edit; a running dashboard whose code changed is rebuilt."""
-    changed = parse_patch(doc, current, request.app[keys.POLICY], admin=user.admin)
-    if changed.access.groups != current.access.groups:
-        await check_groups(request, changed)
-    if changed.source != current.source:
-        await check_git_host(request, changed)
-    await request.app[keys.STORE].update(changed)
-    lifecycle = request.app[keys.LIFECYCLE]
-    lifecycle.reads.forget(changed.key)
-    if rebuild_needed(current, changed) and current.status in ("starting", "ready"):
-        # What runs changed: rebuild (a git source is fetched again, a clone made again).
-        await lifecycle.restart(changed, rebuild=True)
-    return changed
-
-
-async def remove(request: web.Request, dashboard: Dashboard) -> None:
-    await request.app[keys.LIFECYCLE].delete(dashboard)
-    await request.app[keys.STORE].delete(dashboard.owner, dashboard.name)
-    request.app[keys.LIFECYCLE].reads.forget(dashboard.key)
-
-
 async def create_dashboard(request: web.Request) -> web.Response:
     user = signed_in(request)
-    dashboard = await create(request, user, await read_json(request))
+    doc = await read_json(request)
+    dashboard = await request.app[keys.SERVICE].create(user, doc)
     response = _json(request, dashboard, status=201)
     prefix = request.app[keys.CONFIG].prefix
     response.headers["Location"] = f"{prefix}_/api/dashboards/{dashboard.path}"
@@ -180,49 +105,34 @@ async def create_dashboard(request: web.Request) -> web.Response:
 
 
 async def get_dashboard(request: web.Request) -> web.Response:
-    return _json(
-        request, await visible(request, request.match_info["owner"], request.match_info["name"])
-    )
+    return _json(request, await visible(request))
 
 
 async def patch_dashboard(request: web.Request) -> web.Response:
     current = await managed(request)
-    changed = await change(request, signed_in(request), current, await read_json(request))
+    doc = await read_json(request)
+    changed = await request.app[keys.SERVICE].change(signed_in(request), current, doc)
     return _json(request, changed)
 
 
 async def delete_dashboard(request: web.Request) -> web.Response:
-    await remove(request, await managed(request))
+    await request.app[keys.SERVICE].remove(await managed(request))
     return web.Response(status=204)
-
-
-async def check_start_quota(request: web.Request, dashboard: Dashboard, admin: bool) -> None:
-    """Before a start: the owner's running dashboards and starts per hour (admins exempt)."""
-    if admin:
-        return
-    owned = await request.app[keys.STORE].list(owner=dashboard.owner)
-    request.app[keys.QUOTAS].check_start(dashboard.owner, owned)
 
 
 async def start(request: web.Request) -> web.Response:
     dashboard = await managed(request)
-    if dashboard.status not in ("starting", "ready"):
-        await check_start_quota(request, dashboard, signed_in(request).admin)
-        request.app[keys.LIFECYCLE].start(dashboard)
-    return web.json_response(
-        {"status": "starting" if dashboard.status != "ready" else "ready"}, status=202
-    )
+    status = await request.app[keys.SERVICE].start(dashboard, exempt=signed_in(request).admin)
+    return web.json_response({"status": status}, status=202)
 
 
 async def stop(request: web.Request) -> web.Response:
-    dashboard = await managed(request)
-    await request.app[keys.LIFECYCLE].stop(dashboard)
+    await request.app[keys.SERVICE].stop(await managed(request))
     return web.json_response({"status": "stopped"})
 
 
 async def restart(request: web.Request) -> web.Response:
-    dashboard = await managed(request)
-    await request.app[keys.LIFECYCLE].restart(dashboard)
+    await request.app[keys.SERVICE].restart(await managed(request))
     return web.json_response({"status": "starting"}, status=202)
 
 
@@ -232,16 +142,12 @@ async def logs(request: web.Request) -> web.Response:
         lines = min(5000, max(1, int(request.query.get("lines", 200))))
     except ValueError:
         raise Invalid("lines must be a whole number") from None
-    runtime = Runtime.from_json(
-        await request.app[keys.STORE].runtime(dashboard.owner, dashboard.name)
-    )
-    found = await request.app[keys.LAUNCHER].logs(dashboard, runtime, lines)
-    return web.json_response({"lines": found})
+    return web.json_response({"lines": await request.app[keys.SERVICE].logs(dashboard, lines)})
 
 
 async def events(request: web.Request) -> web.StreamResponse:
     """The start's progress as server-sent events, for anyone who may view the dashboard."""
-    dashboard = await visible(request, request.match_info["owner"], request.match_info["name"])
+    dashboard = await visible(request)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -275,13 +181,12 @@ async def files(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     user = signed_in(request)
-    config = request.app[keys.CONFIG]
     return web.json_response(
         {
             "name": user.name,
             "admin": user.admin,
             "groups": sorted(user.groups),
-            "can_create": can_create(user, config.creator_groups),
+            "can_create": can_create(user, request.app[keys.SERVICE].creator_groups),
         }
     )
 

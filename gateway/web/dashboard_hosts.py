@@ -116,7 +116,7 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
     if origin is not None and origin.lower() != f"{origins.scheme}://{host}".lower():
         return _text(403, "WebSocket from another site")  # the front door forwards no other
     try:
-        dashboard, _ = await request.app[keys.LIFECYCLE].reads.lookup(*key)
+        dashboard, _ = await request.app[keys.SERVICE].reads.lookup(*key)
     except NotFound:
         return _text(404, f"there is no dashboard {key[0]}/{key[1]}")
     identity = await request.app[keys.AUTH].identify_by(
@@ -221,7 +221,7 @@ async def signin_code(request: web.Request) -> web.Response:
     next_path, key = found
     app = request.app
     try:
-        dashboard, _ = await app[keys.LIFECYCLE].reads.lookup(*key)
+        dashboard, _ = await app[keys.SERVICE].reads.lookup(*key)
     except NotFound:
         return redirect(app[keys.CONFIG].public_url + next_path)  # its link says so
     user = request[IDENTITY].user

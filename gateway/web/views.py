@@ -2,8 +2,8 @@
 
 Handlers only: what a page shows is in ``gateway/web/templates``, how form fields
 map to the API's document in ``gateway.web.forms``, and every change goes through
-the same functions as the REST API (``gateway.web.api``), so both accept and refuse
-exactly the same things.
+the same service as the REST API (``gateway.domain.service``), so both accept and
+refuse exactly the same things.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway import keys
-from gateway.domain.access import User, can_create, can_manage, can_view
+from gateway.domain.access import User, can_create, can_manage
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.validation import problems
 from gateway.errors import Conflict, Invalid, NotFound, PodiumError, TooMany
 from gateway.hub.requests import redirect
-from gateway.launchers.base import Runtime
 from gateway.web import api
 from gateway.web.forms import (
     LABELS,
@@ -92,10 +91,7 @@ def sections(user: User, found: list[Dashboard], prefix: str) -> list[dict[str, 
 async def gallery(request: web.Request) -> web.Response:
     user = api.signed_in(request)
     prefix = request.app[keys.CONFIG].prefix
-    public = request.app[keys.POLICY].public_enabled
-    found = [
-        d for d in await request.app[keys.STORE].list() if can_view(user, d, public_enabled=public)
-    ]
+    found = await request.app[keys.SERVICE].listed(user)
     return _render(
         request, "gallery.html", title="Dashboards", active="gallery",
         sections=sections(user, found, prefix),
@@ -212,24 +208,24 @@ def _refused(request: web.Request, error: PodiumError, doc: dict[str, Any]) -> d
 
 async def new_form(request: web.Request) -> web.Response:
     user = api.signed_in(request)
-    api.check_can_create(request, user)
+    request.app[keys.SERVICE].check_can_create(user)
     values: dict[str, Any] = {"idle_minutes": str(request.app[keys.POLICY].idle_default // 60)}
     return await _form(request, owner=user.name, values=values, errors={})
 
 
 async def new_submit(request: web.Request) -> web.Response:
     user = api.signed_in(request)
-    api.check_can_create(request, user)
+    service = request.app[keys.SERVICE]
+    service.check_can_create(user)
     doc, errors, form = await _check(request, user, user.name, None)
     if not errors:
         try:
-            dashboard = await api.create(request, user, doc)
+            dashboard = await service.create(user, doc)
         except (Invalid, Conflict, TooMany) as e:  # a group deleted, the name taken, a quota
             errors = _refused(request, e, doc)
         else:
             if form.get("start"):
-                await api.check_start_quota(request, dashboard, user.admin)
-                request.app[keys.LIFECYCLE].start(dashboard)
+                await service.start(dashboard, exempt=user.admin)
             return redirect(manage_url(request.app[keys.CONFIG].prefix, dashboard), status=303)
     return await _form(request, owner=user.name, values=from_form(form), errors=errors)
 
@@ -247,7 +243,7 @@ async def edit_submit(request: web.Request) -> web.Response:
     doc, errors, form = await _check(request, user, current.owner, current)
     if not errors:
         try:
-            changed = await api.change(request, user, current, doc)
+            changed = await request.app[keys.SERVICE].change(user, current, doc)
         except Invalid as e:
             errors = _refused(request, e, doc)
         else:
@@ -259,9 +255,8 @@ async def edit_submit(request: web.Request) -> web.Response:
 # --- the manage page ---------------------------------------------------------------------
 async def _log(request: web.Request, d: Dashboard) -> str:
     """The log's tail for the first paint (the page then follows it); empty if slow."""
-    runtime = Runtime.from_json(await request.app[keys.STORE].runtime(d.owner, d.name))
     with contextlib.suppress(Exception):
-        lines = await asyncio.wait_for(request.app[keys.LAUNCHER].logs(d, runtime, 200), 3)
+        lines = await asyncio.wait_for(request.app[keys.SERVICE].logs(d, 200), 3)
         return "\n".join(lines)
     return ""
 
@@ -292,18 +287,16 @@ async def manage(request: web.Request) -> web.Response:
 async def manage_action(request: web.Request) -> web.Response:
     d = await api.managed(request)
     action = (await request.post()).get("action", "")
-    lifecycle = request.app[keys.LIFECYCLE]
+    service = request.app[keys.SERVICE]
     prefix = request.app[keys.CONFIG].prefix
     if action == "start":
-        if d.status not in ("starting", "ready"):
-            await api.check_start_quota(request, d, api.signed_in(request).admin)
-            lifecycle.start(d)
+        await service.start(d, exempt=api.signed_in(request).admin)
     elif action == "stop":
-        await lifecycle.stop(d)
+        await service.stop(d)
     elif action in ("restart", "rebuild"):
-        await lifecycle.restart(d, rebuild=action == "rebuild")
+        await service.restart(d, rebuild=action == "rebuild")
     elif action == "delete":
-        await api.remove(request, d)
+        await service.remove(d)
         return redirect(prefix, status=303)
     else:
         raise Invalid("action must be start, stop, restart, rebuild or delete", field="action")

@@ -21,7 +21,7 @@ from gateway.domain.dashboards import Dashboard
 from gateway.domain.lifecycle import OWNER_GONE
 from gateway.errors import Conflict, NotFound, TooMany
 from gateway.front.forwarding import same_origin
-from gateway.web.api import IDENTITY, check_start_quota
+from gateway.web.api import IDENTITY
 from gateway.web.dashboard_hosts import crossing
 from gateway.web.pages import forbidden_page, progress_page, refusal_page
 
@@ -35,12 +35,11 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
     if owner == "_":
         raise NotFound(f"no such page: {request.path}")
     app = request.app
-    lifecycle = app[keys.LIFECYCLE]
     config = app[keys.CONFIG]
     user = request[IDENTITY].user
     site = app[keys.SITE]
     try:
-        dashboard, _ = await lifecycle.reads.lookup(owner, name)
+        dashboard, _ = await app[keys.SERVICE].reads.lookup(owner, name)
     except NotFound:
         return refusal_page(site, 404, f"There is no dashboard {owner}/{name}.", user=user)
     if not can_view(user, dashboard, public_enabled=app[keys.POLICY].public_enabled):
@@ -80,30 +79,24 @@ def may_wake(request: web.Request) -> bool:
 
 async def wake(request: web.Request, dashboard: Dashboard) -> web.StreamResponse:
     """A dashboard that is not ready: start it (unless it just failed) and say so."""
-    lifecycle = request.app[keys.LIFECYCLE]
-    if await lifecycle.owner_gone(dashboard.owner):
+    service = request.app[keys.SERVICE]
+    if await service.owner_gone(dashboard.owner):
         return refusal_page(
             request.app[keys.SITE], 410,
             f"“{dashboard.title}” is no longer available: {OWNER_GONE}.",
             hint="A hub admin can delete it, or give the account back.",
             user=request[IDENTITY].user,
         )  # fmt: skip
-    runtime_doc = await request.app[keys.STORE].runtime(dashboard.owner, dashboard.name)
-    if (
-        may_wake(request)
-        and dashboard.status in ("stopped", "failed")
-        and (dashboard.status == "stopped" or lifecycle.may_retry(runtime_doc))
-    ):
+    if may_wake(request) and dashboard.status in ("stopped", "failed"):
         owner = await request.app[keys.AUTH].user_named(dashboard.owner)
         try:
-            await check_start_quota(request, dashboard, owner is not None and owner.admin)
+            await service.wake(dashboard, exempt=owner is not None and owner.admin)
         except (Conflict, TooMany) as e:
             return refusal_page(
                 request.app[keys.SITE], e.status,
                 f"“{dashboard.title}” cannot start right now: {e.message}.",
                 hint="Try again later, or ask its owner.", user=request[IDENTITY].user,
             )  # fmt: skip
-        lifecycle.start(dashboard)
     if wants_page(request):
         return progress_page(request.app[keys.SITE], dashboard, request[IDENTITY].user)
     return web.Response(
