@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from gateway.domain.dashboards import Dashboard
+from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
 from gateway.domain.tally import Tally
-from gateway.launchers.base import Runtime
 
 Key = tuple[str, str]
 

@@ -17,19 +17,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from gateway.domain.activity import Activity
 from gateway.domain.dashboards import Dashboard, Desired, Status
 from gateway.domain.progress import Progress, progress
 from gateway.domain.readcache import ReadCache
+from gateway.domain.runtime import Runtime, RuntimeRecord
 from gateway.domain.store import Store
 from gateway.errors import Unavailable
 from gateway.launchers.base import (
     Launcher,
     LauncherError,
     Observed,
-    Runtime,
     runner_credential,
 )
 
@@ -87,11 +86,11 @@ class Lifecycle:
         status: Status | None = None,
         desired: Desired | None = None,
         message: str | None = None,
-        runtime: dict[str, Any] | None = None,
+        runtime: RuntimeRecord | None = None,
     ) -> None:
-        given = {"status": status, "desired": desired, "message": message, "runtime": runtime}
+        given = {"status": status, "desired": desired, "message": message}
         fields = {k: v for k, v in given.items() if v is not None}
-        await self.store.set_state(dashboard.owner, dashboard.name, **fields)
+        await self.store.set_state(dashboard.owner, dashboard.name, runtime=runtime, **fields)
         self.reads.forget(dashboard.key)
 
     # --- starting and stopping -----------------------------------------------------------
@@ -117,15 +116,18 @@ class Lifecycle:
             raise
         except Exception as e:
             log.exception("starting %s/%s", *dashboard.key)
-            runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
+            runtime = (await self.store.runtime(*dashboard.key)).runtime
             await self._fail(dashboard, runtime, f"the start failed unexpectedly ({e})", 0)
 
     async def _start_and_follow(self, dashboard: Dashboard) -> None:
-        previous = await self.store.runtime(dashboard.owner, dashboard.name)
-        failures = int(previous.get("failures", 0))
+        failures = (await self.store.runtime(*dashboard.key)).failures
         launch_id = secrets.token_hex(8)
         await self._set(
-            dashboard, status="starting", desired="running", message="starting", runtime={}
+            dashboard,
+            status="starting",
+            desired="running",
+            message="starting",
+            runtime=RuntimeRecord(),
         )
         if await self.owner_gone(dashboard.owner):  # asks the hub: after "starting" is known
             await self._set(dashboard, status="stopped", desired="stopped", message=OWNER_GONE)
@@ -167,7 +169,7 @@ class Lifecycle:
         if observed.address and observed.address != (runtime.host, runtime.port):
             host, port = observed.address
             record = await self.store.runtime(*dashboard.key)
-            moved = {**record, **replace(runtime, host=host, port=port).as_json()}
+            moved = replace(record, runtime=replace(runtime, host=host, port=port))
         await self._set(dashboard, status="ready", message="", runtime=moved)
         log.info("%s/%s is ready", *dashboard.key)
 
@@ -177,7 +179,7 @@ class Lifecycle:
         credential = runner_credential(self.secret, dashboard, launch_id)
         runtime = await self.launcher.start(dashboard, launch_id, credential)
         # The failures in a row so far stay with the launch: if it dies soon, they count.
-        await self._set(dashboard, runtime={**runtime.as_json(), "failures": failures})
+        await self._set(dashboard, runtime=RuntimeRecord(runtime, failures=failures))
         return runtime
 
     async def _set_message(self, dashboard: Dashboard, message: str) -> None:
@@ -197,19 +199,11 @@ class Lifecycle:
         """Failed: retried on a later visit after a backoff; a permanent failure (a refused
         launch spec) only when its owner or an admin starts it again."""
         failures += 1
-        record = runtime.as_json() if runtime else {}
-        record.update(failures=failures, retry_at=time.time() + backoff(failures))
-        if permanent:
-            record["permanent"] = True
+        record = RuntimeRecord(
+            runtime, failures, retry_at=time.time() + backoff(failures), permanent=permanent
+        )
         log.warning("%s/%s failed: %s", dashboard.owner, dashboard.name, message)
         await self._set(dashboard, status="failed", message=message, runtime=record)
-
-    def may_retry(self, runtime_doc: dict[str, object]) -> bool:
-        """Whether a visit may start a failed dashboard again (an explicit start always may)."""
-        if runtime_doc.get("permanent"):
-            return False
-        retry_at = runtime_doc.get("retry_at")
-        return not isinstance(retry_at, (int, float)) or time.time() >= retry_at
 
     async def stop(
         self, dashboard: Dashboard, *, desired: Desired = "stopped", why: str = ""
@@ -219,7 +213,7 @@ class Lifecycle:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        runtime = Runtime.from_json(await self.store.runtime(dashboard.owner, dashboard.name))
+        runtime = (await self.store.runtime(*dashboard.key)).runtime
         await self._set(dashboard, status="stopping", desired=desired, message="stopping")
         began = time.monotonic()
         if runtime is not None:
@@ -229,7 +223,7 @@ class Lifecycle:
                 # The runner may still run: say so, keep its record, and let the caller answer.
                 await self._set(dashboard, status="failed", message=f"the stop failed: {e}")
                 raise
-        await self._set(dashboard, status="stopped", message=why, runtime={})
+        await self._set(dashboard, status="stopped", message=why, runtime=RuntimeRecord())
         log.info("%s/%s stopped (%.1f s) %s", *dashboard.key, time.monotonic() - began, why)
 
     async def restart(self, dashboard: Dashboard, *, rebuild: bool = False) -> asyncio.Task[None]:
@@ -255,13 +249,13 @@ class Lifecycle:
         now = datetime.now(UTC)
         for dashboard, record in await self.store.with_runtimes("starting"):
             task = self._starts.get(dashboard.key)
-            runtime = Runtime.from_json(record)
+            runtime = record.runtime
             if runtime is not None and (task is None or task.done()):
                 self._follow(dashboard, runtime)  # never left in "starting"
         for dashboard, record in await self.store.with_runtimes("ready"):  # one query
             if self.is_starting(dashboard.key):
                 continue
-            runtime = Runtime.from_json(record)
+            runtime = record.runtime
             if runtime is None:
                 continue
             if await self.owner_gone(dashboard.owner):
@@ -281,17 +275,14 @@ class Lifecycle:
                     )
                     await self.stop(dashboard)
 
-    async def _died(
-        self, dashboard: Dashboard, runtime: Runtime, record: dict[str, object]
-    ) -> None:
+    async def _died(self, dashboard: Dashboard, runtime: Runtime, record: RuntimeRecord) -> None:
         """A ready runner found dead (killed, out of memory, its node gone).
 
         One that had run ``restart_after`` seconds is started again at once: its viewers
         see a short restart, not an error until someone reopens it. One that dies sooner
         counts as another failed start in a row, retried with backoff (no storm)."""
         up = time.time() - runtime.started
-        failures = record.get("failures", 0)
-        failures = failures if isinstance(failures, int) and up < self.restart_after else 0
+        failures = record.failures if up < self.restart_after else 0
         if failures:
             await self._fail(dashboard, runtime, "the dashboard stopped unexpectedly", failures)
             return
@@ -300,7 +291,7 @@ class Lifecycle:
         )
         await self._set(
             dashboard, status="starting", message="starting again after an unexpected stop",
-            runtime={"failures": 1},
+            runtime=RuntimeRecord(failures=1),
         )  # fmt: skip
         self.start(dashboard)
 
@@ -325,7 +316,7 @@ class Lifecycle:
         try:
             dashboard = await self.store.get(*key)
             record = await self.store.runtime(*key)
-            runtime = Runtime.from_json(record)
+            runtime = record.runtime
             if dashboard.status != "ready" or runtime is None or self.is_starting(key):
                 return
             if not (await self.launcher.inspect(dashboard, runtime)).running:
@@ -339,7 +330,8 @@ class Lifecycle:
         dashboards = await self.store.list()
         await self.launcher.reconcile({d.key for d in dashboards})
         for dashboard in dashboards:
-            runtime = Runtime.from_json(await self.store.runtime(*dashboard.key))
+            record = await self.store.runtime(*dashboard.key)
+            runtime = record.runtime
             if runtime is None:
                 if dashboard.status in ("starting", "ready", "stopping"):
                     await self._set(dashboard, status="stopped", message="")
@@ -350,7 +342,7 @@ class Lifecycle:
                 if not observed.ready:
                     self._follow(dashboard, runtime)
             elif dashboard.status == "ready":
-                await self._died(dashboard, runtime, await self.store.runtime(*dashboard.key))
+                await self._died(dashboard, runtime, record)
             elif dashboard.status == "starting":
                 await self._fail(
                     dashboard, runtime, "the dashboard stopped while the gateway was down", 0

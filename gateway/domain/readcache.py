@@ -14,9 +14,9 @@ import contextlib
 import time
 
 from gateway.domain.dashboards import Dashboard
+from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
 from gateway.errors import Unavailable
-from gateway.launchers.base import Runtime
 
 Key = tuple[str, str]
 
@@ -80,7 +80,7 @@ class ReadCache:
 
     async def _read(self, key: Key, generation: int) -> tuple[Dashboard, Runtime | None]:
         dashboard = await self.store.get(*key)
-        runtime = Runtime.from_json(await self.store.runtime(*key))
+        runtime = (await self.store.runtime(*key)).runtime
         if self._generation.get(key, 0) == generation:  # not forgotten meanwhile
             self._cache[key] = (dashboard, runtime, time.monotonic())
         return dashboard, runtime

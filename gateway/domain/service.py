@@ -20,7 +20,7 @@ from gateway.domain.readcache import ReadCache
 from gateway.domain.store import Store
 from gateway.domain.validation import Policy, parse_create, parse_patch, rebuild_needed
 from gateway.errors import Forbidden, Invalid, NotFound, Unauthenticated
-from gateway.launchers.base import Launcher, Runtime
+from gateway.launchers.base import Launcher
 from runners.errors import SpecError
 from runners.git import check_resolved_host, url_host
 from runners.names import name_problem
@@ -82,7 +82,7 @@ class DashboardService:
         ]
 
     async def logs(self, dashboard: Dashboard, lines: int) -> list[str]:
-        runtime = Runtime.from_json(await self.store.runtime(dashboard.owner, dashboard.name))
+        runtime = (await self.store.runtime(dashboard.owner, dashboard.name)).runtime
         return await self.launcher.logs(dashboard, runtime, lines)
 
     # --- changing ---------------------------------------------------------------------
@@ -144,7 +144,7 @@ class DashboardService:
         """A viewer opened it while it is not ready: start it, unless it failed and its next
         try is not due yet (or never will be: a permanent failure)."""
         if dashboard.status == "failed":
-            if not self.lifecycle.may_retry(await self.store.runtime(*dashboard.key)):
+            if not (await self.store.runtime(*dashboard.key)).may_retry():
                 return
         elif dashboard.status != "stopped":
             return

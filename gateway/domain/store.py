@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.domain.dashboards import Access, Dashboard, Source, Status, as_desired, as_status
+from gateway.domain.runtime import RuntimeRecord
 from gateway.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger("podium.store")
@@ -258,12 +259,12 @@ class Store:
         return to_dashboard(row)
 
     @translated
-    async def with_runtimes(self, status: Status) -> list[tuple[Dashboard, dict[str, Any]]]:
+    async def with_runtimes(self, status: Status) -> list[tuple[Dashboard, RuntimeRecord]]:
         """Every dashboard in ``status`` with its runtime record, in one query."""
         query = sa.select(dashboards).where(dashboards.c.status == status)
         async with self.engine.connect() as conn:
             rows = await conn.execute(query)
-            return [(to_dashboard(r), dict(r._mapping["runtime"] or {})) for r in rows]
+            return [(to_dashboard(r), RuntimeRecord.from_json(r._mapping["runtime"])) for r in rows]
 
     @translated
     async def list(self, owner: str | None = None) -> list[Dashboard]:
@@ -286,10 +287,14 @@ class Store:
         return dashboard
 
     @translated
-    async def set_state(self, owner: str, name: str, **fields: Any) -> None:
+    async def set_state(
+        self, owner: str, name: str, *, runtime: RuntimeRecord | None = None, **fields: Any
+    ) -> None:
         """Update status, message, desired, runtime or last_activity without touching the rest."""
-        allowed = {"status", "message", "desired", "runtime", "last_activity"}
+        allowed = {"status", "message", "desired", "last_activity"}
         assert set(fields) <= allowed, set(fields) - allowed
+        if runtime is not None:
+            fields["runtime"] = runtime.as_json()
         async with self.transaction() as conn:
             await conn.execute(sa.update(dashboards).where(_key(owner, name)).values(**fields))
 
@@ -307,10 +312,10 @@ class Store:
             )
 
     @translated
-    async def runtime(self, owner: str, name: str) -> dict[str, Any]:
+    async def runtime(self, owner: str, name: str) -> RuntimeRecord:
         async with self.engine.connect() as conn:
             value = await conn.scalar(sa.select(dashboards.c.runtime).where(_key(owner, name)))
-        return dict(value or {})
+        return RuntimeRecord.from_json(value)
 
     @translated
     async def last_activity(self, owner: str, name: str) -> datetime | None:

@@ -28,6 +28,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.domain.access import can_view
 from gateway.domain.dashboards import Dashboard
+from gateway.domain.runtime import Runtime
 from gateway.errors import PodiumError
 from gateway.front.forwarding import (
     app_head,
@@ -42,7 +43,7 @@ from gateway.front.forwarding import (
 from gateway.front.handoff import DASHBOARD_COOKIE
 from gateway.front.limits import ViewerLimits
 from gateway.hub.auth import SESSION_COOKIE, Identity
-from gateway.launchers.base import Runtime, runner_credential
+from gateway.launchers.base import runner_credential
 from gateway.web.pages import error_bytes
 from relay.http1 import Request
 from relay.policy import Forward, Policy, Verdict

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
 from gateway.domain.dashboards import Dashboard
+from gateway.domain.runtime import Runtime
 from gateway.domain.secrets import Crypt, Unreadable, reveal
 from gateway.errors import LauncherError as LauncherError  # launchers raise it from here
 from gateway.web.files import FileEntry
@@ -38,38 +39,6 @@ class Observed:
     message: str = ""
     address: tuple[str, int] | None = None
     permanent: bool = False
-
-
-@dataclass
-class Runtime:
-    """The launcher's record of one launch, stored with the dashboard (JSON)."""
-
-    launch_id: str
-    host: str
-    port: int
-    started: float
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "launch_id": self.launch_id,
-            "host": self.host,
-            "port": self.port,
-            "started": self.started,
-            "details": self.details,
-        }
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Runtime | None:
-        if not doc or "launch_id" not in doc:
-            return None
-        return cls(
-            doc["launch_id"],
-            doc["host"],
-            int(doc["port"]),
-            float(doc["started"]),
-            doc.get("details", {}),
-        )
 
 
 def runner_spec(

@@ -27,12 +27,12 @@ import yarl
 from traitlets import Bool, Integer, List, Tuple, Unicode
 
 from gateway.domain.dashboards import Dashboard
+from gateway.domain.runtime import Runtime
 from gateway.errors import Misconfigured, NotFound
 from gateway.launchers.base import (
     Launcher,
     LauncherError,
     Observed,
-    Runtime,
     git_source,
     refused,
     runner_spec,

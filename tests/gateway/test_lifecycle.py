@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,9 @@ import pytest_asyncio
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.lifecycle import Lifecycle
+from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
-from gateway.launchers.base import Launcher, LauncherError, Observed, Runtime, refused
+from gateway.launchers.base import Launcher, LauncherError, Observed, refused
 
 pytestmark = pytest.mark.functional
 
@@ -86,7 +88,7 @@ async def test_a_refused_spec_is_a_failure_no_visit_retries(store: Store) -> Non
         "failed", "the launch spec was refused: spec.prefix must look like /a/b/"
     )  # fmt: skip
     record = await store.runtime("alice", "sales")
-    assert not lifecycle.may_retry({**record, "retry_at": time.time() - 1})
+    assert not replace(record, retry_at=time.time() - 1).may_retry()
     await lifecycle.start(d)  # the owner's start (API, manage page) tries again
     assert launcher.launches == 2
     await lifecycle.close()
@@ -118,7 +120,8 @@ async def test_a_runner_that_dies_is_started_again_at_once_then_with_backoff(
     d = await store.get("alice", "sales")
     record = await store.runtime("alice", "sales")
     assert (d.status, d.message) == ("failed", "the dashboard stopped unexpectedly")
-    assert record["failures"] == 2 and 8 < record["retry_at"] - time.time() <= 10
+    assert record.failures == 2 and record.retry_at is not None
+    assert 8 < record.retry_at - time.time() <= 10
     assert launcher.launches == 2
     await lifecycle.close()
 

@@ -7,6 +7,7 @@ import pwd
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ import pytest
 
 from gateway.domain.dashboards import Dashboard, Source
 from gateway.domain.lifecycle import Lifecycle
+from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
-from gateway.launchers.base import Runtime
 from gateway.launchers.local import LocalLauncher
 from runners.names import UnusableName
 from tests import owners
@@ -172,7 +173,7 @@ async def test_a_refused_spec_fails_plainly_and_is_not_retried_by_visits(tmp_pat
             assert d.status == "failed"
             assert d.message.startswith("the launch spec was refused: spec.prefix must look like")
             record = await store.runtime("alice", "probe")
-            assert not lifecycle.may_retry({**record, "retry_at": 0}), "a visit must not retry it"
+            assert not replace(record, retry_at=0).may_retry(), "a visit must not retry it"
         assert sum("error: the launch spec was refused" in line
                    for line in await launcher.logs(d, None, 100)) == 2  # fmt: skip
     finally:

@@ -11,10 +11,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from gateway.domain.dashboards import Access, Dashboard, Source
+from gateway.domain.runtime import Runtime, RuntimeRecord
 from gateway.domain.store import Store, metadata
 from gateway.errors import Conflict, NotFound
 
 pytestmark = pytest.mark.functional
+
+RUNTIME = {
+    "launch_id": "l7",
+    "host": "127.0.0.1",
+    "port": 8000,
+    "started": 1.0,
+    "details": {"pid": 7},
+}
 
 
 def sample(name: str = "sales", owner: str = "alice") -> Dashboard:
@@ -46,9 +55,10 @@ async def test_crud(database_url: str) -> None:
         assert [d.name for d in await store.list(owner="bob")] == ["other"]
         await store.update(replace(got, title="New", access=Access("authenticated")))
         assert (await store.get("alice", "sales")).title == "New"
-        await store.set_state("alice", "sales", status="ready", runtime={"pid": 42})
+        record = RuntimeRecord(Runtime("l1", "127.0.0.1", 8000, 1.5, {"pid": 42}), failures=2)
+        await store.set_state("alice", "sales", status="ready", runtime=record)
         assert (await store.get("alice", "sales")).status == "ready"
-        assert await store.runtime("alice", "sales") == {"pid": 42}
+        assert await store.runtime("alice", "sales") == record
         when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         await store.record_activity([("alice", "sales", when)])
         await store.delete("alice", "sales")
@@ -165,7 +175,7 @@ async def test_upgrade_moves_git_credentials_out_of_urls(database_url: str) -> N
                     desired="running",
                     status="ready",
                     message="",
-                    runtime={"pid": 7},
+                    runtime=RUNTIME,
                     created=when,
                     updated=when,
                 )
@@ -184,7 +194,7 @@ async def test_upgrade_moves_git_credentials_out_of_urls(database_url: str) -> N
         assert moved.source.url == "https://h.example/r.git"
         assert reveal(moved.secrets, crypt) == ({}, ("alice", "t0ken"))
         assert (moved.status, moved.desired, moved.env) == ("ready", "running", {"REGION": "emea"})
-        assert await store.runtime("alice", "private") == {"pid": 7}
+        assert (await store.runtime("alice", "private")).as_json() == RUNTIME
         assert (await store.get("alice", "open")).source.url == "https://h.example/o.git"
         assert await move_git_credentials(store, crypt) == 0  # again: nothing to do
     finally:

@@ -19,7 +19,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.domain.dashboards import Dashboard, Source
-from gateway.launchers.base import LauncherError, Observed, Runtime, runner_credential
+from gateway.domain.runtime import Runtime
+from gateway.launchers.base import LauncherError, Observed, runner_credential
 from gateway.launchers.kube.launcher import KubeLauncher
 from gateway.launchers.kube.manifests import object_name
 from runners.contract import CREDENTIAL_HEADER

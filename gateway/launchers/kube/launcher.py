@@ -21,10 +21,10 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from gateway.domain.dashboards import Dashboard
+from gateway.domain.runtime import Runtime
 from gateway.launchers.base import (
     LauncherError,
     Observed,
-    Runtime,
     git_source,
     runner_spec,
 )
