@@ -42,7 +42,6 @@ class CustomCommand:
     command: tuple[str, ...]
     strip_prefix: bool = False
     ready_path: str = ""
-    websocket_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,6 @@ class Recipe:
     name: str
     command: tuple[str, ...]
     ready_path: str
-    websocket_paths: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     strip_prefix: bool = False
     entry_suffixes: tuple[str, ...] = (".py",)
@@ -92,7 +90,6 @@ RECIPES: dict[str, Recipe] = {
                 "{entry}",
             ),
             ready_path="voila/static/voila.js",
-            websocket_paths=("api/kernels/",),
             entry_suffixes=(".ipynb",),
             # Kernels over abstract Unix sockets, not 5 TCP ports each (runners/shims).
             sandboxed_args=(
@@ -116,7 +113,6 @@ RECIPES: dict[str, Recipe] = {
                 "--browser.gatherUsageStats=false",
             ),
             ready_path="_stcore/health",
-            websocket_paths=("_stcore/stream",),
         ),
         Recipe(
             name="panel",
@@ -125,7 +121,6 @@ RECIPES: dict[str, Recipe] = {
             ready_path="liveness",
             # Panel links ./favicon.ico but serves it at /favicon.ico whatever the prefix.
             rewrites={"favicon.ico": "/favicon.ico"},
-            websocket_paths=("{entry_stem}/ws",),
             entry_suffixes=(".py", ".ipynb"),
         ),
         Recipe(
@@ -134,7 +129,6 @@ RECIPES: dict[str, Recipe] = {
             command=("{python}", "-m", "bokeh", "serve", "{entry}", *_BOKEH_FLAGS),
             # Bokeh has no liveness endpoint; its app page runs the app, a real probe.
             ready_path="{entry_stem}",
-            websocket_paths=("{entry_stem}/ws",),
             entry_suffixes=(".py", ".ipynb"),
         ),
         Recipe(
@@ -168,7 +162,6 @@ RECIPES: dict[str, Recipe] = {
                 "{entry}",
             ),
             ready_path="",
-            websocket_paths=("websocket/",),
             strip_prefix=True,
         ),
         Recipe(name="custom", command=(), ready_path="", entry_suffixes=(), label="Custom command"),
@@ -189,7 +182,6 @@ def recipe_for(framework: str, custom: CustomCommand | None) -> Recipe:
             recipe,
             command=custom.command,
             ready_path=custom.ready_path,
-            websocket_paths=custom.websocket_paths,
             strip_prefix=custom.strip_prefix,
         )
     return recipe
@@ -221,7 +213,6 @@ class Plan:
     argv: tuple[str, ...]
     env: Mapping[str, str]
     ready_path: str
-    websocket_paths: tuple[str, ...]
     strip_prefix: bool
     rewrites: Mapping[str, str]
 
@@ -244,7 +235,6 @@ def plan(
         ),
         env=env,
         ready_path=expand(recipe.ready_path, values),
-        websocket_paths=tuple(expand(p, values) for p in recipe.websocket_paths),
         strip_prefix=recipe.strip_prefix,
         rewrites={values["prefix"] + k: v for k, v in recipe.rewrites.items()},
     )

@@ -175,7 +175,7 @@ def _parse_source(doc: Any) -> Source:
 
 
 def _parse_custom(doc: Any) -> CustomCommand:
-    d = _take(doc, "custom", {"command", "strip_prefix", "ready_path", "websocket_paths"})
+    d = _take(doc, "custom", {"command", "strip_prefix", "ready_path"})
     command = _strings(d, "command", "custom")
     if not command:
         raise SpecError("custom.command must name a program")
@@ -186,7 +186,6 @@ def _parse_custom(doc: Any) -> CustomCommand:
         command=command,
         strip_prefix=strip,
         ready_path=relative_path(_str(d, "ready_path", "custom", ""), "custom.ready_path"),
-        websocket_paths=_strings(d, "websocket_paths", "custom"),
     )
 
 

@@ -42,7 +42,7 @@ SHARED: list[Runner] = []  # runners kept across the tests of one framework
 def spec_for(framework: str) -> dict[str, Any]:
     if framework == "custom":
         command = ["{python}", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
-        return app_spec("custom", "", custom={"command": command, "websocket_paths": ["ws"]})
+        return app_spec("custom", "", custom={"command": command})
     return app_spec(framework, ENTRIES[framework])
 
 
