@@ -90,7 +90,7 @@ def create_app(config: Podium) -> web.Application:
             "Podium. Give dashboards their own origin wherever creators are not all trusted "
             "(docs/admin.md, 'Dashboard origins')."
         )
-    app[keys.POLICY] = config.policy()
+    app[keys.RULES] = config.rules()
     app[keys.SITE] = Site(config.prefix, config.hub_url)
     prefix = config.prefix
 
@@ -145,7 +145,7 @@ def create_app(config: Podium) -> web.Application:
             lifecycle,
             launcher,
             app[keys.QUOTAS],
-            app[keys.POLICY],
+            app[keys.RULES],
             creator_groups=config.creator_groups,
             hub_groups=app[keys.HUB].groups,
         )
@@ -226,9 +226,9 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def make_launcher(config: Podium) -> Launcher:
     kind: type[Launcher] = LocalLauncher
     if config.launcher == "kubernetes":
-        from gateway.launchers.kube.launcher import KubeLauncher  # only then: 1.6 s of imports
+        from gateway.launchers.kube.launcher import PodLauncher  # only then: 1.6 s of imports
 
-        kind = KubeLauncher
+        kind = PodLauncher
     launcher = kind(
         config.prefix,
         config.git_allowed_schemes,

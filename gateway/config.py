@@ -18,7 +18,7 @@ from traitlets import Bool, Bytes, Dict, Enum, Float, Integer, List, Unicode, de
 from traitlets.config import Application, Configurable
 
 from gateway.domain.secrets import KEY_ENV, Crypt, CryptKeyError
-from gateway.domain.validation import Policy
+from gateway.domain.validation import Rules
 from gateway.errors import Misconfigured
 from gateway.front.origins import OriginError, Origins
 from gateway.launchers.kube.options import KubeLauncher
@@ -352,8 +352,8 @@ class Podium(Application):
             )
         return origins
 
-    def policy(self) -> Policy:
-        return Policy(
+    def rules(self) -> Rules:
+        return Rules(
             frameworks=tuple(self.frameworks),
             public_enabled=self.public_enabled,
             idle_default=self.idle_timeout,

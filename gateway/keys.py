@@ -10,7 +10,7 @@ from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
 from gateway.domain.service import DashboardService
 from gateway.domain.store import Store
-from gateway.domain.validation import Policy
+from gateway.domain.validation import Rules
 from gateway.front.handoff import Handoff
 from gateway.front.origins import Origins
 from gateway.hub.auth import Auth
@@ -19,7 +19,7 @@ from gateway.launchers.base import Launcher
 from gateway.web.render import Site
 
 CONFIG = web.AppKey("config", Podium)
-POLICY = web.AppKey("policy", Policy)
+RULES = web.AppKey("rules", Rules)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
 HUB = web.AppKey("hub", Hub)
 AUTH = web.AppKey("auth", Auth)

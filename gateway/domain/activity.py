@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from gateway.domain.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard, Key
 from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
 from gateway.domain.tally import Tally
-
-Key = tuple[str, str]
 
 
 class Activity:

@@ -17,6 +17,9 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 DESIRED: tuple[Desired, ...] = get_args(Desired)
 
 
+Key = tuple[str, str]  # (owner, name): one dashboard
+
+
 def as_status(value: object) -> Status:
     """A stored status as the type says (anything unknown reads as stopped)."""
     for status in STATUSES:
@@ -85,7 +88,7 @@ class Dashboard:
     updated: datetime = field(default_factory=now)
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         return (self.owner, self.name)
 
     @property

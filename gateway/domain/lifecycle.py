@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from gateway.domain.activity import Activity
-from gateway.domain.dashboards import Dashboard, Desired, Status
+from gateway.domain.dashboards import Dashboard, Desired, Key, Status
 from gateway.domain.progress import Progress, progress
 from gateway.domain.readcache import ReadCache
 from gateway.domain.runtime import Runtime, RuntimeRecord
@@ -33,7 +33,6 @@ from gateway.launchers.base import (
 )
 
 log = logging.getLogger("podium.lifecycle")
-Key = tuple[str, str]
 
 
 OWNER_GONE = "its owner no longer has an account on the hub"

@@ -13,12 +13,10 @@ import asyncio
 import contextlib
 import time
 
-from gateway.domain.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard, Key
 from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
 from gateway.errors import Unavailable
-
-Key = tuple[str, str]
 
 
 class ReadCache:

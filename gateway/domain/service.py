@@ -18,7 +18,7 @@ from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
 from gateway.domain.readcache import ReadCache
 from gateway.domain.store import Store
-from gateway.domain.validation import Policy, parse_create, parse_patch, rebuild_needed
+from gateway.domain.validation import Rules, parse_create, parse_patch, rebuild_needed
 from gateway.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from gateway.launchers.base import Launcher
 from runners.errors import SpecError
@@ -35,7 +35,7 @@ class DashboardService:
         lifecycle: Lifecycle,
         launcher: Launcher,
         quotas: Quotas,
-        policy: Policy,
+        rules: Rules,
         *,
         creator_groups: list[str],
         hub_groups: Callable[[], Awaitable[set[str]]],
@@ -44,7 +44,7 @@ class DashboardService:
         self.lifecycle = lifecycle
         self.launcher = launcher
         self.quotas = quotas
-        self.policy = policy
+        self.rules = rules
         self.creator_groups = creator_groups
         self._hub_groups = hub_groups
 
@@ -57,7 +57,7 @@ class DashboardService:
     async def visible(self, user: User | None, owner: str, name: str) -> Dashboard:
         """The dashboard, if ``user`` may see it; otherwise 404 (its existence stays private)."""
         dashboard = await self.store.get(owner, name)
-        if not can_view(user, dashboard, public_enabled=self.policy.public_enabled):
+        if not can_view(user, dashboard, public_enabled=self.rules.public_enabled):
             raise NotFound(f"there is no dashboard {owner}/{name}")
         return dashboard
 
@@ -73,7 +73,7 @@ class DashboardService:
         self, user: User | None, *, owner: str | None = None, framework: str | None = None
     ) -> list[Dashboard]:
         """The dashboards ``user`` may see, of one owner or framework when given."""
-        public = self.policy.public_enabled
+        public = self.rules.public_enabled
         return [
             d
             for d in await self.store.list(owner=owner)
@@ -101,7 +101,7 @@ class DashboardService:
     async def create(self, user: User, doc: Any) -> Dashboard:
         """Validate and store a new dashboard of ``user``'s."""
         self.check_can_create(user)
-        dashboard = parse_create(doc, user.name, self.policy, admin=user.admin)
+        dashboard = parse_create(doc, user.name, self.rules, admin=user.admin)
         await self._check_groups(dashboard)
         await self._check_git_host(dashboard)
         if not user.admin:
@@ -112,7 +112,7 @@ class DashboardService:
 
     async def change(self, user: User, current: Dashboard, doc: Any) -> Dashboard:
         """Validate and store an edit; a running dashboard whose code changed is rebuilt."""
-        changed = parse_patch(doc, current, self.policy, admin=user.admin)
+        changed = parse_patch(doc, current, self.rules, admin=user.admin)
         if changed.access.groups != current.access.groups:
             await self._check_groups(changed)
         if changed.source != current.source:
@@ -176,7 +176,7 @@ class DashboardService:
             return
         try:
             await check_resolved_host(
-                url_host(dashboard.source.url), self.policy.git_internal, strict=False
+                url_host(dashboard.source.url), self.rules.git_internal, strict=False
             )
         except SpecError as e:
             raise Invalid(e.message, field="source.url") from None

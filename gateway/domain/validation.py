@@ -1,6 +1,6 @@
 """Check what a creator sends before anything is stored: every mistake is an :class:`Invalid`.
 
-Pure functions of the request body and the admin's :class:`Policy`. Path and
+Pure functions of the request body and the admin's :class:`Rules`. Path and
 git URL rules are the runner's own (``runners.spec``, ``runners.git``), so the
 gateway refuses at the edge exactly what a runner would refuse later.
 """
@@ -43,7 +43,7 @@ MAX_ACCESS_LIST = 500
 
 
 @dataclass(frozen=True)
-class Policy:
+class Rules:
     """What the admin allows; built from the gateway's configuration."""
 
     frameworks: tuple[str, ...] = BUILT_IN
@@ -91,7 +91,7 @@ def _path(value: Any, field: str) -> str:
         raise Invalid(e.message, field=field) from None
 
 
-def check_source(value: Any, policy: Policy) -> Source:
+def check_source(value: Any, rules: Rules) -> Source:
     doc = _object(value, "source")
     kind = doc.get("type", "storage")
     if kind == "storage":
@@ -104,8 +104,8 @@ def check_source(value: Any, policy: Policy) -> Source:
         url = _text(doc.get("url", ""), "source.url", 2048)
         ref = _text(doc.get("ref", ""), "source.ref", 255)
         try:
-            check_git_url(url, policy.git_schemes, policy.git_hosts)
-            check_literal_host(url_host(url), policy.git_internal)
+            check_git_url(url, rules.git_schemes, rules.git_hosts)
+            check_literal_host(url_host(url), rules.git_internal)
         except SpecError as e:
             raise Invalid(e.message, field="source.url") from None
         try:
@@ -124,13 +124,13 @@ def _names(value: Any, field: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def check_access(value: Any, policy: Policy) -> Access:
+def check_access(value: Any, rules: Rules) -> Access:
     doc = _object(value, "access")
     _only(doc, {"mode", "users", "groups"}, "access")
     mode = doc.get("mode", "private")
     if mode not in ACCESS_MODES:
         raise Invalid(f"access.mode must be one of {', '.join(ACCESS_MODES)}", field="access.mode")
-    if mode == "public" and not policy.public_enabled:
+    if mode == "public" and not rules.public_enabled:
         raise Invalid(
             "public dashboards are not enabled on this hub; "
             "ask an admin, or choose 'authenticated'",
@@ -201,24 +201,24 @@ def _secrets(
     return replace(result, secrets=secrets)
 
 
-def check_idle(value: Any, policy: Policy, admin: bool) -> int:
+def check_idle(value: Any, rules: Rules, admin: bool) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid("idle_timeout must be a whole number of seconds", field="idle_timeout")
     if value == 0 and admin:
         return 0  # always on: admins only
-    if not policy.idle_min <= value <= policy.idle_max:
+    if not rules.idle_min <= value <= rules.idle_max:
         raise Invalid(
-            f"idle_timeout must be between {policy.idle_min} and {policy.idle_max} seconds",
+            f"idle_timeout must be between {rules.idle_min} and {rules.idle_max} seconds",
             field="idle_timeout",
         )
     return value
 
 
-def check_profile(value: Any, policy: Policy) -> str:
+def check_profile(value: Any, rules: Rules) -> str:
     if value == "":
         return ""
-    if not isinstance(value, str) or value not in policy.profiles:
-        offered = ", ".join(policy.profiles) or "none (this hub has no profiles)"
+    if not isinstance(value, str) or value not in rules.profiles:
+        offered = ", ".join(rules.profiles) or "none (this hub has no profiles)"
         raise Invalid(f"profile must be one of: {offered}", field="profile")
     return value
 
@@ -229,14 +229,14 @@ def _only(doc: Mapping[str, Any], allowed: set[str], what: str) -> None:
         raise Invalid(f"{what}: unknown field(s) {', '.join(extra)}", field=f"{what}.{extra[0]}")
 
 
-def check_framework(value: Any, policy: Policy) -> str:
-    if value not in policy.frameworks:
-        raise Invalid(f"framework must be one of {', '.join(policy.frameworks)}", field="framework")
+def check_framework(value: Any, rules: Rules) -> str:
+    if value not in rules.frameworks:
+        raise Invalid(f"framework must be one of {', '.join(rules.frameworks)}", field="framework")
     return str(value)
 
 
-# One check per editable field: (value, policy, admin) -> the stored value, or Invalid.
-CHECKS: dict[str, Callable[[Any, Policy, bool], Any]] = {
+# One check per editable field: (value, rules, admin) -> the stored value, or Invalid.
+CHECKS: dict[str, Callable[[Any, Rules, bool], Any]] = {
     "title": lambda v, p, a: _text(v, "title", 200),
     "description": lambda v, p, a: _text(v, "description", 4000),
     "framework": lambda v, p, a: check_framework(v, p),
@@ -251,13 +251,13 @@ CHECKS: dict[str, Callable[[Any, Policy, bool], Any]] = {
 }
 
 
-def _fields(doc: Mapping[str, Any], current: Dashboard, policy: Policy, admin: bool) -> Dashboard:
+def _fields(doc: Mapping[str, Any], current: Dashboard, rules: Rules, admin: bool) -> Dashboard:
     changes = {
-        key: check(doc[key], policy, admin)
+        key: check(doc[key], rules, admin)
         for key, check in CHECKS.items()
         if key in doc and key != "secrets"
     }
-    result = _secrets(doc, current, replace(current, **changes), policy.crypt)
+    result = _secrets(doc, current, replace(current, **changes), rules.crypt)
     if result.framework == "custom":
         if not result.command:
             raise Invalid(
@@ -281,7 +281,7 @@ def check_command(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_create(payload: Any, owner: str, policy: Policy, *, admin: bool = False) -> Dashboard:
+def parse_create(payload: Any, owner: str, rules: Rules, *, admin: bool = False) -> Dashboard:
     doc = _object(payload, "the request body")
     read_only = sorted(READ_ONLY & set(doc))
     if read_only:
@@ -290,13 +290,13 @@ def parse_create(payload: Any, owner: str, policy: Policy, *, admin: bool = Fals
     if "framework" not in doc:
         raise Invalid("framework is required", field="framework")
     name = check_name(doc.get("name"))
-    blank = Dashboard(owner=owner, name=name, framework="", idle_timeout=policy.idle_default)
-    created = _fields(doc, blank, policy, admin)
+    blank = Dashboard(owner=owner, name=name, framework="", idle_timeout=rules.idle_default)
+    created = _fields(doc, blank, rules, admin)
     return replace(created, title=created.title or name)
 
 
 def parse_patch(
-    payload: Any, current: Dashboard, policy: Policy, *, admin: bool = False
+    payload: Any, current: Dashboard, rules: Rules, *, admin: bool = False
 ) -> Dashboard:
     doc = _object(payload, "the request body")
     if "name" in doc and doc["name"] != current.name:
@@ -305,7 +305,7 @@ def parse_patch(
     if read_only:
         raise Invalid(f"{', '.join(read_only)} cannot be changed", field=read_only[0])
     _only(doc, EDITABLE | {"name"}, "dashboard")
-    return replace(_fields(doc, current, policy, admin), updated=now())
+    return replace(_fields(doc, current, rules, admin), updated=now())
 
 
 def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
@@ -320,7 +320,7 @@ def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
 def problems(
     payload: Mapping[str, Any],
     owner: str,
-    policy: Policy,
+    rules: Rules,
     *,
     admin: bool = False,
     current: Dashboard | None = None,
@@ -336,15 +336,15 @@ def problems(
     for key, check in CHECKS.items():
         if key in payload:
             try:
-                check(payload[key], policy, admin)
+                check(payload[key], rules, admin)
             except Invalid as e:
                 found.setdefault(e.field or key, e.message)
     if not found:
         try:
             if current is None:
-                parse_create(payload, owner, policy, admin=admin)
+                parse_create(payload, owner, rules, admin=admin)
             else:
-                parse_patch(payload, current, policy, admin=admin)
+                parse_patch(payload, current, rules, admin=admin)
         except Invalid as e:
             found[e.field or "form"] = e.message
     return found

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.domain.access import can_view
-from gateway.domain.dashboards import Dashboard
+from gateway.domain.dashboards import Dashboard, Key
 from gateway.domain.runtime import Runtime
 from gateway.errors import PodiumError
 from gateway.front.forwarding import (
@@ -51,7 +51,6 @@ from relay.server import Relay
 from runners.names import UnusableName, owner_from_segment, owner_segment
 
 log = logging.getLogger("podium.front")
-Key = tuple[str, str]
 HEAD_TIMEOUT = 30.0  # a client that sends no whole request head in time is dropped (slowloris)
 IDLE_TIMEOUT = 75.0  # between requests on a kept-alive connection, as aiohttp's own server
 HOLD_SECONDS = 15.0  # how long a request waits for a starting dashboard before a 503
@@ -111,7 +110,7 @@ class FrontDoor(Policy):
         self.reads = self.lifecycle.reads  # what to forward to (cached for seconds)
         self.activity = self.lifecycle.activity  # views, idle clocks, open WebSockets
         self.secret = config.cookie_secret
-        self.public_enabled = app[keys.POLICY].public_enabled
+        self.public_enabled = app[keys.RULES].public_enabled
         self.message_limit = config.max_websocket_message
         self.limits = ViewerLimits(
             config.viewer_request_rate, config.viewer_request_burst, config.viewer_websockets

@@ -124,7 +124,7 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
         cookies[0] if cookies else None,
         f"{key[0]}/{key[1]}",
     )
-    public_enabled = request.app[keys.POLICY].public_enabled
+    public_enabled = request.app[keys.RULES].public_enabled
     if not can_view(identity.user, dashboard, public_enabled=public_enabled):
         return _text(403, "sign in at the dashboard's link first")
     return _text(503, f"{dashboard.title} is not running; open its link", **{"Retry-After": "2"})
@@ -228,7 +228,7 @@ async def signin_code(request: web.Request) -> web.Response:
     session = app[keys.AUTH].session_claims(request)
     if user is None or session is None:
         raise Unauthenticated("sign in to open this dashboard")  # then back here
-    if not can_view(user, dashboard, public_enabled=app[keys.POLICY].public_enabled):
+    if not can_view(user, dashboard, public_enabled=app[keys.RULES].public_enabled):
         return redirect(app[keys.CONFIG].public_url + next_path)  # its link refuses
     code = app[keys.HANDOFF].code(str(session["sub"]), *key, session, state)
     origin = app[keys.ORIGINS].origin(*key)

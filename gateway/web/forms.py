@@ -15,7 +15,7 @@ from multidict import MultiMapping
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.secrets import GIT, split_credentials
 from gateway.domain.secrets import names as secret_names
-from gateway.domain.validation import Policy
+from gateway.domain.validation import Rules
 
 LABELS = {
     "name": "Name",
@@ -124,7 +124,7 @@ def to_document(form: FormData, *, creating: bool) -> tuple[dict[str, Any], dict
     return doc, errors
 
 
-def form_errors(api_errors: Mapping[str, str], source_type: str, policy: Policy) -> dict[str, str]:
+def form_errors(api_errors: Mapping[str, str], source_type: str, rules: Rules) -> dict[str, str]:
     """Validation errors keyed by API field, re-keyed by the form field that shows them."""
     fields = {
         "source.path": "git_path" if source_type == "git" else "source_path",
@@ -141,7 +141,7 @@ def form_errors(api_errors: Mapping[str, str], source_type: str, policy: Policy)
         key = field.split(".")[0] if field.startswith(("env", "secrets")) else field
         key = fields.get(key, key)
         if key == "idle_minutes" and "between" in message:
-            message = f"choose between {policy.idle_min // 60} and {policy.idle_max // 60} minutes"
+            message = f"choose between {rules.idle_min // 60} and {rules.idle_max // 60} minutes"
         shown.setdefault(key if key in LABELS else "form", message)
     return shown
 
@@ -200,5 +200,5 @@ def access_text(mode: str, public_enabled: bool, owner: str) -> str:
     }.get(mode, mode)
 
 
-def access_choices(policy: Policy) -> Sequence[tuple[str, str, str]]:
-    return [c for c in ACCESS_CHOICES if c[0] != "public" or policy.public_enabled]
+def access_choices(rules: Rules) -> Sequence[tuple[str, str, str]]:
+    return [c for c in ACCESS_CHOICES if c[0] != "public" or rules.public_enabled]

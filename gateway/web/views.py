@@ -125,7 +125,7 @@ async def _form(
     current: Dashboard | None = None,
 ) -> web.Response:
     config = request.app[keys.CONFIG]
-    policy = request.app[keys.POLICY]
+    rules = request.app[keys.RULES]
     users, groups = await _pickers(request, owner)
     browse, storage_note = False, ""
     user = api.current_user(request)
@@ -139,7 +139,7 @@ async def _form(
             )
         except PodiumError:
             pass  # the launcher cannot list it: the folder field still works
-    idle = f"Between {policy.idle_min // 60} and {policy.idle_max // 60} minutes."
+    idle = f"Between {rules.idle_min // 60} and {rules.idle_max // 60} minutes."
     if current is None:
         heading, action, submit, cancel = (
             "New dashboard",
@@ -161,14 +161,14 @@ async def _form(
         creating=current is None, action=action, submit=submit, cancel=cancel,
         values=values, errors=errors, labels=LABELS, owner=owner,
         link_base=f"{config.prefix}{owner_segment(owner)}/",
-        frameworks=list(policy.frameworks), profiles=list(policy.profiles),
-        access_modes=access_choices(policy), users=users, groups=groups,
+        frameworks=list(rules.frameworks), profiles=list(rules.profiles),
+        access_modes=access_choices(rules), users=users, groups=groups,
         browse=browse, storage_note=storage_note, files_url=f"{config.prefix}_/api/files",
-        git_schemes=", ".join(policy.git_schemes), idle_help=idle,
+        git_schemes=", ".join(rules.git_schemes), idle_help=idle,
         secrets_help=(
             "One NAME=value per line, given to the app as environment variables. Values are "
             "kept encrypted and never shown again; names not written here stay as they are."
-            if policy.crypt
+            if rules.crypt
             else "This hub keeps no secrets: the admin has not set an encryption key."
         ),
     )  # fmt: skip
@@ -192,24 +192,24 @@ async def _check(
 ) -> tuple[dict[str, Any], dict[str, str], Any]:
     form = await request.post()
     doc, errors = to_document(form, creating=current is None)
-    policy = request.app[keys.POLICY]
+    rules = request.app[keys.RULES]
     source_type = doc["source"]["type"]
-    found = problems(doc, owner, policy, admin=user.admin, current=current)
-    errors = {**form_errors(found, source_type, policy), **errors}
+    found = problems(doc, owner, rules, admin=user.admin, current=current)
+    errors = {**form_errors(found, source_type, rules), **errors}
     if not errors:
         errors = await _missing(request, owner, doc)
     return doc, errors, form
 
 
 def _refused(request: web.Request, error: PodiumError, doc: dict[str, Any]) -> dict[str, str]:
-    policy = request.app[keys.POLICY]
-    return form_errors({error.field or "form": error.message}, doc["source"]["type"], policy)
+    rules = request.app[keys.RULES]
+    return form_errors({error.field or "form": error.message}, doc["source"]["type"], rules)
 
 
 async def new_form(request: web.Request) -> web.Response:
     user = api.signed_in(request)
     request.app[keys.SERVICE].check_can_create(user)
-    values: dict[str, Any] = {"idle_minutes": str(request.app[keys.POLICY].idle_default // 60)}
+    values: dict[str, Any] = {"idle_minutes": str(request.app[keys.RULES].idle_default // 60)}
     return await _form(request, owner=user.name, values=values, errors={})
 
 
@@ -276,7 +276,7 @@ async def manage(request: web.Request) -> web.Response:
         request, "manage.html", title=f"Manage {d.title}", d=d, link=d.url(prefix),
         api_url=f"{prefix}_/api/dashboards/{d.path}",
         action_url=manage_url(prefix, d), edit_url=f"{prefix}_/edit/{d.path}",
-        access_text=access_text(d.access.mode, request.app[keys.POLICY].public_enabled, d.owner),
+        access_text=access_text(d.access.mode, request.app[keys.RULES].public_enabled, d.owner),
         views=[(day.isoformat(), count) for day, count in views],
         views_max=max([1, *(count for _, count in views)]),
         source_text=source, log=await _log(request, d),

@@ -42,7 +42,7 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
         dashboard, _ = await app[keys.SERVICE].reads.lookup(owner, name)
     except NotFound:
         return refusal_page(site, 404, f"There is no dashboard {owner}/{name}.", user=user)
-    if not can_view(user, dashboard, public_enabled=app[keys.POLICY].public_enabled):
+    if not can_view(user, dashboard, public_enabled=app[keys.RULES].public_enabled):
         if user is None:
             return await app[keys.AUTH].login_redirect(request, request.path_qs)
         return forbidden_page(site, dashboard, user)

@@ -26,9 +26,9 @@ def test_profiles_offered_to_creators_come_from_the_kubernetes_launcher(tmp_path
 c.KubeLauncher.profiles = [{"name": "small"}, {"name": "gpu", "memory_limit": "16Gi"}]
 """
     local = load(tmp_path, profiles)
-    assert local.policy().profiles == ()  # local runners have no profiles
+    assert local.rules().profiles == ()  # local runners have no profiles
     kube = load(tmp_path, profiles + 'c.Podium.launcher = "kubernetes"\n')
-    assert kube.policy().profiles == ("small", "gpu")
+    assert kube.rules().profiles == ("small", "gpu")
 
 
 def test_an_unknown_launcher_is_refused_clearly(

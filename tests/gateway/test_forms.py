@@ -6,7 +6,7 @@ import pytest
 from multidict import MultiDict
 
 from gateway.domain.dashboards import Access, Dashboard, Source
-from gateway.domain.validation import Policy, parse_create
+from gateway.domain.validation import Rules, parse_create
 from gateway.web.forms import form_errors, from_form, parse_env, to_document, to_values
 
 pytestmark = pytest.mark.unit
@@ -50,7 +50,7 @@ def test_a_storage_dashboard_from_the_form() -> None:
         "env": {"REGION": "emea", "DEBUG": "1"},
         "idle_timeout": 2700,
     }
-    assert parse_create(doc, "alice", Policy()).idle_timeout == 2700
+    assert parse_create(doc, "alice", Rules()).idle_timeout == 2700
 
 
 def test_git_and_custom_and_the_users_text_field() -> None:
@@ -97,7 +97,7 @@ def test_idle_minutes_that_are_not_a_number_of_minutes(minutes: str) -> None:
 
 
 def test_api_fields_shown_at_the_form_field() -> None:
-    policy = Policy(idle_min=300, idle_max=3600)
+    rules = Rules(idle_min=300, idle_max=3600)
     shown = form_errors(
         {
             "source.path": "bad path",
@@ -108,7 +108,7 @@ def test_api_fields_shown_at_the_form_field() -> None:
             "something.else": "?",
         },
         "git",
-        policy,
+        rules,
     )
     assert shown == {
         "git_path": "bad path",
@@ -118,7 +118,7 @@ def test_api_fields_shown_at_the_form_field() -> None:
         "access_groups": "no such hub group: x",
         "form": "?",
     }
-    assert form_errors({"source.path": "bad"}, "storage", policy) == {"source_path": "bad"}
+    assert form_errors({"source.path": "bad"}, "storage", rules) == {"source_path": "bad"}
 
 
 def test_edit_starts_from_the_dashboard_and_round_trips() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from gateway.domain.access import User, can_manage, can_view
 from gateway.domain.dashboards import ACCESS_MODES, Access, Dashboard
-from gateway.domain.validation import NAME, Policy, parse_create, parse_patch, problems
+from gateway.domain.validation import NAME, Rules, parse_create, parse_patch, problems
 from gateway.errors import Invalid
 from gateway.web.forms import to_document
 from runners.errors import SpecError
@@ -97,18 +97,18 @@ fields = st.sampled_from(
 @given(doc=st.dictionaries(fields, json_values, max_size=8))
 def test_any_document_is_accepted_whole_or_refused_with_a_field(doc: dict[str, Any]) -> None:
     """No input crashes the validators; a refusal names what to fix; acceptance is safe."""
-    policy = Policy(profiles=("small",), frameworks=("streamlit", "voila", "custom"))
+    rules = Rules(profiles=("small",), frameworks=("streamlit", "voila", "custom"))
     try:
-        d = parse_create(doc, "alice", policy)
+        d = parse_create(doc, "alice", rules)
     except Invalid as e:
         assert e.message and e.field
-        assert problems(doc, "alice", policy), "the form finds what the API refuses"
+        assert problems(doc, "alice", rules), "the form finds what the API refuses"
         return
-    assert problems(doc, "alice", policy) == {}
+    assert problems(doc, "alice", rules) == {}
     assert NAME.match(d.name) and d.owner == "alice"
     assert d.access.mode in ACCESS_MODES and d.access.mode != "public"  # not enabled here
     assert all(not k.upper().startswith(("PODIUM_", "JUPYTERHUB_", "JPY_")) for k in d.env)
-    assert parse_patch({}, d, policy).name == d.name
+    assert parse_patch({}, d, rules).name == d.name
 
 
 @CHECKS
@@ -125,4 +125,4 @@ def test_any_form_becomes_a_document_or_field_errors(fields: dict[str, str]) -> 
 
     doc, errors = to_document(MultiDict(fields), creating=True)
     assert set(errors) <= {"env", "idle_minutes"}
-    assert isinstance(problems(doc, "alice", Policy()), dict)
+    assert isinstance(problems(doc, "alice", Rules()), dict)

@@ -19,7 +19,7 @@ from gateway.domain.secrets import (
     reveal,
     split_credentials,
 )
-from gateway.domain.validation import Policy, parse_create, parse_patch, rebuild_needed
+from gateway.domain.validation import Rules, parse_create, parse_patch, rebuild_needed
 from gateway.errors import Invalid
 from gateway.launchers.base import git_source, runner_spec
 
@@ -27,13 +27,13 @@ pytestmark = pytest.mark.unit
 
 KEY = random.token_hex(32)
 CRYPT = Crypt.parse(KEY)
-POLICY = Policy(frameworks=("streamlit",), git_schemes=("https",), crypt=CRYPT)
+RULES = Rules(frameworks=("streamlit",), git_schemes=("https",), crypt=CRYPT)
 GIT_DOC = {"type": "git", "url": "https://alice:t0ken@git.example.org/team/sales.git"}
 
 
 def create(**doc: Any) -> Dashboard:
     base = {"name": "sales", "framework": "streamlit", "entry": "app.py"}
-    return parse_create({**base, **doc}, "alice", POLICY)
+    return parse_create({**base, **doc}, "alice", RULES)
 
 
 def everything_shown(d: Dashboard) -> str:
@@ -98,11 +98,11 @@ def test_values_are_encrypted_and_only_names_are_shown() -> None:
 
 def test_an_edit_sets_removes_and_keeps() -> None:
     d = create(secrets={"A": "1", "B": "2"})
-    edited = parse_patch({"secrets": {"A": None, "C": "3"}}, d, POLICY)
+    edited = parse_patch({"secrets": {"A": None, "C": "3"}}, d, RULES)
     assert reveal(edited.secrets, CRYPT)[0] == {"B": "2", "C": "3"}
     assert edited.secrets["B"] == d.secrets["B"]  # untouched: the same token
     assert rebuild_needed(d, edited)
-    assert not rebuild_needed(d, parse_patch({"title": "T"}, d, POLICY))
+    assert not rebuild_needed(d, parse_patch({"title": "T"}, d, RULES))
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_bad_secrets(secrets: dict[str, Any], words: str) -> None:
 
 
 def test_without_a_key_secrets_are_refused_saying_why() -> None:
-    no_key = Policy(frameworks=("streamlit",), git_schemes=("https",))
+    no_key = Rules(frameworks=("streamlit",), git_schemes=("https",))
     doc = {"name": "s", "framework": "streamlit", "entry": "a.py"}
     with pytest.raises(Invalid, match="PODIUM_CRYPT_KEY") as refused:
         parse_create({**doc, "secrets": {"A": "1"}}, "alice", no_key)
@@ -141,21 +141,21 @@ def test_git_credentials_leave_the_url_and_stay_with_its_host() -> None:
     assert shown["secrets"] == []  # the login is git's, not the app's
     assert reveal(d.secrets, CRYPT) == ({}, ("alice", "t0ken"))
     # The form and the API send the URL back without them: kept.
-    same = parse_patch({"source": {**GIT_DOC, "url": d.source.url, "ref": "v2"}}, d, POLICY)
+    same = parse_patch({"source": {**GIT_DOC, "url": d.source.url, "ref": "v2"}}, d, RULES)
     assert same.secrets[GIT] == d.secrets[GIT]
     # Another host must never receive them.
-    moved = parse_patch({"source": {"type": "git", "url": "https://evil.example/x"}}, d, POLICY)
+    moved = parse_patch({"source": {"type": "git", "url": "https://evil.example/x"}}, d, RULES)
     assert GIT not in moved.secrets
     # Forgotten on request; to storage, dropped.
     forget = {"type": "git", "url": d.source.url, "credentials": False}
-    assert GIT not in parse_patch({"source": forget}, d, POLICY).secrets
-    storage = parse_patch({"source": {"type": "storage"}}, d, POLICY)
+    assert GIT not in parse_patch({"source": forget}, d, RULES).secrets
+    storage = parse_patch({"source": {"type": "storage"}}, d, RULES)
     assert GIT not in storage.secrets
 
 
 def test_an_old_versions_url_credentials_are_kept_and_never_shown() -> None:
     """Stored by a version before secrets; no key yet (gateway.domain.upgrades moves them)."""
-    no_key = Policy(frameworks=("streamlit",), git_schemes=("https",))
+    no_key = Rules(frameworks=("streamlit",), git_schemes=("https",))
     old = Dashboard(owner="alice", name="s", framework="streamlit", entry="a.py")
     old = parse_patch({"source": {"type": "git", "url": "https://h.org/r.git"}}, old, no_key)
     from dataclasses import replace
@@ -167,7 +167,7 @@ def test_an_old_versions_url_credentials_are_kept_and_never_shown() -> None:
     }  # fmt: skip
     resent = parse_patch({"source": old.as_json("/")["source"], "title": "T"}, old, no_key)
     assert resent.source.url == "https://u:tok@h.org/r.git"  # not lost by an edit
-    with_key = parse_patch({"source": old.as_json("/")["source"]}, old, POLICY)
+    with_key = parse_patch({"source": old.as_json("/")["source"]}, old, RULES)
     assert with_key.source.url == "https://h.org/r.git"
     assert reveal(with_key.secrets, CRYPT)[1] == ("u", "tok")
 

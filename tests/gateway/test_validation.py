@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from gateway.domain.dashboards import Access, Source
-from gateway.domain.validation import Policy, parse_create, parse_patch, problems, rebuild_needed
+from gateway.domain.validation import Rules, parse_create, parse_patch, problems, rebuild_needed
 from gateway.errors import Invalid
 
 pytestmark = pytest.mark.unit
 
-POLICY = Policy()
+RULES = Rules()
 
 
 def body(**change: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def body(**change: Any) -> dict[str, Any]:
 
 
 def test_create_from_the_design_example() -> None:
-    d = parse_create(body(title="Sales"), "alice", POLICY)
+    d = parse_create(body(title="Sales"), "alice", RULES)
     assert (d.owner, d.name, d.title, d.framework, d.entry) == (
         "alice",
         "sales",
@@ -45,7 +45,7 @@ def test_create_from_the_design_example() -> None:
 
 
 def test_title_defaults_to_the_name() -> None:
-    assert parse_create(body(), "alice", POLICY).title == "sales"
+    assert parse_create(body(), "alice", RULES).title == "sales"
 
 
 def test_git_source() -> None:
@@ -54,7 +54,7 @@ def test_git_source() -> None:
             source={"type": "git", "url": "https://github.com/o/r.git", "ref": "v1", "path": "app"}
         ),
         "alice",
-        POLICY,
+        RULES,
     )
     assert d.source == Source(type="git", url="https://github.com/o/r.git", ref="v1", path="app")
 
@@ -124,63 +124,63 @@ def test_git_source() -> None:
 )
 def test_invalid_create(change: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(Invalid) as error:
-        parse_create(body(**change), "alice", POLICY)
+        parse_create(body(**change), "alice", RULES)
     assert error.value.field == field
     assert words in error.value.message
 
 
 def test_public_when_enabled_and_always_on_for_admins() -> None:
-    policy = Policy(public_enabled=True)
-    assert parse_create(body(access={"mode": "public"}), "alice", policy).access.mode == "public"
-    assert parse_create(body(idle_timeout=0), "root", POLICY, admin=True).idle_timeout == 0
+    rules = Rules(public_enabled=True)
+    assert parse_create(body(access={"mode": "public"}), "alice", rules).access.mode == "public"
+    assert parse_create(body(idle_timeout=0), "root", RULES, admin=True).idle_timeout == 0
 
 
 def test_not_an_object() -> None:
     with pytest.raises(Invalid, match="must be a JSON object"):
-        parse_create(["sales"], "alice", POLICY)
+        parse_create(["sales"], "alice", RULES)
 
 
 def test_patch() -> None:
-    d = parse_create(body(), "alice", POLICY)
-    changed = parse_patch({"title": "New", "access": {"mode": "authenticated"}}, d, POLICY)
+    d = parse_create(body(), "alice", RULES)
+    changed = parse_patch({"title": "New", "access": {"mode": "authenticated"}}, d, RULES)
     assert changed.title == "New" and changed.access.mode == "authenticated"
     assert changed.entry == d.entry and changed.created == d.created
     assert not rebuild_needed(d, changed)
-    assert rebuild_needed(d, parse_patch({"entry": "other.py"}, d, POLICY))
+    assert rebuild_needed(d, parse_patch({"entry": "other.py"}, d, RULES))
     with pytest.raises(Invalid, match="cannot be renamed"):
-        parse_patch({"name": "other"}, d, POLICY)
+        parse_patch({"name": "other"}, d, RULES)
     with pytest.raises(Invalid, match="cannot be changed"):
-        parse_patch({"status": "ready"}, d, POLICY)
+        parse_patch({"status": "ready"}, d, RULES)
 
 
 def test_custom_command_only_where_enabled() -> None:
-    policy = Policy(frameworks=("streamlit", "custom"))
+    rules = Rules(frameworks=("streamlit", "custom"))
     command = ["python", "serve.py", "--port", "{port}", "--prefix", "{prefix}"]
-    d = parse_create(body(framework="custom", entry="", command=command), "alice", policy)
+    d = parse_create(body(framework="custom", entry="", command=command), "alice", rules)
     assert d.command == tuple(command) and d.as_json("/d/")["command"] == command
     with pytest.raises(Invalid, match="needs a command"):
-        parse_create(body(framework="custom", entry=""), "alice", policy)
+        parse_create(body(framework="custom", entry=""), "alice", rules)
     with pytest.raises(Invalid, match="only for the framework 'custom'"):
-        parse_create(body(command=command), "alice", policy)
+        parse_create(body(command=command), "alice", rules)
     with pytest.raises(Invalid, match="framework must be one of"):
-        parse_create(body(framework="custom", command=command), "alice", POLICY)
+        parse_create(body(framework="custom", command=command), "alice", RULES)
     with pytest.raises(Invalid, match="list of arguments"):
-        parse_create(body(framework="custom", command="python serve.py"), "alice", policy)
+        parse_create(body(framework="custom", command="python serve.py"), "alice", rules)
 
 
 def test_profiles_are_the_admins_names_only() -> None:
-    offered = Policy(profiles=("small", "gpu"))
+    offered = Rules(profiles=("small", "gpu"))
     assert parse_create(body(profile="gpu"), "alice", offered).profile == "gpu"
     assert parse_create(body(), "alice", offered).profile == ""  # the default
     with pytest.raises(Invalid, match="profile must be one of: small, gpu") as e:
         parse_create(body(profile="huge"), "alice", offered)
     assert e.value.field == "profile"
     with pytest.raises(Invalid, match="this hub has no profiles"):
-        parse_create(body(profile="gpu"), "alice", POLICY)
+        parse_create(body(profile="gpu"), "alice", RULES)
 
 
 def test_what_runs_changed_means_a_rebuild() -> None:
-    offered = Policy(profiles=("gpu",), frameworks=("streamlit", "custom"))
+    offered = Rules(profiles=("gpu",), frameworks=("streamlit", "custom"))
     d = parse_create(body(), "alice", offered)
     assert rebuild_needed(d, parse_patch({"profile": "gpu"}, d, offered))
     custom = parse_create(
@@ -196,28 +196,28 @@ def test_problems_names_every_bad_field_at_once() -> None:
         idle_timeout=5,
         env={"PODIUM_TOKEN": "x"},
     )
-    found = problems(doc, "alice", POLICY)
+    found = problems(doc, "alice", RULES)
     assert set(found) == {"name", "source.url", "idle_timeout", "env"}
     assert "lowercase" in found["name"] and "seconds" in found["idle_timeout"]
 
 
 def test_problems_is_empty_exactly_when_the_api_accepts() -> None:
-    assert problems(body(), "alice", POLICY) == {}
-    parse_create(body(), "alice", POLICY)
+    assert problems(body(), "alice", RULES) == {}
+    parse_create(body(), "alice", RULES)
     # Cross-field rules come after the fields: an entry is needed (not for custom).
-    assert problems(body(entry=""), "alice", POLICY) == {
+    assert problems(body(entry=""), "alice", RULES) == {
         "entry": "entry names the notebook or script to run"
     }
-    current = parse_create(body(), "alice", POLICY)
-    assert problems({"title": "New"}, "alice", POLICY, current=current) == {}
-    assert "renamed" in problems({"name": "other"}, "alice", POLICY, current=current)["name"]
+    current = parse_create(body(), "alice", RULES)
+    assert problems({"title": "New"}, "alice", RULES, current=current) == {}
+    assert "renamed" in problems({"name": "other"}, "alice", RULES, current=current)["name"]
 
 
 @pytest.mark.parametrize("entry", ["app\x00.py", "a\nb.py", "tab\t.py", "del\x7f.py"])
 def test_control_characters_in_paths_are_refused(entry: str) -> None:
     """Found by hypothesis: a NUL byte passed the path rule, then failed in os calls (500)."""
     with pytest.raises(Invalid) as refused:
-        parse_create(body(entry=entry), "alice", POLICY)
+        parse_create(body(entry=entry), "alice", RULES)
     assert refused.value.field == "entry" and "control characters" in refused.value.message
 
 
@@ -225,5 +225,5 @@ def test_control_characters_in_paths_are_refused(entry: str) -> None:
 def test_names_cannot_squat_the_gateways_paths_or_break_the_url(name: str) -> None:
     """``P_/…`` is the gateway's own (API, pages, static): no dashboard name can take it."""
     with pytest.raises(Invalid) as refused:
-        parse_create(body(name=name), "alice", POLICY)
+        parse_create(body(name=name), "alice", RULES)
     assert refused.value.field == "name"

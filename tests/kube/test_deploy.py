@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
 SOURCES = [
-    ROOT / "gateway/launchers/kube/api.py",
+    ROOT / "gateway/launchers/kube/apiserver.py",
     ROOT / "gateway/launchers/kube/reflector.py",
 ]
 VERBS = {"create": "create", "delete": "delete", "list": "list", "read": "get",
@@ -73,7 +73,7 @@ def test_the_gateway_runs_unprivileged_with_the_labels_runners_admit() -> None:
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     container = pod["spec"]["containers"][0]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    from gateway.launchers.kube.launcher import KubeLauncher
+    from gateway.launchers.kube.launcher import PodLauncher
 
-    default = KubeLauncher.class_traits()["gateway_labels"].default()
+    default = PodLauncher.class_traits()["gateway_labels"].default()
     assert default.items() <= pod["metadata"]["labels"].items()

@@ -21,7 +21,7 @@ import pytest_asyncio
 from gateway.domain.dashboards import Dashboard, Source
 from gateway.domain.runtime import Runtime
 from gateway.launchers.base import LauncherError, Observed, runner_credential
-from gateway.launchers.kube.launcher import KubeLauncher
+from gateway.launchers.kube.launcher import PodLauncher
 from gateway.launchers.kube.manifests import object_name
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, cluster
@@ -51,7 +51,7 @@ def sim_only(kube: Cluster) -> None:
         pytest.skip("needs the simulated cluster (injects faults / reads its internals)")
 
 
-def launcher(kube: Cluster, **options: Any) -> KubeLauncher:
+def launcher(kube: Cluster, **options: Any) -> PodLauncher:
     settings: dict[str, Any] = {
         "kubeconfig": str(kube.kubeconfig),
         "namespace": kube.namespace,
@@ -60,7 +60,7 @@ def launcher(kube: Cluster, **options: Any) -> KubeLauncher:
         "stop_timeout": 30,
     }
     settings.update(options)
-    return KubeLauncher(PREFIX, ["https", "git"], [], ["127.0.0.1"], **settings)
+    return PodLauncher(PREFIX, ["https", "git"], [], ["127.0.0.1"], **settings)
 
 
 def streamlit(name: str = "sales", **change: Any) -> Dashboard:
@@ -76,7 +76,7 @@ def streamlit(name: str = "sales", **change: Any) -> Dashboard:
 
 
 async def wait(
-    k: KubeLauncher, dashboard: Dashboard, runtime: Runtime, until: Callable[[Observed], bool]
+    k: PodLauncher, dashboard: Dashboard, runtime: Runtime, until: Callable[[Observed], bool]
 ) -> Observed:
     for _ in range(600):
         observed = await k.inspect(dashboard, runtime)
@@ -86,7 +86,7 @@ async def wait(
     raise AssertionError(f"never reached: last {observed}")
 
 
-async def launch_and_get(k: KubeLauncher, dashboard: Dashboard) -> tuple[Runtime, str]:
+async def launch_and_get(k: PodLauncher, dashboard: Dashboard) -> tuple[Runtime, str]:
     launch_id = secrets.token_hex(8)
     credential = runner_credential(SECRET, dashboard, launch_id)
     runtime = await k.start(dashboard, launch_id, credential)

@@ -164,9 +164,9 @@ def test_object_names_are_dns_labels_and_distinct() -> None:
 
 def test_a_dashboard_runs_with_its_profile() -> None:
     from gateway.domain.dashboards import Dashboard
-    from gateway.launchers.kube.launcher import KubeLauncher
+    from gateway.launchers.kube.launcher import PodLauncher
 
-    k = KubeLauncher(
+    k = PodLauncher(
         "/dashboards/",
         ["https"],
         [],

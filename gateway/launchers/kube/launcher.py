@@ -29,7 +29,7 @@ from gateway.launchers.base import (
     runner_spec,
 )
 from gateway.launchers.kube import options
-from gateway.launchers.kube.api import KubeApi, api_message
+from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
     LAUNCH_ANNOTATION,
@@ -49,7 +49,7 @@ from gateway.launchers.kube.reflector import PodReflector, describe_error
 from gateway.launchers.kube.status import describe
 
 
-class KubeLauncher(options.KubeLauncher):
+class PodLauncher(options.KubeLauncher):
     """Runner pods, configured by the options it inherits."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -2,7 +2,7 @@
 
 Importing this costs nothing of kubernetes-asyncio (1.6 s of imports): the gateway's
 configuration and ``--help`` need the options, and only a gateway that runs pods needs
-the client (:mod:`gateway.launchers.kube.launcher`, whose ``KubeLauncher`` adds the work).
+the client (:mod:`gateway.launchers.kube.launcher`, whose ``PodLauncher`` adds the work).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from gateway.launchers.kube.api import check
+from gateway.launchers.kube.apiserver import check
 
 log = logging.getLogger("podium.kube")
 
@@ -31,7 +31,7 @@ class Expired(Exception):
 class PodReflector:
     def __init__(
         self,
-        v1: Any,  # client.CoreV1Api, called for raw responses (see KubeLauncher._v1)
+        v1: Any,  # client.CoreV1Api, called for raw responses (see PodLauncher._v1)
         namespace: str,
         selector: str,
         *,
