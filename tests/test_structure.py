@@ -144,3 +144,14 @@ def test_the_domain_imports_nothing_of_http() -> None:
         if target.startswith(http)
     }
     assert reached == set()
+
+
+def test_no_two_classes_share_a_name() -> None:
+    """A name means one thing (the admin's Rules, the relay's Policy, the PodLauncher
+    over the KubeLauncher options)."""
+    where: dict[str, list[str]] = {}
+    for module, path in modules().items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(module)
+    assert {name: found for name, found in where.items() if len(found) > 1} == {}
