@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from gateway import keys
+from gateway.cache import Cache
 from gateway.domain.access import can_view
 from gateway.domain.dashboards import Dashboard, Key
 from gateway.domain.runtime import Runtime
@@ -118,7 +120,7 @@ class FrontDoor(Policy):
         self.app_socket = app_socket
         self.origins = app[keys.ORIGINS]
         self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
-        self._credentials: dict[tuple[Key, str], str] = {}
+        self._credentials: Cache[tuple[Key, str], str] = Cache(math.inf, 10_000)
 
     async def start(self, host: str, port: int) -> int:
         return await self.relay.start(host, port)
@@ -320,10 +322,9 @@ class FrontDoor(Policy):
     def _credential(self, dashboard: Dashboard, runtime: Runtime) -> str:
         """The runner credential of this launch, computed once."""
         cache_key = (dashboard.key, runtime.launch_id)
-        credential = self._credentials.get(cache_key)
-        if credential is None:
-            if len(self._credentials) > 10000:
-                self._credentials.clear()
-            credential = runner_credential(self.secret, dashboard, runtime.launch_id)
-            self._credentials[cache_key] = credential
+        found = self._credentials.fresh(cache_key)
+        if found is not None:
+            return found[0]
+        credential = runner_credential(self.secret, dashboard, runtime.launch_id)
+        self._credentials.put(cache_key, credential)
         return credential

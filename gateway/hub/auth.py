@@ -22,10 +22,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -109,12 +109,12 @@ class Auth:
         self._tokens: Cache[str, User | None] = Cache(
             token_seconds, 10_000, stale_on=(Unavailable,), on_stale=_stale
         )
-        self._verified: dict[str, dict[str, Any]] = {}  # signed cookie -> its checked claims
+        # A signed cookie -> its checked claims (each has its own expiry).
+        self._verified: Cache[str, dict[str, Any]] = Cache(math.inf, 10_000)
         self._logged_out: dict[str, float] = {}  # user (or session key) -> when it ended
         self.hub_sessions = HubSessions(hub, refresh_interval, MAX_SESSIONS_KEPT)
         self.on_hub_logout: Callable[[str, float], Awaitable[None]] | None = None
-        self._hub_seen = (False, -1e9)  # (answered, when asked)
-        self._hub_asking: asyncio.Future[bool] | None = None
+        self._hub_seen: Cache[None, bool] = Cache(2, 1)  # the hub's liveness
 
     # --- cookies -----------------------------------------------------------------
     def _sign(self, claims: dict[str, Any], seconds: int) -> str:
@@ -126,7 +126,8 @@ class Auth:
         login's state), unexpired and not ended by a logout; else None."""
         if not token:
             return None
-        claims = self._verified.get(token)
+        found = self._verified.fresh(token)
+        claims = found[0] if found is not None else None
         if claims is None or claims["exp"] <= time.time():
             try:
                 claims = jwt.decode(
@@ -134,9 +135,7 @@ class Auth:
                 )
             except jwt.PyJWTError:
                 return None
-            if len(self._verified) > 10000:
-                self._verified.clear()
-            self._verified[token] = claims  # the proxy reads the same cookie on every request
+            self._verified.put(token, claims)  # the proxy reads the same cookie on every request
         if claims.get("use") != use:
             return None  # a dashboard's cookie is no session, nor the other way round
         ended = self._logged_out.get(str(claims.get("sub", "")))
@@ -282,7 +281,7 @@ class Auth:
             return Identity(found[0], "token")
         if not session:
             return Identity(None, "anonymous")
-        if session not in self._verified:
+        if self._verified.fresh(session) is None:
             return None  # not verified yet: identify_by does it
         claims = self._cookie_claims(session, dashboard)
         if claims is None:
@@ -345,14 +344,7 @@ class Auth:
 
     async def _hub_answers(self) -> bool:
         """The hub's liveness, asked at most every 2 s; concurrent askers share one call."""
-        alive, at = self._hub_seen
-        if time.monotonic() - at < 2:
-            return alive
-        if self._hub_asking is None or self._hub_asking.done():
-            self._hub_asking = asyncio.ensure_future(self.hub.alive())
-        alive = await asyncio.shield(self._hub_asking)
-        self._hub_seen = (alive, time.monotonic())
-        return alive
+        return await self._hub_seen.get(None, self.hub.alive)
 
     async def callback(self, request: web.Request) -> web.Response:
         claims = self._read(request.cookies.get(STATE_COOKIE))

@@ -61,3 +61,44 @@ async def test_the_last_answer_outlives_an_unavailable_source() -> None:
 
     with pytest.raises(ValueError):
         await cache.get("alice", broken)
+
+
+async def test_a_key_forgotten_while_fetched_keeps_nothing_of_that_fetch() -> None:
+    release = asyncio.Event()
+
+    async def old_answer() -> str:
+        await release.wait()
+        return "before the change"
+
+    cache: Cache[str, str] = Cache(60, 10)
+    reading = asyncio.ensure_future(cache.get("k", old_answer))
+    await asyncio.sleep(0)
+    cache.forget("k")  # changed meanwhile
+    release.set()
+    assert await reading == "before the change"  # its caller gets what it asked for
+    assert cache.fresh("k") is None  # but nobody after it
+
+    async def new_answer() -> str:
+        return "after the change"
+
+    assert await cache.get("k", new_answer) == "after the change"
+
+
+async def test_recent_answers_at_once_and_refreshes_once_in_the_background() -> None:
+    calls: list[int] = []
+
+    async def fetch() -> int:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return len(calls)
+
+    cache: Cache[str, int] = Cache(0.05, 10)
+    assert cache.recent("k", fetch) is None  # nothing yet: the caller reads itself
+    cache.put("k", 0)
+    assert cache.recent("k", fetch) == (0,) and calls == []  # fresh: no fetch
+    await asyncio.sleep(0.06)  # past its time, within the second lifetime
+    assert [cache.recent("k", fetch) for _ in range(10)] == [(0,)] * 10
+    await asyncio.sleep(0.02)
+    assert calls == [1] and cache.fresh("k") == (1,)  # one refresh for ten callers
+    await asyncio.sleep(0.11)  # two lifetimes old: too old to give
+    assert cache.recent("k", fetch) is None
