@@ -37,7 +37,7 @@ from bench.paths import Setup, chp_hop, run_app, setup_dashboard
 from bench.scale import scale
 from bench.stream import stream
 from bench.wsload import messages_per_second, round_trips
-from tests.hubstack import NO_QUOTAS, ROOT, free_port, hub_stack
+from tests.support.hubstack import NO_QUOTAS, ROOT, free_port, hub_stack
 
 PODIUM_EXTRA = """
 c.Podium.frameworks = ["streamlit", "voila", "custom"]

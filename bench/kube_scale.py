@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import percentile  # noqa: E402
-from tests.hubstack import NO_QUOTAS, hub_stack  # noqa: E402
 from tests.kubesim import simulated_cluster  # noqa: E402
 from tests.kubesim.kubelet import Image, default_images  # noqa: E402
+from tests.support.hubstack import NO_QUOTAS, hub_stack  # noqa: E402
 
 CONFIG = """
 c.Podium.launcher = "kubernetes"

@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 
 from bench import peers
-from tests.flows import api as call
-from tests.flows import until_ok
-from tests.hubstack import CHP, ROOT, HubStack, free_port
+from tests.support.flows import api as call
+from tests.support.flows import until_ok
+from tests.support.hubstack import CHP, ROOT, HubStack, free_port
 
 DASHBOARD = "/dashboards/alice/bench/"
 APP = ROOT / "tests" / "apps" / "custom" / "bench.py"

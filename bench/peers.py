@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.hubstack import ROOT, HubStack
+from tests.support.hubstack import ROOT, HubStack
 
 VENV = ROOT / ".venv-peers"
 PEER = "jhsingle-native-proxy==0.8.3"

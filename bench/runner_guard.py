@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import page_latency, percentile, wrk, ws_round_trips  # noqa: E402
-from tests.runners.harness import PREFIX, app_spec  # noqa: E402
+from tests.support.harness import PREFIX, app_spec  # noqa: E402
 
 
 @dataclass

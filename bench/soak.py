@@ -36,7 +36,7 @@ import aiohttp
 import psutil
 
 from bench.paths import APP, COMMAND, api, ready
-from tests.hubstack import NO_QUOTAS, HubStack, hub_stack, runner_pid
+from tests.support.hubstack import NO_QUOTAS, HubStack, hub_stack, runner_pid
 
 MARKER = "</table></body></html>"  # the end of the bench app's page: it arrived whole
 KILLS_AT = (0.15, 0.30, 0.45, 0.70, 0.85)

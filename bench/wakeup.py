@@ -19,8 +19,8 @@ import psutil
 
 from bench.measure import table
 from bench.paths import Setup, api, on_its_origin
-from tests.flows import until_ok
-from tests.hubstack import ROOT, free_port
+from tests.support.flows import until_ok
+from tests.support.hubstack import ROOT, free_port
 
 FRAMEWORKS = {
     "streamlit": ("tests/apps/streamlit/app.py", "app.py"),

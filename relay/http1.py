@@ -50,6 +50,22 @@ class Head:
         return [line for line, n in zip(self.lines, self.names, strict=True) if n != lowered]
 
 
+def line_problem(block: bytes) -> str | None:
+    """What makes a head's lines read differently by different readers: a bare CR or LF,
+    a folded line (obs-fold), a control character. A browser takes a bare LF for a line
+    of its own and joins a folded line to the one before, where a reader of CRLF lines
+    does not — a header (a ``Set-Cookie``) that a filter never saw. Senders must not
+    write any of them (RFC 9112, 2.2 and 5.2); three counts, on every head."""
+    crlf = block.count(b"\r\n")
+    if block.count(b"\r") != crlf or block.count(b"\n") != crlf:
+        return "bare CR or LF in the head"
+    if b"\r\n " in block or b"\r\n\t" in block:
+        return "folded header lines are not accepted"
+    if _CONTROL.search(block) is not None:
+        return "a control character in the head"
+    return None
+
+
 def parse_headers(block: bytes) -> Head:
     """Split a head (without its final blank line) into start line and header fields.
 
@@ -57,13 +73,9 @@ def parse_headers(block: bytes) -> Head:
     in one pass (a run of valid names is itself a token), bare CR or LF refused in
     three counts.
     """
-    crlf = block.count(b"\r\n")
-    if block.count(b"\r") != crlf or block.count(b"\n") != crlf:
-        raise HeadError(400, "bare CR or LF in the head")
-    if b"\r\n " in block or b"\r\n\t" in block:
-        raise HeadError(400, "folded header lines are not accepted")
-    if _CONTROL.search(block) is not None:
-        raise HeadError(400, "a control character in the head")
+    problem = line_problem(block)
+    if problem is not None:
+        raise HeadError(400, problem)
     start, *lines = block.split(b"\r\n")
     names: list[bytes] = []
     fields: dict[bytes, list[bytes]] = {}

@@ -14,7 +14,15 @@ import collections
 from collections.abc import Hashable
 from typing import Protocol, cast
 
-from relay.http1 import MAX_HEAD, Body, HeadError, NoBody, response_body, status_code
+from relay.http1 import (
+    MAX_HEAD,
+    Body,
+    HeadError,
+    NoBody,
+    line_problem,
+    response_body,
+    status_code,
+)
 from relay.modes import Mode
 from relay.policy import Policy, Target
 
@@ -168,6 +176,9 @@ class Upstream(asyncio.Protocol):
                 return
             block, view = view[:end], view[end + 4 :]
             if out is not None:
+                problem = line_problem(block)
+                if problem is not None:  # refused, not passed on: no filter saw all of it
+                    raise HeadError(502, problem)
                 head = self.down.policy.response_head(block, self.down.forwarding)
                 out.append(head + b"\r\n\r\n")
             code = status_code(block)

@@ -155,3 +155,24 @@ def test_no_two_classes_share_a_name() -> None:
             if isinstance(node, ast.ClassDef):
                 where.setdefault(node.name, []).append(module)
     assert {name: found for name, found in where.items() if len(found) > 1} == {}
+
+
+def test_tests_and_benchmarks_share_only_the_support_packages() -> None:
+    """No test module imports another test module or a conftest; the benchmarks import
+    from ``tests.support`` and ``tests.kubesim`` only."""
+    shared = ("tests.support", "tests.kubesim")
+    found = []
+    for folder in ("tests", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                named = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+                if isinstance(node, ast.Import):
+                    named = [alias.name for alias in node.names]
+                for module in named:
+                    if not module.startswith("tests") or module.startswith(shared):
+                        continue
+                    if folder == "bench" or module.rsplit(".", 1)[-1].startswith(
+                        ("test_", "conftest")
+                    ):
+                        found.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert found == []

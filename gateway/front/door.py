@@ -35,6 +35,8 @@ from gateway.errors import PodiumError
 from gateway.front.forwarding import (
     app_head,
     cookie_value,
+    from_elsewhere,
+    installs_a_worker,
     origin_and_host,
     reaches_beyond,
     response_head,
@@ -134,6 +136,8 @@ class FrontDoor(Policy):
         if key is None:
             return self.to_app(request)
         request = self.canonical(request)
+        if installs_a_worker(request):
+            return error_bytes(self.site, 403, "A dashboard cannot install a service worker.")
         cookie = _SESSION
         if self.origins.isolated:
             if not self.origins.serves(host_of(request), *key):
@@ -247,9 +251,10 @@ class FrontDoor(Policy):
     def _credentials_of(request: Request, cookie: bytes) -> tuple[str, str | None]:
         """The ``Authorization`` header and the cookie that names the viewer here: the
         session on the gateway's origin, the dashboard's own on a dashboard origin (none
-        when it was sent twice: the application answers that)."""
+        when it was sent twice: the application answers that; none for a request another
+        page made: :func:`from_elsewhere`)."""
         authorization = request.head.get(b"authorization")
-        cookies = b"; ".join(request.head.get(b"cookie"))
+        cookies = b"" if from_elsewhere(request) else b"; ".join(request.head.get(b"cookie"))
         session = cookie_value(cookies, cookie) if cookies else None
         return (
             authorization[0].decode("latin-1") if len(authorization) == 1 else "",

@@ -88,6 +88,28 @@ def wants_websocket(request: Request) -> bool:
     return len(upgrade) == 1 and upgrade[0].lower() == b"websocket"
 
 
+def from_elsewhere(request: Request) -> bool:
+    """A request another page made in the viewer's browser — another site's, or another
+    dashboard's on the same site — and not the viewer going to this dashboard (a GET
+    navigation). The viewer's cookie does not count for it: ``SameSite=Lax`` lets a
+    sibling dashboard's requests carry it, and a dashboard that answers CORS with
+    credentials (Gradio does, for every origin) would be read, or posted to, as its viewer.
+    Browsers say where a request comes from in ``Sec-Fetch-Site``; without it (other
+    clients) nothing changes."""
+    site = request.head.get(b"sec-fetch-site")
+    if not site or site[0] in (b"same-origin", b"none"):
+        return False
+    navigates = request.head.get(b"sec-fetch-mode") == [b"navigate"]
+    return not (navigates and request.method in (b"GET", b"HEAD"))
+
+
+def installs_a_worker(request: Request) -> bool:
+    """The browser fetches a service worker's script (``Service-Worker: script``). None is
+    allowed on a dashboard: on its origin it would outlive the visit and answer for the
+    paths Podium serves there (the sign-in, whose code it could keep)."""
+    return bool(request.head.get(b"service-worker"))
+
+
 def same_origin(origin: str | None, host: str | None) -> bool:
     """A WebSocket must come from a page of this site (the proxy chain keeps the Host header).
 

@@ -4,26 +4,20 @@ no request makes it fail with a 5xx, and every refusal carries a message a perso
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from schemathesis import openapi
 
-from tests.hubstack import HubStack, hub_stack
+from tests.support.hubstack import HubStack
+from tests.support.stacks import stack_fixture
 
 pytestmark = pytest.mark.functional
 EXAMPLES = 15
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    tmp = tmp_path_factory.mktemp("fuzz")
-    (tmp / "home" / "alice").mkdir(parents=True)
-    async with hub_stack(tmp) as s:
-        yield s
+stack = stack_fixture("fuzz", users=("alice",))
 
 
 async def test_no_generated_request_gets_a_5xx(stack: HubStack) -> None:

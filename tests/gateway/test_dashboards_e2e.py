@@ -12,19 +12,17 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import psutil
 import pytest
 import pytest_asyncio
 
-from tests.flows import HTML, api, open_until_app, streamlit_round_trip, wait_status
-from tests.hubstack import HubStack, browser, browser_login, hub_stack
-from tests.runners.harness import APPS
+from tests.support.flows import HTML, api, open_until_app, streamlit_round_trip, wait_status
+from tests.support.hubstack import HubStack, browser, browser_login
+from tests.support.stacks import stack_fixture
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -46,13 +44,9 @@ NOTEBOOK = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(APPS / "streamlit", tmp / "home" / "alice" / "apps" / "sales")
-    shutil.copytree(APPS / "voila", tmp / "home" / "alice" / "notebooks")
-    async with hub_stack(tmp) as s:  # stops the runners it started too
-        yield s
+stack = stack_fixture(
+    "e2e", files={"alice/apps/sales": "streamlit", "alice/notebooks": "voila"}
+)  # stops the runners it started too
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

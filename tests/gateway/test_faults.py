@@ -11,21 +11,20 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import psutil
 import pytest
-import pytest_asyncio
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.store import Store
 from gateway.errors import Unavailable
-from tests.conftest import fresh_database
-from tests.flows import api, until_ok
-from tests.hubstack import NO_QUOTAS, ROOT, HubStack, browser, browser_login, hub_stack
-from tests.postgres import Postgres
+from tests.support.flows import api, until_ok
+from tests.support.hubstack import NO_QUOTAS, ROOT, HubStack, browser, browser_login, hub_stack
+from tests.support.postgres import Postgres, fresh_database
+from tests.support.stacks import stack_fixture
 
 pytestmark = pytest.mark.functional
 APP = ROOT / "tests" / "apps" / "custom" / "bench.py"
@@ -33,14 +32,11 @@ SLOW = ["sh", "-c", "sleep 3 && exec {python} bench.py --port {port} --prefix {p
 FAST = ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    tmp = tmp_path_factory.mktemp("faults")
-    (tmp / "home" / "alice" / "app").mkdir(parents=True)
-    shutil.copy(APP, tmp / "home" / "alice" / "app" / "bench.py")
-    extra = 'c.Podium.frameworks = ["custom"]\n' + NO_QUOTAS
-    async with hub_stack(tmp, podium_extra=extra) as s:
-        yield s
+stack = stack_fixture(
+    "faults",
+    files={"alice/app/bench.py": "custom/bench.py"},
+    podium='c.Podium.frameworks = ["custom"]\n' + NO_QUOTAS,
+)
 
 
 async def create(stack: HubStack, token: str, name: str, command: list[str]) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.domain.dashboards import Dashboard, Source
 from gateway.launchers.folders import LINE_CHARS, make_folder, open_log, read_tail, write_spec
 from gateway.launchers.local import LocalLauncher
-from tests.gateway.test_local_launcher import dashboard
 
 pytestmark = pytest.mark.unit
 NOBODY = (65534, 65534)
@@ -68,7 +68,8 @@ async def test_the_logs_api_reads_no_planted_link(tmp_path: Path) -> None:
         "/dashboards/", ["https"], [], user_root=f"{tmp_path}/home/{{username}}",
         state_dir=str(tmp_path / "runners"),
     )  # fmt: skip
-    d = dashboard("alice")
+    d = Dashboard(owner="alice", name="probe", framework="custom", command=("serve",),
+                  source=Source(path="app"))  # fmt: skip
     folder, secret = planted(tmp_path)
     assert launcher.folder(d) == folder.resolve()
     (folder / "runner.log").symlink_to(secret)

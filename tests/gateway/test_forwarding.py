@@ -8,6 +8,8 @@ from aiohttp.test_utils import make_mocked_request
 from gateway.front.forwarding import (
     app_head,
     cookie_value,
+    from_elsewhere,
+    installs_a_worker,
     origin_and_host,
     response_head,
     same_origin,
@@ -257,3 +259,27 @@ def test_origin_and_host_of_a_raw_request() -> None:
 def test_only_opening_a_dashboard_wakes_it(headers: dict[str, str], wakes: bool) -> None:
     request = make_mocked_request("GET", "/dashboards/alice/sales/", headers=headers)
     assert may_wake(request) is wakes
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "elsewhere"),
+    [
+        ("GET", [], False),  # no Sec-Fetch-Site: not a browser (or an old one)
+        ("GET", ["Sec-Fetch-Site: same-origin", "Sec-Fetch-Mode: cors"], False),
+        ("GET", ["Sec-Fetch-Site: none", "Sec-Fetch-Mode: navigate"], False),  # typed in
+        ("GET", ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: navigate"], False),  # a link
+        ("HEAD", ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: navigate"], False),
+        ("GET", ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: cors"], True),  # a sibling's fetch
+        ("GET", ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: no-cors"], True),  # a <script>
+        ("POST", ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: navigate"], True),  # a form
+        ("GET", ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: websocket"], True),
+    ],
+)
+def test_requests_other_pages_make(method: str, headers: list[str], elsewhere: bool) -> None:
+    raw = "\r\n".join((f"{method} /dashboards/a/b/ HTTP/1.1", "Host: h", *headers))
+    assert from_elsewhere(parse_request(raw.encode())) is elsewhere
+
+
+def test_a_service_workers_script_is_recognised() -> None:
+    assert installs_a_worker(parse_request(b"GET /sw.js HTTP/1.1\r\nService-Worker: script"))
+    assert not installs_a_worker(parse_request(b"GET /sw.js HTTP/1.1\r\nHost: h"))

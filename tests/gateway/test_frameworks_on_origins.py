@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 
-from tests.flows import api
-from tests.hubstack import HubStack, browser, browser_login, client, hub_stack
-from tests.runners.exchanges import EXCHANGES
-from tests.runners.harness import APPS, asset_links
-from tests.runners.test_frameworks import ENTRIES, TITLES
+from tests.support.exchanges import ENTRIES, EXCHANGES, TITLES
+from tests.support.flows import api
+from tests.support.harness import APPS, asset_links
+from tests.support.hubstack import HubStack, browser, browser_login, client, hub_stack
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

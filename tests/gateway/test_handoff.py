@@ -24,9 +24,9 @@ from gateway.front.handoff import (
     state_of,
 )
 from gateway.hub.auth import Auth
-from tests.flows import api
-from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
-from tests.runners.harness import APPS
+from tests.support.flows import api
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
 
 SECRET = b"s" * 32
 SESSION = {"iat": int(time.time()) - 10, "exp": int(time.time()) + 3600}
@@ -212,6 +212,38 @@ async def test_a_viewer_crosses_once_per_code(stack: HubStack) -> None:
             crossing.split("_/")[0] + "alice/probe/headers", allow_redirects=False
         ) as r:
             assert r.status == 302 and r.headers["Location"].startswith(stack.base)  # signed out
+
+
+@pytest.mark.functional
+async def test_requests_other_pages_make_do_not_carry_the_viewer(stack: HubStack) -> None:
+    """Another dashboard's page (on the same site: its requests carry SameSite=Lax cookies)
+    fetches or posts to this one in bob's browser: the dashboard must not take them for
+    bob's (a dashboard answering CORS with credentials would be read as him). bob going
+    there himself still is bob. The Sec-Fetch headers are what Chromium sends."""
+    async with browser() as bob:
+        await browser_login(bob, stack, "bob")
+        crossing = await signin_link(bob, stack, "alice/probe/headers")
+        async with bob.get(crossing) as r:
+            assert r.status == 200
+        base = crossing.split("_/")[0] + "alice/probe/"
+        for method, path, site, mode, carried in [
+            ("GET", "headers", "same-origin", "cors", True),  # its own page's fetch
+            ("GET", "headers", "same-site", "navigate", True),  # bob opening it
+            ("GET", "headers", "same-site", "cors", False),  # a sibling's fetch
+            ("GET", "headers", "cross-site", "no-cors", False),
+            ("POST", "upload", "same-origin", "cors", True),
+            ("POST", "upload", "same-site", "navigate", False),  # a sibling's form post
+            ("POST", "upload", "same-site", "cors", False),
+        ]:
+            headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode}
+            async with bob.request(
+                method, base + path, headers=headers, data=b"x", allow_redirects=False
+            ) as r:
+                reached = r.status == 200  # the app answered: the front door forwarded it
+                assert reached == carried, (method, site, mode, r.status)
+                if reached and path == "headers":
+                    seen = {k.lower(): v for k, v in (await r.json())["headers"]}
+                    assert seen["x-podium-user"] == "bob"
 
 
 @pytest.mark.functional

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.conftest import fresh_database
-from tests.hubstack import HubStack, browser, browser_login, hub_stack
+from tests.support.hubstack import HubStack, browser, browser_login, hub_stack
+from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.functional
 

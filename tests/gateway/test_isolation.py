@@ -10,7 +10,6 @@ who do not trust each other.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pwd
 import shutil
@@ -19,9 +18,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.flows import api
-from tests.hubstack import ROOT, HubStack, hub_stack, runner_pid
-from tests.owners import open_up, shared_python, system_users
+from tests.support.flows import started
+from tests.support.hubstack import ROOT, hub_stack, runner_pid
+from tests.support.owners import open_up, shared_python, system_users
 
 pytestmark = pytest.mark.functional
 MALLORY, VICTIM = "podium-t-mallory", "podium-t-victim"
@@ -33,20 +32,6 @@ def app_folder(user: str, script: str) -> None:
     shutil.copy(ROOT / "tests" / "apps" / "custom" / script, home / script)
     for path in (home, home / script):
         shutil.chown(path, user, user)
-
-
-async def started(stack: HubStack, token: str, owner: str, doc: dict[str, object]) -> None:
-    status, body = await api(stack, token, "POST", "/dashboards", doc)
-    assert status == 201, body
-    name = doc["name"]
-    await api(stack, token, "POST", f"/dashboards/{owner}/{name}/start")
-    for _ in range(600):
-        status, body = await api(stack, token, "GET", f"/dashboards/{owner}/{name}")
-        if body["status"] == "ready":
-            return
-        assert body["status"] != "failed", body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{owner}/{name} is {body['status']}")
 
 
 async def test_a_hostile_runner_reads_nothing_of_the_gateway_or_other_dashboards(

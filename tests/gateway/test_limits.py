@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.front.limits import ViewerLimits
-from tests.flows import api
-from tests.hubstack import ROOT, HubStack, hub_stack
+from tests.support.flows import api
+from tests.support.hubstack import ROOT, HubStack, hub_stack
 
 
 @pytest.mark.unit

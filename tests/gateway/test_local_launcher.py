@@ -20,8 +20,8 @@ from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
 from gateway.launchers.local import LocalLauncher
 from runners.names import UnusableName
-from tests import owners
-from tests.owners import system_users
+from tests.support import owners
+from tests.support.owners import system_users
 
 pytestmark = pytest.mark.functional
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from tests.hubstack import HubStack, browser, browser_login, hub_stack
+from tests.support.hubstack import HubStack, browser, browser_login
+from tests.support.stacks import stack_fixture
 
 pytestmark = pytest.mark.functional
 
@@ -20,10 +19,7 @@ pytestmark = pytest.mark.functional
 HUB_DEFAULT_REDIRECT = 'c.JupyterHub.services[0].pop("oauth_redirect_uri")\n'
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    async with hub_stack(tmp_path_factory.mktemp("oauth"), hub_extra=HUB_DEFAULT_REDIRECT) as s:
-        yield s
+stack = stack_fixture("oauth", hub=HUB_DEFAULT_REDIRECT)
 
 
 async def test_a_login_works_with_the_hubs_default_redirect(stack: HubStack) -> None:

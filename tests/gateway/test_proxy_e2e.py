@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.hubstack import HubStack, client, hub_stack
-from tests.runners.harness import APPS
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, client, hub_stack
 
 pytestmark = pytest.mark.functional
 
@@ -259,3 +259,40 @@ async def test_websockets_from_another_origin_are_refused(
         async with s.ws_connect(url, headers={"Origin": f"http://{own}"}) as ws:
             await ws.send_str("hello")
             assert (await ws.receive(timeout=10)).data == "echo hello"
+
+
+async def raw_exchange(stack: HubStack, bob: dict[str, str], path: str, extra: str = "") -> bytes:
+    """One request to the gateway's port as bob, straight: the response, or what came
+    before the connection ended."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", stack.podium_port)
+    host = stack.dashboard_host("alice", "probe")
+    writer.write(
+        f"GET /dashboards/alice/probe/{path} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: {bob['Authorization']}\r\n{extra}\r\n".encode()
+    )
+    try:
+        status, body = await asyncio.wait_for(read_response(reader), 30)
+    except asyncio.IncompleteReadError as e:
+        return e.partial
+    finally:
+        writer.close()
+    return b"HTTP/1.1 %d\r\n\r\n%s" % (status, body)
+
+
+@pytest.mark.parametrize("how", ["lf", "cr", "fold"])
+async def test_a_response_head_with_a_header_hidden_in_it_never_reaches_the_viewer(
+    stack: HubStack, bob: dict[str, str], how: str
+) -> None:
+    """A bare LF or CR, or a folded line, in a dashboard's response head: a browser reads a
+    Set-Cookie (or a Domain) there that the cookie filter never saw."""
+    answer = await raw_exchange(stack, bob, f"smuggle?how={how}")
+    assert b"SMUGGLED" not in answer and not answer.startswith(b"HTTP/1.1 200")
+    assert (await raw_exchange(stack, bob, "headers")).startswith(b"HTTP/1.1 200")  # still up
+
+
+async def test_a_dashboard_cannot_install_a_service_worker(
+    stack: HubStack, bob: dict[str, str]
+) -> None:
+    """On its origin it would answer for the sign-in's paths and outlive the visit."""
+    answer = await raw_exchange(stack, bob, "headers", "Service-Worker: script\r\n")
+    assert answer.startswith(b"HTTP/1.1 403") and b"service worker" in answer

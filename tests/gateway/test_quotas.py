@@ -3,18 +3,14 @@ are exempt; each refusal names its limit."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.quotas import Quotas
 from gateway.errors import Conflict, TooMany
-from tests.flows import api, wait_status
-from tests.hubstack import HubStack, hub_stack
-from tests.runners.harness import APPS
+from tests.support.flows import api, wait_status
+from tests.support.hubstack import HubStack
+from tests.support.stacks import stack_fixture
 
 
 def dashboards(running: int, stopped: int) -> list[Dashboard]:
@@ -62,14 +58,11 @@ def doc(name: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    tmp = tmp_path_factory.mktemp("quotas")
-    for user in ("alice", "admin"):
-        (tmp / "home" / user / "app").mkdir(parents=True)
-        shutil.copy(APPS / "custom" / "serve.py", tmp / "home" / user / "app")
-    async with hub_stack(tmp, podium_extra=EXTRA) as s:
-        yield s
+stack = stack_fixture(
+    "quotas",
+    files={"alice/app/serve.py": "custom/serve.py", "admin/app/serve.py": "custom/serve.py"},
+    podium=EXTRA,
+)
 
 
 @pytest.mark.functional

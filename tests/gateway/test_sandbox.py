@@ -19,9 +19,8 @@ import aiohttp
 import pytest
 
 from runners.sandbox import abi
-from tests.flows import api
-from tests.gateway.test_isolation import started
-from tests.hubstack import ROOT, hub_stack, runner_pid
+from tests.support.flows import api, started
+from tests.support.hubstack import ROOT, hub_stack, runner_pid
 
 pytestmark = [
     pytest.mark.functional,

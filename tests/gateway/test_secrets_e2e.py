@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.flows import api, wait_status
-from tests.gitserver import private_repository
-from tests.hubstack import HubStack, hub_stack
-from tests.runners.harness import APPS
+from tests.support.flows import api, wait_status
+from tests.support.gitserver import private_repository
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, hub_stack
 
 pytestmark = pytest.mark.functional
 TOKEN, SECRET = "t0ken-" + random.token_hex(4), "sk-live-" + random.token_hex(4)

@@ -8,33 +8,28 @@ another site; identity headers a client sends itself.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import jwt
 import pytest
-import pytest_asyncio
 
 from gateway.app import create_app
 from gateway.config import Podium
-from tests.flows import api
-from tests.hubstack import ROOT, HubStack, browser, browser_login, hub_stack
+from tests.support.flows import api
+from tests.support.hubstack import HubStack, browser, browser_login
+from tests.support.stacks import stack_fixture
 
 pytestmark = pytest.mark.functional
 SESSION = "podium-session"
 LIMIT = 2**20  # c.Podium.max_websocket_message here (the app itself takes up to 2 MiB)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    tmp = tmp_path_factory.mktemp("security")
-    (tmp / "home" / "alice" / "app").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "apps" / "custom" / "bench.py", tmp / "home" / "alice" / "app")
-    extra = f'c.Podium.frameworks = ["custom"]\nc.Podium.max_websocket_message = {LIMIT}\n'
-    async with hub_stack(tmp, podium_extra=extra) as s:
-        yield s
+stack = stack_fixture(
+    "security",
+    files={"alice/app/bench.py": "custom/bench.py"},
+    podium=f'c.Podium.frameworks = ["custom"]\nc.Podium.max_websocket_message = {LIMIT}\n',
+)
 
 
 def secret(stack: HubStack) -> bytes:

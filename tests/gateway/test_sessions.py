@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import jwt
 import pytest
-import pytest_asyncio
 from yarl import URL
 
 from gateway.domain.store import Store
 from gateway.hub.auth import Auth
 from gateway.hub.signin import follow_logouts
-from tests.hubstack import HubStack, browser, browser_login, client, hub_stack, log_out
+from tests.support.hubstack import HubStack, browser, browser_login, client, log_out
+from tests.support.stacks import stack_fixture
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubStack]:
-    async with hub_stack(tmp_path_factory.mktemp("sessions")) as s:
-        yield s
+stack = stack_fixture("sessions")
 
 
 def session_of(jar: object) -> str:

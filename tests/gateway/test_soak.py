@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import PODIUM_EXTRA, soak
-from tests.hubstack import hub_stack
+from tests.support.hubstack import hub_stack
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

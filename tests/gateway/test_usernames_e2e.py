@@ -24,9 +24,9 @@ import pytest
 import pytest_asyncio
 from yarl import URL
 
-from tests.flows import HTML, api
-from tests.hubstack import HubStack, hub_stack, runner_pid
-from tests.runners.harness import APPS
+from tests.support.flows import HTML, api
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, hub_stack, runner_pid
 
 pytestmark = [pytest.mark.functional]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.runners.harness import APPS, free_port, wait_listening
+from tests.support.harness import APPS, free_port, wait_listening
 
 
 @pytest.fixture(scope="module")

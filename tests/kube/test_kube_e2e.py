@@ -19,25 +19,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.flows import api, open_until_app, streamlit_round_trip, wait_status
-from tests.hubstack import HubStack, browser, browser_login, hub_stack
 from tests.kubesim import Cluster, cluster
-from tests.runners.harness import APPS
+from tests.support.flows import api, open_until_app, streamlit_round_trip, wait_status
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, browser, browser_login, hub_stack
+from tests.support.kubestack import KUBE_CONFIG, SALES, pods
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 MODES = ["per-user", "static", "clone"]
-KUBE_CONFIG = """
-c.Podium.launcher = "kubernetes"
-c.KubeLauncher.kubeconfig = {kubeconfig!r}
-c.KubeLauncher.namespace = {namespace!r}
-c.KubeLauncher.image = "podium/runner:test"
-c.KubeLauncher.storage = {storage!r}
-c.KubeLauncher.clone_storage_class = {clone_class!r}
-c.KubeLauncher.ready_timeout = 120
-c.Podium.git_allowed_schemes = ["git", "https"]
-c.Podium.git_internal_hosts = ["127.0.0.1"]  # the test's repository, served on loopback
-"""
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -72,22 +62,6 @@ async def kube_stack(
         (tmp / "hub").mkdir()
         async with hub_stack(tmp / "hub", podium_extra=extra) as stack:
             yield stack, c
-
-
-SALES: dict[str, Any] = {
-    "name": "sales",
-    "title": "Sales",
-    "framework": "streamlit",
-    "entry": "app.py",
-    "source": {"type": "storage", "path": "apps/sales"},
-    "access": {"mode": "restricted", "groups": ["analysts"]},
-    "idle_timeout": 8,  # stops soon after the round trip, not before it
-}
-
-
-def pods(c: Cluster, name: str) -> list[str]:
-    assert c.api is not None
-    return [n for (p, _, n) in c.api.objects if p == "pods" and f"-{name}-" in n]
 
 
 async def publish_open_idle_delete(

@@ -25,7 +25,7 @@ from gateway.launchers.kube.launcher import PodLauncher
 from gateway.launchers.kube.manifests import object_name
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, cluster
-from tests.runners.harness import APPS
+from tests.support.harness import APPS
 
 pytestmark = [pytest.mark.functional]
 SECRET = b"s" * 32

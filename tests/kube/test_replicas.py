@@ -18,12 +18,12 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.conftest import fresh_database
-from tests.flows import wait_status
-from tests.hubstack import HubStack, free_port, hub_stack, wait_http
-from tests.kube.test_kube_e2e import KUBE_CONFIG, SALES, pods
 from tests.kubesim import Cluster, simulated_cluster
-from tests.runners.harness import APPS
+from tests.support.flows import wait_status
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, free_port, hub_stack, wait_http
+from tests.support.kubestack import KUBE_CONFIG, SALES, pods
+from tests.support.postgres import fresh_database
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from tests.runners.harness import STARTED
+from tests.support.harness import KEPT, STARTED
 
 
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")
@@ -22,6 +22,4 @@ async def _stop_leftover_runners() -> AsyncIterator[None]:
 
 def _module_scoped() -> list[object]:
     # Runners started by module-scoped fixtures outlive single tests on purpose.
-    from tests.runners import test_frameworks
-
-    return list(test_frameworks.SHARED)
+    return list(KEPT)

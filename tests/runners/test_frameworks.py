@@ -9,34 +9,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.runners.exchanges import EXCHANGES
-from tests.runners.harness import Runner, app_spec, asset_links, start_runner
+from tests.support.exchanges import ENTRIES, EXCHANGES, TITLES
+from tests.support.harness import KEPT, Runner, app_spec, asset_links, start_runner
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
-
-ENTRIES = {
-    "voila": "demo.ipynb",
-    "streamlit": "app.py",
-    "panel": "app.py",
-    "bokeh": "app.py",
-    "dash": "app.py",
-    "gradio": "app.py",
-    "shiny": "app.py",
-    "custom": "",
-}
-TITLES = {
-    "voila": "Hello from Voila",
-    "streamlit": "",
-    "panel": "",
-    "bokeh": "",
-    "dash": "",
-    "gradio": "",
-    "shiny": "Hello from Shiny",
-    "custom": "Hello from custom",
-}
-
-
-SHARED: list[Runner] = []  # runners kept across the tests of one framework
 
 
 def spec_for(framework: str) -> dict[str, Any]:
@@ -52,7 +28,7 @@ async def runner(
 ) -> AsyncIterator[Runner]:
     framework = request.param
     r = await start_runner(spec_for(framework), tmp_path_factory.mktemp(framework))
-    SHARED.append(r)
+    KEPT.append(r)
     try:
         await r.wait_ready()
         yield r

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.runners.harness import free_port, make_spec, silent_server, start_runner, wait_listening
+from tests.support.harness import free_port, make_spec, silent_server, start_runner, wait_listening
 
 pytestmark = pytest.mark.functional
 
@@ -216,7 +216,7 @@ async def test_an_internal_host_is_refused_before_the_clone(repo: Repo, tmp_path
 @pytest.fixture(scope="module")
 def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private repository over smart HTTP (401 without the login), holding app/VERSION."""
-    from tests.gitserver import private_repository
+    from tests.support.gitserver import private_repository
 
     work = tmp_path_factory.mktemp("private") / "work"
     work.mkdir()

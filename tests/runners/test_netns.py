@@ -159,7 +159,7 @@ async def test_a_runner_in_a_private_network_stops_at_once(tmp_path: Path) -> No
     wait for their exit forever (found in the demo: its runners outlived it)."""
     import time
 
-    from tests.runners.harness import APPS, app_spec, start_runner
+    from tests.support.harness import APPS, app_spec, start_runner
 
     rules = {"read": [str(APPS / "custom")], "home": str(tmp_path / "home"),
              "network": "private"}  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runners.framework import LOG_LIMIT
-from tests.runners.harness import make_spec, start_runner
+from tests.support.harness import make_spec, start_runner
 
 pytestmark = pytest.mark.functional
 

@@ -14,7 +14,7 @@ import pytest
 
 from runners.errors import SpecError
 from runners.sandbox import Sandbox, abi, describe, parse_sandbox, system_paths
-from tests.hubstack import ROOT
+from tests.support.hubstack import ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -111,7 +111,7 @@ async def test_a_sandboxed_voila_gives_each_viewer_a_kernel(tmp_path: Path) -> N
 
     import aiohttp
 
-    from tests.runners.harness import APPS, app_spec, start_runner
+    from tests.support.harness import APPS, app_spec, start_runner
 
     rules = {"read": [str(APPS / "voila")], "home": str(tmp_path / "home")}
     spec = app_spec("voila", "demo.ipynb", sandbox=rules)

@@ -9,7 +9,7 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.runners.harness import APPS, app_spec, make_spec, silent_server, start_runner
+from tests.support.harness import APPS, app_spec, make_spec, silent_server, start_runner
 
 pytestmark = pytest.mark.functional
 

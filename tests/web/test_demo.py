@@ -22,8 +22,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from tests.hubstack import PASSWORD, ROOT, free_port, serving
-from tests.web.browser import chromium
+from tests.support.browser import chromium
+from tests.support.hubstack import PASSWORD, ROOT, free_port, serving
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 BACK_WITHIN = 20.0  # seconds; the bound is 10 s, measured figures are printed

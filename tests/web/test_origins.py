@@ -19,10 +19,10 @@ import pytest_asyncio
 from playwright.async_api import Browser, expect
 from playwright.async_api import Error as PlaywrightError
 
-from tests.flows import api
-from tests.hubstack import HubStack, hub_stack
-from tests.runners.harness import APPS
-from tests.web.browser import chromium, log_in, person
+from tests.support.browser import chromium, log_in, person
+from tests.support.flows import api
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, hub_stack
 
 pytestmark = [pytest.mark.functional]
 HOSTILE = {

@@ -19,9 +19,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Route, expect
 
-from tests.flows import api
-from tests.hubstack import ROOT, HubStack, hub_stack
-from tests.web.browser import PHONE, Person, chromium, log_in, person, screenshot, violations
+from tests.support.browser import PHONE, Person, chromium, log_in, person, screenshot, violations
+from tests.support.flows import api
+from tests.support.hubstack import ROOT, HubStack, hub_stack
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 APPS = ROOT / "tests" / "apps"

@@ -88,6 +88,23 @@ async def environment(request: web.Request) -> web.Response:
     return web.json_response({n: os.environ.get(n) for n in request.query.getall("name", [])})
 
 
+SMUGGLED = {  # a header a line-by-line filter would not see, as a browser reads it
+    "lf": b"X-A: 1\nSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
+    "cr": b"X-A: 1\rSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
+    "fold": b"Set-Cookie: app=1; Path=/\r\n ; Domain=localhost; x=SMUGGLED",
+}
+
+
+async def smuggle(request: web.Request) -> web.Response:
+    """A response head aiohttp would never write: raw bytes, then the connection ends."""
+    line = SMUGGLED[request.query["how"]]
+    assert request.transport is not None
+    request.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\n\r\nok")
+    request.transport.close()
+    return web.Response()
+
+
+app.router.add_get(P + "smuggle", smuggle)
 app.router.add_get(P + "env", environment)
 app.router.add_get(P + "headers", headers)
 app.router.add_get(P + "big", big)

@@ -14,7 +14,7 @@ import aiohttp
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.hubstack import HubStack
+from tests.support.hubstack import HubStack
 
 HTML = {"Accept": "text/html"}
 
@@ -97,3 +97,17 @@ async def until_ok(
             pass
         await asyncio.sleep(every)
     raise AssertionError(f"{url} did not answer 200 in time")
+
+
+async def started(stack: HubStack, token: str, owner: str, doc: dict[str, object]) -> None:
+    status, body = await api(stack, token, "POST", "/dashboards", doc)
+    assert status == 201, body
+    name = doc["name"]
+    await api(stack, token, "POST", f"/dashboards/{owner}/{name}/start")
+    for _ in range(600):
+        status, body = await api(stack, token, "GET", f"/dashboards/{owner}/{name}")
+        if body["status"] == "ready":
+            return
+        assert body["status"] != "failed", body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{owner}/{name} is {body['status']}")

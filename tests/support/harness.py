@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from bs4 import BeautifulSoup
 
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 PREFIX = "/dashboards/alice/demo/"
@@ -171,3 +171,7 @@ async def silent_server() -> AsyncIterator[int]:
         for writer in list(held):
             writer.close()
         await server.wait_closed()
+
+
+# Runners started by module-scoped fixtures, kept across the tests of one framework.
+KEPT: list[Runner] = []

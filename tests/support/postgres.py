@@ -7,11 +7,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 
 def _bin(name: str) -> str | None:
@@ -88,3 +89,16 @@ def postgres_server() -> Iterator[Postgres]:
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], **quiet)  # type: ignore[call-overload]
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def fresh_database(server: str) -> str:
+    """A new, empty database on the test PostgreSQL server; its URL."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server.replace("postgresql://", "postgres://"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server.rsplit("/", 1)[0] + "/" + name

@@ -16,7 +16,7 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
-from tests.hubstack import PASSWORD, ROOT, HubStack
+from tests.support.hubstack import PASSWORD, ROOT, HubStack
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

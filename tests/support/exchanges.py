@@ -17,9 +17,31 @@ from typing import Any
 
 import aiohttp
 
-from tests.runners.harness import Runner
+from tests.support.harness import Runner
 
 Exchange = Callable[[aiohttp.ClientSession, Runner, str], Awaitable[None]]
+
+# The entry file of each framework's test app (tests/apps/<framework>/), and a text its page shows.
+ENTRIES = {
+    "voila": "demo.ipynb",
+    "streamlit": "app.py",
+    "panel": "app.py",
+    "bokeh": "app.py",
+    "dash": "app.py",
+    "gradio": "app.py",
+    "shiny": "app.py",
+    "custom": "",
+}
+TITLES = {
+    "voila": "Hello from Voila",
+    "streamlit": "",
+    "panel": "",
+    "bokeh": "",
+    "dash": "",
+    "gradio": "",
+    "shiny": "Hello from Shiny",
+    "custom": "Hello from custom",
+}
 
 
 def ws_url(runner: Runner, path: str) -> str:

@@ -1,6 +1,6 @@
 """A private git repository over smart HTTP: git's own ``http-backend`` behind Basic auth.
 
-``python -m tests.gitserver --root DIR --port N --user U --password P`` serves the bare
+``python -m tests.support.gitserver --root DIR --port N --user U --password P`` serves the bare
 repositories under DIR at ``http://127.0.0.1:N/<name>.git`` to U with P only (401 to
 anyone else, as GitHub answers for a private repository), until killed.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.runners.harness import free_port, wait_listening
+from tests.support.harness import free_port, wait_listening
 
 
 def app(root: Path, user: str, password: str) -> web.Application:
@@ -68,9 +68,9 @@ def private_repository(source: Path, user: str, password: str) -> Iterator[str]:
     subprocess.run(["git", "clone", "-q", "--bare", str(source), str(root / "app.git")], check=True)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.gitserver", "--root", str(root), "--port", str(port),
+        [sys.executable, "-m", "tests.support.gitserver", "--root", str(root), "--port", str(port),
          "--user", user, "--password", password],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     try:
         wait_listening(port)

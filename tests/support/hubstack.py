@@ -28,9 +28,9 @@ import psutil
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.front.origins import Origins
-from tests.ports import free_port
+from tests.support.ports import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "podium"
 

@@ -1,0 +1,35 @@
+"""What the Kubernetes end-to-end tests share: the gateway's configuration for the
+cluster, the dashboard they publish, and the pods of a dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.kubesim import Cluster
+
+KUBE_CONFIG = """
+c.Podium.launcher = "kubernetes"
+c.KubeLauncher.kubeconfig = {kubeconfig!r}
+c.KubeLauncher.namespace = {namespace!r}
+c.KubeLauncher.image = "podium/runner:test"
+c.KubeLauncher.storage = {storage!r}
+c.KubeLauncher.clone_storage_class = {clone_class!r}
+c.KubeLauncher.ready_timeout = 120
+c.Podium.git_allowed_schemes = ["git", "https"]
+c.Podium.git_internal_hosts = ["127.0.0.1"]  # the test's repository, served on loopback
+"""
+
+SALES: dict[str, Any] = {
+    "name": "sales",
+    "title": "Sales",
+    "framework": "streamlit",
+    "entry": "app.py",
+    "source": {"type": "storage", "path": "apps/sales"},
+    "access": {"mode": "restricted", "groups": ["analysts"]},
+    "idle_timeout": 8,  # stops soon after the round trip, not before it
+}
+
+
+def pods(c: Cluster, name: str) -> list[str]:
+    assert c.api is not None
+    return [n for (p, _, n) in c.api.objects if p == "pods" and f"-{name}-" in n]
