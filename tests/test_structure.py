@@ -176,3 +176,13 @@ def test_tests_and_benchmarks_share_only_the_support_packages() -> None:
                     ):
                         found.append(f"{path.relative_to(ROOT)} imports {module}")
     assert found == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """A module longer than that does more than one thing (STYLE.md): split it."""
+    long = {
+        name: n
+        for name, path in modules().items()
+        if (n := len(path.read_text().splitlines())) > 400
+    }
+    assert long == {}
