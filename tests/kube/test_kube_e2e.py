@@ -51,7 +51,7 @@ async def kube_stack(
             )
             shutil.copytree(
                 APPS / "streamlit",
-                c.kubelet.claim_dir(c.namespace, "home-nfs") / "home/alice/apps/sales",
+                c.kubelet.claim_dir(c.namespace, "home-nfs") / "alice/apps/sales",
             )
         extra = KUBE_CONFIG.format(
             kubeconfig=str(c.kubeconfig),

@@ -40,7 +40,7 @@ async def kube(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluste
             c.kubelet.bind_claim(c.namespace, "home-nfs")
             for where in (
                 c.kubelet.claim_dir(c.namespace, "claim-alice") / "apps" / "sales",
-                c.kubelet.claim_dir(c.namespace, "home-nfs") / "home" / "alice" / "apps" / "sales",
+                c.kubelet.claim_dir(c.namespace, "home-nfs") / "alice" / "apps" / "sales",
             ):
                 shutil.copytree(APPS / "streamlit", where)
         yield c
@@ -186,6 +186,12 @@ async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> No
         ),
         ({"storage": "clone", "clone_storage_class": "standard"}, {}, "cannot be cloned"),
         ({}, {"entry": "missing.py"}, "the runner stopped (exit code 4)"),
+        # Named as the hub names them: jane.doe@example.org has no claim in this cluster.
+        (
+            {},
+            {"owner": "jane.doe@example.org"},
+            "the storage claim claim-jane-doe-example-org---7f73355b does not exist",
+        ),
     ],
 )
 async def test_failures_become_messages(

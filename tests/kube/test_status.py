@@ -45,6 +45,13 @@ READY = [{"type": "Ready", "status": "True"}]
         (pod("Pending", conditions=[{"type": "PodScheduled", "status": "False",
                                      "reason": "Unschedulable", "message": "0/3 nodes: memory"}]),
          True, False, "waiting for a node with room for it: 0/3 nodes: memory"),
+        (pod("Pending", conditions=[{"type": "PodScheduled", "status": "False",
+                                     "reason": "Unschedulable", "message":
+                                     '0/3 nodes are available: persistentvolumeclaim "claim-bob" '
+                                     "not found. preemption: 0/3 nodes are available"}]),
+         False, False, "the storage claim claim-bob does not exist: its owner has no storage "
+         "on this hub yet (starting their server once in JupyterHub makes it), or the admin's "
+         "c.KubeLauncher.user_claim does not name claims the way the hub does"),
         (pod("Failed", {"terminated": {"reason": "OOMKilled", "exitCode": 137}}), False, False,
          "the dashboard ran out of memory (OOMKilled): choose a profile with more memory, "
          "or make the app use less"),

@@ -223,10 +223,18 @@ class Kubelet:
         obj = pod.obj
         spec = obj["spec"]
         wanted = spec.get("nodeSelector") or {}
-        if any(self.node_labels.get(k) != v for k, v in wanted.items()):
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])
+                  if "persistentVolumeClaim" in v]  # fmt: skip
+        ns = obj["metadata"]["namespace"]
+        missing = [c for c in claims if self.api.get("persistentvolumeclaims", ns, c) is None]
+        message = ""
+        if missing:  # as the scheduler's volume binding says it
+            message = f'0/1 nodes are available: persistentvolumeclaim "{missing[0]}" not found.'
+        elif any(self.node_labels.get(k) != v for k, v in wanted.items()):
             message = (
                 "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
             )
+        if message:
             self._set_status(
                 pod,
                 conditions=[

@@ -28,7 +28,7 @@ from gateway.launchers.base import (
     git_source,
     runner_spec,
 )
-from gateway.launchers.kube import options
+from gateway.launchers.kube import names, options
 from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
@@ -92,21 +92,25 @@ class PodLauncher(options.KubeLauncher):
         offered = [Profile(**p) for p in self.profiles] or [Profile()]
         return next((p for p in offered if p.name == name), offered[0])
 
+    def named(self, template: str, owner: str) -> str:
+        """A template filled for ``owner`` as kubespawner fills it (a claim, a sub-path)."""
+        return names.expand(template, owner, self.slug_scheme, self.namespace)
+
     def _storage(self, dashboard: Dashboard) -> Storage:
         owner = dashboard.owner
         if dashboard.source.type == "git":
             return Storage("git")
         writable = self.source_writable
         if self.storage == "static":
-            sub_path = self.static_sub_path.format(username=owner)
+            sub_path = self.named(self.static_sub_path, owner)
             return Storage("static", self.static_claim, sub_path=sub_path, writable=writable)
         if self.storage == "per-user":
-            return Storage("per-user", self.user_claim.format(username=owner), writable=writable)
+            return Storage("per-user", self.named(self.user_claim, owner), writable=writable)
         if self.storage == "clone":
             return Storage(
                 "clone",
                 object_name("clone", owner, dashboard.name),
-                clone_from=self.user_claim.format(username=owner),
+                clone_from=self.named(self.user_claim, owner),
                 storage_class=self.clone_storage_class,
                 size=self.clone_size,
                 writable=True,  # the dashboard's own copy
@@ -118,7 +122,7 @@ class PodLauncher(options.KubeLauncher):
     def plan(self, dashboard: Dashboard, launch_id: str) -> RunnerPlan:
         def expand(value: Any) -> Any:
             if isinstance(value, str):
-                return value.format(username=dashboard.owner)
+                return self.named(value, dashboard.owner)
             if isinstance(value, dict):
                 return {k: expand(v) for k, v in value.items()}
             if isinstance(value, list):

@@ -7,9 +7,12 @@ the client (:mod:`gateway.launchers.kube.launcher`, whose ``PodLauncher`` adds t
 
 from __future__ import annotations
 
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
+from typing import Any
+
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
 from gateway.launchers.base import Launcher
+from gateway.launchers.kube.names import SCHEMES, unknown_fields
 
 
 class KubeLauncher(Launcher):
@@ -30,11 +33,22 @@ class KubeLauncher(Launcher):
         "cloned from the user's), 'none' (git sources only).",
     ).tag(config=True)
     static_claim = Unicode("home-nfs", help="The claim of static storage.").tag(config=True)
-    static_sub_path = Unicode("home/{username}", help="A user's folder in static storage.").tag(
-        config=True
-    )
+    static_sub_path = Unicode(
+        "{username}",
+        help="A user's folder in static storage (Z2JH's singleuser.storage.static.subPath). "
+        "Fields as kubespawner fills them: {username}, {user_server}, {escaped_username}, "
+        "{unescaped_username} and the rest of kubespawner's, but {userid}.",
+    ).tag(config=True)
     user_claim = Unicode(
-        "claim-{username}", help="A user's claim (per-user storage, and what clones copy)."
+        "claim-{user_server}",
+        help="A user's claim, per-user storage and what clones copy (Z2JH's "
+        "singleuser.storage.dynamic.pvcNameTemplate), filled as kubespawner fills it.",
+    ).tag(config=True)
+    slug_scheme = Enum(
+        list(SCHEMES),
+        "safe",
+        help="How kubespawner turns usernames into names (its c.KubeSpawner.slug_scheme): "
+        "'safe' (kubespawner 7, Z2JH 4 and later) or 'escape' (older).",
     ).tag(config=True)
     clone_storage_class = Unicode(
         help="Storage class of cloned claims (default: the cluster's default)."
@@ -75,3 +89,14 @@ class KubeLauncher(Launcher):
     stop_timeout = Float(45, help="Seconds to wait for a pod to be gone after deleting it.").tag(
         config=True
     )
+
+    @validate("static_sub_path", "user_claim")
+    def _fillable(self, proposal: Any) -> str:
+        template = str(proposal["value"])
+        unknown = unknown_fields(template)
+        if unknown:
+            raise TraitError(
+                f"c.KubeLauncher.{proposal['trait'].name} = {template!r}: Podium cannot fill "
+                f"{', '.join('{' + f + '}' for f in unknown)} (kubespawner's fields but {{userid}})"
+            )
+        return template

@@ -10,13 +10,23 @@ while it waits), ready (with its address), or gone and why.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.launchers.base import Observed, refused
 from runners.errors import SpecError
 
+MISSING_CLAIM = re.compile(r'persistentvolumeclaim "([^"]+)" not found')
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+
+
+def no_claim(name: str) -> str:
+    return (
+        f"the storage claim {name} does not exist: its owner has no storage on this hub yet "
+        "(starting their server once in JupyterHub makes it), or the admin's "
+        "c.KubeLauncher.user_claim does not name claims the way the hub does"
+    )
 
 
 def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -60,6 +70,9 @@ def describe(pod: dict[str, Any]) -> Observed:
     scheduled = _condition(status, "PodScheduled")
     if scheduled.get("status") == "False":
         why = scheduled.get("message") or scheduled.get("reason", "")
+        missing = MISSING_CLAIM.search(why)
+        if missing is not None:
+            return Observed(running=False, message=no_claim(missing.group(1)))
         return Observed(running=True, message=f"waiting for a node with room for it: {why}")
     if phase == "Pending":
         return Observed(running=True, message=detail or "the pod is being created (image, storage)")
