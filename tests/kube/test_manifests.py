@@ -12,7 +12,6 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import kubernetes_validate
 import pytest
@@ -28,6 +27,7 @@ from gateway.launchers.kube.manifests import (
     make_spec_secret,
     object_name,
 )
+from tests.support.kubestack import plan
 
 pytestmark = pytest.mark.unit
 
@@ -44,21 +44,6 @@ GPU = Profile(
     node_selector={"nvidia.com/gpu.present": "true"},
     tolerations=({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},),
 )
-
-
-def plan(storage: Storage, **change: Any) -> RunnerPlan:
-    fields: dict[str, Any] = {
-        "owner": "alice",
-        "name": "sales",
-        "namespace": "hub",
-        "launch_id": "0123456789abcdef",
-        "image": "quay.io/podium/runner:0.1.0",
-        "storage": storage,
-        "spec_secret": "podium-spec-alice-sales-5c2f6a3e",
-    }
-    fields.update(change)
-    fields["url"] = f"/dashboards/{quote(fields['owner'], safe='')}/{fields['name']}/"
-    return RunnerPlan(**fields)
 
 
 SCENARIOS: dict[str, RunnerPlan] = {

@@ -4,7 +4,9 @@ cluster, the dashboard they publish, and the pods of a dashboard."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+from gateway.launchers.kube.manifests import RunnerPlan, Storage
 from tests.kubesim import Cluster
 
 KUBE_CONFIG = """
@@ -33,3 +35,18 @@ SALES: dict[str, Any] = {
 def pods(c: Cluster, name: str) -> list[str]:
     assert c.api is not None
     return [n for (p, _, n) in c.api.objects if p == "pods" and f"-{name}-" in n]
+
+
+def plan(storage: Storage, **change: Any) -> RunnerPlan:
+    fields: dict[str, Any] = {
+        "owner": "alice",
+        "name": "sales",
+        "namespace": "hub",
+        "launch_id": "0123456789abcdef",
+        "image": "quay.io/podium/runner:0.1.0",
+        "storage": storage,
+        "spec_secret": "podium-spec-alice-sales-5c2f6a3e",
+    }
+    fields.update(change)
+    fields["url"] = f"/dashboards/{quote(fields['owner'], safe='')}/{fields['name']}/"
+    return RunnerPlan(**fields)

@@ -120,9 +120,11 @@ class KubeApi:
     async def read(self, kind: str, name: str) -> dict[str, Any] | None:
         """An object, or ``None`` when there is none (404)."""
         v1 = await self.core()
+        networking: Any = client.NetworkingV1Api(await self.connect())
         calls = {
             "Pod": v1.read_namespaced_pod,
             "PersistentVolumeClaim": v1.read_namespaced_persistent_volume_claim,
+            "NetworkPolicy": networking.read_namespaced_network_policy,
         }
         try:
             data = await self.call(
@@ -138,10 +140,12 @@ class KubeApi:
     async def delete(self, kind: str, name: str) -> None:
         """Delete an object; one that is not there is fine (404)."""
         v1 = await self.core()
+        networking: Any = client.NetworkingV1Api(await self.connect())
         calls = {
             "Pod": v1.delete_namespaced_pod,
             "Secret": v1.delete_namespaced_secret,
             "PersistentVolumeClaim": v1.delete_namespaced_persistent_volume_claim,
+            "NetworkPolicy": networking.delete_namespaced_network_policy,
         }
         try:
             await self.call(

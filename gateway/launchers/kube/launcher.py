@@ -312,9 +312,15 @@ class PodLauncher(options.KubeLauncher):
     async def _ensure_network_policy(self) -> None:
         if self._policy_done or not self.network_policy:
             return
-        body = make_network_policy(self.namespace, self.gateway_labels, self.port)
+        body = make_network_policy(
+            self.namespace, self.gateway_labels, self.port, private_ips=self.egress_private_ips
+        )
         try:
-            await self.api.create("NetworkPolicy", body)  # there already: fine
+            if not await self.api.create("NetworkPolicy", body):  # there already: the same?
+                kept = await self.api.read("NetworkPolicy", body["metadata"]["name"])
+                if kept is None or kept.get("spec") != body["spec"]:  # an older Podium's
+                    await self.api.delete("NetworkPolicy", body["metadata"]["name"])
+                    await self.api.create("NetworkPolicy", body)
         except client.ApiException as e:
             raise LauncherError(f"cannot create the NetworkPolicy: {api_message(e)}") from e
         self._policy_done = True

@@ -74,7 +74,16 @@ class KubeLauncher(Launcher):
         {"app.kubernetes.io/name": "podium", "app.kubernetes.io/component": "gateway"},
         help="Labels of the gateway's pods: the only pods the NetworkPolicy admits.",
     ).tag(config=True)
-    network_policy = Bool(True, help="Create the runners' NetworkPolicy.").tag(config=True)
+    network_policy = Bool(
+        True,
+        help="Create the runners' NetworkPolicy: connections from the gateway only; out to "
+        "DNS and the public internet, not the cloud's metadata server or private addresses.",
+    ).tag(config=True)
+    egress_private_ips = Bool(
+        False,
+        help="Runner pods may also reach private addresses (10/8, 172.16/12, 192.168/16): "
+        "an internal git server or database (Z2JH's singleuser egressAllowRules.privateIPs).",
+    ).tag(config=True)
     git_secret = Unicode(
         help="A Secret with 'username' and 'password' for private git repositories."
     ).tag(config=True)

@@ -1,0 +1,103 @@
+"""Podium's pods in a Zero to JupyterHub namespace, under the chart's own NetworkPolicies
+(rendered by helm from its default values: tests/kube/z2jh/policies.yaml) and the runners'
+policy Podium makes: who may open a connection to whom, evaluated as Kubernetes does
+(tests/kubesim/netpol.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.launchers.kube.manifests import RUNNER, Storage, make_network_policy, make_pod
+from tests.kubesim.netpol import Endpoint, allowed
+from tests.support.kubestack import plan
+
+pytestmark = pytest.mark.unit
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def z2jh() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    docs = [d for d in yaml.safe_load_all((HERE / "z2jh" / "policies.yaml").read_text()) if d]
+    pods = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Pod"}
+    return [d for d in docs if d["kind"] == "NetworkPolicy"], pods
+
+
+def gateway_pod() -> dict[str, Any]:
+    """The pod the shipped Deployment makes (deploy/kubernetes/gateway.yaml)."""
+    docs = yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "gateway.yaml").read_text())
+    deployment = next(d for d in docs if d and d["kind"] == "Deployment")
+    return dict(deployment["spec"]["template"])
+
+
+GATEWAY_LABELS = {"app.kubernetes.io/name": "podium", "app.kubernetes.io/component": "gateway"}
+
+
+def cluster(
+    gateway: dict[str, Any] | None = None, private_ips: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Endpoint]]:
+    policies, pods = z2jh()
+    runner = make_pod(plan(Storage("git"), namespace="jhub"))
+    policies.append(make_network_policy("jhub", GATEWAY_LABELS, private_ips=private_ips))
+    user = {"metadata": {"labels": {"component": "singleuser-server", "app": "jupyterhub",
+                                    "release": "jhub", "hub.jupyter.org/network-access-hub": "true"}},
+            "spec": {"containers": [{"ports": [{"name": "notebook-port", "containerPort": 8888}]}]}}  # fmt: skip
+    where = {
+        "hub": Endpoint.of(pods["hub"], "10.1.0.2"),
+        "proxy": Endpoint.of(pods["proxy"], "10.1.0.3"),
+        "gateway": Endpoint.of(gateway or gateway_pod(), "10.1.0.4"),
+        "runner": Endpoint.of(runner, "10.1.0.5"),
+        "user": Endpoint.of(user, "10.1.0.6"),
+        "dns": Endpoint(
+            {"k8s-app": "kube-dns"},
+            "10.96.0.10",
+            "kube-system",
+            {"kubernetes.io/metadata.name": "kube-system"},
+        ),
+        "internet": Endpoint({}, "151.101.1.69", "outside"),
+        "metadata": Endpoint({}, "169.254.169.254", "outside"),
+        "database": Endpoint({}, "10.20.0.7", "outside"),
+    }
+    return policies, where
+
+
+def test_the_gateway_reaches_the_hubs_api_and_the_proxys() -> None:
+    policies, at = cluster()
+    assert allowed(policies, at["gateway"], at["hub"], "http")  # OAuth, users, groups
+    assert allowed(policies, at["gateway"], at["proxy"], "api")  # the route to the gateway
+    assert allowed(policies, at["proxy"], at["gateway"], "http")  # viewers, through the proxy
+    assert allowed(policies, at["hub"], at["gateway"], "http")  # the hub's service checks
+
+
+def test_without_the_labels_the_charts_policies_shut_the_gateway_out() -> None:
+    """What the shipped Deployment had before: the test can fail."""
+    bare = gateway_pod()
+    bare["metadata"] = {"labels": dict(GATEWAY_LABELS)}
+    policies, at = cluster(bare)
+    assert not allowed(policies, at["gateway"], at["hub"], "http")
+    assert not allowed(policies, at["gateway"], at["proxy"], "api")
+
+
+def test_runner_pods_take_connections_from_the_gateway_only() -> None:
+    policies, at = cluster()
+    assert RUNNER.items() <= at["runner"].labels.items()
+    assert allowed(policies, at["gateway"], at["runner"], 8888)
+    for other in ("hub", "proxy", "user"):
+        assert not allowed(policies, at[other], at["runner"], 8888), other
+
+
+def test_runner_pods_reach_dns_and_the_internet_not_metadata_or_private_addresses() -> None:
+    policies, at = cluster()
+    runner = at["runner"]
+    assert allowed(policies, runner, at["dns"], 53, "UDP")
+    assert allowed(policies, runner, at["internet"], 443)
+    assert not allowed(policies, runner, at["metadata"], 80)  # node credentials
+    assert not allowed(policies, runner, at["database"], 5432)
+    assert not allowed(policies, runner, at["hub"], "http")
+    policies, at = cluster(private_ips=True)  # c.KubeLauncher.egress_private_ips
+    assert allowed(policies, at["runner"], at["database"], 5432)
+    assert not allowed(policies, at["runner"], at["metadata"], 80)
