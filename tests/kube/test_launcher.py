@@ -216,6 +216,38 @@ async def test_failures_become_messages(
         await k.close()
 
 
+async def test_failed_launches_leave_no_launch_spec_behind(kube: Cluster) -> None:
+    """Each launch's spec is a Secret owned by its pod: gone with the pod (Kubernetes'
+    garbage collector), never one per failed start."""
+    sim_only(kube)
+    assert kube.api is not None
+    k = launcher(kube, image="nowhere/missing:1")
+    dashboard = streamlit("leaky")
+
+    def specs() -> list[dict[str, Any]]:
+        assert kube.api is not None
+        return [o for (p, _, n), o in kube.api.objects.items()
+                if p == "secrets" and n.startswith("podium-spec-")]  # fmt: skip
+
+    try:
+        for _ in range(3):
+            runtime = await k.start(dashboard, secrets.token_hex(8), "c" * 32)
+            await wait(k, dashboard, runtime, lambda o: not o.running)
+        (kept,) = specs()  # the last launch's, beside its pod
+        assert kept["immutable"] is True
+        (owner,) = kept["metadata"]["ownerReferences"]
+        assert owner["kind"] == "Pod" and owner["uid"]
+        await k.stop(dashboard, runtime)
+        for _ in range(100):
+            if not specs():
+                break
+            await asyncio.sleep(0.1)
+        assert specs() == []
+    finally:
+        await k.discard(dashboard)
+        await k.close()
+
+
 async def test_a_restarted_gateway_adopts_the_pod_and_removes_orphans(kube: Cluster) -> None:
     first = launcher(kube)
     kept, orphan = streamlit("kept"), streamlit("orphan")

@@ -73,7 +73,7 @@ SCENARIOS: dict[str, RunnerPlan] = {
 
 def documents(scenario: str) -> list[dict[str, Any]]:
     p = SCENARIOS[scenario]
-    docs = [make_pod(p), make_spec_secret(p, '{"framework": "streamlit"}')]
+    docs = [make_pod(p), make_spec_secret(p, '{"framework": "streamlit"}', "5f0c-uid")]
     if p.storage.mode == "clone":
         docs.append(make_clone_pvc(p))
     return docs

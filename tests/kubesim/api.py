@@ -218,6 +218,7 @@ class ApiServer:
         obj["metadata"]["resourceVersion"] = self._bump()
         if kind == "DELETED":
             self.objects.pop((plural, ns, name), None)
+            self._collect(obj["metadata"].get("uid"), ns)
         else:
             self.objects[(plural, ns, name)] = obj
         snapshot = copy.deepcopy(obj)
@@ -231,6 +232,15 @@ class ApiServer:
                 watcher.queue.put_nowait((kind, snapshot))
         for listen in self.listeners:
             listen(kind, plural, snapshot)
+
+    def _collect(self, uid: str | None, ns: str) -> None:
+        """The garbage collector: objects owned by a deleted one go with it."""
+        if not uid:
+            return
+        for (plural, n, _), obj in list(self.objects.items()):
+            owners = obj["metadata"].get("ownerReferences") or []
+            if n == ns and any(o.get("uid") == uid for o in owners) and plural != "pods":
+                self.record("DELETED", plural, obj)
 
     def get(self, plural: str, ns: str, name: str) -> Object | None:
         found = self.objects.get((plural, ns, name))

@@ -317,7 +317,11 @@ class Kubelet:
                 sources[name] = (path, False)
             elif "secret" in volume:
                 secret_name = volume["secret"]["secretName"]
-                secret = self.api.get("secrets", ns, secret_name)
+                for _ in range(150):  # as the kubelet, it tries the mount again for a while
+                    secret = self.api.get("secrets", ns, secret_name)
+                    if secret is not None or pod.stopping:
+                        break
+                    await asyncio.sleep(0.2)
                 if secret is None:
                     raise LookupError(f'secret "{secret_name}" not found')
                 path = pod.dir / "volumes" / name

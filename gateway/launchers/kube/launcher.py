@@ -33,7 +33,9 @@ from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
     LAUNCH_ANNOTATION,
+    LAUNCH_LABEL,
     MANAGED,
+    RUNNER,
     Profile,
     RunnerPlan,
     Storage,
@@ -184,14 +186,11 @@ class PodLauncher(options.KubeLauncher):
         if plan.storage.mode == "clone":
             await self._ensure_clone(plan)
         spec_json = json.dumps(self.spec(dashboard, plan, credential))
-        await self._replace_secret(plan, spec_json)
         try:
             created = await self.api.create("Pod", make_pod(plan))
         except client.ApiException as e:
-            await self._delete("Secret", plan.spec_secret)
             raise LauncherError(f"Kubernetes refused the runner pod: {api_message(e)}") from e
         if not created:
-            await self._delete("Secret", plan.spec_secret)
             # Another gateway created it a moment ago: adopt it once the watch shows it.
             await reflector.wait_for(lambda pods: plan.pod_name in pods, self.api_timeout)
             found = reflector.pods.get(plan.pod_name)
@@ -201,8 +200,17 @@ class PodLauncher(options.KubeLauncher):
         self.log.info("created pod %s for %s/%s", plan.pod_name, *dashboard.key)
         self._created[plan.pod_name] = launch_id
         # Lookups read the watch: wait until it shows the new pod, so that the first one
-        # does not take "not there yet" for "gone".
+        # does not take "not there yet" for "gone". Its spec follows, owned by it (the
+        # kubelet mounts it once it is there).
         await reflector.wait_for(lambda pods: plan.pod_name in pods, self.api_timeout)
+        pod = reflector.pods.get(plan.pod_name) or await self._read_pod(plan.pod_name)
+        try:
+            if pod is None:
+                raise LauncherError("the runner pod was gone as soon as it was made")
+            await self._store_spec(plan, spec_json, pod["metadata"]["uid"])
+        except LauncherError:
+            await self._delete_pod(plan.pod_name)
+            raise
         return Runtime(
             launch_id,
             "",
@@ -291,6 +299,10 @@ class PodLauncher(options.KubeLauncher):
 
     async def reconcile(self, known: set[tuple[str, str]]) -> None:
         reflector = await self.reflector()
+        # Launch specs an older Podium left behind (unowned, so never collected).
+        unowned = ",".join(f"{k}={v}" for k, v in RUNNER.items()) + f",!{LAUNCH_LABEL}"
+        with contextlib.suppress(LauncherError, client.ApiException):
+            await self.api.delete_secrets(unowned)
         for name, pod in list(reflector.pods.items()):
             annotations = pod["metadata"].get("annotations") or {}
             key = tuple(annotations.get(a, "") for a in ANNOTATIONS[:2])
@@ -325,8 +337,8 @@ class PodLauncher(options.KubeLauncher):
             raise LauncherError(f"cannot create the NetworkPolicy: {api_message(e)}") from e
         self._policy_done = True
 
-    async def _replace_secret(self, plan: RunnerPlan, spec_json: str) -> None:
-        body = make_spec_secret(plan, spec_json)
+    async def _store_spec(self, plan: RunnerPlan, spec_json: str, pod_uid: str) -> None:
+        body = make_spec_secret(plan, spec_json, pod_uid)
         try:
             if not await self.api.create("Secret", body):  # a retried launch: replace it
                 await self._delete("Secret", plan.spec_secret)

@@ -29,6 +29,7 @@ NAME_LABEL = "podium.dev/dashboard"
 OWNER_ANNOTATION = "podium.dev/owner"
 NAME_ANNOTATION = "podium.dev/dashboard"
 LAUNCH_ANNOTATION = "podium.dev/launch-id"
+LAUNCH_LABEL = "podium.dev/launch"  # on a launch's spec Secret
 ANNOTATIONS = (OWNER_ANNOTATION, NAME_ANNOTATION, LAUNCH_ANNOTATION)
 CONTAINER = "runner"
 SOURCE_VOLUME = "source"
@@ -287,14 +288,21 @@ def make_clone_pvc(plan: RunnerPlan) -> dict[str, Any]:
     }
 
 
-def make_spec_secret(plan: RunnerPlan, spec_json: str) -> dict[str, Any]:
-    """The launch spec (it holds the runner credential): a Secret, never the pod spec."""
-    labels = {**RUNNER, KEY_LABEL: key_hash(plan.owner, plan.name)}
+def make_spec_secret(plan: RunnerPlan, spec_json: str, pod_uid: str) -> dict[str, Any]:
+    """The launch spec (it holds the runner credential): a Secret, never the pod spec;
+    immutable, and owned by its pod, so Kubernetes deletes it with the pod (a failed
+    launch leaves nothing behind)."""
+    labels = {**RUNNER, KEY_LABEL: key_hash(plan.owner, plan.name), LAUNCH_LABEL: plan.launch_id}
+    metadata = _metadata(plan, plan.spec_secret, labels)
+    metadata["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "Pod", "name": plan.pod_name, "uid": pod_uid}
+    ]
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": _metadata(plan, plan.spec_secret, labels),
+        "immutable": True,
+        "metadata": metadata,
         "stringData": {SPEC_KEY: spec_json},
     }
 
