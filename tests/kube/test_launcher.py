@@ -110,7 +110,9 @@ async def launch_and_get(k: PodLauncher, dashboard: Dashboard) -> tuple[Runtime,
     [
         ("per-user", {}),
         ("static", {}),
-        ("clone", {"clone_storage_class": "csi-clone"}),
+        # The simulated clone class is WaitForFirstConsumer, as GKE's, AKS's and EKS's
+        # defaults: provisioned only once the pod exists. Class and size: the source's.
+        ("clone", {}),
     ],
 )
 async def test_streamlit_from_each_storage_mode(

@@ -90,6 +90,16 @@ def default_images() -> dict[str, Image]:
     return {"podium/runner:test": Image(env, ["podium-runner"], covers=covers)}
 
 
+
+def quantity(text: str) -> float:
+    """A Kubernetes quantity (``10Gi``, ``500M``, ``1.5``) in units."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9,
+             "T": 1e12, "m": 1e-3}  # fmt: skip
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
 class Kubelet:
     def __init__(
         self,
@@ -99,6 +109,7 @@ class Kubelet:
         images: dict[str, Image] | None = None,
         node_labels: dict[str, str] | None = None,
         clone_classes: tuple[str, ...] = ("", "csi-clone"),
+        late_binding: tuple[str, ...] = ("csi-clone",),
         mount_roots: tuple[str, ...] = ("/srv",),
     ) -> None:
         self.api = api
@@ -106,6 +117,10 @@ class Kubelet:
         self.images = images if images is not None else default_images()
         self.node_labels = node_labels or {"kubernetes.io/hostname": "sim-node"}
         self.clone_classes = clone_classes
+        # Storage classes with volumeBindingMode WaitForFirstConsumer (GKE's, AKS's and
+        # EKS's defaults): a claim is provisioned once a pod that uses it is scheduled.
+        self.late_binding = late_binding
+        self._provisioning: set[tuple[str, str]] = set()
         self.mount_roots = mount_roots
         self.pods: dict[tuple[str, str], RunningPod] = {}
         # Pod IPs in a /16 of the loopback block picked per cluster, so that two clusters
@@ -135,7 +150,11 @@ class Kubelet:
                 pod.stopping = True
                 self._spawn(self.terminate(pod, obj))
         elif plural == "persistentvolumeclaims" and kind == "ADDED":
-            self._spawn(self.provision(obj))
+            if (obj["spec"].get("storageClassName") or "") in self.late_binding:
+                self.event(obj, "WaitForFirstConsumer",
+                           "waiting for first consumer to be created before binding", "Normal")  # fmt: skip
+            else:
+                self._spawn(self.provision(obj))
         elif plural == "persistentvolumeclaims" and kind == "DELETED":
             shutil.rmtree(self.claim_dir(*key), ignore_errors=True)
 
@@ -179,17 +198,28 @@ class Kubelet:
     async def provision(self, claim: Object) -> None:
         meta, spec = claim["metadata"], claim["spec"]
         ns = meta["namespace"]
+        if (ns, meta["name"]) in self._provisioning:
+            return
+        self._provisioning.add((ns, meta["name"]))
         target = self.claim_dir(ns, meta["name"])
         source = spec.get("dataSource")
         if source:
             storage_class = spec.get("storageClassName", "")
+            origin_claim = self.api.get("persistentvolumeclaims", ns, source["name"]) or {}
+            problem = ""
             if storage_class not in self.clone_classes:
-                self.event(
-                    claim,
-                    "ProvisioningFailed",
-                    f'failed to provision volume with StorageClass "{storage_class}": '
-                    "volume cloning is not supported by this driver",
-                )
+                problem = "volume cloning is not supported by this driver"
+            elif (origin_claim.get("spec") or {}).get("storageClassName", "") != storage_class:
+                problem = "the source claim is of another StorageClass (a clone must share it)"
+            elif quantity(spec["resources"]["requests"]["storage"]) < quantity(
+                origin_claim.get("spec", {}).get("resources", {}).get("requests", {})
+                .get("storage", "0")
+            ):  # fmt: skip
+                problem = "the requested size is smaller than the source claim's"
+            if problem:
+                self.event(claim, "ProvisioningFailed",
+                           f'failed to provision volume with StorageClass "{storage_class}": '
+                           f"{problem}")  # fmt: skip
                 return
             origin = self.claim_dir(ns, source["name"])
             if not origin.is_dir():
@@ -214,9 +244,16 @@ class Kubelet:
                 "spec": {
                     "accessModes": ["ReadWriteMany"],
                     "resources": {"requests": {"storage": "1Gi"}},
+                    "storageClassName": "csi-clone",
                 },
             },
         )
+        self._provisioning.add((namespace, claim))
+        bound = self.api.get("persistentvolumeclaims", namespace, claim)
+        assert bound is not None
+        bound["status"] = {"phase": "Bound", "accessModes": ["ReadWriteMany"],
+                           "capacity": {"storage": "1Gi"}}  # fmt: skip
+        self.api.update("persistentvolumeclaims", bound)
 
     # --- pods --------------------------------------------------------------------------
     async def run(self, pod: RunningPod) -> None:
@@ -226,7 +263,11 @@ class Kubelet:
         claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])
                   if "persistentVolumeClaim" in v]  # fmt: skip
         ns = obj["metadata"]["namespace"]
-        missing = [c for c in claims if self.api.get("persistentvolumeclaims", ns, c) is None]
+        found = {c: self.api.get("persistentvolumeclaims", ns, c) for c in claims}
+        missing = [c for c, claim in found.items() if claim is None]
+        for claim in found.values():  # scheduled with its first consumer: provision it now
+            if claim is not None and claim["status"].get("phase") != "Bound" and not missing:
+                self._spawn(self.provision(claim))
         message = ""
         if missing:  # as the scheduler's volume binding says it
             message = f'0/1 nodes are available: persistentvolumeclaim "{missing[0]}" not found.'

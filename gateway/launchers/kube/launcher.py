@@ -11,11 +11,11 @@ Secret mounted into the pod, never part of the pod spec.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -48,7 +48,7 @@ from gateway.launchers.kube.manifests import (
     spec_secret_name,
 )
 from gateway.launchers.kube.reflector import PodReflector, describe_error
-from gateway.launchers.kube.status import describe
+from gateway.launchers.kube.status import describe, no_claim
 
 
 class PodLauncher(options.KubeLauncher):
@@ -248,7 +248,13 @@ class PodLauncher(options.KubeLauncher):
         launch = (pod["metadata"].get("annotations") or {}).get(LAUNCH_ANNOTATION)
         if launch != runtime.launch_id:
             return Observed(running=False, message="the runner pod belongs to another launch")
-        return describe(pod)
+        observed = describe(pod)
+        pending = (pod.get("status") or {}).get("phase", "Pending") == "Pending"
+        if self.storage == "clone" and pending and observed.running:
+            problem = await self._clone_problem(*dashboard.key)
+            if problem:
+                return Observed(running=False, message=problem)
+        return observed
 
     async def _read_pod(self, name: str) -> dict[str, Any] | None:
         try:
@@ -347,30 +353,47 @@ class PodLauncher(options.KubeLauncher):
             raise LauncherError(f"cannot store the launch spec: {api_message(e)}") from e
 
     async def _ensure_clone(self, plan: RunnerPlan) -> None:
-        name = plan.storage.claim
+        """The dashboard's clone of its owner's claim, of the source's class and size (CSI
+        cloning requires both). Not waited for: with a WaitForFirstConsumer class it is
+        provisioned only once the pod exists; a clone that fails shows in :meth:`inspect`."""
+        storage = plan.storage
         try:
-            await self.api.create("PersistentVolumeClaim", make_clone_pvc(plan))  # or reuse
+            source = await self.api.read("PersistentVolumeClaim", storage.clone_from)
         except client.ApiException as e:
-            source = plan.storage.clone_from
-            raise LauncherError(f"cannot clone {source}: {api_message(e)}") from e
-        deadline = time.monotonic() + self.clone_timeout
-        while time.monotonic() < deadline:
-            claim = await self.api.read("PersistentVolumeClaim", name) or {}
-            if (claim.get("status") or {}).get("phase") == "Bound":
-                return
-            problem = next(
-                (
-                    str(e.get("message", "provisioning failed"))
-                    for e in await self.api.events_of(name)
-                    if e.get("reason") == "ProvisioningFailed"
-                ),
-                "",
-            )
-            if problem:
-                await self._delete("PersistentVolumeClaim", name)
-                raise LauncherError(
-                    f"the storage cannot be cloned ({problem}); ask an admin to use a storage "
+            raise LauncherError(f"cannot read {storage.clone_from}: {api_message(e)}") from e
+        if source is None:
+            raise LauncherError(no_claim(storage.clone_from))
+        spec = source.get("spec") or {}
+        capacity = (source.get("status") or {}).get("capacity") or {}
+        requested = (spec.get("resources") or {}).get("requests") or {}
+        clone = replace(
+            storage,
+            storage_class=self.clone_storage_class or spec.get("storageClassName") or "",
+            size=self.clone_size or capacity.get("storage") or requested.get("storage", "1Gi"),
+        )
+        body = make_clone_pvc(replace(plan, storage=clone))
+        if await self._clone_problem(plan.owner, plan.name):  # a failed one: try afresh
+            await self._delete("PersistentVolumeClaim", storage.claim)
+        try:
+            await self.api.create("PersistentVolumeClaim", body)  # or reuse the one there
+        except client.ApiException as e:
+            raise LauncherError(f"cannot clone {storage.clone_from}: {api_message(e)}") from e
+
+    async def _clone_problem(self, owner: str, name: str) -> str:
+        """Why the dashboard's clone cannot be provisioned, if its driver said so (of this
+        claim: an earlier one of the name, deleted, has events of its own)."""
+        claim_name = object_name("clone", owner, name)
+        claim = await self.api.read("PersistentVolumeClaim", claim_name)
+        if claim is None or (claim.get("status") or {}).get("phase") == "Bound":
+            return ""
+        uid = claim["metadata"].get("uid")
+        for event in await self.api.events_of(claim_name):
+            if (event.get("involvedObject") or {}).get("uid") not in (None, "", uid):
+                continue
+            if event.get("reason") == "ProvisioningFailed":
+                why = event.get("message", "provisioning failed")
+                return (
+                    f"the storage cannot be cloned ({why}); ask an admin to use a storage "
                     "class that supports volume cloning, or the per-user storage mode"
                 )
-            await asyncio.sleep(1)
-        raise LauncherError(f"the cloned volume was not ready in {self.clone_timeout:.0f} s")
+        return ""

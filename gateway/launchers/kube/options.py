@@ -51,12 +51,12 @@ class KubeLauncher(Launcher):
         "'safe' (kubespawner 7, Z2JH 4 and later) or 'escape' (older).",
     ).tag(config=True)
     clone_storage_class = Unicode(
-        help="Storage class of cloned claims (default: the cluster's default)."
+        help="Storage class of cloned claims (default: the source claim's, which CSI "
+        "cloning requires)."
     ).tag(config=True)
-    clone_size = Unicode("10Gi", help="Size of a cloned claim (at least the source's).").tag(
-        config=True
-    )
-    clone_timeout = Float(120, help="Seconds a clone may take to be bound.").tag(config=True)
+    clone_size = Unicode(
+        help="Size of a cloned claim (default: the source claim's; never less)."
+    ).tag(config=True)
     source_writable = Bool(False, help="Mount the source read-write (read-only by default).").tag(
         config=True
     )
