@@ -188,6 +188,13 @@ async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> No
         ),
         ({"storage": "clone", "clone_storage_class": "standard"}, {}, "cannot be cloned"),
         ({}, {"entry": "missing.py"}, "the runner stopped (exit code 4)"),
+        # The simulated node is a Z2JH user node: tainted; without the tolerations, no room.
+        (
+            {"node_purpose": "ignore"},
+            {},
+            "waiting for a node with room for it: 0/1 nodes are available: 1 node(s) had "
+            "untolerated taint {hub.jupyter.org/dedicated: user}",
+        ),
         # Named as the hub names them: jane.doe@example.org has no claim in this cluster.
         (
             {},

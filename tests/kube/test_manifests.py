@@ -17,6 +17,7 @@ import kubernetes_validate
 import pytest
 
 from gateway.launchers.kube.manifests import (
+    Placement,
     Profile,
     RunnerPlan,
     Storage,
@@ -43,6 +44,7 @@ GPU = Profile(
     memory_limit="16Gi",
     node_selector={"nvidia.com/gpu.present": "true"},
     tolerations=({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},),
+    extra_resource_limits={"nvidia.com/gpu": "1"},
 )
 
 
@@ -66,6 +68,13 @@ SCENARIOS: dict[str, RunnerPlan] = {
         image_pull_secrets=("registry",),
         extra_volumes=({"name": "shared", "persistentVolumeClaim": {"claimName": "shared"}},),
         extra_volume_mounts=({"name": "shared", "mountPath": "/srv/podium/shared"},),
+        extra_labels={"team": "risk", "app.kubernetes.io/component": "not-a-runner"},
+        placement=Placement(
+            node_purpose="require",
+            priority_class="dashboards",
+            annotations={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+            pod_config={"dnsConfig": {"options": [{"name": "ndots", "value": "2"}]}},
+        ),
     ),
     "unusual-names": plan(Storage("git"), owner="Émile.O'Brien@example.org", name="q3"),
 }
@@ -167,3 +176,23 @@ def test_a_dashboard_runs_with_its_profile() -> None:
     assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "16Gi"
     default = make_pod(k.plan(Dashboard("alice", "x", "streamlit", entry="a.py"), "0" * 16))
     assert default["spec"]["containers"][0]["resources"]["limits"]["memory"] == "512Mi"
+
+
+def test_placement_as_zero_to_jupyterhub_places_user_pods() -> None:
+    """Z2JH's user-pod tolerations and node-purpose affinity by default; the admin's
+    labels, annotations and extra fields added, never over Podium's own labels."""
+    default = make_pod(plan(Storage("git")))["spec"]
+    assert {t["key"] for t in default["tolerations"]} == {
+        "hub.jupyter.org/dedicated", "hub.jupyter.org_dedicated"}  # fmt: skip
+    assert "preferredDuringSchedulingIgnoredDuringExecution" in default["affinity"]["nodeAffinity"]
+    pod = documents("hybrid-gpu")[0]
+    spec, meta = pod["spec"], pod["metadata"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in spec["affinity"]["nodeAffinity"]
+    assert len(spec["tolerations"]) == 3  # the profile's GPU one and Z2JH's two
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert spec["priorityClassName"] == "dashboards" and spec["dnsConfig"]["options"]
+    assert meta["labels"]["team"] == "risk"
+    assert meta["labels"]["app.kubernetes.io/component"] == "runner"  # Podium's stays
+    assert meta["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    ignored = make_pod(plan(Storage("git"), placement=Placement(node_purpose="ignore")))
+    assert "affinity" not in ignored["spec"] and "tolerations" not in ignored["spec"]

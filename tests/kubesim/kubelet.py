@@ -90,6 +90,42 @@ def default_images() -> dict[str, Image]:
     return {"podium/runner:test": Image(env, ["podium-runner"], covers=covers)}
 
 
+def tolerated(taint: Object, tolerations: list[Object]) -> bool:
+    """Whether one of ``tolerations`` tolerates ``taint`` (the scheduler's rule)."""
+    for t in tolerations:
+        key_ok = t.get("key") == taint["key"] or (
+            not t.get("key") and t.get("operator") == "Exists"
+        )
+        value_ok = t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", "")
+        effect_ok = not t.get("effect") or t["effect"] == taint["effect"]
+        if key_ok and value_ok and effect_ok:
+            return True
+    return False
+
+
+def fits_affinity(affinity: Object, labels: dict[str, str]) -> bool:
+    """The node's labels against a pod's required node affinity (terms ORed, their
+    expressions ANDed); preferences do not decide."""
+    required = (affinity.get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    if not required:
+        return True
+    for term in required.get("nodeSelectorTerms") or []:
+        if all(_expression(e, labels) for e in term.get("matchExpressions") or []):
+            return True
+    return False
+
+
+def _expression(e: Object, labels: dict[str, str]) -> bool:
+    value, op = labels.get(e["key"]), e["operator"]
+    return {
+        "In": value in (e.get("values") or []),
+        "NotIn": value not in (e.get("values") or []),
+        "Exists": value is not None,
+        "DoesNotExist": value is None,
+    }.get(op, False)
+
 
 def quantity(text: str) -> float:
     """A Kubernetes quantity (``10Gi``, ``500M``, ``1.5``) in units."""
@@ -99,6 +135,7 @@ def quantity(text: str) -> float:
         if text.endswith(suffix):
             return float(text[: -len(suffix)]) * factor
     return float(text)
+
 
 class Kubelet:
     def __init__(
@@ -111,11 +148,19 @@ class Kubelet:
         clone_classes: tuple[str, ...] = ("", "csi-clone"),
         late_binding: tuple[str, ...] = ("csi-clone",),
         mount_roots: tuple[str, ...] = ("/srv",),
+        taints: tuple[Object, ...] = (
+            {"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NoSchedule"},
+        ),
     ) -> None:
         self.api = api
         self.root = root
         self.images = images if images is not None else default_images()
-        self.node_labels = node_labels or {"kubernetes.io/hostname": "sim-node"}
+        # One node, a Zero to JupyterHub user node: labelled and tainted as its user pool is.
+        self.node_labels = node_labels or {
+            "kubernetes.io/hostname": "sim-node",
+            "hub.jupyter.org/node-purpose": "user",
+        }
+        self.taints = taints
         self.clone_classes = clone_classes
         # Storage classes with volumeBindingMode WaitForFirstConsumer (GKE's, AKS's and
         # EKS's defaults): a claim is provisioned once a pod that uses it is scheduled.
@@ -271,9 +316,18 @@ class Kubelet:
         message = ""
         if missing:  # as the scheduler's volume binding says it
             message = f'0/1 nodes are available: persistentvolumeclaim "{missing[0]}" not found.'
-        elif any(self.node_labels.get(k) != v for k, v in wanted.items()):
+        elif any(self.node_labels.get(k) != v for k, v in wanted.items()) or not fits_affinity(
+            spec.get("affinity") or {}, self.node_labels
+        ):
             message = (
                 "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+            )
+        elif untolerated := [t for t in self.taints
+                             if not tolerated(t, spec.get("tolerations") or [])]:  # fmt: skip
+            taint = untolerated[0]
+            message = (
+                "0/1 nodes are available: 1 node(s) had untolerated taint "
+                f"{{{taint['key']}: {taint.get('value', '')}}}."
             )
         if message:
             self._set_status(

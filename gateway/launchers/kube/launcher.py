@@ -36,6 +36,7 @@ from gateway.launchers.kube.manifests import (
     LAUNCH_LABEL,
     MANAGED,
     RUNNER,
+    Placement,
     Profile,
     RunnerPlan,
     Storage,
@@ -151,6 +152,13 @@ class PodLauncher(options.KubeLauncher):
             git_secret=self.git_secret,
             extra_volumes=tuple(expand(v) for v in self.extra_volumes),
             extra_volume_mounts=tuple(expand(m) for m in self.extra_volume_mounts),
+            extra_labels=dict(self.extra_labels),
+            placement=Placement(
+                node_purpose=self.node_purpose,
+                priority_class=self.priority_class_name,
+                annotations=dict(self.extra_annotations),
+                pod_config=dict(self.extra_pod_config),
+            ),
         )
 
     def spec(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> dict[str, Any]:

@@ -84,16 +84,70 @@ class Profile:
     memory_limit: str = "1Gi"
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: Sequence[Mapping[str, Any]] = ()
+    # Extended resources (``{"nvidia.com/gpu": "1"}``): limits, which Kubernetes also
+    # takes as their requests.
+    extra_resource_limits: Mapping[str, str] = field(default_factory=dict)
 
     def resources(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         requests = {"cpu": self.cpu_request, "memory": self.memory_request}
-        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
+        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit,
+                  **self.extra_resource_limits}  # fmt: skip
         if any(requests.values()):
             out["requests"] = {k: v for k, v in requests.items() if v}
         if any(limits.values()):
             out["limits"] = {k: v for k, v in limits.items() if v}
         return out
+
+
+# Zero to JupyterHub's user pods tolerate its user nodes' taint (scheduling.userPods).
+USER_TOLERATIONS = tuple(
+    {"key": key, "operator": "Equal", "value": "user", "effect": "NoSchedule"}
+    for key in ("hub.jupyter.org/dedicated", "hub.jupyter.org_dedicated")
+)
+NODE_PURPOSE = "hub.jupyter.org/node-purpose"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a runner pod goes beyond its profile, and what the admin adds to it.
+
+    ``node_purpose``: Z2JH's ``scheduling.userPods.nodeAffinity.matchNodePurpose`` —
+    ``prefer`` (its default) or ``require`` user nodes (with the user nodes' tolerations),
+    or ``ignore``. ``pod_config``: fields merged into the pod's spec last (an escape hatch).
+    """
+
+    node_purpose: str = "prefer"
+    priority_class: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_config: Mapping[str, Any] = field(default_factory=dict)
+
+    def apply(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if self.node_purpose != "ignore":
+            spec["tolerations"] = [*spec.get("tolerations", []),
+                                   *(dict(t) for t in USER_TOLERATIONS)]  # fmt: skip
+            term = {"matchExpressions": [
+                {"key": NODE_PURPOSE, "operator": "In", "values": ["user"]}]}  # fmt: skip
+            spec["affinity"] = {"nodeAffinity": (
+                {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+                if self.node_purpose == "require"
+                else {"preferredDuringSchedulingIgnoredDuringExecution":
+                      [{"weight": 100, "preference": term}]}
+            )}  # fmt: skip
+        if self.priority_class:
+            spec["priorityClassName"] = self.priority_class
+        return merged(spec, self.pod_config)
+
+
+def merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``: dicts merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -136,6 +190,7 @@ class RunnerPlan:
     extra_volumes: Sequence[Mapping[str, Any]] = ()
     extra_volume_mounts: Sequence[Mapping[str, Any]] = ()
     extra_labels: Mapping[str, str] = field(default_factory=dict)
+    placement: Placement = field(default_factory=Placement)
 
     @property
     def pod_name(self) -> str:
@@ -261,12 +316,10 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
         spec["tolerations"] = [dict(t) for t in plan.profile.tolerations]
     if plan.image_pull_secrets:
         spec["imagePullSecrets"] = [{"name": s} for s in plan.image_pull_secrets]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": _metadata(plan, plan.pod_name, plan.labels()),
-        "spec": spec,
-    }
+    metadata = _metadata(plan, plan.pod_name, plan.labels())
+    metadata["annotations"] = {**plan.placement.annotations, **metadata["annotations"]}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+            "spec": plan.placement.apply(spec)}  # fmt: skip
 
 
 def make_clone_pvc(plan: RunnerPlan) -> dict[str, Any]:

@@ -67,8 +67,27 @@ class KubeLauncher(Launcher):
     profiles = List(
         Dict(),
         help="Resource profiles creators choose from: dicts with name, display_name, "
-        "cpu_request, cpu_limit, memory_request, memory_limit, node_selector, tolerations. "
-        "The first is the default.",
+        "cpu_request, cpu_limit, memory_request, memory_limit, node_selector, tolerations, "
+        "extra_resource_limits (e.g. {'nvidia.com/gpu': '1'}). The first is the default.",
+    ).tag(config=True)
+    node_purpose = Enum(
+        ["prefer", "require", "ignore"],
+        "prefer",
+        help="Place runner pods on Zero to JupyterHub's user nodes as its user pods are "
+        "(scheduling.userPods.nodeAffinity.matchNodePurpose; with their tolerations), or not.",
+    ).tag(config=True)
+    priority_class_name = Unicode(help="The runner pods' priorityClassName.").tag(config=True)
+    extra_labels = Dict(
+        Unicode(), help="Labels added to every runner pod (Podium's own cannot be replaced)."
+    ).tag(config=True)
+    extra_annotations = Dict(
+        Unicode(),
+        help="Annotations added to every runner pod, e.g. cluster-autoscaler's "
+        "{'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false'}.",
+    ).tag(config=True)
+    extra_pod_config = Dict(
+        help="Fields merged into every runner pod's spec last (dicts key by key): for what "
+        "no option covers. Podium's security settings can be changed here: take care."
     ).tag(config=True)
     gateway_labels = Dict(
         {"app.kubernetes.io/name": "podium", "app.kubernetes.io/component": "gateway"},
