@@ -17,17 +17,16 @@ import kubernetes_validate
 import pytest
 
 from gateway.launchers.kube.manifests import (
-    Placement,
-    Profile,
     RunnerPlan,
     Storage,
     label_value,
     make_clone_pvc,
-    make_network_policy,
     make_pod,
     make_spec_secret,
     object_name,
 )
+from gateway.launchers.kube.netpolicy import make_network_policy
+from gateway.launchers.kube.placement import Placement, Profile
 from tests.support.kubestack import plan
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.launchers.kube.manifests import RUNNER, Storage, make_network_policy, make_pod
+from gateway.launchers.kube.manifests import RUNNER, Storage, make_pod
+from gateway.launchers.kube.netpolicy import make_network_policy
 from tests.kubesim.netpol import Endpoint, allowed
 from tests.support.kubestack import plan
 

@@ -35,6 +35,8 @@ from typing import Any
 import kubernetes_validate
 from aiohttp import web
 
+from tests.kubesim.validation import claim_problems, pod_problems
+
 Object = dict[str, Any]
 KINDS = {
     # plural: (kind, api group path, apiVersion)
@@ -323,6 +325,10 @@ class ApiServer:
                 return status(422, "Invalid", f"{kind} {name!r} is invalid: {e.message}")
         if not name or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name):
             return status(422, "Invalid", f"{kind} {name!r} is invalid: metadata.name")
+        checks = {"pods": pod_problems, "persistentvolumeclaims": claim_problems}
+        problems = checks[plural](body) if plural in checks else []
+        if problems:  # as the API server words them: `Pod "x" is invalid: [a, b]`
+            return status(422, "Invalid", f'{kind} "{name}" is invalid: [{", ".join(problems)}]')
         if (plural, ns, name) in self.objects:
             return status(409, "AlreadyExists", f'{plural} "{name}" already exists')
         return web.json_response(self.create(plural, ns, body), status=201)

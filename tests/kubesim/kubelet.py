@@ -36,6 +36,7 @@ import aiohttp
 import psutil
 
 from tests.kubesim.api import ApiServer, Object, now
+from tests.kubesim.validation import quantity
 
 ROOT_REPO = Path(__file__).resolve().parents[2]
 _UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9}
@@ -125,16 +126,6 @@ def _expression(e: Object, labels: dict[str, str]) -> bool:
         "Exists": value is not None,
         "DoesNotExist": value is None,
     }.get(op, False)
-
-
-def quantity(text: str) -> float:
-    """A Kubernetes quantity (``10Gi``, ``500M``, ``1.5``) in units."""
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9,
-             "T": 1e12, "m": 1e-3}  # fmt: skip
-    for suffix, factor in units.items():
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factor
-    return float(text)
 
 
 class Kubelet:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import replace
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -28,7 +27,7 @@ from gateway.launchers.base import (
     git_source,
     runner_spec,
 )
-from gateway.launchers.kube import names, options
+from gateway.launchers.kube import clones, names, options
 from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
@@ -36,20 +35,18 @@ from gateway.launchers.kube.manifests import (
     LAUNCH_LABEL,
     MANAGED,
     RUNNER,
-    Placement,
-    Profile,
     RunnerPlan,
     Storage,
-    make_clone_pvc,
-    make_network_policy,
     make_pod,
     make_spec_secret,
     object_name,
     selector,
     spec_secret_name,
 )
+from gateway.launchers.kube.netpolicy import make_network_policy
+from gateway.launchers.kube.placement import Placement, Profile
 from gateway.launchers.kube.reflector import PodReflector, describe_error
-from gateway.launchers.kube.status import describe, no_claim
+from gateway.launchers.kube.status import describe
 
 
 class PodLauncher(options.KubeLauncher):
@@ -259,7 +256,7 @@ class PodLauncher(options.KubeLauncher):
         observed = describe(pod)
         pending = (pod.get("status") or {}).get("phase", "Pending") == "Pending"
         if self.storage == "clone" and pending and observed.running:
-            problem = await self._clone_problem(*dashboard.key)
+            problem = await clones.problem(self.api, *dashboard.key)
             if problem:
                 return Observed(running=False, message=problem)
         return observed
@@ -361,47 +358,4 @@ class PodLauncher(options.KubeLauncher):
             raise LauncherError(f"cannot store the launch spec: {api_message(e)}") from e
 
     async def _ensure_clone(self, plan: RunnerPlan) -> None:
-        """The dashboard's clone of its owner's claim, of the source's class and size (CSI
-        cloning requires both). Not waited for: with a WaitForFirstConsumer class it is
-        provisioned only once the pod exists; a clone that fails shows in :meth:`inspect`."""
-        storage = plan.storage
-        try:
-            source = await self.api.read("PersistentVolumeClaim", storage.clone_from)
-        except client.ApiException as e:
-            raise LauncherError(f"cannot read {storage.clone_from}: {api_message(e)}") from e
-        if source is None:
-            raise LauncherError(no_claim(storage.clone_from))
-        spec = source.get("spec") or {}
-        capacity = (source.get("status") or {}).get("capacity") or {}
-        requested = (spec.get("resources") or {}).get("requests") or {}
-        clone = replace(
-            storage,
-            storage_class=self.clone_storage_class or spec.get("storageClassName") or "",
-            size=self.clone_size or capacity.get("storage") or requested.get("storage", "1Gi"),
-        )
-        body = make_clone_pvc(replace(plan, storage=clone))
-        if await self._clone_problem(plan.owner, plan.name):  # a failed one: try afresh
-            await self._delete("PersistentVolumeClaim", storage.claim)
-        try:
-            await self.api.create("PersistentVolumeClaim", body)  # or reuse the one there
-        except client.ApiException as e:
-            raise LauncherError(f"cannot clone {storage.clone_from}: {api_message(e)}") from e
-
-    async def _clone_problem(self, owner: str, name: str) -> str:
-        """Why the dashboard's clone cannot be provisioned, if its driver said so (of this
-        claim: an earlier one of the name, deleted, has events of its own)."""
-        claim_name = object_name("clone", owner, name)
-        claim = await self.api.read("PersistentVolumeClaim", claim_name)
-        if claim is None or (claim.get("status") or {}).get("phase") == "Bound":
-            return ""
-        uid = claim["metadata"].get("uid")
-        for event in await self.api.events_of(claim_name):
-            if (event.get("involvedObject") or {}).get("uid") not in (None, "", uid):
-                continue
-            if event.get("reason") == "ProvisioningFailed":
-                why = event.get("message", "provisioning failed")
-                return (
-                    f"the storage cannot be cloned ({why}); ask an admin to use a storage "
-                    "class that supports volume cloning, or the per-user storage mode"
-                )
-        return ""
+        await clones.ensure(self.api, plan, self.clone_storage_class, self.clone_size)

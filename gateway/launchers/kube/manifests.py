@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.launchers.kube.placement import Placement, Profile
 from runners.contract import HEALTH_PATH
 
 MANAGED = {"app.kubernetes.io/managed-by": "podium", "app.kubernetes.io/name": "podium"}
@@ -70,84 +71,6 @@ def spec_secret_name(owner: str, name: str, launch_id: str) -> str:
 def selector(owner: str, name: str) -> dict[str, str]:
     """The labels that find every object of one dashboard."""
     return {**MANAGED, KEY_LABEL: key_hash(owner, name)}
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Resources and placement an admin offers; creators pick one by name."""
-
-    name: str = "default"
-    display_name: str = "Default"
-    cpu_request: str = "100m"
-    cpu_limit: str = "1"
-    memory_request: str = "256Mi"
-    memory_limit: str = "1Gi"
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: Sequence[Mapping[str, Any]] = ()
-    # Extended resources (``{"nvidia.com/gpu": "1"}``): limits, which Kubernetes also
-    # takes as their requests.
-    extra_resource_limits: Mapping[str, str] = field(default_factory=dict)
-
-    def resources(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        requests = {"cpu": self.cpu_request, "memory": self.memory_request}
-        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit,
-                  **self.extra_resource_limits}  # fmt: skip
-        if any(requests.values()):
-            out["requests"] = {k: v for k, v in requests.items() if v}
-        if any(limits.values()):
-            out["limits"] = {k: v for k, v in limits.items() if v}
-        return out
-
-
-# Zero to JupyterHub's user pods tolerate its user nodes' taint (scheduling.userPods).
-USER_TOLERATIONS = tuple(
-    {"key": key, "operator": "Equal", "value": "user", "effect": "NoSchedule"}
-    for key in ("hub.jupyter.org/dedicated", "hub.jupyter.org_dedicated")
-)
-NODE_PURPOSE = "hub.jupyter.org/node-purpose"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a runner pod goes beyond its profile, and what the admin adds to it.
-
-    ``node_purpose``: Z2JH's ``scheduling.userPods.nodeAffinity.matchNodePurpose`` —
-    ``prefer`` (its default) or ``require`` user nodes (with the user nodes' tolerations),
-    or ``ignore``. ``pod_config``: fields merged into the pod's spec last (an escape hatch).
-    """
-
-    node_purpose: str = "prefer"
-    priority_class: str = ""
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    pod_config: Mapping[str, Any] = field(default_factory=dict)
-
-    def apply(self, spec: dict[str, Any]) -> dict[str, Any]:
-        if self.node_purpose != "ignore":
-            spec["tolerations"] = [*spec.get("tolerations", []),
-                                   *(dict(t) for t in USER_TOLERATIONS)]  # fmt: skip
-            term = {"matchExpressions": [
-                {"key": NODE_PURPOSE, "operator": "In", "values": ["user"]}]}  # fmt: skip
-            spec["affinity"] = {"nodeAffinity": (
-                {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
-                if self.node_purpose == "require"
-                else {"preferredDuringSchedulingIgnoredDuringExecution":
-                      [{"weight": 100, "preference": term}]}
-            )}  # fmt: skip
-        if self.priority_class:
-            spec["priorityClassName"] = self.priority_class
-        return merged(spec, self.pod_config)
-
-
-def merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``: dicts merged key by key, anything else replaced."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 @dataclass(frozen=True)
@@ -357,55 +280,4 @@ def make_spec_secret(plan: RunnerPlan, spec_json: str, pod_uid: str) -> dict[str
         "immutable": True,
         "metadata": metadata,
         "stringData": {SPEC_KEY: spec_json},
-    }
-
-
-PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-METADATA = "169.254.169.254/32"  # the cloud's metadata server: node credentials
-
-
-def make_network_policy(
-    namespace: str,
-    gateway_labels: Mapping[str, str],
-    port: int = 8888,
-    *,
-    private_ips: bool = False,
-) -> dict[str, Any]:
-    """Runner pods take connections from the gateway's pods only, on the runner port; they
-    reach DNS and the public internet (git, package indexes, APIs), not the cloud's metadata
-    server nor — unless ``private_ips`` — private addresses: Zero to JupyterHub's own rules
-    for user pods (singleuser.networkPolicy)."""
-    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    everywhere = {"cidr": "0.0.0.0/0", "except": [*PRIVATE, METADATA]}
-    egress: list[dict[str, Any]] = [
-        {
-            "ports": dns_ports,
-            "to": [
-                {
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                    }
-                },
-                *({"ipBlock": {"cidr": cidr}} for cidr in (*PRIVATE, METADATA)),
-            ],
-        },
-        {"to": [{"ipBlock": everywhere}]},
-    ]
-    if private_ips:
-        egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE]})
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": NETWORK_POLICY, "namespace": namespace, "labels": dict(MANAGED)},
-        "spec": {
-            "podSelector": {"matchLabels": dict(RUNNER)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [{"podSelector": {"matchLabels": dict(gateway_labels)}}],
-                    "ports": [{"protocol": "TCP", "port": port}],
-                }
-            ],
-            "egress": egress,
-        },
     }

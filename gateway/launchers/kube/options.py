@@ -13,6 +13,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, v
 
 from gateway.launchers.base import Launcher
 from gateway.launchers.kube.names import SCHEMES, unknown_fields
+from gateway.launchers.kube.placement import Profile
 
 
 class KubeLauncher(Launcher):
@@ -128,3 +129,18 @@ class KubeLauncher(Launcher):
                 f"{', '.join('{' + f + '}' for f in unknown)} (kubespawner's fields but {{userid}})"
             )
         return template
+
+    @validate("profiles")
+    def _profiles(self, proposal: Any) -> list[dict[str, Any]]:
+        """Each profile a Profile whose quantities the API server will take (else the
+        gateway stops at start, not each dashboard at its start)."""
+        profiles = list(proposal["value"])
+        for i, doc in enumerate(profiles):
+            try:
+                profile = Profile(**doc)
+            except TypeError as e:
+                raise TraitError(f"c.KubeLauncher.profiles[{i}]: {e}") from None
+            problem = profile.problem()
+            if problem:
+                raise TraitError(f"c.KubeLauncher.profiles[{i}] ({profile.name}): {problem}")
+        return profiles
