@@ -7,25 +7,18 @@ grant nobody uses) fails here rather than in a cluster.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support.kubestack import used_grants
+
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
-SOURCES = [
-    ROOT / "gateway/launchers/kube/apiserver.py",
-    ROOT / "gateway/launchers/kube/reflector.py",
-]
-VERBS = {"create": "create", "delete": "delete", "list": "list", "read": "get",
-         "delete_collection": "deletecollection"}  # fmt: skip
-RESOURCES = {"pod": "pods", "secret": "secrets", "persistent_volume_claim": "persistentvolumeclaims",
-             "event": "events", "network_policy": "networkpolicies", "pod_log": "pods/log"}  # fmt: skip
 
 
 def documents() -> list[dict[str, object]]:
@@ -41,19 +34,6 @@ def test_every_manifest_is_valid(version: str) -> None:
     assert {d["kind"] for d in docs} >= {"ServiceAccount", "Role", "RoleBinding", "Deployment"}
     for doc in docs:
         kubernetes_validate.validate(doc, version, strict=True)
-
-
-def used_grants() -> set[tuple[str, str]]:
-    grants = set()
-    for source in SOURCES:
-        text = source.read_text()
-        for verb, resource in re.findall(
-            r"\.(create|delete_collection|delete|list|read)_namespaced_(\w+)\b", text
-        ):
-            grants.add((RESOURCES[resource], VERBS[verb]))
-        if "watch=True" in text:
-            grants.add(("pods", "watch"))
-    return grants
 
 
 def test_the_role_grants_exactly_what_the_launcher_uses() -> None:

@@ -102,3 +102,20 @@ def test_runner_pods_reach_dns_and_the_internet_not_metadata_or_private_addresse
     policies, at = cluster(private_ips=True)  # c.KubeLauncher.egress_private_ips
     assert allowed(policies, at["runner"], at["database"], 5432)
     assert not allowed(policies, at["runner"], at["metadata"], 80)
+
+
+def test_the_charts_gateway_reaches_the_hub_and_the_proxy_too() -> None:
+    import subprocess
+
+    helm = ROOT / ".tools" / "helm" / "helm"
+    if not helm.exists():
+        pytest.fail("no helm: run scripts/setup (it unpacks helm into .tools/)")
+    out = subprocess.run(
+        [str(helm), "template", "podium", str(ROOT / "deploy/helm/podium"), "--namespace", "jhub"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    deployment = next(d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment")
+    policies, at = cluster(dict(deployment["spec"]["template"]))
+    assert allowed(policies, at["gateway"], at["hub"], "http")
+    assert allowed(policies, at["gateway"], at["proxy"], "api")
+    assert allowed(policies, at["gateway"], at["runner"], 8888)

@@ -3,6 +3,8 @@ cluster, the dashboard they publish, and the pods of a dashboard."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -50,3 +52,28 @@ def plan(storage: Storage, **change: Any) -> RunnerPlan:
     fields.update(change)
     fields["url"] = f"/dashboards/{quote(fields['owner'], safe='')}/{fields['name']}/"
     return RunnerPlan(**fields)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [
+    ROOT / "gateway/launchers/kube/apiserver.py",
+    ROOT / "gateway/launchers/kube/reflector.py",
+]
+VERBS = {"create": "create", "delete": "delete", "list": "list", "read": "get",
+         "delete_collection": "deletecollection"}  # fmt: skip
+RESOURCES = {"pod": "pods", "secret": "secrets", "persistent_volume_claim": "persistentvolumeclaims",
+             "event": "events", "network_policy": "networkpolicies", "pod_log": "pods/log"}  # fmt: skip
+
+
+def used_grants() -> set[tuple[str, str]]:
+    """Every (resource, verb) the Kubernetes launcher calls, read from its source."""
+    grants = set()
+    for source in SOURCES:
+        text = source.read_text()
+        for verb, resource in re.findall(
+            r"\.(create|delete_collection|delete|list|read)_namespaced_(\w+)\b", text
+        ):
+            grants.add((RESOURCES[resource], VERBS[verb]))
+        if "watch=True" in text:
+            grants.add(("pods", "watch"))
+    return grants

@@ -1,0 +1,141 @@
+"""The Helm chart (deploy/helm/podium), rendered by the real helm: it lints, every object
+it renders is a valid Kubernetes object, its variants hold what they promise, its Role is
+exactly what the launcher uses, and the configuration it renders is one the gateway loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from gateway.config import Podium
+from gateway.launchers.kube.launcher import PodLauncher
+from tests.support.kubestack import used_grants
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "podium"
+HELM = ROOT / ".tools" / "helm" / "helm"  # scripts/setup puts it there
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    if not HELM.exists():
+        pytest.fail("no helm: run scripts/setup (it unpacks helm into .tools/)")
+    return subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=60)
+
+
+def render(*sets: str) -> list[dict[str, Any]]:
+    args = [
+        a for s in sets for a in (("--set-json", s[5:]) if s.startswith("json:") else ("--set", s))
+    ]
+    done = helm("template", "podium", str(CHART), "--namespace", "jhub", *args)
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def kinds(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["kind"]: d for d in docs}
+
+
+def test_the_chart_lints() -> None:
+    done = helm("lint", "--strict", str(CHART))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("version", ["1.28", "1.31"])
+@pytest.mark.parametrize("sets", [(), ("replicas=3", "database.existingSecret=podium-pg"),
+                                  ("extraConfig=c.Podium.public_enabled = True",)])  # fmt: skip
+def test_every_rendered_object_is_valid(version: str, sets: tuple[str, ...]) -> None:
+    docs = render(*sets)
+    assert {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Deployment",
+            "Service"} <= set(kinds(docs))  # fmt: skip
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_one_replica_on_sqlite_several_on_postgresql() -> None:
+    one = kinds(render())
+    assert one["Deployment"]["spec"]["strategy"]["type"] == "Recreate"
+    assert "PersistentVolumeClaim" in one and "PodDisruptionBudget" not in one
+    many = kinds(render("replicas=3", "database.existingSecret=podium-pg"))
+    spec = many["Deployment"]["spec"]
+    assert spec["replicas"] == 3 and spec["strategy"]["type"] == "RollingUpdate"
+    assert "PersistentVolumeClaim" not in many and "PodDisruptionBudget" in many
+    env = {e["name"]: e for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert env["PODIUM_DB_URL"]["valueFrom"]["secretKeyRef"] == {"name": "podium-pg", "key": "url"}
+    refused = helm("template", "podium", str(CHART), "--set", "replicas=2")
+    assert refused.returncode != 0 and "needs PostgreSQL" in refused.stderr
+
+
+def test_values_that_cannot_work_are_refused() -> None:
+    for bad in ("storage.mode=nfs", "runners.nodePurpose=always", "replicas=0",
+                "dashboardOrigin=dashboards.example.org", "storagge.mode=static"):  # fmt: skip
+        done = helm("template", "podium", str(CHART), "--set", bad)
+        assert done.returncode != 0, bad
+
+
+def test_tokens_come_from_the_hubs_secret_never_from_values() -> None:
+    pod = kinds(render("hub.serviceName=dash"))["Deployment"]["spec"]["template"]
+    env = {
+        e["name"]: e.get("valueFrom", {}).get("secretKeyRef")
+        for e in pod["spec"]["containers"][0]["env"]
+    }
+    assert env["PODIUM_HUB_TOKEN"] == {"name": "hub", "key": "hub.services.dash.apiToken"}
+    assert env["CONFIGPROXY_AUTH_TOKEN"] == {
+        "name": "hub",
+        "key": "hub.config.ConfigurableHTTPProxy.auth_token",
+    }
+    labels = pod["metadata"]["labels"]
+    assert labels["hub.jupyter.org/network-access-hub"] == "true"
+    assert labels["hub.jupyter.org/network-access-proxy-api"] == "true"
+
+
+def test_the_charts_role_is_exactly_what_the_launcher_uses() -> None:
+    role = kinds(render())["Role"]
+    granted = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+    assert granted == used_grants()
+
+
+def test_the_rendered_configuration_is_one_the_gateway_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profiles = '[{"name":"gpu","extra_resource_limits":{"nvidia.com/gpu":"1"}}]'
+    docs = render("storage.mode=static", "storage.slugScheme=escape",
+                  "dashboardOrigin=https://{dashboard}.dash.example.org",
+                  "publicUrl=https://hub.example.org", f"json:profiles={profiles}",
+                  "extraConfig=c.Podium.public_enabled = True")  # fmt: skip
+    for name, text in kinds(docs)["ConfigMap"]["data"].items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setenv("PODIUM_HUB_TOKEN", "t" * 32)
+    monkeypatch.setenv("CONFIGPROXY_AUTH_TOKEN", "p" * 32)
+    monkeypatch.setenv("POD_NAMESPACE", "jhub")
+    podium = Podium()
+    podium.load_config_file(str(tmp_path / "podium_config.py"))
+    assert podium.public_enabled is True  # extraConfig, applied last
+    assert podium.launcher == "kubernetes" and podium.client_id == "service-podium"
+    assert podium.origins().isolated and podium.proxy_target == "http://podium.jhub.svc:8765"
+    launcher = PodLauncher("/dashboards/", [], [], [], config=podium.config)
+    assert (launcher.storage, launcher.slug_scheme, launcher.namespace) == (
+        "static",
+        "escape",
+        "jhub",
+    )
+    assert launcher.image == "quay.io/podium/runner:0.1.0"
+    assert launcher.profile("gpu").extra_resource_limits == {"nvidia.com/gpu": "1"}
+    assert launcher.gateway_labels == {"app.kubernetes.io/name": "podium",
+                                       "app.kubernetes.io/component": "gateway"}  # fmt: skip
+    values = json.loads((tmp_path / "values.json").read_text())
+    assert values["storage"]["mode"] == "static"
+
+
+def test_the_raw_manifests_grant_what_the_chart_grants() -> None:
+    """deploy/kubernetes/ stays for those without helm: the same Role."""
+    raw = [d for d in yaml.safe_load_all((ROOT / "deploy/kubernetes/rbac.yaml").read_text()) if d]
+    chart = kinds(render())["Role"]["rules"]
+    assert next(d for d in raw if d["kind"] == "Role")["rules"] == chart
