@@ -139,3 +139,22 @@ def test_the_raw_manifests_grant_what_the_chart_grants() -> None:
     raw = [d for d in yaml.safe_load_all((ROOT / "deploy/kubernetes/rbac.yaml").read_text()) if d]
     chart = kinds(render())["Role"]["rules"]
     assert next(d for d in raw if d["kind"] == "Role")["rules"] == chart
+
+
+def test_the_images_are_named_in_one_place() -> None:
+    """The registry and tag the release workflow pushes to are the chart's; every other
+    mention (the launcher's default, the raw manifests) says the same."""
+    from gateway.launchers.kube.options import KubeLauncher
+    from runners import __version__
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == __version__
+    registry = values["image"]["registry"]
+    gateway = f"{registry}/{values['image']['repository']}:{__version__}"
+    runner = f"{registry}/{values['runnerImage']['repository']}:{__version__}"
+    assert KubeLauncher.class_traits()["image"].default() == runner
+    raw = (ROOT / "deploy/kubernetes/gateway.yaml").read_text()
+    assert f"image: {gateway}" in raw and f'c.KubeLauncher.image = "{runner}"' in raw
+    workflow = (ROOT / ".github/workflows/images.yml").read_text()
+    assert "deploy/helm/podium/values.yaml" in workflow  # where it reads them

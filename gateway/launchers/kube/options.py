@@ -14,6 +14,9 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, v
 from gateway.launchers.base import Launcher
 from gateway.launchers.kube.names import SCHEMES, unknown_fields
 from gateway.launchers.kube.placement import Profile
+from runners import __version__
+
+REGISTRY = "quay.io"  # where releases are pushed (.github/workflows/images.yml; the chart)
 
 
 class KubeLauncher(Launcher):
@@ -23,7 +26,9 @@ class KubeLauncher(Launcher):
     kubeconfig = Unicode(
         help="A kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)."
     ).tag(config=True)
-    image = Unicode("quay.io/podium/runner:0.1.0", help="The runner image.").tag(config=True)
+    image = Unicode(f"{REGISTRY}/podium/runner:{__version__}", help="The runner image.").tag(
+        config=True
+    )
     image_pull_policy = Enum(["Always", "IfNotPresent", "Never"], "IfNotPresent").tag(config=True)
     image_pull_secrets = List(Unicode(), help="Secrets for a private registry.").tag(config=True)
     storage = Enum(
