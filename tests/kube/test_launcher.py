@@ -334,3 +334,20 @@ async def test_no_polling_per_dashboard(kube: Cluster) -> None:
         await k.stop(dashboard, runtime)
     finally:
         await k.close()
+
+
+async def test_the_simulated_api_server_enforces_the_role(kube: Cluster) -> None:
+    """Every test here runs as the service account of deploy/'s Role (its RBAC enforced):
+    what the Role does not grant — reading Secrets above all — is refused as a real API
+    server refuses it."""
+    sim_only(kube)
+    assert kube.api is not None
+    headers = {"Authorization": f"Bearer {kube.api.token}"}
+    base = f"{kube.api.url}/api/v1/namespaces/{kube.namespace}"
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for path in ("/secrets", "/secrets/hub"):
+            async with session.get(base + path) as r:
+                assert r.status == 403, path
+                assert "cannot" in (await r.json())["message"]
+        async with session.get(base + "/pods") as r:
+            assert r.status == 200

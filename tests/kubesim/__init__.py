@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from tests.kubesim.api import ApiServer
 from tests.kubesim.kubelet import Kubelet
 
@@ -34,7 +36,10 @@ async def simulated_cluster(root: Path, namespace: str = NAMESPACE) -> AsyncIter
         import pytest
 
         pytest.skip("the simulated kubelet needs root (mount namespaces, pod users)")
-    api = ApiServer()
+    # The Role an admin applies (deploy/; the chart renders the same), enforced per request.
+    rbac = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "rbac.yaml"
+    role = next(d for d in yaml.safe_load_all(rbac.read_text()) if d and d["kind"] == "Role")
+    api = ApiServer(rules=role["rules"])
     await api.start()
     kubelet = Kubelet(api, root)
     path = root / "kubeconfig"

@@ -119,9 +119,28 @@ class Watcher:
     queue: asyncio.Queue[tuple[str, Object] | None] = field(default_factory=asyncio.Queue)
 
 
+def verb_of(method: str, named: bool, watch: bool) -> str:
+    """The RBAC verb of a request (what the API server's authorizer checks)."""
+    if method == "GET":
+        return "get" if named else ("watch" if watch else "list")
+    if method == "DELETE":
+        return "delete" if named else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
+def granted(rules: list[Object], group: str, resource: str, verb: str) -> bool:
+    return any(
+        group in r.get("apiGroups", []) and resource in r.get("resources", [])
+        and verb in r.get("verbs", [])
+        for r in rules
+    )  # fmt: skip
+
+
 class ApiServer:
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, token: str | None = None, rules: list[Object] | None = None) -> None:
+        """``rules``: the Role bound to the token's service account (None: allowed all)."""
         self.token = token or secrets.token_hex(16)
+        self.rules = rules
         self.objects: dict[tuple[str, str, str], Object] = {}  # (plural, ns, name)
         self.version = 1000
         self.history: collections.deque[tuple[int, str, str, Object]] = collections.deque(
@@ -181,7 +200,23 @@ class ApiServer:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return status(401, "Unauthorized", "Unauthorized")
         plural = request.match_info.get("plural", "pods")
-        kind = "watch" if truthy(request.query.get("watch")) else request.method
+        watch = truthy(request.query.get("watch"))
+        kind = "watch" if watch else request.method
+        if self.rules is not None:
+            resource = "pods/log" if request.path.endswith("/log") else plural
+            named = "name" in request.match_info
+            verb = verb_of(request.method, named, watch)
+            group = (
+                KINDS[plural][1].split("/")[2]
+                if plural in KINDS and KINDS[plural][1].startswith("/apis/")
+                else ""
+            )
+            if not granted(self.rules, group, resource, verb):
+                ns = request.match_info.get("ns", "")
+                return status(403, "Forbidden",
+                              f'{resource} is forbidden: User "system:serviceaccount:{ns}:podium" '
+                              f'cannot {verb} resource "{resource}" in API group "{group}" in '
+                              f'the namespace "{ns}"')  # fmt: skip
         self.calls[f"{kind} {plural}"] += 1
         for fault in self.faults:
             if (
