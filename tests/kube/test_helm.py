@@ -48,9 +48,13 @@ def test_the_chart_lints() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+INGRESS = ("ingress.enabled=true", "ingress.dashboardsPath=true",
+           "publicUrl=https://hub.example.org", "dashboardOrigin=https://{dashboard}.dash.example.org")  # fmt: skip
+
+
 @pytest.mark.parametrize("version", ["1.28", "1.31"])
 @pytest.mark.parametrize("sets", [(), ("replicas=3", "database.existingSecret=podium-pg"),
-                                  ("extraConfig=c.Podium.public_enabled = True",)])  # fmt: skip
+                                  ("extraConfig=c.Podium.public_enabled = True",), INGRESS])  # fmt: skip
 def test_every_rendered_object_is_valid(version: str, sets: tuple[str, ...]) -> None:
     docs = render(*sets)
     assert {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Deployment",
@@ -158,3 +162,21 @@ def test_the_images_are_named_in_one_place() -> None:
     assert f"image: {gateway}" in raw and f'c.KubeLauncher.image = "{runner}"' in raw
     workflow = (ROOT / ".github/workflows/images.yml").read_text()
     assert "deploy/helm/podium/values.yaml" in workflow  # where it reads them
+
+
+def test_an_ingress_takes_the_dashboards_hosts_and_paths_past_the_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every dashboard's origin and the shareable links on the hub's host go straight to
+    the gateway, which then keeps no route in configurable-http-proxy (none to fight)."""
+    docs = kinds(render(*INGRESS))
+    rules = {r["host"]: r["http"]["paths"][0]["path"] for r in docs["Ingress"]["spec"]["rules"]}
+    assert rules == {"hub.example.org": "/dashboards/", "*.dash.example.org": "/"}
+    for name, text in docs["ConfigMap"]["data"].items():
+        (tmp_path / name).write_text(text)
+    for variable in ("PODIUM_HUB_TOKEN", "CONFIGPROXY_AUTH_TOKEN", "POD_NAMESPACE"):
+        monkeypatch.setenv(variable, "x" * 32)
+    podium = Podium()
+    podium.load_config_file(str(tmp_path / "podium_config.py"))
+    assert podium.proxy_api_url == ""  # the route keeper stays off
+    assert "Ingress" not in kinds(render())

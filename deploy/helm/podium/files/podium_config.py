@@ -16,7 +16,9 @@ c.Podium.client_id = "service-" + v["hub"]["serviceName"]
 c.Podium.api_token = os.environ["PODIUM_HUB_TOKEN"]
 c.Podium.cookie_secret_file = "/srv/podium-secret/cookie_secret"  # noqa: S105 (a path)
 c.Podium.db_url = os.environ.get("PODIUM_DB_URL") or "sqlite:////srv/podium-data/podium.sqlite"
-c.Podium.proxy_api_url = v["proxy"]["apiUrl"]
+# The /dashboards/ route in configurable-http-proxy, kept by the gateway unless an Ingress
+# sends the shareable links to it directly (ingress.dashboardsPath).
+c.Podium.proxy_api_url = v["proxy"]["apiUrl"] if v["keepProxyRoute"] else ""
 c.Podium.proxy_auth_token = os.environ["CONFIGPROXY_AUTH_TOKEN"]
 c.Podium.proxy_target = v["proxyTarget"]
 c.Podium.public_url = v["publicUrl"]
