@@ -26,6 +26,7 @@ from gateway.domain.upgrades import move_git_credentials
 from gateway.errors import Misconfigured
 from gateway.front.door import FrontDoor
 from gateway.front.handoff import CODE_PATH, Handoff
+from gateway.front.origins import shares_the_hubs_domain
 from gateway.hub.auth import Auth
 from gateway.hub.client import Hub
 from gateway.hub.requests import redirect
@@ -89,6 +90,15 @@ def create_app(config: Podium) -> web.Application:
             "'same-origin'): a dashboard's page script can act as its viewer on the hub and in "
             "Podium. Give dashboards their own origin wherever creators are not all trusted "
             "(docs/admin.md, 'Dashboard origins')."
+        )
+    shared = shares_the_hubs_domain(app[keys.ORIGINS], config.public_url)
+    if shared:
+        log.warning(
+            "dashboards are served under %s, the hub's own domain: a dashboard's page script "
+            "can set cookies for %s that the hub and Podium read. Give dashboards a "
+            "registrable domain of their own (docs/admin.md, 'Dashboard origins').",
+            shared,
+            shared,
         )
     app[keys.RULES] = config.rules()
     app[keys.SITE] = Site(config.prefix, config.hub_url)

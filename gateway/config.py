@@ -336,8 +336,8 @@ class Podium(Application):
         if not self.dashboard_origin:
             raise Misconfigured(
                 "c.Podium.dashboard_origin is not set: choose where dashboards are served. "
-                "'https://{dashboard}.dashboards.example.org' gives each its own origin "
-                "(wildcard DNS); 'https://dashboards.example.org' one origin apart from the "
+                "'https://{dashboard}.example-dashboards.net' gives each its own origin "
+                "(wildcard DNS); 'https://example-dashboards.net' one origin apart from the "
                 "hub; 'same-origin' keeps them on the hub's origin, where a dashboard's page "
                 "can act as its viewer (docs/admin.md, 'Dashboard origins')"
             )

@@ -218,6 +218,40 @@ def request_body(head: Head) -> Body:
     return NoBody()
 
 
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9](?: [^\r\n]*)?")
+
+
+def response_problem(block: bytes) -> str | None:
+    """What makes a response head framed or read differently by a browser than by the
+    relay — a header no filter saw, a body end the two disagree on, so that a second
+    response rides inside the first: the line rules of :func:`line_problem`; a header
+    name that is no token (``Set-Cookie :``, which a browser still reads as Set-Cookie);
+    Transfer-Encoding other than exactly ``chunked``, on HTTP/1.0 (which a browser
+    ignores), or beside Content-Length; Content-Lengths that are no number or disagree."""
+    problem = line_problem(block)
+    if problem is not None:
+        return problem
+    start, *lines = block.split(b"\r\n")
+    if not _STATUS_LINE.fullmatch(start):
+        return "a malformed status line"
+    names, values = [], []
+    for line in lines:
+        name, sep, value = line.partition(b":")
+        if not sep or not name:
+            return "a header line without a name"
+        names.append(name)
+        values.append((name.lower(), value.strip(b" \t")))
+    if not _TOKEN.match(b"".join(names)):
+        return "a header name that is no token"
+    codings = [v.lower() for n, v in values if n == b"transfer-encoding"]
+    lengths = {v for n, v in values if n == b"content-length"}
+    if codings and (start.startswith(b"HTTP/1.0") or codings != [b"chunked"] or lengths):
+        return "a Transfer-Encoding the browser would frame otherwise"
+    if len(lengths) > 1 or any(not v.isdigit() or len(v) > 15 for v in lengths):
+        return "a Content-Length that is no single number"
+    return None
+
+
 def status_code(block: bytes) -> int:
     """The status code of a response head; 0 when the status line is malformed."""
     parts = block.split(b" ", 2)

@@ -19,8 +19,8 @@ from relay.http1 import (
     Body,
     HeadError,
     NoBody,
-    line_problem,
     response_body,
+    response_problem,
     status_code,
 )
 from relay.modes import Mode
@@ -176,7 +176,7 @@ class Upstream(asyncio.Protocol):
                 return
             block, view = view[:end], view[end + 4 :]
             if out is not None:
-                problem = line_problem(block)
+                problem = response_problem(block)
                 if problem is not None:  # refused, not passed on: no filter saw all of it
                     raise HeadError(502, problem)
                 head = self.down.policy.response_head(block, self.down.forwarding)

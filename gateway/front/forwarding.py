@@ -91,16 +91,24 @@ def wants_websocket(request: Request) -> bool:
 def from_elsewhere(request: Request) -> bool:
     """A request another page made in the viewer's browser — another site's, or another
     dashboard's on the same site — and not the viewer going to this dashboard (a GET
-    navigation). The viewer's cookie does not count for it: ``SameSite=Lax`` lets a
-    sibling dashboard's requests carry it, and a dashboard that answers CORS with
-    credentials (Gradio does, for every origin) would be read, or posted to, as its viewer.
-    Browsers say where a request comes from in ``Sec-Fetch-Site``; without it (other
-    clients) nothing changes."""
+    navigation of the whole tab). The viewer's cookie does not count for it:
+    ``SameSite=Lax`` lets a sibling dashboard's requests carry it, a dashboard that
+    answers CORS with credentials (Gradio does, for every origin) would be read or posted
+    to as its viewer, and one framed by a sibling would be clicked as its viewer.
+
+    Browsers say where a request comes from in ``Sec-Fetch-Site`` (and what it is for in
+    ``Sec-Fetch-Mode`` and ``-Dest``); where they do not (older browsers, plain-http hosts
+    other than localhost), an ``Origin`` of another host says it for everything but a
+    top-level navigation, which sends none on GET."""
     site = request.head.get(b"sec-fetch-site")
-    if not site or site[0] in (b"same-origin", b"none"):
-        return False
-    navigates = request.head.get(b"sec-fetch-mode") == [b"navigate"]
-    return not (navigates and request.method in (b"GET", b"HEAD"))
+    if site:
+        if site == [b"same-origin"] or site == [b"none"]:
+            return False
+        whole_tab = request.head.get(b"sec-fetch-dest") in ([b"document"], [])
+        navigates = request.head.get(b"sec-fetch-mode") == [b"navigate"] and whole_tab
+        return not (navigates and request.method in (b"GET", b"HEAD"))
+    origin, host = origin_and_host(request)
+    return origin is not None and not same_origin(origin, host)
 
 
 def installs_a_worker(request: Request) -> bool:

@@ -5,9 +5,9 @@ origin its page script would be same-origin with everything the viewer is
 signed in to (the hub, Podium's API); so the admin names a dashboard origin
 (``c.Podium.dashboard_origin``):
 
-- ``https://{dashboard}.dashboards.example.org``: one origin per dashboard
+- ``https://{dashboard}.example-dashboards.net``: one origin per dashboard
   (wildcard DNS and certificate); ``{dashboard}`` becomes :func:`dashboard_label`.
-- ``https://dashboards.example.org``: one separate origin for every dashboard
+- ``https://example-dashboards.net``: one separate origin for every dashboard
   (no wildcard DNS needed): the hub and the gateway are safe, dashboards are not
   safe from each other.
 - ``same-origin``: dashboards on the gateway's own origin, an explicit choice (a warning
@@ -135,3 +135,17 @@ class Origins:
         if label is None:
             return False
         return label == "" or label == dashboard_label(owner, name)
+
+
+def shares_the_hubs_domain(origins: Origins, public_url: str) -> str:
+    """The domain dashboards share with the hub, if they do (``dashboards.example.org``
+    beside ``hub.example.org``): a dashboard's script can set cookies for it, the hub's
+    and Podium's among them. A heuristic (no Public Suffix List): the hub host's parent."""
+    hub = (urlsplit(public_url).hostname or "").lower()
+    dashboards = origins.host.split(":")[0].removeprefix(PLACEHOLDER + ".")
+    if not origins.isolated or not hub or hub.replace(".", "").isdigit() or hub.count(".") < 2:
+        return ""
+    parent = hub.split(".", 1)[1]
+    if dashboards == parent or dashboards.endswith("." + parent):
+        return parent
+    return ""

@@ -273,6 +273,21 @@ def test_only_opening_a_dashboard_wakes_it(headers: dict[str, str], wakes: bool)
         ("GET", ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: no-cors"], True),  # a <script>
         ("POST", ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: navigate"], True),  # a form
         ("GET", ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: websocket"], True),
+        # A sibling framing this dashboard: a navigation, but not of the whole tab.
+        (
+            "GET",
+            ["Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: navigate", "Sec-Fetch-Dest: iframe"],
+            True,
+        ),
+        (
+            "GET",
+            ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: navigate", "Sec-Fetch-Dest: document"],
+            False,
+        ),
+        # No Fetch Metadata (an older browser, a plain-http host): Origin says it.
+        ("POST", ["Origin: http://evil--alice.dash.example.org"], True),
+        ("GET", ["Origin: http://evil--alice.dash.example.org"], True),
+        ("POST", ["Origin: http://h"], False),  # this host's own page
     ],
 )
 def test_requests_other_pages_make(method: str, headers: list[str], elsewhere: bool) -> None:

@@ -230,12 +230,15 @@ async def test_requests_other_pages_make_do_not_carry_the_viewer(stack: HubStack
             ("GET", "headers", "same-origin", "cors", True),  # its own page's fetch
             ("GET", "headers", "same-site", "navigate", True),  # bob opening it
             ("GET", "headers", "same-site", "cors", False),  # a sibling's fetch
+            ("GET", "headers", "same-site", "navigate/iframe", False),  # a sibling framing it
             ("GET", "headers", "cross-site", "no-cors", False),
             ("POST", "upload", "same-origin", "cors", True),
             ("POST", "upload", "same-site", "navigate", False),  # a sibling's form post
             ("POST", "upload", "same-site", "cors", False),
         ]:
-            headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode}
+            mode, _, dest = mode.partition("/")
+            headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode,
+                       "Sec-Fetch-Dest": dest or ("document" if mode == "navigate" else "empty")}  # fmt: skip
             async with bob.request(
                 method, base + path, headers=headers, data=b"x", allow_redirects=False
             ) as r:

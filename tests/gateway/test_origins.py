@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.front.origins import NO_DASHBOARD, OriginError, Origins, dashboard_label
+from gateway.front.origins import (
+    NO_DASHBOARD,
+    OriginError,
+    Origins,
+    dashboard_label,
+    shares_the_hubs_domain,
+)
 
 pytestmark = pytest.mark.unit
 DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -127,3 +133,19 @@ def test_cookies_on_https_dashboard_origins_are_host_only_by_name() -> None:
     )  # http: the rule needs Secure
     shared = Origins.parse("https://dashboards.example.net")
     assert shared.cookie("podium-dashboard") == "podium-dashboard"  # a path per dashboard
+
+
+@pytest.mark.parametrize(
+    ("template", "public_url", "shared"),
+    [
+        ("https://{dashboard}.dashboards.example.org", "https://hub.example.org", "example.org"),
+        ("https://dashboards.example.org", "https://hub.example.org", "example.org"),
+        ("https://{dashboard}.example-dashboards.net", "https://hub.example.org", ""),
+        ("http://{dashboard}.localhost:8765", "http://127.0.0.1:8000", ""),  # the demo
+        ("same-origin", "https://hub.example.org", ""),
+    ],
+)
+def test_dashboards_under_the_hubs_domain_are_told_at_start(
+    template: str, public_url: str, shared: str
+) -> None:
+    assert shares_the_hubs_domain(Origins.parse(template), public_url) == shared

@@ -88,10 +88,16 @@ async def environment(request: web.Request) -> web.Response:
     return web.json_response({n: os.environ.get(n) for n in request.query.getall("name", [])})
 
 
-SMUGGLED = {  # a header a line-by-line filter would not see, as a browser reads it
-    "lf": b"X-A: 1\nSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
-    "cr": b"X-A: 1\rSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
-    "fold": b"Set-Cookie: app=1; Path=/\r\n ; Domain=localhost; x=SMUGGLED",
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+SMUGGLED = {  # heads a browser reads otherwise than a line-by-line filter
+    "lf": OK + b"X-A: 1\nSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
+    "cr": OK + b"X-A: 1\rSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
+    "fold": OK + b"Set-Cookie: app=1; Path=/\r\n ; Domain=localhost; x=SMUGGLED",
+    "space": OK + b"Set-Cookie : podium-dashboard=SMUGGLED; Path=/",
+    # A body end the browser sees sooner than a relay reading Transfer-Encoding: the next
+    # response would ride inside this one.
+    "te10": b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n"
+    b"Connection: keep-alive\r\nX-Next: SMUGGLED",
 }
 
 
@@ -99,7 +105,7 @@ async def smuggle(request: web.Request) -> web.Response:
     """A response head aiohttp would never write: raw bytes, then the connection ends."""
     line = SMUGGLED[request.query["how"]]
     assert request.transport is not None
-    request.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\n\r\nok")
+    request.transport.write(line + b"\r\n\r\nok")
     request.transport.close()
     return web.Response()
 
