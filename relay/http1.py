@@ -241,7 +241,7 @@ def response_problem(block: bytes) -> str | None:
             return "a header line without a name"
         names.append(name)
         values.append((name.lower(), value.strip(b" \t")))
-    if not _TOKEN.match(b"".join(names)):
+    if names and not _TOKEN.match(b"".join(names)):
         return "a header name that is no token"
     codings = [v.lower() for n, v in values if n == b"transfer-encoding"]
     lengths = {v for n, v in values if n == b"content-length"}

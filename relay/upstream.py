@@ -175,13 +175,18 @@ class Upstream(asyncio.Protocol):
                 self.head += view
                 return
             block, view = view[:end], view[end + 4 :]
+            code = status_code(block)
+            if code == 101 and not (self.inflight and self.inflight[0][1]):
+                # To a request that asked no upgrade a browser takes it for an interim
+                # answer and waits for another: the two would pair what follows with other
+                # requests (a response riding unfiltered in another's body).
+                raise HeadError(502, "101 Switching Protocols to a request that asked none")
             if out is not None:
                 problem = response_problem(block)
                 if problem is not None:  # refused, not passed on: no filter saw all of it
                     raise HeadError(502, problem)
                 head = self.down.policy.response_head(block, self.down.forwarding)
                 out.append(head + b"\r\n\r\n")
-            code = status_code(block)
             if 100 <= code < 200 and code != 101:
                 continue  # an interim response (100 Continue); the real one follows
             method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)

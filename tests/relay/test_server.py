@@ -151,6 +151,9 @@ async def test_an_unreachable_target_gets_the_policys_answer(relay_to) -> None: 
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 20",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2x",
         b"HTTP/2 200\r\nContent-Length: 2",
+        # To a request that asked no upgrade: an interim answer to a browser, the last to
+        # a relay that took it for final; every response after would be paired otherwise.
+        b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1",
     ],
 )
 async def test_a_filtered_head_a_browser_reads_otherwise_is_not_passed_on(
@@ -185,3 +188,14 @@ async def test_an_accepted_upgrade_becomes_a_tunnel_both_ways(relay_to) -> None:
     writer.close()
     assert answer.startswith(b"HTTP/1.1 101") and answer.endswith(b"olleh")
     assert policy.tunnels == [True, False]  # opened, then ended with the target's close
+
+
+async def test_heads_without_header_lines_pass(relay_to) -> None:  # type: ignore[no-untyped-def]
+    async def bare(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    port, _, _ = await relay_to(bare, True)
+    answer = await exchange(port, GET % b"/", until_eof=False)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\nX-Filtered: yes\r\n\r\nHTTP/1.1 204")

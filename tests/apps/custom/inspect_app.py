@@ -96,6 +96,10 @@ SMUGGLED = {  # heads a browser reads otherwise than a line-by-line filter
     "space": OK + b"Set-Cookie : podium-dashboard=SMUGGLED; Path=/",
     # A body end the browser sees sooner than a relay reading Transfer-Encoding: the next
     # response would ride inside this one.
+    # An upgrade nobody asked for: interim to a browser, final to a relay that believed it.
+    "h101": b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
+    + OK
+    + b"Set-Cookie: podium-dashboard=SMUGGLED; Path=/",
     "te10": b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n"
     b"Connection: keep-alive\r\nX-Next: SMUGGLED",
 }
