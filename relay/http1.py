@@ -265,8 +265,8 @@ def response_body(block: bytes, request_method: bytes) -> Body | None:
     responses end, it does not forward anything differently because of them.
     """
     code = status_code(block)
-    if request_method == b"HEAD" or code in (204, 304) or 100 <= code < 200:
-        return NoBody()
+    if request_method == b"HEAD" or code in (204, 205, 304) or 100 <= code < 200:
+        return NoBody()  # 205 too: a browser reads no body after it, whatever the head says
     lowered = block.lower()
     if _CHUNKED.search(lowered):
         return ChunkedBody()

@@ -175,8 +175,12 @@ class Upstream(asyncio.Protocol):
                 self.head += view
                 return
             block, view = view[:end], view[end + 4 :]
+            if not self.inflight:
+                # Nobody asked: the browser would pair it with the next request it sends,
+                # the relay with none (a response riding unfiltered in another's body).
+                raise HeadError(502, "a response to no request")
             code = status_code(block)
-            if code == 101 and not (self.inflight and self.inflight[0][1]):
+            if code == 101 and not self.inflight[0][1]:
                 # To a request that asked no upgrade a browser takes it for an interim
                 # answer and waits for another: the two would pair what follows with other
                 # requests (a response riding unfiltered in another's body).
@@ -189,7 +193,7 @@ class Upstream(asyncio.Protocol):
                 out.append(head + b"\r\n\r\n")
             if 100 <= code < 200 and code != 101:
                 continue  # an interim response (100 Continue); the real one follows
-            method, upgrade = self.inflight.popleft() if self.inflight else (b"GET", False)
+            method, upgrade = self.inflight.popleft()
             if upgrade:
                 accepted = code == 101
                 if accepted:

@@ -279,7 +279,7 @@ async def raw_exchange(stack: HubStack, bob: dict[str, str], path: str, extra: s
     return b"HTTP/1.1 %d\r\n\r\n%s" % (status, body)
 
 
-@pytest.mark.parametrize("how", ["lf", "cr", "fold", "space", "te10", "h101"])
+@pytest.mark.parametrize("how", ["lf", "cr", "fold", "space", "te10", "h101", "r205"])
 async def test_a_response_head_with_a_header_hidden_in_it_never_reaches_the_viewer(
     stack: HubStack, bob: dict[str, str], how: str
 ) -> None:

@@ -199,3 +199,35 @@ async def test_heads_without_header_lines_pass(relay_to) -> None:  # type: ignor
     port, _, _ = await relay_to(bare, True)
     answer = await exchange(port, GET % b"/", until_eof=False)
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\nX-Filtered: yes\r\n\r\nHTTP/1.1 204")
+
+
+async def test_a_response_nobody_asked_for_ends_the_connection(relay_to) -> None:  # type: ignore[no-untyped-def]
+    """The browser would pair it with its next request (a HEAD: no body), the relay with
+    none: what follows would ride unfiltered."""
+
+    async def eager(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(ok(b"a") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra")
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    port, _, _ = await relay_to(eager, True)
+    answer = await exchange(port, GET % b"/a")  # returns: the connection ended
+    assert answer.endswith(b"a") and b"extra" not in answer
+
+
+async def test_a_205_has_no_body_as_for_a_browser(relay_to) -> None:  # type: ignore[no-untyped-def]
+    """What a 205's head calls its body is, to a browser, the next response: here one
+    nobody asked for, so the connection ends before it (never passed on as body bytes)."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        hidden = b"HTTP/1.1 200 OK\r\nSet-Cookie: s=planted\r\nContent-Length: 0\r\n\r\n"
+        writer.write(b"HTTP/1.1 205 Reset Content\r\nContent-Length: %d\r\n\r\n" % len(hidden))
+        writer.write(hidden)
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    port, _, _ = await relay_to(reset, True)
+    answer = await exchange(port, GET % b"/")
+    assert answer.startswith(b"HTTP/1.1 205") and b"planted" not in answer

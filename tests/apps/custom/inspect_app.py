@@ -100,6 +100,9 @@ SMUGGLED = {  # heads a browser reads otherwise than a line-by-line filter
     "h101": b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
     + OK
     + b"Set-Cookie: podium-dashboard=SMUGGLED; Path=/",
+    # 205 has no body to a browser: what its head calls one is the next response.
+    "r205": b"HTTP/1.1 205 Reset Content\r\nContent-Length: 54\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nSet-Cookie: podium-dashboard=SMUGGLED",
     "te10": b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n"
     b"Connection: keep-alive\r\nX-Next: SMUGGLED",
 }
