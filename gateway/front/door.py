@@ -148,16 +148,21 @@ class FrontDoor(Policy):
         who = self.auth.known(authorization, session, dashboard_id)
         found = self.reads.cached(*key)
         if who is None or found is None or self._holds(request, who, found[0]):
-            future = self._decide_later(request, peer, key, cookie, dashboard_id)
+            future = self._decide_later(request, peer, key, (authorization, session), dashboard_id)
             return asyncio.ensure_future(future)
         return self.route(request, peer, who, *found)
 
     async def _decide_later(
-        self, request: Request, peer: str, key: Key, cookie: bytes, dashboard_id: str | None
+        self,
+        request: Request,
+        peer: str,
+        key: Key,
+        credentials: tuple[str, str | None],
+        dashboard_id: str | None,
     ) -> Verdict:
+        """:meth:`decide` when a cache did not know: the same credentials, looked up."""
         try:
-            authorization, session = self._credentials_of(request, cookie)
-            who = await self.auth.identify_by(authorization, session, dashboard_id)
+            who = await self.auth.identify_by(*credentials, dashboard_id)
             dashboard, runtime = await self.reads.lookup(*key)
             deadline = time.monotonic() + HOLD_SECONDS
             while self._holds(request, who, dashboard) and time.monotonic() < deadline:
