@@ -198,6 +198,11 @@ class Lifecycle:
         """Failed: retried on a later visit after a backoff; a permanent failure (a refused
         launch spec) only when its owner or an admin starts it again."""
         failures += 1
+        if runtime is not None:
+            try:
+                runtime = await self.launcher.release(dashboard, runtime)
+            except LauncherError as e:  # its next start replaces what is left
+                log.warning("%s/%s: cannot release the failed start: %s", *dashboard.key, e)
         record = RuntimeRecord(
             runtime, failures, retry_at=time.time() + backoff(failures), permanent=permanent
         )

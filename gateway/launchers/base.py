@@ -172,6 +172,11 @@ class Launcher(LoggingConfigurable):
         """The last ``lines`` lines the runner printed (for the owner only)."""
         raise NotImplementedError
 
+    async def release(self, dashboard: Dashboard, runtime: Runtime) -> Runtime:
+        """A start that failed has been reported: free what it holds (a pod, its node's
+        room), keeping in the returned runtime what :meth:`logs` needs to show why."""
+        return runtime
+
     async def browse(self, owner: str, path: str) -> list[FileEntry] | None:
         """The folders and runnable files at ``path`` of the owner's storage, for the form's
         file picker; ``None`` when this launcher cannot see storage from the gateway."""

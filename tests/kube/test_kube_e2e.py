@@ -142,3 +142,26 @@ async def test_api_errors_from_kubernetes_are_json_for_the_owner(
 
     assert (await api(stack, token, "POST", "/dashboards/alice/faulty/stop"))[0] == 200
     assert (await api(stack, token, "DELETE", "/dashboards/alice/faulty"))[0] == 204
+
+
+async def test_a_failed_start_leaves_its_log_not_its_pod(
+    kube_stack: tuple[HubStack, Cluster], mode: str
+) -> None:
+    """A start that fails is reported, its pod removed (no node room held, no Secret
+    left), and the owner still reads why on the log API."""
+    if mode != MODES[0]:
+        pytest.skip("does not depend on the storage mode: once is enough")
+    stack, c = kube_stack
+    token = await stack.token_for("alice")
+    body = {**SALES, "name": "typo", "entry": "ap.py"}
+    assert (await api(stack, token, "POST", "/dashboards", body))[0] == 201
+    await wait_status(stack, {"alice": token}, "typo", "failed", start=True)
+    if c.simulated:
+        for _ in range(100):
+            if not pods(c, "typo"):
+                break
+            await asyncio.sleep(0.1)
+        assert not pods(c, "typo")
+    status, answer = await api(stack, token, "GET", "/dashboards/alice/typo/logs")
+    assert status == 200 and any("ap.py" in line for line in answer["lines"]), answer
+    assert (await api(stack, token, "DELETE", "/dashboards/alice/typo"))[0] == 204

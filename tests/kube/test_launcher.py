@@ -257,6 +257,39 @@ async def test_failed_launches_leave_no_launch_spec_behind(kube: Cluster) -> Non
         await k.close()
 
 
+async def test_a_failed_start_is_released_and_its_log_kept(kube: Cluster) -> None:
+    """Once a failure is reported its pod goes (its node's room, its Secret), and the
+    owner still reads what it printed."""
+    sim_only(kube)
+    assert kube.api is not None
+    k = launcher(kube)
+    dashboard = streamlit("released", entry="missing.py")
+
+    def left() -> list[str]:
+        assert kube.api is not None
+        return [n for (p, _, n) in kube.api.objects
+                if p in ("pods", "secrets") and "released" in n]  # fmt: skip
+
+    try:
+        runtime = await k.start(dashboard, secrets.token_hex(8), "c" * 32)
+        await wait(k, dashboard, runtime, lambda o: not o.running)
+        printed = await k.logs(dashboard, runtime, 50)
+        assert any("missing.py" in line for line in printed), printed
+        assert left()
+        released = await k.release(dashboard, runtime)
+        for _ in range(100):
+            if not left():
+                break
+            await asyncio.sleep(0.1)
+        assert left() == []
+        assert await k.logs(dashboard, released, 50) == printed
+        assert await k.release(dashboard, released) == released  # once is enough
+        await k.stop(dashboard, released)  # a stop afterwards finds nothing, and is fine
+    finally:
+        await k.discard(dashboard)
+        await k.close()
+
+
 async def test_a_restarted_gateway_adopts_the_pod_and_removes_orphans(kube: Cluster) -> None:
     first = launcher(kube)
     kept, orphan = streamlit("kept"), streamlit("orphan")

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -47,6 +48,9 @@ from gateway.launchers.kube.netpolicy import make_network_policy
 from gateway.launchers.kube.placement import Placement, Profile
 from gateway.launchers.kube.reflector import PodReflector, describe_error
 from gateway.launchers.kube.status import describe
+
+# What a failed start's removed pod printed last, kept in its runtime record.
+KEPT_LOG, KEPT_LINES, KEPT_CHARS = "log", 200, 32_000
 
 
 class PodLauncher(options.KubeLauncher):
@@ -290,6 +294,8 @@ class PodLauncher(options.KubeLauncher):
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
         if runtime is None:
             return []
+        if KEPT_LOG in runtime.details:  # a failed start's pod, removed: what it printed
+            return [str(line) for line in runtime.details[KEPT_LOG]][-lines:]
         try:
             text = await self.api.pod_log(self._pod_name(dashboard, runtime), lines)
         except client.ApiException as e:
@@ -297,6 +303,20 @@ class PodLauncher(options.KubeLauncher):
                 return []  # no pod, or no container started yet
             raise LauncherError(f"cannot read the runner's log: {api_message(e)}") from e
         return text.splitlines()[-lines:]
+
+    async def release(self, dashboard: Dashboard, runtime: Runtime) -> Runtime:
+        """A failed start's pod is removed (its node's room and its Secret with it), its
+        log's tail kept in the runtime record for the owner's log page."""
+        if KEPT_LOG in runtime.details:
+            return runtime
+        kept = await self.logs(dashboard, runtime, KEPT_LINES)
+        while kept and sum(len(line) for line in kept) > KEPT_CHARS:
+            kept.pop(0)
+        name = self._pod_name(dashboard, runtime)
+        self._created.pop(name, None)
+        await self._delete("Pod", name)  # not waited for: it has stopped, or never started
+        await self._delete("Secret", spec_secret_name(*dashboard.key, runtime.launch_id))
+        return replace(runtime, details={**runtime.details, KEPT_LOG: kept})
 
     async def discard(self, dashboard: Dashboard) -> None:
         await self._delete_secrets(*dashboard.key)
