@@ -363,6 +363,7 @@ class Podium(Application):
             git_hosts=tuple(self.git_allowed_hosts),
             git_internal=tuple(self.git_internal_hosts),
             profiles=self.profile_names(),
+            shared_volumes=self.shared_volume_names(),
             crypt=self.crypt(),
         )
 
@@ -372,3 +373,10 @@ class Podium(Application):
             return ()
         offered = self.config.KubeLauncher.get("profiles", [])
         return tuple(str(p.get("name", "")) for p in offered if p.get("name"))
+
+    def shared_volume_names(self) -> tuple[str, ...]:
+        """The volumes every user shares that a source may come from (hybrid storage):
+        ``c.LocalLauncher.shared_folders`` or ``c.KubeLauncher.shared_volumes``."""
+        if self.launcher == "kubernetes":
+            return tuple(self.config.KubeLauncher.get("shared_volumes", {}))
+        return tuple(self.config.LocalLauncher.get("shared_folders", {}))

@@ -47,16 +47,20 @@ class Access:
 
 @dataclass(frozen=True)
 class Source:
-    """``storage``: a folder of the owner's storage; ``git``: a repository at a ref."""
+    """``storage``: a folder of the owner's storage, or of a ``volume`` the admin shares
+    with every user (``""``: the owner's own); ``git``: a repository at a ref."""
 
     type: str = "storage"
     path: str = ""
     url: str = ""
     ref: str = ""
+    volume: str = ""
 
     def as_json(self) -> dict[str, Any]:
         if self.type == "git":
             return {"type": "git", "url": self.url, "ref": self.ref, "path": self.path}
+        if self.volume:
+            return {"type": "storage", "volume": self.volume, "path": self.path}
         return {"type": "storage", "path": self.path}
 
 

@@ -119,6 +119,7 @@ def to_dashboard(row: sa.Row[Any]) -> Dashboard:
             path=src.get("path", ""),
             url=src.get("url", ""),
             ref=src.get("ref", ""),
+            volume=src.get("volume", ""),
         ),
         entry=m["entry"],
         access=Access(m["access_mode"], tuple(m["access_users"]), tuple(m["access_groups"])),

@@ -55,6 +55,7 @@ class Rules:
     git_hosts: tuple[str, ...] = ()
     git_internal: tuple[str, ...] = ()  # hosts that may be internal addresses
     profiles: tuple[str, ...] = ()  # names of the launcher's resource profiles, if any
+    shared_volumes: tuple[str, ...] = ()  # names of volumes shared with every user
     crypt: Crypt | None = None  # encrypts secrets; None: this hub takes none
 
 
@@ -95,8 +96,17 @@ def check_source(value: Any, rules: Rules) -> Source:
     doc = _object(value, "source")
     kind = doc.get("type", "storage")
     if kind == "storage":
-        _only(doc, {"type", "path"}, "source")
-        return Source(type="storage", path=_path(doc.get("path", ""), "source.path"))
+        _only(doc, {"type", "path", "volume"}, "source")
+        volume = doc.get("volume", "")
+        if volume != "" and volume not in rules.shared_volumes:
+            offered = ", ".join(rules.shared_volumes) or "none (this hub shares no volumes)"
+            raise Invalid(
+                f"source.volume must be one of the shared volumes: {offered}; "
+                "leave it out for your own storage",
+                field="source.volume",
+            )
+        path = _path(doc.get("path", ""), "source.path")
+        return Source(type="storage", path=path, volume=volume)
     if kind == "git":
         _only(doc, {"type", "url", "ref", "path", "credentials"}, "source")
         if not isinstance(doc.get("credentials", True), bool):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from traitlets import Float
+from traitlets import Float, TraitError
 from traitlets.config import LoggingConfigurable
 
 from gateway.domain.dashboards import Dashboard
@@ -177,13 +178,15 @@ class Launcher(LoggingConfigurable):
         room), keeping in the returned runtime what :meth:`logs` needs to show why."""
         return runtime
 
-    async def browse(self, owner: str, path: str) -> list[FileEntry] | None:
-        """The folders and runnable files at ``path`` of the owner's storage, for the form's
-        file picker; ``None`` when this launcher cannot see storage from the gateway."""
+    async def browse(self, owner: str, path: str, volume: str = "") -> list[FileEntry] | None:
+        """The folders and runnable files at ``path`` of the owner's storage (or of the
+        shared ``volume``), for the form's file picker; ``None`` when this launcher cannot
+        see storage from the gateway."""
         return None
 
-    async def has_file(self, owner: str, path: str) -> bool | None:
-        """Whether ``path`` is a file of the owner's storage; ``None`` when it cannot tell."""
+    async def has_file(self, owner: str, path: str, volume: str = "") -> bool | None:
+        """Whether ``path`` is a file of the owner's storage (or of the shared ``volume``);
+        ``None`` when it cannot tell."""
         return None
 
     async def discard(self, dashboard: Dashboard) -> None:
@@ -202,3 +205,16 @@ class Launcher(LoggingConfigurable):
     async def close(self) -> None:
         """Release the launcher's own resources; runners keep running."""
         return None
+
+
+SHARED_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def check_shared_names(option: str, names: Any) -> None:
+    """A shared volume's name is part of the API (``source.volume``): a DNS label."""
+    for name in names:
+        if not isinstance(name, str) or not SHARED_NAME.fullmatch(name):
+            raise TraitError(
+                f"{option}: {name!r} is no name for a shared volume (1 to 63 lowercase "
+                "letters, digits or dashes)"
+            )

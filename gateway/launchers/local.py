@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import psutil
 import yarl
-from traitlets import Bool, Integer, List, Tuple, Unicode
+from traitlets import Bool, Dict, Integer, List, TraitError, Tuple, Unicode, validate
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.runtime import Runtime
@@ -33,12 +33,14 @@ from gateway.launchers.base import (
     Launcher,
     LauncherError,
     Observed,
+    check_shared_names,
     git_source,
     refused,
     runner_spec,
 )
 from gateway.launchers.confinement import check, sandbox_spec
 from gateway.launchers.folders import make_folder, open_log, read_tail, write_spec
+from gateway.launchers.warm import WarmPool
 from gateway.web.files import FileEntry, has_file, list_folder
 from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
 from runners.errors import SpecError
@@ -52,6 +54,11 @@ class LocalLauncher(Launcher):
     user_root = Unicode(
         "/home/{username}",
         help="A user's storage on this machine; dashboards with a storage source run from here.",
+    ).tag(config=True)
+    shared_folders = Dict(
+        Unicode(),
+        help="Folders every user shares (a hybrid setup: a team volume beside each user's "
+        "own), by name: {'team': '/srv/shared'}. A dashboard's source may come from one.",
     ).tag(config=True)
     state_dir = Unicode(
         "podium-runners", help="Where each runner gets its folder (spec, log, git checkout)."
@@ -92,13 +99,25 @@ class LocalLauncher(Launcher):
         "the access check (Linux 6.7+). Choose a range nothing else on this host uses.",
     ).tag(config=True)
 
+    @validate("shared_folders")
+    def _shared(self, proposal: Any) -> dict[str, str]:
+        check_shared_names("c.LocalLauncher.shared_folders", proposal["value"])
+        for name, path in proposal["value"].items():
+            if not os.path.isabs(path) or {".", ".."} & set(path.split("/")):
+                raise TraitError(
+                    f"c.LocalLauncher.shared_folders[{name!r}]: {path!r} is not a plain "
+                    "absolute path"
+                )
+        return dict(proposal["value"])
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._exits: dict[int, int] = {}  # exit codes of children, by pid (the last 1000)
-        self._warm: list[asyncio.subprocess.Process] = []
-        self._refilling: asyncio.Task[None] | None = None
+        # Each runner runs as its owner: none can be started ahead.
+        size = 0 if self.run_as_owner and os.geteuid() == 0 else self.warm_runners
+        self._warm = WarmPool(size, self._spawn_warm, self.log)
 
     def folder(self, dashboard: Dashboard) -> Path:
         return Path(self.state_dir).resolve() / folder_name(dashboard.owner) / dashboard.name
@@ -111,15 +130,24 @@ class LocalLauncher(Launcher):
             raise UnusableName(f"{path!r} is not a plain path: {owner!r} has no storage here")
         return Path(path)
 
-    async def browse(self, owner: str, path: str) -> list[FileEntry] | None:
-        return await asyncio.to_thread(list_folder, self._storage(owner), path)
-
-    async def has_file(self, owner: str, path: str) -> bool | None:
-        return await asyncio.to_thread(has_file, self._storage(owner), path)
-
-    def _storage(self, owner: str) -> Path:
-        try:
+    def root(self, owner: str, volume: str = "") -> Path:
+        """Where a storage source's folders are: the shared folder ``volume``, or else
+        the owner's storage."""
+        if not volume:
             return self.storage(owner)
+        if volume not in self.shared_folders:
+            raise UnusableName(f"this hub no longer shares a folder named {volume!r}")
+        return Path(self.shared_folders[volume])
+
+    async def browse(self, owner: str, path: str, volume: str = "") -> list[FileEntry] | None:
+        return await asyncio.to_thread(list_folder, self._root(owner, volume), path)
+
+    async def has_file(self, owner: str, path: str, volume: str = "") -> bool | None:
+        return await asyncio.to_thread(has_file, self._root(owner, volume), path)
+
+    def _root(self, owner: str, volume: str) -> Path:
+        try:
+            return self.root(owner, volume)
         except UnusableName as e:
             raise NotFound(str(e)) from None
 
@@ -130,7 +158,7 @@ class LocalLauncher(Launcher):
                 dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal, self.crypt
             )
         else:
-            root = str(self.storage(dashboard.owner))
+            root = str(self.root(dashboard.owner, dashboard.source.volume))
             source = {"type": "directory", "root": root, "path": dashboard.source.path}
         spec = runner_spec(
             dashboard,
@@ -201,10 +229,10 @@ class LocalLauncher(Launcher):
         env = {**self._environ(folder), "PODIUM_LAUNCH_SPEC_FILE": str(spec_path)}
         if home:
             env["HOME"] = home
-        process = None if as_user else await self._hand_to_warm(folder, spec_path)
+        process = None if as_user else await self._warm.hand(folder, spec_path)
         if process is None:
             process = await self._spawn(folder, env, as_user)
-        self._refill(after=REFILL_DELAY)  # not now: the framework's start needs the CPU
+        self._warm.refill(after=REFILL_DELAY)  # not now: the framework's start needs the CPU
         created = psutil.Process(process.pid).create_time()
         return Runtime(
             launch_id, "127.0.0.1", port, time.time(), {"pid": process.pid, "created": created}
@@ -237,45 +265,16 @@ class LocalLauncher(Launcher):
         asyncio.get_running_loop().create_task(self._reap(process))
         return process
 
-    # --- the warm pool: runners started ahead, so a wake-up costs only the framework's start
-    async def _hand_to_warm(self, folder: Path, spec: Path) -> asyncio.subprocess.Process | None:
-        """Give the dashboard to a waiting runner; None when none is waiting (or it died)."""
-        while self._warm:
-            process = self._warm.pop()
-            if process.returncode is not None or process.stdin is None:
-                continue
-            line = {"folder": str(folder), "spec": str(spec), "log": str(folder / "runner.log")}
-            try:
-                process.stdin.write(json.dumps(line).encode() + b"\n")
-                await process.stdin.drain()
-                process.stdin.close()
-            except (BrokenPipeError, ConnectionResetError):
-                continue
-            return process
-        return None
-
-    def _refill(self, after: float = 0) -> None:
-        if self.warm_runners > 0 and (self._refilling is None or self._refilling.done()):
-            self._refilling = asyncio.get_running_loop().create_task(self._warm_up(after))
-
-    async def _warm_up(self, after: float = 0) -> None:
-        await asyncio.sleep(after)
-        if self.run_as_owner and os.geteuid() == 0:
-            return  # each runner runs as its owner: none can be started ahead
+    async def _spawn_warm(self) -> asyncio.subprocess.Process:
         pool = Path(self.state_dir).resolve() / ".warm"
         pool.mkdir(parents=True, exist_ok=True)
-        while sum(p.returncode is None for p in self._warm) < self.warm_runners:
-            try:
-                self._warm.append(await self._spawn(pool, self._environ(pool), [], warm=True))
-            except LauncherError as e:
-                self.log.warning("cannot keep a warm runner: %s", e)
-                return
+        return await self._spawn(pool, self._environ(pool), [], warm=True)
 
     async def open(self) -> None:
         why = await asyncio.to_thread(check, self.sandbox, self.network, self.log)
         if why:
             raise Misconfigured(why)
-        self._refill()
+        self._warm.refill()
 
     async def _reap(self, process: asyncio.subprocess.Process) -> None:
         code = await process.wait()
@@ -385,16 +384,6 @@ class LocalLauncher(Launcher):
 
     async def close(self) -> None:
         """Running dashboards keep running; waiting runners see their stdin close and exit."""
-        if self._refilling is not None:
-            self._refilling.cancel()
-        for process in self._warm:
-            if process.stdin is not None:
-                process.stdin.close()
-        for process in self._warm:
-            try:
-                await asyncio.wait_for(process.wait(), 5)
-            except TimeoutError:
-                process.kill()
-        self._warm.clear()
+        await self._warm.close()
         if self._session is not None:
             await self._session.close()

@@ -164,14 +164,18 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def files(request: web.Request) -> web.Response:
-    """The caller's storage at ``path``: folders and notebooks/scripts (the form's picker)."""
+    """The caller's storage at ``path`` (or the shared ``volume``'s): folders and
+    notebooks/scripts (the form's picker)."""
     user = signed_in(request)
     path = request.query.get("path", "")
     try:
         path = relative_path(path, "path")
     except SpecError as e:
         raise Invalid(e.message, field="path") from None
-    found = await request.app[keys.LAUNCHER].browse(user.name, path)
+    volume = request.query.get("volume", "")
+    if volume and volume not in request.app[keys.RULES].shared_volumes:
+        raise NotFound(f"this hub shares no volume named {volume!r}")
+    found = await request.app[keys.LAUNCHER].browse(user.name, path, volume)
     if found is None:
         raise NotFound(
             "this hub's runners read storage the gateway cannot see: type the folder and file"

@@ -24,6 +24,7 @@ LABELS = {
     "framework": "Framework",
     "command": "Command",
     "source_path": "Folder",
+    "source_volume": "Storage",
     "git_url": "Repository URL",
     "git_ref": "Branch, tag or commit",
     "git_path": "Folder in the repository",
@@ -90,6 +91,8 @@ def to_document(form: FormData, *, creating: bool) -> tuple[dict[str, Any], dict
         }
     else:
         doc["source"] = {"type": "storage", "path": _one(form, "source_path").strip("/")}
+        if _one(form, "source_volume"):
+            doc["source"]["volume"] = _one(form, "source_volume")
     users = [u for u in form.getall("access_users", []) if isinstance(u, str)]
     if len(users) == 1 and "," in users[0]:  # the text field, when the hub lists no users
         users = [u.strip() for u in users[0].split(",")]
@@ -131,6 +134,7 @@ def form_errors(api_errors: Mapping[str, str], source_type: str, rules: Rules) -
         "source.url": "git_url",
         "source.ref": "git_ref",
         "source.type": "source_path",
+        "source.volume": "source_volume",
         "access.mode": "access_mode",
         "access.users": "access_users",
         "access.groups": "access_groups",
@@ -157,6 +161,7 @@ def to_values(d: Dashboard) -> dict[str, Any]:
         "command": "\n".join(d.command),
         "source_type": d.source.type,
         "source_path": "" if git else d.source.path,
+        "source_volume": d.source.volume,
         "git_url": split_credentials(d.source.url)[0],  # the credentials are never shown
         "git_credentials": GIT in d.secrets or bool(split_credentials(d.source.url)[1]),
         "git_ref": d.source.ref,

@@ -25,7 +25,15 @@ SOURCE = {
         {
             "type": "object",
             "required": ["type"],
-            "properties": {"type": {"const": "storage"}, "path": {"type": "string"}},
+            "properties": {
+                "type": {"const": "storage"},
+                "path": {"type": "string"},
+                "volume": {
+                    "type": "string",
+                    "description": "a volume the admin shares with every user; absent or '' "
+                    "for the owner's own storage",
+                },
+            },
             "additionalProperties": False,
         },
         {
@@ -214,8 +222,12 @@ def document(prefix: str) -> dict[str, Any]:
             },
             "/files": {
                 "get": {
-                    "summary": "Folders and notebooks/scripts of the caller's storage",
-                    "parameters": [{"name": "path", "in": "query", "schema": {"type": "string"}}],
+                    "summary": "Folders and notebooks/scripts of the caller's storage, or "
+                    "of a shared volume",
+                    "parameters": [
+                        {"name": "path", "in": "query", "schema": {"type": "string"}},
+                        {"name": "volume", "in": "query", "schema": {"type": "string"}},
+                    ],
                     "responses": {
                         "200": {"description": "{path, entries: [{name, type}]}"},
                         **_errors(400, 401, 404),

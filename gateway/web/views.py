@@ -162,6 +162,7 @@ async def _form(
         values=values, errors=errors, labels=LABELS, owner=owner,
         link_base=f"{config.prefix}{owner_segment(owner)}/",
         frameworks=list(rules.frameworks), profiles=list(rules.profiles),
+        shared_volumes=list(rules.shared_volumes),
         access_modes=access_choices(rules), users=users, groups=groups,
         browse=browse, storage_note=storage_note, files_url=f"{config.prefix}_/api/files",
         git_schemes=", ".join(rules.git_schemes), idle_help=idle,
@@ -179,11 +180,14 @@ async def _missing(request: web.Request, owner: str, doc: dict[str, Any]) -> dic
     source = doc.get("source", {})
     if source.get("type") != "storage" or doc.get("framework") == "custom" or not doc.get("entry"):
         return {}
-    folder = source.get("path", "")
-    found = await request.app[keys.LAUNCHER].has_file(owner, posixpath.join(folder, doc["entry"]))
+    folder, volume = source.get("path", ""), source.get("volume", "")
+    found = await request.app[keys.LAUNCHER].has_file(
+        owner, posixpath.join(folder, doc["entry"]), volume
+    )
     if found is False:
         where = f"the folder {folder}" if folder else "the top folder"
-        return {"entry": f"there is no file {doc['entry']} in {where} of your storage"}
+        storage = f"the shared volume {volume}" if volume else "your storage"
+        return {"entry": f"there is no file {doc['entry']} in {where} of {storage}"}
     return {}
 
 
@@ -271,7 +275,8 @@ async def manage(request: web.Request) -> web.Response:
         source = f"git {d.source.url}" + (f" at {d.source.ref}" if d.source.ref else "")
         source += f", folder {d.source.path}" if d.source.path else ""
     else:
-        source = f"{d.owner}'s storage, folder {d.source.path or '(top)'}"
+        where = f"shared volume {d.source.volume}" if d.source.volume else f"{d.owner}'s storage"
+        source = f"{where}, folder {d.source.path or '(top)'}"
     return _render(
         request, "manage.html", title=f"Manage {d.title}", d=d, link=d.url(prefix),
         api_url=f"{prefix}_/api/dashboards/{d.path}",

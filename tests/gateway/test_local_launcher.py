@@ -13,11 +13,13 @@ from typing import Any
 
 import psutil
 import pytest
+from traitlets import TraitError
 
 from gateway.domain.dashboards import Dashboard, Source
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.runtime import Runtime
 from gateway.domain.store import Store
+from gateway.launchers.base import LauncherError
 from gateway.launchers.local import LocalLauncher
 from runners.names import UnusableName
 from tests.support import owners
@@ -116,9 +118,8 @@ async def test_run_as_owner(tmp_path: Path, system_user: str, shared_python: str
 async def test_a_warm_runner_takes_the_next_dashboard(tmp_path: Path) -> None:
     launcher = alices_launcher(tmp_path, warm_runners=1)
     await launcher.open()
-    assert launcher._refilling is not None
-    await launcher._refilling
-    waiting = psutil.Process(launcher._warm[0].pid)
+    await launcher._warm.filled()
+    waiting = psutil.Process(launcher._warm.waiting[0].pid)
     assert "--warm" in waiting.cmdline()
     # Its framework's network is made while it waits (the door, and pasta for egress).
     for _ in range(200):
@@ -136,9 +137,11 @@ async def test_a_warm_runner_takes_the_next_dashboard(tmp_path: Path) -> None:
         said = await launcher.logs(d, runtime, 50)
         assert any("ready after" in line for line in said)
         assert any("in a network of its own: private (made ahead)" in line for line in said)
-        await launcher._refilling
-        assert len(launcher._warm) == 1 and launcher._warm[0].pid != waiting.pid  # refilled
-        spare = psutil.Process(launcher._warm[0].pid)
+        await launcher._warm.filled()
+        assert (
+            len(launcher._warm.waiting) == 1 and launcher._warm.waiting[0].pid != waiting.pid
+        )  # refilled
+        spare = psutil.Process(launcher._warm.waiting[0].pid)
     finally:
         await launcher.stop(d, runtime)
         await launcher.close()
@@ -206,3 +209,42 @@ def test_storage_never_climbs_out_of_its_root(
     assert launcher.storage(owner) == Path(folder)
     d = Dashboard(owner=owner, name="q3", framework="streamlit", entry="app.py")
     assert launcher.folder(d) == Path("/tmp/podium-runners").resolve() / owner / "q3"
+
+
+async def test_a_dashboard_from_a_shared_folder(tmp_path: Path) -> None:
+    """Hybrid storage: the source is a folder every user shares, not the owner's own
+    (alice's storage has no such app); the sandbox lets it read there."""
+    team = tmp_path / "shared" / "team"
+    (team / "tools").mkdir(parents=True)
+    shutil.copy(APP, team / "tools" / "shared_bench.py")
+    launcher = alices_launcher(tmp_path, shared_folders={"team": str(team)})
+    command = ("{python}", "shared_bench.py", "--port", "{port}", "--prefix", "{prefix}")
+    d = Dashboard(owner="alice", name="probe", framework="custom", command=command,
+                  source=Source(path="tools", volume="team"))  # fmt: skip
+    assert [e.name for e in await launcher.browse("alice", "tools", "team") or []] == [
+        "shared_bench.py"
+    ]
+    assert await launcher.has_file("alice", "tools/shared_bench.py", "team")
+    assert not await launcher.has_file("alice", "tools/shared_bench.py")  # not alice's
+    runtime = await launcher.start(d, "launch1", "c" * 32)
+    try:
+        await until_ready(launcher, d, runtime)
+    finally:
+        await launcher.stop(d, runtime)
+        await launcher.close()
+    gone = replace(d, source=Source(path="tools", volume="gone"))
+    with pytest.raises(LauncherError, match="no longer shares a folder named 'gone'"):
+        await launcher.start(gone, "launch2", "c" * 32)
+
+
+@pytest.mark.parametrize(
+    ("folders", "words"),
+    [
+        ({"Team": "/srv/team"}, "no name for a shared volume"),
+        ({"team": "srv/team"}, "not a plain absolute path"),
+        ({"team": "/srv/../etc"}, "not a plain absolute path"),
+    ],
+)
+def test_shared_folders_are_checked_at_start(folders: dict[str, str], words: str) -> None:
+    with pytest.raises(TraitError, match=words):
+        LocalLauncher(shared_folders=folders)

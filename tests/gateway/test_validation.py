@@ -179,6 +179,28 @@ def test_profiles_are_the_admins_names_only() -> None:
         parse_create(body(profile="gpu"), "alice", RULES)
 
 
+def test_a_source_on_a_shared_volume_is_one_the_admin_shares() -> None:
+    shared = Rules(shared_volumes=("team",))
+    source = {"type": "storage", "volume": "team", "path": "apps/sales"}
+    d = parse_create(body(source=source), "alice", shared)
+    assert d.source == Source("storage", "apps/sales", volume="team")
+    assert d.source.as_json() == source
+    assert Source("storage", "x").as_json() == {"type": "storage", "path": "x"}  # as before
+    own = parse_create(body(source={"type": "storage", "volume": "", "path": "a"}), "a", shared)
+    assert own.source.volume == ""
+    for volume in ("other", 0, None, ["team"]):
+        with pytest.raises(Invalid, match="one of the shared volumes: team") as e:
+            parse_create(body(source={**source, "volume": volume}), "alice", shared)
+        assert e.value.field == "source.volume"
+    with pytest.raises(Invalid, match="this hub shares no volumes"):
+        parse_create(body(source=source), "alice", RULES)
+    git = {"type": "git", "url": "https://example.org/r.git", "volume": "team"}
+    with pytest.raises(Invalid):
+        parse_create(body(source=git), "alice", shared)
+    moved = parse_patch({"source": {"type": "storage", "path": "apps/sales"}}, d, shared)
+    assert rebuild_needed(d, moved)  # from the shared volume to the owner's own
+
+
 def test_what_runs_changed_means_a_rebuild() -> None:
     offered = Rules(profiles=("gpu",), frameworks=("streamlit", "custom"))
     d = parse_create(body(), "alice", offered)

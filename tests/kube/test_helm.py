@@ -82,6 +82,9 @@ def test_values_that_cannot_work_are_refused() -> None:
                 "dashboardOrigin=dashboards.example.org", "storagge.mode=static"):  # fmt: skip
         done = helm("template", "podium", str(CHART), "--set", bad)
         assert done.returncode != 0, bad
+    for bad in ('{"Team":{"claim":"c"}}', '{"team":{"sub_path":"x"}}'):
+        done = helm("template", "podium", str(CHART), "--set-json", f"storage.sharedVolumes={bad}")
+        assert done.returncode != 0, bad
 
 
 def test_tokens_come_from_the_hubs_secret_never_from_values() -> None:
@@ -110,7 +113,9 @@ def test_the_rendered_configuration_is_one_the_gateway_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     profiles = '[{"name":"gpu","extra_resource_limits":{"nvidia.com/gpu":"1"}}]'
+    shared = '{"team":{"claim":"jupyterhub-shared","sub_path":"team"}}'
     docs = render("storage.mode=static", "storage.slugScheme=escape",
+                  f"json:storage.sharedVolumes={shared}",
                   "dashboardOrigin=https://{dashboard}.dash.example.org",
                   "publicUrl=https://hub.example.org", f"json:profiles={profiles}",
                   "extraConfig=c.Podium.public_enabled = True")  # fmt: skip
@@ -132,6 +137,8 @@ def test_the_rendered_configuration_is_one_the_gateway_loads(
     )
     assert launcher.image == "quay.io/podium/runner:0.1.0"
     assert launcher.profile("gpu").extra_resource_limits == {"nvidia.com/gpu": "1"}
+    assert launcher.shared_volumes == {"team": {"claim": "jupyterhub-shared", "sub_path": "team"}}
+    assert podium.rules().shared_volumes == ("team",)
     assert launcher.gateway_labels == {"app.kubernetes.io/name": "podium",
                                        "app.kubernetes.io/component": "gateway"}  # fmt: skip
     values = json.loads((tmp_path / "values.json").read_text())

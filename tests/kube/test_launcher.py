@@ -17,12 +17,13 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from traitlets import TraitError
 
 from gateway.domain.dashboards import Dashboard, Source
 from gateway.domain.runtime import Runtime
 from gateway.launchers.base import LauncherError, Observed, runner_credential
 from gateway.launchers.kube.launcher import PodLauncher
-from gateway.launchers.kube.manifests import object_name
+from gateway.launchers.kube.manifests import make_pod, object_name
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, cluster
 from tests.support.harness import APPS
@@ -137,6 +138,43 @@ async def test_streamlit_from_each_storage_mode(
             assert kube.api.get("persistentvolumeclaims", kube.namespace, clone) is None
     finally:
         await k.close()
+
+
+async def test_a_source_on_a_shared_volume(kube: Cluster) -> None:
+    """Hybrid storage (Z2JH's extraVolumes): the source is on a claim every user mounts,
+    read-only whatever the mode, at the admin's sub-path."""
+    k = launcher(
+        kube, storage="clone", shared_volumes={"team": {"claim": "home-nfs", "sub_path": ""}}
+    )
+    dashboard = streamlit("from-team", source=Source("storage", "alice/apps/sales", volume="team"))
+    try:
+        pod = make_pod(k.plan(dashboard, "0" * 16))
+        (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "source"]
+        assert volume["persistentVolumeClaim"] == {"claimName": "home-nfs", "readOnly": True}
+        runtime, _ = await launch_and_get(k, dashboard)  # no clone made, none waited for
+        if kube.api is not None:
+            clone = object_name("clone", "alice", dashboard.name)
+            assert kube.api.get("persistentvolumeclaims", kube.namespace, clone) is None
+        await k.stop(dashboard, runtime)
+        gone = streamlit("from-gone", source=Source("storage", "x", volume="gone"))
+        with pytest.raises(LauncherError, match="no longer shares a volume named 'gone'"):
+            await k.start(gone, "1" * 16, "c" * 32)
+    finally:
+        await k.close()
+
+
+@pytest.mark.parametrize(
+    ("volumes", "words"),
+    [
+        ({"Team": {"claim": "c"}}, "no name for a shared volume"),
+        ({"team": {"sub_path": "x"}}, "needs 'claim'"),
+        ({"team": {"claim": "c", "readOnly": False}}, "unknown keys readOnly"),
+        ({"team": {"claim": "c", "sub_path": "../x"}}, "relative path without '..'"),
+    ],
+)
+def test_shared_volumes_are_checked_at_start(volumes: dict[str, Any], words: str) -> None:
+    with pytest.raises(TraitError, match=words):
+        PodLauncher(shared_volumes=volumes)
 
 
 async def test_source_is_mounted_read_only(kube: Cluster) -> None:

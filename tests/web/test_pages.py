@@ -36,7 +36,11 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
     (home / "reports").mkdir()
     shutil.copy(APPS / "voila" / "demo.ipynb", home / "reports" / "demo.ipynb")
     (home / "notes.txt").write_text("not a dashboard")
-    async with hub_stack(tmp) as s:
+    team = tmp / "shared" / "team"  # hybrid storage: a folder every user shares
+    (team / "tools").mkdir(parents=True)
+    shutil.copy(APPS / "streamlit" / "app.py", team / "tools" / "team_app.py")
+    extra = f"c.LocalLauncher.shared_folders = {{'team': {str(team)!r}}}\n"
+    async with hub_stack(tmp, podium_extra=extra) as s:
         yield s
 
 
@@ -352,3 +356,40 @@ async def test_the_file_listing_stays_inside_the_callers_storage(stack: HubStack
     assert status == 404, "carol has no storage here; she never sees alice's"
     status, _ = await api(stack, "", "GET", "/files")
     assert status == 401
+
+
+async def test_a_dashboard_from_a_shared_volume(stack: HubStack, browser: Browser) -> None:
+    """Hybrid storage: alice picks the team's shared folder in the form, browses it, and
+    publishes an app that is not in her own storage; the API says where it comes from."""
+    async with person(browser, stack, "alice") as alice:
+        await log_in(alice)
+        await alice.goto("/dashboards/_/new")
+        form = alice.page
+        await form.fill("#name", "team-tool")
+        await form.select_option("#framework", "streamlit")
+        await form.select_option("#source_volume", "team")
+        await form.click("#browse")
+        await form.get_by_role("button", name="tools/").click()
+        await form.get_by_role("button", name="team_app.py").click()
+        await expect(form.locator("#source_path")).to_have_value("tools")
+        await clean(alice)
+        await form.get_by_role("button", name="Create").click()
+        await expect(form.locator("[data-status]").first).to_have_text("Running", timeout=90_000)
+        await expect(form.get_by_text("shared volume team, folder tools")).to_be_visible()
+        await clean(alice)
+    token = await stack.token_for("alice")
+    status, seen = await api(stack, token, "GET", "/dashboards/alice/team-tool")
+    assert seen["source"] == {"type": "storage", "volume": "team", "path": "tools"}
+    async with person(browser, stack, "alice") as alice:
+        await log_in(alice)
+        await alice.page.goto(f"{stack.base}/dashboards/alice/team-tool/")
+        await streamlit_works(alice.page)
+    status, body = await api(stack, token, "GET", "/files?volume=team&path=tools")
+    assert status == 200 and body["entries"] == [{"name": "team_app.py", "type": "file"}]
+    status, body = await api(stack, token, "GET", "/files?volume=other")
+    assert status == 404
+    doc = {"name": "nowhere", "framework": "streamlit", "entry": "app.py",
+           "source": {"type": "storage", "volume": "other"}}  # fmt: skip
+    status, body = await api(stack, token, "POST", "/dashboards", doc)
+    assert status == 400 and body["field"] == "source.volume", body
+    assert (await api(stack, token, "DELETE", "/dashboards/alice/team-tool"))[0] == 204

@@ -104,6 +104,14 @@ class PodLauncher(options.KubeLauncher):
         owner = dashboard.owner
         if dashboard.source.type == "git":
             return Storage("git")
+        if dashboard.source.volume:
+            shared = self.shared_volumes.get(dashboard.source.volume)
+            if shared is None:
+                raise LauncherError(
+                    f"this hub no longer shares a volume named {dashboard.source.volume!r}"
+                )
+            sub_path = self.named(shared.get("sub_path", ""), owner)
+            return Storage("shared", shared["claim"], sub_path=sub_path)
         writable = self.source_writable
         if self.storage == "static":
             sub_path = self.named(self.static_sub_path, owner)
@@ -259,7 +267,9 @@ class PodLauncher(options.KubeLauncher):
             return Observed(running=False, message="the runner pod belongs to another launch")
         observed = describe(pod)
         pending = (pod.get("status") or {}).get("phase", "Pending") == "Pending"
-        if self.storage == "clone" and pending and observed.running:
+        source = dashboard.source
+        cloned = self.storage == "clone" and source.type == "storage" and not source.volume
+        if cloned and pending and observed.running:
             problem = await clones.problem(self.api, *dashboard.key)
             if problem:
                 return Observed(running=False, message=problem)

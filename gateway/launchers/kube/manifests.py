@@ -77,7 +77,8 @@ def selector(owner: str, name: str) -> dict[str, str]:
 class Storage:
     """Where the dashboard's files come from, as volumes.
 
-    ``mode``: ``static`` (``claim`` with ``sub_path``), ``per-user`` (``claim``),
+    ``mode``: ``static`` (``claim`` with ``sub_path``), ``shared`` (a volume every user
+    shares: ``claim`` with ``sub_path``, never writable), ``per-user`` (``claim``),
     ``clone`` (``claim`` is the new clone; ``clone_from`` its source), ``git``
     (an empty directory the runner clones into), or ``none``.
     """
@@ -163,7 +164,7 @@ def _source_volume(plan: RunnerPlan) -> tuple[list[dict[str, Any]], list[dict[st
     if storage.mode == "none":
         return [], []
     claim = {"claimName": storage.claim, "readOnly": read_only}
-    if storage.mode == "static" and storage.sub_path:
+    if storage.sub_path:
         mount["subPath"] = storage.sub_path
     mount["readOnly"] = read_only
     return [{"name": SOURCE_VOLUME, "persistentVolumeClaim": claim}], [mount]

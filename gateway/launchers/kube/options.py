@@ -11,7 +11,7 @@ from typing import Any
 
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
-from gateway.launchers.base import Launcher
+from gateway.launchers.base import Launcher, check_shared_names
 from gateway.launchers.kube.names import SCHEMES, unknown_fields
 from gateway.launchers.kube.placement import Profile
 from runners import __version__
@@ -66,6 +66,11 @@ class KubeLauncher(Launcher):
     source_writable = Bool(False, help="Mount the source read-write (read-only by default).").tag(
         config=True
     )
+    shared_volumes = Dict(
+        help="Volumes every user shares (Z2JH's singleuser.storage.extraVolumes: a hybrid "
+        "setup), by name: {'team': {'claim': 'jupyterhub-shared', 'sub_path': ''}}. A "
+        "dashboard's source may come from one, mounted read-only."
+    ).tag(config=True)
     extra_volumes = List(Dict(), help="Volumes added to every runner pod.").tag(config=True)
     extra_volume_mounts = List(
         Dict(), help="Their mounts; '{username}' in strings becomes the owner's name."
@@ -149,3 +154,27 @@ class KubeLauncher(Launcher):
             if problem:
                 raise TraitError(f"c.KubeLauncher.profiles[{i}] ({profile.name}): {problem}")
         return profiles
+
+    @validate("shared_volumes")
+    def _shared(self, proposal: Any) -> dict[str, dict[str, str]]:
+        volumes = dict(proposal["value"])
+        check_shared_names("c.KubeLauncher.shared_volumes", volumes)
+        for name, doc in volumes.items():
+            where = f"c.KubeLauncher.shared_volumes[{name!r}]"
+            if (
+                not isinstance(doc, dict)
+                or not isinstance(doc.get("claim"), str)
+                or not doc["claim"]
+            ):
+                raise TraitError(f"{where} needs 'claim': the name of the shared claim")
+            unknown = set(doc) - {"claim", "sub_path"}
+            if unknown:
+                raise TraitError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+            sub_path = doc.get("sub_path", "")
+            if (
+                not isinstance(sub_path, str)
+                or sub_path.startswith("/")
+                or ".." in sub_path.split("/")
+            ):
+                raise TraitError(f"{where}: sub_path must be a relative path without '..'")
+        return volumes

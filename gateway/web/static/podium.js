@@ -132,7 +132,9 @@ function picker() {
     note.textContent = "Loading…";
     let found;
     try {
-      found = await getJSON(body.dataset.files + "?path=" + encodeURIComponent(path));
+      const volume = document.getElementById("source_volume")?.value || "";
+      found = await getJSON(body.dataset.files + "?path=" + encodeURIComponent(path) +
+        (volume ? "&volume=" + encodeURIComponent(volume) : ""));
     } catch (e) {
       note.textContent = "This folder cannot be listed.";
       return;
@@ -167,6 +169,9 @@ function picker() {
     panel.hidden = !panel.hidden;
     open.setAttribute("aria-expanded", String(!panel.hidden));
     if (!panel.hidden) show(folder.value.replace(/^\/+|\/+$/g, ""));
+  });
+  document.getElementById("source_volume")?.addEventListener("change", () => {
+    if (!panel.hidden) show("");  // another storage: from its top
   });
   document.getElementById("picker-up").addEventListener("click", () => {
     show(current.split("/").slice(0, -1).join("/"));
