@@ -41,7 +41,7 @@ async def simulated_cluster(root: Path, namespace: str = NAMESPACE) -> AsyncIter
     role = next(d for d in yaml.safe_load_all(rbac.read_text()) if d and d["kind"] == "Role")
     api = ApiServer(rules=role["rules"])
     await api.start()
-    kubelet = Kubelet(api, root)
+    kubelet = Kubelet(api, root, namespace=namespace)
     path = root / "kubeconfig"
     path.write_text(api.kubeconfig(namespace))
     path.chmod(0o600)

@@ -36,6 +36,7 @@ import aiohttp
 import psutil
 
 from tests.kubesim.api import ApiServer, Object, now
+from tests.kubesim.network import PodNetwork
 from tests.kubesim.validation import quantity
 
 ROOT_REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +70,8 @@ class RunningPod:
     process: asyncio.subprocess.Process | None = None
     dir: Path = Path()
     log: Path = Path()
-    ip: str = ""
+    ip: str = ""  # its address: the network's gate (tests/kubesim/network.py)
+    inner: str = ""  # where its container listens ($POD_IP inside)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stopping: bool = False
     oom: bool = False
@@ -134,6 +136,7 @@ class Kubelet:
         api: ApiServer,
         root: Path,
         *,
+        namespace: str = "podium",
         images: dict[str, Image] | None = None,
         node_labels: dict[str, str] | None = None,
         clone_classes: tuple[str, ...] = ("", "csi-clone"),
@@ -161,10 +164,11 @@ class Kubelet:
         self.pods: dict[tuple[str, str], RunningPod] = {}
         # Pod IPs in a /16 of the loopback block picked per cluster, so that two clusters
         # (or a crashed earlier run's pods) do not hand out the same address.
-        self._net = random.randrange(2, 255)
+        self._net = random.randrange(2, 155)  # inner addresses: 100 above
         self._next_ip = 1
         self._tasks: set[asyncio.Task[Any]] = set()
         self._memory: asyncio.Task[None] | None = None
+        self.network = PodNetwork(self.policies, lambda: list(self.pods.values()), namespace)
         api.listeners.append(self.on_change)
 
     # --- reacting to the API -----------------------------------------------------------
@@ -193,6 +197,10 @@ class Kubelet:
                 self._spawn(self.provision(obj))
         elif plural == "persistentvolumeclaims" and kind == "DELETED":
             shutil.rmtree(self.claim_dir(*key), ignore_errors=True)
+
+    def policies(self, namespace: str) -> list[Object]:
+        return [o for (plural, ns, _), o in self.api.objects.items()
+                if plural == "networkpolicies" and ns == namespace]  # fmt: skip
 
     def claim_dir(self, namespace: str, claim: str) -> Path:
         return self.root / "volumes" / namespace / claim
@@ -440,7 +448,8 @@ class Kubelet:
     def environment(self, pod: RunningPod, image: Image, container: Object) -> dict[str, str]:
         meta = pod.obj["metadata"]
         if not pod.ip:
-            pod.ip = f"127.{self._net}.{self._next_ip // 250}.{self._next_ip % 250 + 1}"
+            host = f"{self._next_ip // 250}.{self._next_ip % 250 + 1}"
+            pod.ip, pod.inner = f"127.{self._net}.{host}", f"127.{self._net + 100}.{host}"
             self._next_ip += 1
         env = dict(image.env)
         for item in container.get("env", []):
@@ -451,7 +460,7 @@ class Kubelet:
             if "fieldRef" in ref:
                 field_path = ref["fieldRef"]["fieldPath"]
                 env[item["name"]] = {
-                    "status.podIP": pod.ip,
+                    "status.podIP": pod.inner,
                     "metadata.name": meta["name"],
                     "metadata.namespace": meta["namespace"],
                 }[field_path]
@@ -516,6 +525,7 @@ class Kubelet:
             conditions=self._conditions(False),
             containerStatuses=[self._status(container, running)],
         )
+        await self.network.open(pod)
         pod.tasks.append(self._spawn(self.probe(pod, container)))
         limit = container.get("resources", {}).get("limits", {}).get("memory")
         pod.limit = memory_bytes(limit) if limit else 0
@@ -524,6 +534,7 @@ class Kubelet:
         code = await pod.process.wait()
         for task in pod.tasks[1:]:
             task.cancel()
+        await self.network.close(pod)  # nothing listens there any more
         reason = "OOMKilled" if pod.oom else ("Completed" if code == 0 else "Error")
         exit_code = 137 if pod.oom else (128 - code if code < 0 else code)
         terminated = {
@@ -559,7 +570,7 @@ class Kubelet:
         if probe is None:
             self._set_ready(pod, container, True)
             return
-        url = f"http://{pod.ip}:{probe['port']}{probe.get('path', '/')}"
+        url = f"http://{pod.inner}:{probe['port']}{probe.get('path', '/')}"  # from the node
         period = container["readinessProbe"].get("periodSeconds", 10)
         ready = False
         async with aiohttp.ClientSession() as session:
@@ -634,6 +645,7 @@ class Kubelet:
                 await process.wait()
         for task in pod.tasks:
             task.cancel()
+        await self.network.close(pod)
         meta = obj["metadata"]
         self.pods.pop((meta["namespace"], meta["name"]), None)
         self.api.logs.pop((meta["namespace"], meta["name"]), None)
