@@ -5,7 +5,8 @@ plus the peer path of ContainDS Dashboards and jhub-apps (configurable-http-prox
 jhsingle-native-proxy -> the framework), then measures, binding loopback only:
 
 1. proxy: a 2 KB page and a 1 MB response at 1/16/64 kept-alive connections (wrk):
-   direct to the framework, Podium's full path, the peer path; and the gateway hop alone
+   direct to the framework, Podium's full path (through configurable-http-proxy, or
+   through an ingress controller as the chart's Ingress does), the peer path; and the gateway hop alone
    against a configurable-http-proxy hop alone, both in front of the same runner;
 2. websocket: echoed messages/s and round trips for 64 B and 64 KB messages;
 3. wake-up: first request for a stopped Streamlit / Voilà dashboard to the first byte of
@@ -32,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import peers, wakeup
+from bench.ingress import ingress
 from bench.measure import percentile, table, wrk
-from bench.paths import Setup, chp_hop, run_app, setup_dashboard
+from bench.paths import INGRESS, Setup, chp_hop, run_app, setup_dashboard
 from bench.scale import scale
 from bench.stream import stream
 from bench.wsload import messages_per_second, round_trips
@@ -75,10 +77,13 @@ async def proxy(s: Setup, seconds: float) -> None:
                     ]
                 )
             podium, peer = found["Podium (CHP+gateway)"], found["peer (CHP+jhsingle)"]
-            hop, chp = found["gateway hop"], found["CHP hop"]
+            hop, chp, direct = found["gateway hop"], found["CHP hop"], found["direct"]
+            via = found.get(INGRESS)
             ratios.append([
                 size, str(connections), f"{podium.rps / peer.rps:.2f}x", f"{podium.p99:.2f} / {peer.p99:.2f}",
-                f"{hop.rps / chp.rps:.2f}x",
+                f"{hop.rps / chp.rps:.2f}x", f"{podium.rps / direct.rps:.0%}",
+                f"{via.rps / direct.rps:.0%}" if via else "-",
+                f"{via.p99:.2f} / {hop.p99:.2f}" if via else "-",
             ])  # fmt: skip
     table("1. proxy path (wrk)", ["response", "conns", "path", "req/s", "p50 ms", "p99 ms"], rows)
     table(
@@ -89,6 +94,9 @@ async def proxy(s: Setup, seconds: float) -> None:
             "Podium / peer req/s",
             "p99 ms Podium / peer",
             "gateway hop / CHP hop",
+            "CHP path / direct",
+            "ingress path / direct",
+            "p99 ms ingress path / gateway hop",
         ],
         ratios,
     )
@@ -181,7 +189,7 @@ async def main() -> None:
             isolated=not args.one_origin,
         ) as stack:
             s = await setup_dashboard(stack)
-            async with run_app(stack, s), chp_hop(stack, s):
+            async with run_app(stack, s), chp_hop(stack, s), ingress(s):
                 peer = await peers.start(
                     stack, peer_port, peer_token, ROOT / "tests" / "apps" / "custom" / "bench.py"
                 )

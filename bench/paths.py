@@ -2,6 +2,8 @@
 
 - direct: the framework started by hand, nothing in front;
 - Podium (CHP+gateway): the hub's proxy, the gateway, the runner's guard, the framework;
+- Podium (ingress+gateway): an ingress controller (nginx) straight to the gateway, no
+  configurable-http-proxy: the chart's Ingress (bench/ingress.py);
 - peer (CHP+jhsingle): the hub's proxy, jhsingle-native-proxy, the framework;
 - gateway hop / CHP hop: Podium's gateway alone, or a configurable-http-proxy alone,
   in front of the same runner (guard + framework): one hop against the other.
@@ -27,6 +29,7 @@ from tests.support.flows import until_ok
 from tests.support.hubstack import CHP, ROOT, HubStack, free_port
 
 DASHBOARD = "/dashboards/alice/bench/"
+INGRESS = "Podium (ingress+gateway)"  # bench/ingress.py: when nginx can be had
 APP = ROOT / "tests" / "apps" / "custom" / "bench.py"
 COMMAND = ["{python}", "bench.py", "--port", "{port}", "--prefix", "{prefix}"]
 
@@ -58,12 +61,14 @@ class Setup:
 
     @property
     def http_paths(self) -> list[Target]:
-        names = ("direct", "Podium (CHP+gateway)", "peer (CHP+jhsingle)", "gateway hop", "CHP hop")
-        return [self.targets[n] for n in names]
+        names = ("direct", "Podium (CHP+gateway)", INGRESS, "peer (CHP+jhsingle)", "gateway hop",
+                 "CHP hop")  # fmt: skip
+        return [self.targets[n] for n in names if n in self.targets]
 
     @property
     def ws_paths(self) -> list[Target]:
-        return [self.targets[n] for n in ("direct", "Podium (CHP+gateway)", "peer (CHP+jhsingle)")]
+        names = ("direct", "Podium (CHP+gateway)", INGRESS, "peer (CHP+jhsingle)")
+        return [self.targets[n] for n in names if n in self.targets]
 
     async def add_peer(self) -> None:
         """The peer path, once jhsingle-native-proxy has started its app (on first request)."""
@@ -128,7 +133,7 @@ def on_its_origin(stack: HubStack, name: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def _process(
+async def background(
     stack: HubStack, name: str, argv: list[str], url: str, headers: dict[str, str]
 ) -> AsyncIterator[None]:
     with (stack.dir / f"{name}.log").open("ab") as log:
@@ -147,7 +152,7 @@ async def run_app(stack: HubStack, s: Setup) -> AsyncIterator[None]:
     s.app_port = free_port()
     argv = [sys.executable, str(APP), "--port", str(s.app_port), "--prefix", DASHBOARD]
     s.targets["direct"] = Target("direct", f"http://127.0.0.1:{s.app_port}{DASHBOARD}", {})
-    async with _process(stack, "direct-app", argv, s.targets["direct"].base, {}):
+    async with background(stack, "direct-app", argv, s.targets["direct"].base, {}):
         yield
 
 
@@ -162,5 +167,5 @@ async def chp_hop(stack: HubStack, s: Setup) -> AsyncIterator[None]:
     ]  # fmt: skip
     headers = {"X-Podium-Credential": s.credential}
     s.targets["CHP hop"] = Target("CHP hop", f"http://127.0.0.1:{s.chp_port}{DASHBOARD}", headers)
-    async with _process(stack, "chp-hop", argv, s.targets["CHP hop"].base, headers):
+    async with background(stack, "chp-hop", argv, s.targets["CHP hop"].base, headers):
         yield
