@@ -247,6 +247,7 @@ def make_launcher(config: Podium) -> Launcher:
         parent=config,
     )
     launcher.crypt = config.crypt()
+    launcher.environments = {e.name: e for e in config.environment_list()}
     return launcher
 
 

@@ -21,6 +21,7 @@ from gateway.domain.secrets import KEY_ENV, Crypt, CryptKeyError
 from gateway.domain.validation import Rules
 from gateway.errors import Misconfigured
 from gateway.front.origins import OriginError, Origins
+from gateway.launchers.environments import Environment, for_launcher
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from runners import __version__
@@ -250,6 +251,18 @@ class Podium(Application):
         "(pods, c.KubeLauncher).",
     ).tag(config=True)
 
+    environments = List(
+        Dict(),
+        help="Python environments creators may pick for a dashboard's app: dicts with "
+        "'name', 'description' and 'python' (the interpreter of a venv or conda env, e.g. "
+        "'/opt/envs/geo/bin/python'). The first is the default; none: every app runs in "
+        "the runner's own environment. Local launcher only, for now.",
+    ).tag(config=True)
+    conda_envs_root = Unicode(
+        help="A folder of conda environments (e.g. /opt/conda/envs): each one there is "
+        "offered as an environment too, named by its folder."
+    ).tag(config=True)
+
     classes: list[type[Configurable]] = [LocalLauncher, KubeLauncher]  # noqa: RUF012
 
     aliases = Dict(
@@ -364,8 +377,13 @@ class Podium(Application):
             git_internal=tuple(self.git_internal_hosts),
             profiles=self.profile_names(),
             shared_volumes=self.shared_volume_names(),
+            environments=tuple(e.name for e in self.environment_list()),
             crypt=self.crypt(),
         )
+
+    def environment_list(self) -> list[Environment]:
+        """The environments offered; one that cannot work stops Podium at start."""
+        return for_launcher(self.launcher, self.environments, self.conda_envs_root)
 
     def profile_names(self) -> tuple[str, ...]:
         """The resource profiles creators may pick (``c.KubeLauncher.profiles``)."""

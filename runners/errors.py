@@ -13,6 +13,8 @@ exits with its code. Codes are part of the launcher contract (docs/runner.md):
     6  FrameworkStartError  the framework exited before it was ready
     7  ReadinessTimeout     the framework did not become ready in time
     8  FrameworkExited      the framework exited after it was ready
+    9  EnvironmentMissing   the dashboard's environment cannot run its framework (a
+                            module missing, no such interpreter): not retried by itself
 """
 
 from __future__ import annotations
@@ -55,3 +57,7 @@ class ReadinessTimeout(RunnerError):
 
 class FrameworkExited(RunnerError):
     exit_code = 8
+
+
+class EnvironmentMissing(RunnerError):
+    exit_code = 9

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from relay.policy import Target
-from runners import __version__, recipes
+from runners import __version__, environment, recipes
 from runners.contract import NETWORK_ENV, PORTS_ENV
 from runners.errors import (
     BindError,
@@ -66,12 +66,18 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     ready = READY if READY is not None and ports == READY.ports else None
     port = ready.port if ready else free_port_in(ports) if ports else free_loopback_port()
     entry = str(prepared.entry.relative_to(prepared.workdir)) if prepared.entry else ""
+    python = spec.python or sys.executable
     values = recipes.placeholders(
-        python=sys.executable, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
+        python=python, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
     )
     plan = recipes.plan(recipe, values, spec.env, sandboxed=spec.sandbox is not None)
     sandbox = None
     environ = framework_environ(os.environ, plan.env)
+    if python != sys.executable:  # another environment: only the app runs there
+        await environment.check(python, spec.environment, recipe.label or recipe.name,
+                                recipe.needs, environ)  # fmt: skip
+        environ = environment.with_shims(environ)
+        say(f"in environment {spec.environment or python}")
     if spec.sandbox is not None:
         if abi() < 1:  # the same spec fails the same way on this machine: exit 2
             raise SpecError("spec.sandbox: this kernel has no Landlock to sandbox with")

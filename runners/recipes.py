@@ -57,6 +57,7 @@ class Recipe:
     # Added in a sandbox, where the framework may listen on its one port only.
     sandboxed_args: tuple[str, ...] = ()
     label: str = ""  # as people read it (the pages)
+    needs: tuple[str, ...] = ()  # modules the app's environment must have
 
 
 _BOKEH_FLAGS = (
@@ -77,6 +78,7 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         Recipe(
             name="voila",
+            needs=("voila",),
             label="Voilà",
             command=(
                 "{python}",
@@ -98,6 +100,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="streamlit",
+            needs=("streamlit",),
             label="Streamlit",
             command=(
                 "{python}",
@@ -116,6 +119,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="panel",
+            needs=("panel",),
             label="Panel",
             command=("{python}", "-m", "panel", "serve", "{entry}", *_BOKEH_FLAGS, "--liveness"),
             ready_path="liveness",
@@ -125,6 +129,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="bokeh",
+            needs=("bokeh",),
             label="Bokeh",
             command=("{python}", "-m", "bokeh", "serve", "{entry}", *_BOKEH_FLAGS),
             # Bokeh has no liveness endpoint; its app page runs the app, a real probe.
@@ -133,6 +138,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="dash",
+            needs=("dash", "waitress"),
             label="Dash",
             command=("{python}", "-m", "runners.shims.dash_app", "{entry}"),
             ready_path="_dash-layout",
@@ -140,6 +146,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="gradio",
+            needs=("gradio",),
             label="Gradio",
             command=("{python}", "-m", "runners.shims.gradio_app", "{entry}"),
             ready_path="config",
@@ -148,6 +155,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="shiny",
+            needs=("shiny",),
             label="Shiny",
             command=(
                 "{python}",

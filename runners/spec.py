@@ -71,6 +71,8 @@ class LaunchSpec:
     stop_grace: float = 5.0
     log_lines: int = 60
     sandbox: Sandbox | None = None  # Landlock around the framework (runners.sandbox)
+    python: str = ""  # the app's interpreter (an environment's); "": the runner's own
+    environment: str = ""  # that environment's name, for messages
 
 
 def _take(doc: Mapping[str, Any], where: str, known: set[str]) -> dict[str, Any]:
@@ -207,6 +209,8 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         "stop_grace",
         "log_lines",
         "sandbox",
+        "python",
+        "environment",
     }
     d = _take(doc, "spec", known)
     framework = _str(d, "framework", "spec")
@@ -262,7 +266,13 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
     if isinstance(log_lines, bool) or not isinstance(log_lines, int) or log_lines < 1:
         raise SpecError("spec.log_lines must be a positive integer")
 
+    python = _str(d, "python", "spec", "")
+    if python and not python.startswith("/"):
+        raise SpecError(f"spec.python must be an absolute path, not {python!r}")
+
     return LaunchSpec(
+        python=python,
+        environment=_str(d, "environment", "spec", ""),
         framework=framework,
         source=_parse_source(d.get("source")),
         prefix=prefix,

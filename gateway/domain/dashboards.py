@@ -85,6 +85,7 @@ class Dashboard:
     command: tuple[str, ...] = ()  # framework "custom" only: the command template
     idle_timeout: int = 1800
     profile: str = ""  # a resource profile the admin offers ("": the first, the default)
+    environment: str = ""  # a Python environment the admin offers ("": the default)
     desired: Desired = "stopped"
     status: Status = "stopped"
     message: str = ""
@@ -133,6 +134,7 @@ class Dashboard:
             "command": list(self.command),
             "idle_timeout": self.idle_timeout,
             "profile": self.profile,
+            "environment": self.environment,
             "message": self.message,
             "created": self.created.isoformat(),
             "updated": self.updated.isoformat(),

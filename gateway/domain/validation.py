@@ -36,6 +36,7 @@ EDITABLE = {
     "idle_timeout",
     "command",
     "profile",
+    "environment",
 }
 READ_ONLY = {"owner", "url", "status", "message", "created", "updated"}
 MAX_ENV = 64
@@ -56,6 +57,7 @@ class Rules:
     git_internal: tuple[str, ...] = ()  # hosts that may be internal addresses
     profiles: tuple[str, ...] = ()  # names of the launcher's resource profiles, if any
     shared_volumes: tuple[str, ...] = ()  # names of volumes shared with every user
+    environments: tuple[str, ...] = ()  # names of the Python environments offered
     crypt: Crypt | None = None  # encrypts secrets; None: this hub takes none
 
 
@@ -233,6 +235,15 @@ def check_profile(value: Any, rules: Rules) -> str:
     return value
 
 
+def check_environment(value: Any, rules: Rules) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or value not in rules.environments:
+        offered = ", ".join(rules.environments) or "none (this hub offers one environment)"
+        raise Invalid(f"environment must be one of: {offered}", field="environment")
+    return value
+
+
 def _only(doc: Mapping[str, Any], allowed: set[str], what: str) -> None:
     extra = sorted(set(doc) - allowed)
     if extra:
@@ -258,6 +269,7 @@ CHECKS: dict[str, Callable[[Any, Rules, bool], Any]] = {
     "idle_timeout": check_idle,
     "command": lambda v, p, a: check_command(v),
     "profile": lambda v, p, a: check_profile(v, p),
+    "environment": lambda v, p, a: check_environment(v, p),
 }
 
 
@@ -322,7 +334,8 @@ def rebuild_needed(before: Dashboard, after: Dashboard) -> bool:
     """Whether an edit changes what runs (and so needs a restart of a running dashboard)."""
 
     def running(d: Dashboard) -> tuple[object, ...]:
-        return (d.framework, d.source, d.entry, d.env, d.secrets, d.command, d.profile)
+        return (d.framework, d.source, d.entry, d.env, d.secrets, d.command, d.profile,
+                d.environment)  # fmt: skip
 
     return running(before) != running(after)
 

@@ -22,6 +22,7 @@ from gateway.domain.dashboards import Dashboard
 from gateway.domain.runtime import Runtime
 from gateway.domain.secrets import Crypt, Unreadable, reveal
 from gateway.errors import LauncherError as LauncherError  # launchers raise it from here
+from gateway.launchers.environments import Environment
 from gateway.web.files import FileEntry
 
 
@@ -144,10 +145,26 @@ class Launcher(LoggingConfigurable):
         super().__init__(**kwargs)
         self.prefix = prefix
         self.crypt: Crypt | None = None  # decrypts dashboards' secrets (c.Podium.crypt_key)
+        self.environments: dict[str, Environment] = {}  # c.Podium.environments, by name
         # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
         self.git_schemes = list(git_schemes or ["https", "ssh"])
         self.git_hosts = list(git_hosts or [])
         self.git_internal = list(git_internal or [])
+
+    def environment(self, dashboard: Dashboard) -> Environment | None:
+        """The dashboard's environment (its own, else the first offered); None when the
+        admin offers none (the app runs in the runner's own)."""
+        if not self.environments:
+            return None
+        if not dashboard.environment:
+            return next(iter(self.environments.values()))
+        found = self.environments.get(dashboard.environment)
+        if found is None:
+            raise LauncherError(
+                f"this hub no longer offers the environment {dashboard.environment!r}: "
+                "pick another in the dashboard's settings"
+            )
+        return found
 
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         """Start a runner; return as soon as it is launched (readiness is watched separately)."""

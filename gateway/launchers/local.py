@@ -43,7 +43,7 @@ from gateway.launchers.folders import make_folder, open_log, read_tail, write_sp
 from gateway.launchers.warm import WarmPool
 from gateway.web.files import FileEntry, has_file, list_folder
 from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
-from runners.errors import SpecError
+from runners.errors import EnvironmentMissing, SpecError
 from runners.names import UnusableName, folder_name
 from runners.ports import free_loopback_port
 
@@ -169,10 +169,14 @@ class LocalLauncher(Launcher):
             ready_timeout=self.ready_timeout,
             crypt=self.crypt,
         )
+        environment = self.environment(dashboard)
+        if environment is not None:
+            spec.update(python=environment.python, environment=environment.name)
         if self.sandbox:
             git = dashboard.source.type == "git"
             spec["sandbox"] = sandbox_spec(
-                readable=[] if git else [source["root"]],
+                readable=([] if git else [source["root"]])
+                + ([environment.prefix] if environment else []),
                 writable=[source["dest"]] if git else [],
                 home=str(self.folder(dashboard) / "home"),
                 ports=self.framework_ports,
@@ -292,6 +296,9 @@ class LocalLauncher(Launcher):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(child.wait(), 5)
             await asyncio.sleep(0)  # let _reap record it
+        if self._exits.get(pid) == EnvironmentMissing.exit_code:  # e.g. no streamlit there
+            why = await asyncio.to_thread(self._error_line, dashboard, runtime.launch_id)
+            return Observed(running=False, message=why, permanent=True)
         if self._exits.get(pid) == SpecError.exit_code:
             why = await asyncio.to_thread(self._error_line, dashboard, runtime.launch_id)
             return refused(why)

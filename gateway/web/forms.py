@@ -33,6 +33,7 @@ LABELS = {
     "access_users": "People",
     "access_groups": "Groups",
     "profile": "Resources",
+    "environment": "Environment",
     "idle_minutes": "Stop when idle",
     "env": "Environment variables",
     "secrets": "Secrets",
@@ -124,6 +125,8 @@ def to_document(form: FormData, *, creating: bool) -> tuple[dict[str, Any], dict
             errors["idle_minutes"] = "write a number of minutes, e.g. 30"
     if _one(form, "profile"):
         doc["profile"] = _one(form, "profile")
+    if "environment" in form:
+        doc["environment"] = _one(form, "environment")
     return doc, errors
 
 
@@ -177,6 +180,7 @@ def to_values(d: Dashboard) -> dict[str, Any]:
         if d.idle_timeout % 60 == 0
         else str(round(d.idle_timeout / 60, 2)),
         "profile": d.profile,
+        "environment": d.environment,
     }
 
 

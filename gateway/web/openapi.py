@@ -103,6 +103,10 @@ DASHBOARD = {
             "type": "string",
             "description": "one of the resource profiles the admin offers ('': the default)",
         },
+        "environment": {
+            "type": "string",
+            "description": "one of the Python environments the admin offers ('': the default)",
+        },
         "url": {"type": "string", "readOnly": True},
         "status": {"enum": list(STATUSES), "readOnly": True},
         "message": {"type": "string", "readOnly": True},

@@ -163,6 +163,7 @@ async def _form(
         link_base=f"{config.prefix}{owner_segment(owner)}/",
         frameworks=list(rules.frameworks), profiles=list(rules.profiles),
         shared_volumes=list(rules.shared_volumes),
+        environments=list(request.app[keys.LAUNCHER].environments.values()),
         access_modes=access_choices(rules), users=users, groups=groups,
         browse=browse, storage_note=storage_note, files_url=f"{config.prefix}_/api/files",
         git_schemes=", ".join(rules.git_schemes), idle_help=idle,

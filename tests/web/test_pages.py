@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -40,6 +41,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
     (team / "tools").mkdir(parents=True)
     shutil.copy(APPS / "streamlit" / "app.py", team / "tools" / "team_app.py")
     extra = f"c.LocalLauncher.shared_folders = {{'team': {str(team)!r}}}\n"
+    # The form offers environments; the default one is the runner's own Python.
+    standard = {"name": "standard", "description": "what the hub has", "python": sys.executable}
+    extra += f"c.Podium.environments = [{standard!r}]\n"
     async with hub_stack(tmp, podium_extra=extra) as s:
         yield s
 
@@ -367,6 +371,7 @@ async def test_a_dashboard_from_a_shared_volume(stack: HubStack, browser: Browse
         form = alice.page
         await form.fill("#name", "team-tool")
         await form.select_option("#framework", "streamlit")
+        await expect(form.locator("#environment")).to_have_value("standard")
         await form.select_option("#source_volume", "team")
         await form.click("#browse")
         await form.get_by_role("button", name="tools/").click()
@@ -380,6 +385,7 @@ async def test_a_dashboard_from_a_shared_volume(stack: HubStack, browser: Browse
     token = await stack.token_for("alice")
     status, seen = await api(stack, token, "GET", "/dashboards/alice/team-tool")
     assert seen["source"] == {"type": "storage", "volume": "team", "path": "tools"}
+    assert seen["environment"] == "standard"  # the form's choice, the default
     async with person(browser, stack, "alice") as alice:
         await log_in(alice)
         await alice.page.goto(f"{stack.base}/dashboards/alice/team-tool/")

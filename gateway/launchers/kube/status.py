@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from gateway.launchers.base import Observed, refused
-from runners.errors import SpecError
+from runners.errors import EnvironmentMissing, SpecError
 
 MISSING_CLAIM = re.compile(r'persistentvolumeclaim "([^"]+)" not found')
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
@@ -51,6 +51,9 @@ def describe(pod: dict[str, Any]) -> Observed:
                 message="the dashboard ran out of memory (OOMKilled): choose a profile with "
                 "more memory, or make the app use less",
             )
+        if ended.get("exitCode") == EnvironmentMissing.exit_code:  # its image lacks a module
+            why = str(ended.get("message") or "").strip() or "the environment cannot run it"
+            return Observed(running=False, message=why, permanent=True)
         if ended.get("exitCode") == SpecError.exit_code:  # the same spec fails the same way
             return refused(str(ended.get("message") or "").strip())
         return Observed(
