@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runners.errors import EnvironmentMissing
 
-RUNNERS_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding runners/
+PACKAGE = Path(__file__).resolve().parent  # runners/
 _FIND = (
     "import importlib.util as u, sys\n"
     "print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))"
@@ -60,6 +61,16 @@ async def check(python: str, name: str, framework: str, modules: Sequence[str],
 
 
 def with_shims(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with Podium's shims importable (``runners.shims``) in another interpreter."""
-    paths = [RUNNERS_ROOT, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    """``env`` with Podium's shims importable (``runners.shims``) in another interpreter,
+    and nothing else of Podium's: a folder in the app's ``HOME`` holding only a link to
+    this package goes on its path (the folder Podium is installed in would put every
+    package of Podium's environment before the environment's own)."""
+    home = env.get("HOME") or tempfile.mkdtemp(prefix="podium-home-")
+    where = Path(home) / ".podium-path"
+    where.mkdir(mode=0o755, parents=True, exist_ok=True)
+    link = where / "runners"
+    if not link.is_symlink() or link.resolve() != PACKAGE:
+        link.unlink(missing_ok=True)
+        link.symlink_to(PACKAGE)
+    paths = [str(where), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     return {**env, "PYTHONPATH": os.pathsep.join(paths)}

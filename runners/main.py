@@ -76,7 +76,6 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     if python != sys.executable:  # another environment: only the app runs there
         await environment.check(python, spec.environment, recipe.label or recipe.name,
                                 recipe.needs, environ)  # fmt: skip
-        environ = environment.with_shims(environ)
         say(f"in environment {spec.environment or python}")
     if spec.sandbox is not None:
         if abi() < 1:  # the same spec fails the same way on this machine: exit 2
@@ -86,6 +85,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
         environ.update(sandbox.environ())
         ahead = ready is not None and ready.ruleset is not None
         say(f"sandboxed: {describe(abi())}" + (" (its port rule built ahead)" if ahead else ""))
+    if python != sys.executable:  # in its HOME (the sandbox's, when sandboxed)
+        environ = environment.with_shims(environ)
     door = None
     if spec.sandbox is not None and spec.sandbox.network != "host":
         network = spec.sandbox.network

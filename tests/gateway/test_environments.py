@@ -21,9 +21,13 @@ from runners.contract import CREDENTIAL_HEADER
 from tests.support.wheels import venv, wheel
 
 APP = """
-import http.server, os, sys
+import http.server, importlib.util, os, sys
 import podium_probe
 prefix = sys.argv[2]
+# Podium's shims reach the app; nothing else of Podium's environment does.
+assert importlib.util.find_spec("runners.shims") is not None
+assert importlib.util.find_spec("aiohttp") is None, "Podium's packages leaked in"
+assert all(os.listdir(p) == ["runners"] for p in os.environ["PYTHONPATH"].split(os.pathsep))
 class Page(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = f"probe {podium_probe.__version__} on {sys.prefix}".encode()
