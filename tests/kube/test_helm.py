@@ -103,6 +103,16 @@ def test_tokens_come_from_the_hubs_secret_never_from_values() -> None:
     assert labels["hub.jupyter.org/network-access-proxy-api"] == "true"
 
 
+def test_the_key_for_dashboards_secrets_comes_from_a_secret() -> None:
+    """Without a key creators cannot give dashboards secrets; with the chart it is read
+    from the admin's Secret, never a value or the ConfigMap."""
+    docs = kinds(render("crypt.existingSecret=podium-crypt"))
+    (env,) = [e for e in docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+              if e["name"] == "PODIUM_CRYPT_KEY"]  # fmt: skip
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "podium-crypt", "key": "key"}
+    assert "PODIUM_CRYPT_KEY" not in json.dumps(kinds(render())["Deployment"])
+
+
 def test_the_charts_role_is_exactly_what_the_launcher_uses() -> None:
     role = kinds(render())["Role"]
     granted = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
@@ -128,13 +138,17 @@ def test_the_rendered_configuration_is_one_the_gateway_loads(
     podium.load_config_file(str(tmp_path / "podium_config.py"))
     assert podium.public_enabled is True  # extraConfig, applied last
     assert podium.launcher == "kubernetes" and podium.client_id == "service-podium"
-    assert podium.origins().isolated and podium.proxy_target == "http://podium.jhub.svc:8765"
+    assert podium.origins().isolated and podium.proxy_target == "http://podium:8765"
     launcher = PodLauncher("/dashboards/", [], [], [], config=podium.config)
     assert (launcher.storage, launcher.slug_scheme, launcher.namespace) == (
         "static",
         "escape",
         "jhub",
     )
+    # The route the gateway keeps is the one the docs' hub snippet adds (c.Proxy.extra_routes,
+    # which the hub re-adds at every check): the same target, or they would take turns.
+    docs_text = (ROOT / "docs" / "kubernetes.md").read_text()
+    assert f'c.Proxy.extra_routes = {{"/dashboards/": "{podium.proxy_target}"}}' in docs_text
     assert launcher.image == "quay.io/podium/runner:0.1.0"
     assert launcher.profile("gpu").extra_resource_limits == {"nvidia.com/gpu": "1"}
     assert launcher.shared_volumes == {"team": {"claim": "jupyterhub-shared", "sub_path": "team"}}
@@ -181,9 +195,24 @@ def test_an_ingress_takes_the_dashboards_hosts_and_paths_past_the_proxy(
     assert rules == {"hub.example.org": "/dashboards/", "*.dash.example.org": "/"}
     for name, text in docs["ConfigMap"]["data"].items():
         (tmp_path / name).write_text(text)
-    for variable in ("PODIUM_HUB_TOKEN", "CONFIGPROXY_AUTH_TOKEN", "POD_NAMESPACE"):
+    for variable in ("PODIUM_HUB_TOKEN", "POD_NAMESPACE"):
         monkeypatch.setenv(variable, "x" * 32)
+    monkeypatch.delenv("CONFIGPROXY_AUTH_TOKEN", raising=False)
     podium = Podium()
     podium.load_config_file(str(tmp_path / "podium_config.py"))
     assert podium.proxy_api_url == ""  # the route keeper stays off
+    # ... and the gateway gets neither the proxy's token (it rewrites any route) nor the
+    # label that admits it to the proxy's API.
+    pod = docs["Deployment"]["spec"]["template"]
+    assert "CONFIGPROXY_AUTH_TOKEN" not in json.dumps(pod["spec"]["containers"])
+    assert "hub.jupyter.org/network-access-proxy-api" not in pod["metadata"]["labels"]
+    kept = kinds(render())["Deployment"]["spec"]["template"]
+    assert kept["metadata"]["labels"]["hub.jupyter.org/network-access-proxy-api"] == "true"
     assert "Ingress" not in kinds(render())
+    # One origin apart from the hub's: its host, routed; nothing to route: refused.
+    one = kinds(render("ingress.enabled=true", "dashboardOrigin=https://dash.example.net",
+                       "publicUrl=https://hub.example.org"))  # fmt: skip
+    assert [r["host"] for r in one["Ingress"]["spec"]["rules"]] == ["dash.example.net"]
+    for bad in (("dashboardOrigin=same-origin",), ("ingress.dashboardsPath=true", "publicUrl=")):
+        sets = [a for s in ("ingress.enabled=true", *bad) for a in ("--set", s)]
+        assert helm("template", "podium", str(CHART), *sets).returncode != 0, bad

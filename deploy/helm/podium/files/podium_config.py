@@ -19,7 +19,7 @@ c.Podium.db_url = os.environ.get("PODIUM_DB_URL") or "sqlite:////srv/podium-data
 # The /dashboards/ route in configurable-http-proxy, kept by the gateway unless an Ingress
 # sends the shareable links to it directly (ingress.dashboardsPath).
 c.Podium.proxy_api_url = v["proxy"]["apiUrl"] if v["keepProxyRoute"] else ""
-c.Podium.proxy_auth_token = os.environ["CONFIGPROXY_AUTH_TOKEN"]
+c.Podium.proxy_auth_token = os.environ.get("CONFIGPROXY_AUTH_TOKEN", "")  # only to keep it
 c.Podium.proxy_target = v["proxyTarget"]
 c.Podium.public_url = v["publicUrl"]
 c.Podium.dashboard_origin = v["dashboardOrigin"]
