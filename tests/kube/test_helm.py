@@ -82,6 +82,11 @@ def test_values_that_cannot_work_are_refused() -> None:
                 "dashboardOrigin=dashboards.example.org", "storagge.mode=static"):  # fmt: skip
         done = helm("template", "podium", str(CHART), "--set", bad)
         assert done.returncode != 0, bad
+    # Dashboards on origins of their own send people to the hub to sign in: its URL.
+    done = helm(
+        "template", "podium", str(CHART), "--set", "dashboardOrigin=https://{dashboard}.x.net"
+    )
+    assert done.returncode != 0 and "publicUrl" in done.stderr
     for bad in ('{"Team":{"claim":"c"}}', '{"team":{"sub_path":"x"}}'):
         done = helm("template", "podium", str(CHART), "--set-json", f"storage.sharedVolumes={bad}")
         assert done.returncode != 0, bad
