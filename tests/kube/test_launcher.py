@@ -177,6 +177,24 @@ def test_shared_volumes_are_checked_at_start(volumes: dict[str, Any], words: str
         PodLauncher(shared_volumes=volumes)
 
 
+async def test_a_user_from_before_kubespawner_7_keeps_the_old_claim_name(kube: Cluster) -> None:
+    """A hub upgraded to kubespawner 7: users from before keep their claim's "escape" name
+    (in their server's state), new ones get the safe name; Podium finds either."""
+    sim_only(kube)
+    assert kube.kubelet is not None
+    old = "claim-alice-2esmith"  # the safe name would be claim-alice-smith---…
+    kube.kubelet.bind_claim(kube.namespace, old)
+    shutil.copytree(APPS / "streamlit", kube.kubelet.claim_dir(kube.namespace, old) / "apps/sales")
+    k = launcher(kube)
+    dashboard = streamlit("upgraded", owner="alice.smith")
+    try:
+        runtime, _ = await launch_and_get(k, dashboard)
+        assert k.plan(dashboard, "x").storage.claim != old  # the template alone: the safe name
+        await k.stop(dashboard, runtime)
+    finally:
+        await k.close()
+
+
 async def test_source_is_mounted_read_only(kube: Cluster) -> None:
     sim_only(kube)
     k = launcher(kube)

@@ -65,8 +65,9 @@ def pod(name: str, labels: dict[str, str], command: list[str], port: int = 0) ->
         "command": command,
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
     }
-    if port:
+    if port:  # ready once it answers there (the kubelet probes from the node)
         container["ports"] = [{"containerPort": port, "protocol": "TCP"}]
+        container["readinessProbe"] = {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1}
     spec = {"containers": [container], "restartPolicy": "Never",
             "tolerations": [{"key": "hub.jupyter.org/dedicated", "operator": "Exists"}]}  # fmt: skip
     return {"metadata": {"name": name, "labels": labels}, "spec": spec}

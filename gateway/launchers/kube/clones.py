@@ -1,4 +1,5 @@
-"""Clone mode's claims: a dashboard's own copy of its owner's claim (CSI volume cloning).
+"""The owner's claim (:func:`owners_claim`), and clone mode's: a dashboard's own copy of
+its owner's claim (CSI volume cloning).
 
 The clone takes the source claim's storage class and size, which CSI cloning requires,
 unless the admin names others. It is created with the runner pod and not waited for:
@@ -14,11 +15,30 @@ from dataclasses import replace
 from kubernetes_asyncio import client
 
 from gateway.launchers.base import LauncherError
+from gateway.launchers.kube import names
 from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import RunnerPlan, make_clone_pvc, object_name
 from gateway.launchers.kube.status import no_claim
 
 CLAIM = "PersistentVolumeClaim"
+
+
+async def owners_claim(api: KubeApi, template: str, owner: str, scheme: names.Scheme) -> str:
+    """The owner's claim. On a hub upgraded to kubespawner 7 the users from before keep
+    their claim's old ("escape") name (kubespawner keeps it in their server's state): the
+    safe name when that claim exists, else the old one when that one does."""
+    safe = names.expand(template, owner, scheme, api.namespace)
+    if scheme != "safe" or await _exists(api, safe):
+        return safe
+    old = names.expand(template, owner, "escape", api.namespace)
+    return old if old != safe and await _exists(api, old) else safe
+
+
+async def _exists(api: KubeApi, claim: str) -> bool:
+    try:
+        return await api.read(CLAIM, claim) is not None
+    except client.ApiException as e:
+        raise LauncherError(f"cannot read the claim {claim}: {api_message(e)}") from e
 
 
 async def ensure(api: KubeApi, plan: RunnerPlan, storage_class: str = "", size: str = "") -> None:

@@ -100,8 +100,9 @@ class PodLauncher(options.KubeLauncher):
         """A template filled for ``owner`` as kubespawner fills it (a claim, a sub-path)."""
         return names.expand(template, owner, self.slug_scheme, self.namespace)
 
-    def _storage(self, dashboard: Dashboard) -> Storage:
+    def _storage(self, dashboard: Dashboard, claim: str = "") -> Storage:
         owner = dashboard.owner
+        claim = claim or self.named(self.user_claim, owner)
         if dashboard.source.type == "git":
             return Storage("git")
         if dashboard.source.volume:
@@ -117,12 +118,12 @@ class PodLauncher(options.KubeLauncher):
             sub_path = self.named(self.static_sub_path, owner)
             return Storage("static", self.static_claim, sub_path=sub_path, writable=writable)
         if self.storage == "per-user":
-            return Storage("per-user", self.named(self.user_claim, owner), writable=writable)
+            return Storage("per-user", claim, writable=writable)
         if self.storage == "clone":
             return Storage(
                 "clone",
                 object_name("clone", owner, dashboard.name),
-                clone_from=self.named(self.user_claim, owner),
+                clone_from=claim,
                 storage_class=self.clone_storage_class,
                 size=self.clone_size,
                 writable=True,  # the dashboard's own copy
@@ -131,7 +132,7 @@ class PodLauncher(options.KubeLauncher):
             "this hub runs dashboards from git only (c.KubeLauncher.storage = 'none')"
         )
 
-    def plan(self, dashboard: Dashboard, launch_id: str) -> RunnerPlan:
+    def plan(self, dashboard: Dashboard, launch_id: str, claim: str = "") -> RunnerPlan:
         def expand(value: Any) -> Any:
             if isinstance(value, str):
                 return self.named(value, dashboard.owner)
@@ -147,7 +148,7 @@ class PodLauncher(options.KubeLauncher):
             namespace=self.namespace,
             launch_id=launch_id,
             image=self.image,
-            storage=self._storage(dashboard),
+            storage=self._storage(dashboard, claim),
             profile=self.profile(dashboard.profile),
             spec_secret=spec_secret_name(dashboard.owner, dashboard.name, launch_id),
             image_pull_policy=self.image_pull_policy,
@@ -193,7 +194,13 @@ class PodLauncher(options.KubeLauncher):
     # --- the launcher interface --------------------------------------------------------
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         reflector = await self.reflector()
-        plan = self.plan(dashboard, launch_id)
+        own = dashboard.source.type == "storage" and not dashboard.source.volume
+        claim = (
+            await clones.owners_claim(self.api, self.user_claim, dashboard.owner, self.slug_scheme)
+            if own
+            else ""
+        )
+        plan = self.plan(dashboard, launch_id, claim)
         await self._ensure_network_policy()
         existing = reflector.pods.get(plan.pod_name)
         if existing is not None:
