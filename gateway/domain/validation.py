@@ -226,21 +226,12 @@ def check_idle(value: Any, rules: Rules, admin: bool) -> int:
     return value
 
 
-def check_profile(value: Any, rules: Rules) -> str:
+def one_of(value: Any, offered: tuple[str, ...], field: str, none: str) -> str:
+    """One of the admin's names (a profile, an environment), or ``""`` for the default."""
     if value == "":
         return ""
-    if not isinstance(value, str) or value not in rules.profiles:
-        offered = ", ".join(rules.profiles) or "none (this hub has no profiles)"
-        raise Invalid(f"profile must be one of: {offered}", field="profile")
-    return value
-
-
-def check_environment(value: Any, rules: Rules) -> str:
-    if value == "":
-        return ""
-    if not isinstance(value, str) or value not in rules.environments:
-        offered = ", ".join(rules.environments) or "none (this hub offers one environment)"
-        raise Invalid(f"environment must be one of: {offered}", field="environment")
+    if not isinstance(value, str) or value not in offered:
+        raise Invalid(f"{field} must be one of: {', '.join(offered) or none}", field=field)
     return value
 
 
@@ -268,8 +259,10 @@ CHECKS: dict[str, Callable[[Any, Rules, bool], Any]] = {
     "secrets": lambda v, p, a: check_secrets(v),  # merged and encrypted by _secrets
     "idle_timeout": check_idle,
     "command": lambda v, p, a: check_command(v),
-    "profile": lambda v, p, a: check_profile(v, p),
-    "environment": lambda v, p, a: check_environment(v, p),
+    "profile": lambda v, p, a: one_of(v, p.profiles, "profile", "none (this hub has no profiles)"),
+    "environment": lambda v, p, a: one_of(
+        v, p.environments, "environment", "none (this hub offers one environment)"
+    ),
 }
 
 
