@@ -87,7 +87,11 @@ def test_values_that_cannot_work_are_refused() -> None:
         "template", "podium", str(CHART), "--set", "dashboardOrigin=https://{dashboard}.x.net"
     )
     assert done.returncode != 0 and "publicUrl" in done.stderr
-    for bad in ('{"Team":{"claim":"c"}}', '{"team":{"sub_path":"x"}}'):
+    for bad in (
+        '{"Team":{"claim":"c"}}',
+        '{"team":{"subPath":"x"}}',
+        '{"t":{"claim":"c","sub_path":"x"}}',
+    ):
         done = helm("template", "podium", str(CHART), "--set-json", f"storage.sharedVolumes={bad}")
         assert done.returncode != 0, bad
 
@@ -128,7 +132,7 @@ def test_the_rendered_configuration_is_one_the_gateway_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     profiles = '[{"name":"gpu","extra_resource_limits":{"nvidia.com/gpu":"1"}}]'
-    shared = '{"team":{"claim":"jupyterhub-shared","sub_path":"team"}}'
+    shared = '{"team":{"claim":"jupyterhub-shared","subPath":"team"}}'
     docs = render("storage.mode=static", "storage.slugScheme=escape",
                   f"json:storage.sharedVolumes={shared}",
                   "dashboardOrigin=https://{dashboard}.dash.example.org",

@@ -40,7 +40,10 @@ c.KubeLauncher.clone_storage_class = storage["cloneStorageClass"]
 c.KubeLauncher.clone_size = storage["cloneSize"]
 c.KubeLauncher.extra_volumes = storage["extraVolumes"]
 c.KubeLauncher.extra_volume_mounts = storage["extraVolumeMounts"]
-c.KubeLauncher.shared_volumes = storage["sharedVolumes"]
+c.KubeLauncher.shared_volumes = {
+    name: {"claim": shared["claim"], "sub_path": shared.get("subPath", "")}
+    for name, shared in storage["sharedVolumes"].items()
+}
 c.KubeLauncher.profiles = v["profiles"]
 c.KubeLauncher.node_purpose = runners["nodePurpose"]
 c.KubeLauncher.priority_class_name = runners["priorityClassName"]
