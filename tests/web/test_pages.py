@@ -381,6 +381,7 @@ async def test_a_dashboard_from_a_shared_volume(stack: HubStack, browser: Browse
         await form.get_by_role("button", name="Create").click()
         await expect(form.locator("[data-status]").first).to_have_text("Running", timeout=90_000)
         await expect(form.get_by_text("shared volume team, folder tools")).to_be_visible()
+        await expect(form.get_by_text("standard", exact=True)).to_be_visible()  # its environment
         await clean(alice)
     token = await stack.token_for("alice")
     status, seen = await api(stack, token, "GET", "/dashboards/alice/team-tool")
