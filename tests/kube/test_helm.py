@@ -112,6 +112,19 @@ def test_tokens_come_from_the_hubs_secret_never_from_values() -> None:
     assert labels["hub.jupyter.org/network-access-proxy-api"] == "true"
 
 
+def test_the_cookie_secret_may_be_the_admins_for_gitops() -> None:
+    """Made once by the chart; with cookieSecret.existingSecret (a render by `helm
+    template` cannot look it up) the admin's, and the chart makes none."""
+    made = kinds(render())
+    assert made["Secret"]["metadata"]["name"] == "podium"
+    docs = kinds(render("cookieSecret.existingSecret=mine", "cookieSecret.key=k"))
+    assert "Secret" not in docs
+    (volume,) = [v for v in docs["Deployment"]["spec"]["template"]["spec"]["volumes"]
+                 if v["name"] == "secret"]  # fmt: skip
+    assert volume["secret"]["secretName"] == "mine"
+    assert volume["secret"]["items"][0]["key"] == "k"
+
+
 def test_the_key_for_dashboards_secrets_comes_from_a_secret() -> None:
     """Without a key creators cannot give dashboards secrets; with the chart it is read
     from the admin's Secret, never a value or the ConfigMap."""
