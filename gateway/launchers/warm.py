@@ -13,6 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from gateway.errors import LauncherError
+
 Process = asyncio.subprocess.Process
 
 
@@ -52,7 +54,7 @@ class WarmPool:
         while sum(p.returncode is None for p in self._waiting) < self.size:
             try:
                 self._waiting.append(await self._spawn())
-            except Exception as e:  # the launcher's own error, said once
+            except LauncherError as e:  # said once; the next start refills
                 self._log.warning("cannot keep a warm runner: %s", e)
                 return
 

@@ -151,6 +151,10 @@ async def test_a_source_on_a_shared_volume(kube: Cluster) -> None:
         pod = make_pod(k.plan(dashboard, "0" * 16))
         (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "source"]
         assert volume["persistentVolumeClaim"] == {"claimName": "home-nfs", "readOnly": True}
+        # A sub-path per user, named as kubespawner names it (jane.doe@example.org's too).
+        per_user = launcher(kube, shared_volumes={"team": {"claim": "c", "sub_path": "{username}"}})
+        jane = streamlit("j", owner="jane.doe@example.org", source=dashboard.source)
+        assert per_user.plan(jane, "0" * 16).storage.sub_path == "jane-doe-example-org---7f73355b"
         runtime, _ = await launch_and_get(k, dashboard)  # no clone made, none waited for
         if kube.api is not None:
             clone = object_name("clone", "alice", dashboard.name)
