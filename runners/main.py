@@ -29,8 +29,8 @@ from runners.ports import free_loopback_port, free_port_in
 from runners.readiness import wait_ready
 from runners.sandbox import Ready, abi, describe
 from runners.sandbox import prepare as prepare_rules
-from runners.source import prepare
-from runners.spec import LaunchSpec, load_spec
+from runners.source import fetch, prepare
+from runners.spec import GitSource, LaunchSpec, load_spec
 
 
 def say(message: str) -> None:
@@ -162,6 +162,14 @@ async def run(spec: LaunchSpec) -> int:
         await kill_descendants(spec.stop_grace)
 
 
+async def fetch_only(spec: LaunchSpec) -> int:
+    """``--fetch``: clone a git source and exit (on Kubernetes, the pod's init container:
+    the repository's login reaches no other process)."""
+    if isinstance(spec.source, GitSource) and not spec.source.fetched:
+        say(f"checked out {await fetch(spec.source, os.environ)}")
+    return 0
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed: it roughly halves the guard's cost per request."""
     try:
@@ -238,6 +246,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="start, then wait for the launcher to name the spec on stdin (a warm runner)",
     )
+    parser.add_argument(
+        "--fetch",
+        action="store_true",
+        help="only clone the spec's git source, then exit (the app starts in another process)",
+    )
     parser.add_argument("--version", action="version", version=f"podium-runner {__version__}")
     return parser.parse_args(argv)
 
@@ -255,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if spec_file is None:
                     return 0  # the launcher went away before it needed this runner
             spec = load_spec(spec_file, os.environ)
-            return loop.run(run(spec))
+            return loop.run(fetch_only(spec) if args.fetch else run(spec))
     except RunnerError as e:
         report(e)
         return e.exit_code

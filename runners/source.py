@@ -44,6 +44,15 @@ def resolve_entry(workdir: Path, entry: str) -> Path | None:
     return path
 
 
+async def fetch(source: GitSource, environ: Mapping[str, str]) -> str:
+    """Clone a git source into its ``dest``; returns the commit checked out."""
+    os.makedirs(source.dest, exist_ok=True)
+    if source.password:  # the dashboard's own login wins over the runner image's
+        login = {git.USERNAME_ENV: source.username, git.PASSWORD_ENV: source.password}
+        environ = {**environ, **login}
+    return await git.checkout(source, environ)
+
+
 async def prepare(source: Source, entry: str, environ: Mapping[str, str]) -> PreparedSource:
     """Make the source available and return where the framework runs."""
     revision = ""
@@ -53,11 +62,11 @@ async def prepare(source: Source, entry: str, environ: Mapping[str, str]) -> Pre
             raise SourceError(f"the source folder {source.root} does not exist")
     else:
         assert isinstance(source, GitSource)
-        os.makedirs(source.dest, exist_ok=True)
-        if source.password:  # the dashboard's own login wins over the runner image's
-            login = {git.USERNAME_ENV: source.username, git.PASSWORD_ENV: source.password}
-            environ = {**environ, **login}
-        revision = await git.checkout(source, environ)
+        if source.fetched:  # by ``podium-runner --fetch`` before (a pod's init container)
+            if not os.path.isdir(source.dest) or not os.listdir(source.dest):
+                raise SourceError(f"the clone in {source.dest} is missing")
+        else:
+            revision = await fetch(source, environ)
         root = Path(source.dest)
     workdir = inside(root, source.path, "the source path", SourceError)
     if not workdir.is_dir():

@@ -50,6 +50,7 @@ class GitSource:
     timeout: float = 300.0
     username: str = ""  # a private repository's login (the dashboard's secret), for git only
     password: str = field(default="", repr=False)
+    fetched: bool = False  # cloned already, by ``podium-runner --fetch`` (a pod's init container)
 
 
 Source = DirectorySource | GitSource
@@ -100,6 +101,13 @@ def _number(doc: Mapping[str, Any], key: str, where: str, default: float) -> flo
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise SpecError(f"{where}.{key} must be a positive number")
     return float(value)
+
+
+def _flag(doc: Mapping[str, Any], key: str, where: str) -> bool:
+    value = doc.get(key, False)
+    if not isinstance(value, bool):
+        raise SpecError(f"{where}.{key} must be true or false")
+    return value
 
 
 def _strings(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -154,7 +162,7 @@ def _parse_source(doc: Any) -> Source:
     if kind == "git":
         known = {
             "type", "url", "dest", "ref", "path", "allowed_schemes", "allowed_hosts",
-            "internal_hosts", "username", "password",
+            "internal_hosts", "username", "password", "fetched",
         }  # fmt: skip
         d = _take(doc, "source", known | {"timeout"})
         dest = _str(d, "dest", "source")
@@ -172,6 +180,7 @@ def _parse_source(doc: Any) -> Source:
             timeout=_number(d, "timeout", "source", 300.0),
             username=_str(d, "username", "source", ""),
             password=_str(d, "password", "source", ""),
+            fetched=_flag(d, "fetched", "source"),
         )
     raise SpecError("source.type must be 'directory' or 'git'")
 

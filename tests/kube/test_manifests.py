@@ -81,7 +81,10 @@ SCENARIOS: dict[str, RunnerPlan] = {
 
 def documents(scenario: str) -> list[dict[str, Any]]:
     p = SCENARIOS[scenario]
-    docs = [make_pod(p), make_spec_secret(p, '{"framework": "streamlit"}', "5f0c-uid")]
+    fetch = (
+        '{"framework": "streamlit", "source": {"type": "git"}}' if p.storage.mode == "git" else ""
+    )
+    docs = [make_pod(p), make_spec_secret(p, '{"framework": "streamlit"}', "5f0c-uid", fetch)]
     if p.storage.mode == "clone":
         docs.append(make_clone_pvc(p))
     return docs

@@ -79,7 +79,7 @@ async def said(kube: Cluster, name: str) -> str:
     for _ in range(300):
         found = kube.api.get("pods", kube.namespace, name) or {}
         if found.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-            return kube.api.logs[(kube.namespace, name)](None)
+            return kube.api.logs[(kube.namespace, name, "main")](None)
         await asyncio.sleep(0.1)
     raise AssertionError(f"{name} never ended")
 

@@ -23,6 +23,12 @@ def pod(
 
 
 READY = [{"type": "Ready", "status": "True"}]
+INITIALIZING = {"waiting": {"reason": "PodInitializing"}}
+
+
+def fetch(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """A git source's init container (the clone) in ``state``."""
+    return [{"name": "fetch", "state": state}]
 
 
 @pytest.mark.parametrize(
@@ -31,6 +37,20 @@ READY = [{"type": "Ready", "status": "True"}]
         (pod(podIP="10.0.0.5", conditions=READY), True, True, ""),
         (pod(podIP="10.0.0.5"), True, False, "the dashboard is starting"),
         (pod(conditions=READY), True, False, "the dashboard is starting"),  # no IP yet
+        # A git source: its clone first, in an init container.
+        (pod("Pending", INITIALIZING, initContainerStatuses=fetch({"running": {}})), True,
+         False, "fetching the source (git)"),
+        (pod("Failed", INITIALIZING, initContainerStatuses=fetch({"terminated": {
+            "exitCode": 3, "message": "could not fetch main of https://x/y.git"}})), False,
+         False, "the source could not be fetched: could not fetch main of https://x/y.git"),
+        (pod("Failed", INITIALIZING, initContainerStatuses=fetch({"terminated": {
+            "exitCode": 2, "message": "git URL scheme 'ftp' is not allowed"}})), False,
+         False, "the launch spec was refused: git URL scheme 'ftp' is not allowed"),
+        (pod("Pending", INITIALIZING, initContainerStatuses=fetch({"waiting": {
+            "reason": "ErrImagePull", "message": "not found"}})), False, False,
+         "the runner image cannot be pulled (ErrImagePull): not found"),
+        (pod(podIP="10.0.0.5", conditions=READY, initContainerStatuses=fetch(
+            {"terminated": {"exitCode": 0}})), True, True, ""),
         (pod("Pending", {"waiting": {"reason": "ContainerCreating"}}), True, False,
          "the pod is being created (image, storage)"),
         (pod("Pending", {"waiting": {"reason": "ErrImagePull", "message": "not found"}}),

@@ -104,18 +104,65 @@ def test_runner_pods_reach_dns_and_the_internet_not_metadata_or_private_addresse
     assert not allowed(policies, at["runner"], at["metadata"], 80)
 
 
-def test_the_charts_gateway_reaches_the_hub_and_the_proxy_too() -> None:
+def chart(*settings: str) -> tuple[list[dict[str, Any]], dict[str, Endpoint]]:
+    """The Z2JH namespace with the chart's gateway (rendered by helm with ``--set``
+    ``settings``) and its NetworkPolicy; an ingress controller and the Kubernetes API."""
     import subprocess
 
     helm = ROOT / ".tools" / "helm" / "helm"
     if not helm.exists():
         pytest.fail("no helm: run scripts/setup (it unpacks helm into .tools/)")
+    sets = [arg for setting in settings for arg in ("--set", setting)]
     out = subprocess.run(
-        [str(helm), "template", "podium", str(ROOT / "deploy/helm/podium"), "--namespace", "jhub"],
+        [str(helm), "template", "podium", str(ROOT / "deploy/helm/podium"), "--namespace", "jhub",
+         *sets],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
-    deployment = next(d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment")
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
     policies, at = cluster(dict(deployment["spec"]["template"]))
+    policies += [d for d in docs if d["kind"] == "NetworkPolicy"]
+    at["controller"] = Endpoint({"app.kubernetes.io/name": "ingress-nginx"}, "10.1.0.9",
+                                "ingress-nginx", {"kubernetes.io/metadata.name": "ingress-nginx"})  # fmt: skip
+    at["api"] = Endpoint({}, "10.96.0.1", "outside")
+    at["public api"] = Endpoint({}, "34.118.224.1", "outside")  # a managed cluster's
+    return policies, at
+
+
+def test_the_charts_gateway_reaches_the_hub_and_the_proxy_too() -> None:
+    policies, at = chart()
+    assert any(p["metadata"]["name"] == "podium-gateway" for p in policies)
     assert allowed(policies, at["gateway"], at["hub"], "http")
     assert allowed(policies, at["gateway"], at["proxy"], "api")
     assert allowed(policies, at["gateway"], at["runner"], 8888)
+
+
+def test_the_charts_policy_lets_the_gateway_do_its_work_and_no_more() -> None:
+    policies, at = chart()
+    gateway = at["gateway"]
+    for peer, port in (("dns", 53), ("database", 5432), ("api", 443), ("public api", 443)):
+        assert allowed(policies, gateway, at[peer], port, "UDP" if port == 53 else "TCP"), peer
+    assert not allowed(policies, gateway, at["metadata"], 80)  # the node's credentials
+    for peer in ("proxy", "hub", "controller"):  # viewers, the service check, an Ingress
+        assert allowed(policies, at[peer], gateway, "http"), peer
+    assert not allowed(policies, at["proxy"], gateway, 9000)  # its port only
+
+    policies, at = chart("networkPolicy.egressAllowRules.nonPrivateIPs=false",
+                         "networkPolicy.ingressFrom[0].podSelector.matchLabels.component=proxy")  # fmt: skip
+    assert not allowed(policies, at["gateway"], at["public api"], 443)
+    assert allowed(policies, at["gateway"], at["api"], 443)
+    assert allowed(policies, at["proxy"], at["gateway"], "http")
+    assert not allowed(policies, at["user"], at["gateway"], "http")
+
+    policies, at = chart("networkPolicy.enabled=false")
+    assert not any(p["metadata"]["name"] == "podium-gateway" for p in policies)
+    assert allowed(policies, at["gateway"], at["metadata"], 80)  # the control: no policy
+
+
+def test_the_raw_manifests_carry_the_charts_gateway_policy() -> None:
+    """deploy/kubernetes/ (for those without helm) has the chart's default policy."""
+    raw = yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "gateway.yaml").read_text())
+    mine = next(d for d in raw if d and d["kind"] == "NetworkPolicy")
+    policies, _ = chart()
+    charts = next(p for p in policies if p["metadata"]["name"] == "podium-gateway")
+    assert mine["spec"] == charts["spec"]

@@ -151,7 +151,8 @@ class ApiServer:
         self.faults: list[Fault] = []
         self.calls: collections.Counter[str] = collections.Counter()
         self.listeners: list[Callable[[str, str, Object], None]] = []  # the kubelet
-        self.logs: dict[tuple[str, str], Callable[[int | None], str]] = {}
+        # (namespace, pod, container): its log, once that container has started
+        self.logs: dict[tuple[str, str, str], Callable[[int | None], str]] = {}
         self.bookmark_interval = 1.0
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -391,10 +392,24 @@ class ApiServer:
         ns, name = request.match_info["ns"], request.match_info["name"]
         if ("pods", ns, name) not in self.objects:
             return status(404, "NotFound", f'pods "{name}" not found')
+        spec = self.objects[("pods", ns, name)]["spec"]
+        inits = [c["name"] for c in spec.get("initContainers") or []]
+        containers = [c["name"] for c in spec.get("containers") or []]
+        container = request.query.get("container") or (containers[0] if len(containers) == 1
+                                                        else "")  # fmt: skip
+        if not container:
+            return status(400, "BadRequest", f"a container name must be specified for pod {name}")
+        if container not in inits + containers:
+            return status(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        reader = self.logs.get((ns, name, container))
+        if reader is None:
+            why = "PodInitializing" if container in containers and inits else "ContainerCreating"
+            return status(
+                400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to '
+                f"start: {why}"
+            )  # fmt: skip
         tail = request.query.get("tailLines")
-        reader = self.logs.get((ns, name))
-        text = reader(int(tail) if tail else None) if reader else ""
-        return web.Response(text=text)
+        return web.Response(text=reader(int(tail) if tail else None))
 
     async def _watch(
         self, request: web.Request, ns: str, plural: str, terms: list[tuple[str, str, str]]

@@ -23,12 +23,41 @@ def mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
 
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+def private_dev(staging: str, termination: dict[str, str]) -> None:
+    """A /dev of the container's own, as a container runtime makes it: the usual devices,
+    ``/dev/shm``, and the termination message file (the kubelet's, bound in), so nothing
+    the container writes there lands on this machine's /dev."""
+    os.makedirs(staging, exist_ok=True)
+    mount("--rbind", "/dev", staging)
+    mount("-t", "tmpfs", "-o", "mode=755,nosuid", "tmpfs", "/dev")
+    for device in DEVICES:
+        open(f"/dev/{device}", "a").close()
+        mount("--bind", f"{staging}/{device}", f"/dev/{device}")
+    os.makedirs("/dev/pts")
+    mount("--bind", f"{staging}/pts", "/dev/pts")
+    os.symlink("pts/ptmx", "/dev/ptmx")
+    os.makedirs("/dev/shm")
+    mount("-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm")
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{i}", f"/dev/{name}")
+    os.symlink("/proc/self/fd", "/dev/fd")
+    if termination["target"].startswith("/dev/"):
+        open(termination["target"], "a").close()
+        mount("--bind", termination["source"], termination["target"])
+    subprocess.run(["umount", "-l", staging], check=True)
+    os.rmdir(staging)
+
+
 def main() -> None:
     with open(sys.argv[1]) as f:
         config = json.load(f)
     for root in config["roots"]:
         os.makedirs(root, exist_ok=True)
         mount("-t", "tmpfs", "-o", "mode=755", "tmpfs", root)
+    private_dev(config["roots"][0] + "/.dev", config["termination"])
     # The image's files that live under a directory only root may enter (the test
     # machine's Python under /root): that directory is covered by an open tmpfs and the
     # files shown again inside it, so the pod's user can run them.

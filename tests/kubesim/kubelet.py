@@ -3,11 +3,15 @@
 Each pod is scheduled on one node (its ``nodeSelector`` must match the node's
 labels, else it stays Pending as Unschedulable), its image must be one the
 simulator knows (else ErrImagePull, then ImagePullBackOff), its claims must
-exist and be bound. Then its container's command really runs as a local
-process (tests/kubesim/container.py): with the container's environment
+exist and be bound. Then its init containers run, one after the other, each to
+its end (one that fails fails the pod: Podium's pods never restart), and its
+container's command really runs as a local process
+(tests/kubesim/container.py): with the container's environment
 (``fieldRef`` and ``secretKeyRef`` resolved), as the pod's user, with each
 volume bind-mounted at its path — a claim is a directory under the
-simulator's root, an ``emptyDir`` a fresh one, a ``secret`` its keys as files.
+simulator's root, an ``emptyDir`` a fresh one, a ``secret`` its keys (or the
+``items`` named) as files; ``/dev/termination-log`` becomes the terminated state's
+``message``, and each container has a log of its own.
 Each pod gets its own loopback address (127.n.x.y) as its pod IP. The
 readiness probe is polled; a memory limit is enforced by killing the process
 tree (OOMKilled, 137); deletion sends SIGTERM, then SIGKILL after the grace
@@ -69,13 +73,22 @@ class RunningPod:
     obj: Object
     process: asyncio.subprocess.Process | None = None
     dir: Path = Path()
-    log: Path = Path()
     ip: str = ""  # its address: the network's gate (tests/kubesim/network.py)
     inner: str = ""  # where its container listens ($POD_IP inside)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stopping: bool = False
     oom: bool = False
     limit: int = 0  # memory limit in bytes (0: none)
+
+
+def read_log(path: Path, tail: int | None) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    if tail is None:
+        return text
+    return "".join(deque(text.splitlines(keepends=True), maxlen=tail))
 
 
 def default_images() -> dict[str, Image]:
@@ -345,19 +358,16 @@ class Kubelet:
         scheduled = {"type": "PodScheduled", "status": "True"}
         self._set_status(pod, conditions=[scheduled])
         container = spec["containers"][0]
-        image = self.images.get(container["image"])
-        if image is None:
-            message = f'Failed to pull image "{container["image"]}": not found'
-            waiting = {"waiting": {"reason": "ErrImagePull", "message": message}}
-            self._set_status(pod, containerStatuses=[self._status(container, waiting)])
-            self.event(obj, "Failed", message)
-            await asyncio.sleep(1)
-            waiting = {"waiting": {"reason": "ImagePullBackOff", "message": message}}
-            self._set_status(pod, containerStatuses=[self._status(container, waiting)])
-            return
+        inits = spec.get("initContainers") or []
+        for each in [*inits, container]:
+            if each["image"] not in self.images:
+                await self.pull_failed(pod, each, each in inits)
+                return
         try:
-            mounts = await self.volumes(pod, spec, container)
-            env = self.environment(pod, image, container)
+            sources = await self.volumes(pod, spec)
+            mounts = {c["name"]: self.mounts(sources, c) for c in [*inits, container]}
+            env = {c["name"]: self.environment(pod, self.images[c["image"]], c)
+                   for c in [*inits, container]}  # fmt: skip
         except LookupError as e:
             waiting = {"waiting": {"reason": "ContainerCreating", "message": str(e)}}
             self._set_status(pod, containerStatuses=[self._status(container, waiting)])
@@ -365,7 +375,65 @@ class Kubelet:
             return
         if pod.stopping:
             return
-        await self.start(pod, spec, container, image, mounts, env)
+        for init in inits:  # one after the other, each to its end, before the container
+            if not await self.initialize(pod, spec, init, mounts[init["name"]], env[init["name"]]):
+                return
+        image = self.images[container["image"]]
+        await self.start(pod, spec, container, image, mounts[container["name"]],
+                         env[container["name"]])  # fmt: skip
+
+    async def pull_failed(self, pod: RunningPod, container: Object, init: bool) -> None:
+        message = f'Failed to pull image "{container["image"]}": not found'
+        key = "initContainerStatuses" if init else "containerStatuses"
+        for reason in ("ErrImagePull", "ImagePullBackOff"):
+            waiting = {"waiting": {"reason": reason, "message": message}}
+            self._set_status(pod, **{key: [self._status(container, waiting)]})
+            if reason == "ErrImagePull":
+                self.event(pod.obj, "Failed", message)
+                await asyncio.sleep(1)
+
+    async def initialize(
+        self,
+        pod: RunningPod,
+        spec: Object,
+        init: Object,
+        mounts: list[dict[str, Any]],
+        env: dict[str, str],
+    ) -> bool:
+        """Run one init container to its end; False when it failed (the pod with it: its
+        restartPolicy is Never)."""
+        main = spec["containers"][0]
+        waiting = {"waiting": {"reason": "PodInitializing"}}
+        started = now()
+        self._set_status(
+            pod,
+            phase="Pending",
+            podIP=pod.ip,
+            podIPs=[{"ip": pod.ip}],
+            hostIP="127.0.0.1",
+            startTime=started,
+            conditions=[
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Initialized", "status": "False"},
+            ],
+            initContainerStatuses=[self._status(init, {"running": {"startedAt": started}})],
+            containerStatuses=[self._status(main, waiting)],
+        )
+        code, message = await self.execute(pod, spec, init, self.images[init["image"]], mounts,
+                                           env)  # fmt: skip
+        ended = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                 "startedAt": started, "finishedAt": now()}  # fmt: skip
+        if message:
+            ended["message"] = message
+        if pod.stopping:
+            return False
+        changes: dict[str, Any] = {
+            "initContainerStatuses": [self._status(init, {"terminated": ended})]
+        }
+        if code != 0:
+            changes.update(phase="Failed", containerStatuses=[self._status(main, waiting)])
+        self._set_status(pod, **changes)
+        return code == 0
 
     def _status(self, container: Object, state: Object, ready: bool = False) -> Object:
         return {
@@ -378,9 +446,7 @@ class Kubelet:
             "state": state,
         }
 
-    async def volumes(
-        self, pod: RunningPod, spec: Object, container: Object
-    ) -> list[dict[str, Any]]:
+    async def volumes(self, pod: RunningPod, spec: Object) -> dict[str, tuple[Path, bool]]:
         meta = pod.obj["metadata"]
         ns = meta["namespace"]
         pod.dir = self.root / "pods" / meta["uid"]
@@ -421,14 +487,23 @@ class Kubelet:
                 path = pod.dir / "volumes" / name
                 path.mkdir()
                 mode = volume["secret"].get("defaultMode", 0o644)
-                for key, value in (secret.get("data") or {}).items():
-                    file = path / key
-                    file.write_bytes(base64.b64decode(value))
+                data = secret.get("data") or {}
+                items = volume["secret"].get("items") or [{"key": k, "path": k} for k in data]
+                for item in items:
+                    if item["key"] not in data:
+                        raise LookupError(
+                            f"couldn't find key {item['key']} in Secret {ns}/{secret_name}"
+                        )
+                    file = path / item["path"]
+                    file.write_bytes(base64.b64decode(data[item["key"]]))
                     os.chown(file, 0, group)
                     file.chmod(mode)
                 sources[name] = (path, True)
             else:
                 raise LookupError(f"volume {name}: this simulator has no such volume type")
+        return sources
+
+    def mounts(self, sources: dict[str, tuple[Path, bool]], container: Object) -> list[Object]:
         mounts = []
         for m in container.get("volumeMounts", []):
             path, read_only = sources[m["name"]]
@@ -474,7 +549,7 @@ class Kubelet:
                     raise LookupError(f'secret "{key_ref["name"]}" has no key {key_ref["key"]}')
         return env
 
-    async def start(
+    async def spawn(
         self,
         pod: RunningPod,
         spec: Object,
@@ -482,14 +557,23 @@ class Kubelet:
         image: Image,
         mounts: list[dict[str, Any]],
         env: dict[str, str],
-    ) -> None:
+    ) -> asyncio.subprocess.Process:
+        """One container's process: its log, its termination message file, its mounts."""
         sc = {**spec.get("securityContext", {}), **container.get("securityContext", {})}
         uid, gid = sc.get("runAsUser", 0), sc.get("runAsGroup", 0)
         groups = sorted({gid, spec.get("securityContext", {}).get("fsGroup", gid)})
+        name = container["name"]
+        termination = pod.dir / f"termination-{name}"
+        termination.touch()
+        os.chown(termination, uid, gid)
         config = {
             "roots": list(self.mount_roots),
             "covers": image.covers,
             "mounts": mounts,
+            "termination": {
+                "source": str(termination),
+                "target": container.get("terminationMessagePath", "/dev/termination-log"),
+            },
             "uid": uid,
             "gid": gid,
             "groups": groups,
@@ -500,12 +584,14 @@ class Kubelet:
             ],
             "env": env,
         }
-        cfg = pod.dir / "container.json"
+        cfg = pod.dir / f"container-{name}.json"
         cfg.write_text(json.dumps(config))
-        pod.log = pod.dir / "log"
+        log_file = pod.dir / f"log-{name}"
         meta = pod.obj["metadata"]
-        self.api.logs[(meta["namespace"], meta["name"])] = lambda tail: self.read_log(pod, tail)
-        with pod.log.open("ab") as log:
+        self.api.logs[(meta["namespace"], meta["name"], name)] = lambda tail: read_log(
+            log_file, tail
+        )
+        with log_file.open("ab") as log:
             pod.process = await asyncio.create_subprocess_exec(
                 "unshare", "--mount", "--propagation", "private",
                 sys.executable, "-m", "tests.kubesim.container", str(cfg),
@@ -513,6 +599,44 @@ class Kubelet:
                 cwd=str(ROOT_REPO), start_new_session=True,
                 env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT_REPO)},
             )  # fmt: skip
+        return pod.process
+
+    @staticmethod
+    def termination_message(pod: RunningPod, container: Object) -> str:
+        """What the container wrote to its termination message file (4 KB at most)."""
+        with contextlib.suppress(OSError):
+            return (
+                (pod.dir / f"termination-{container['name']}")
+                .read_bytes()[:4096]
+                .decode(errors="replace")
+            )
+        return ""
+
+    async def execute(
+        self,
+        pod: RunningPod,
+        spec: Object,
+        container: Object,
+        image: Image,
+        mounts: list[dict[str, Any]],
+        env: dict[str, str],
+    ) -> tuple[int, str]:
+        """Run a container (an init container) to its end: its exit code and message."""
+        process = await self.spawn(pod, spec, container, image, mounts, env)
+        code = await process.wait()
+        return 128 - code if code < 0 else code, self.termination_message(pod, container)
+
+    async def start(
+        self,
+        pod: RunningPod,
+        spec: Object,
+        container: Object,
+        image: Image,
+        mounts: list[dict[str, Any]],
+        env: dict[str, str],
+    ) -> None:
+        await self.spawn(pod, spec, container, image, mounts, env)
+        assert pod.process is not None
         started = now()
         running = {"running": {"startedAt": started}}
         self._set_status(
@@ -537,7 +661,7 @@ class Kubelet:
         await self.network.close(pod)  # nothing listens there any more
         reason = "OOMKilled" if pod.oom else ("Completed" if code == 0 else "Error")
         exit_code = 137 if pod.oom else (128 - code if code < 0 else code)
-        terminated = {
+        terminated: Object = {
             "terminated": {
                 "exitCode": exit_code,
                 "reason": reason,
@@ -545,6 +669,8 @@ class Kubelet:
                 "finishedAt": now(),
             }
         }
+        if message := self.termination_message(pod, container):
+            terminated["terminated"]["message"] = message
         if pod.stopping:
             return
         self._set_status(
@@ -648,21 +774,13 @@ class Kubelet:
         await self.network.close(pod)
         meta = obj["metadata"]
         self.pods.pop((meta["namespace"], meta["name"]), None)
-        self.api.logs.pop((meta["namespace"], meta["name"]), None)
+        for key in [k for k in self.api.logs if k[:2] == (meta["namespace"], meta["name"])]:
+            self.api.logs.pop(key, None)
         current = self.api.get("pods", meta["namespace"], meta["name"])
         if current is not None:
             self.api.record("DELETED", "pods", current)
         if pod.dir != Path():
             await asyncio.to_thread(shutil.rmtree, pod.dir, True)
-
-    def read_log(self, pod: RunningPod, tail: int | None) -> str:
-        try:
-            text = pod.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        if tail is None:
-            return text
-        return "".join(deque(text.splitlines(keepends=True), maxlen=tail))
 
     async def close(self) -> None:
         """Kill every pod's process (a test's end)."""

@@ -251,3 +251,40 @@ async def test_a_private_repository_without_its_login(
     assert await runner.exit_code(60) == 3, runner.output()
     told = runner.output()  # the server's 401 (with no login git cannot ask for one)
     assert "Authentication failed" in told or "could not read Username" in told, told
+
+
+async def test_fetch_alone_then_a_runner_without_the_login(
+    private: str, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    """``--fetch`` clones and exits (a pod's init container); the runner given the same
+    source marked ``fetched``, and no login, serves that clone."""
+    import asyncio
+    import json
+    import sys
+
+    login = {"allowed_schemes": ["http"], "username": "alice", "password": "t0ken-secret"}
+    spec = git_spec(private, tmp_path / "clone", "", **login)
+    (tmp_path / "fetch.json").write_text(json.dumps(spec))
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "runners", "--fetch", "--spec", str(tmp_path / "fetch.json"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(done.communicate(), 60)
+    assert done.returncode == 0 and b"checked out" in err, err
+    assert b"listening" not in out  # no guard, no framework
+    fetched = git_spec(private, tmp_path / "clone", "", allowed_schemes=["http"], fetched=True)
+    runner = await start_runner(fetched, tmp_path)
+    try:
+        await runner.wait_ready()
+        async with session.get(runner.url + "VERSION", headers=runner.headers) as r:
+            assert r.status == 200 and await r.text() == "private-v1"
+        assert "checked out" not in runner.output()  # no second clone
+    finally:
+        assert await runner.stop() == 0
+
+
+async def test_a_fetched_source_whose_clone_is_missing(tmp_path: Path) -> None:
+    spec = git_spec("http://127.0.0.1/x.git", tmp_path / "clone", "", fetched=True)
+    runner = await start_runner(spec, tmp_path)
+    assert await runner.exit_code(30) == 3, runner.output()
+    assert "the clone in" in runner.output() and "is missing" in runner.output()

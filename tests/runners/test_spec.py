@@ -95,6 +95,10 @@ def test_credential_from_environment() -> None:
             "source.dest must be an absolute",
         ),
         ({"source": {"type": "git", "dest": "/tmp/x"}}, "source.url is required"),
+        (
+            {"source": {"type": "git", "url": "https://h/r", "dest": "/x", "fetched": "yes"}},
+            "source.fetched must be true or false",
+        ),
         ({"custom": {"command": []}}, "custom.command must name a program"),
         (
             {"custom": {"command": ["x"], "strip_prefix": "yes"}},

@@ -1,8 +1,10 @@
 """A private git repository over smart HTTP: git's own ``http-backend`` behind Basic auth.
 
-``python -m tests.support.gitserver --root DIR --port N --user U --password P`` serves the bare
-repositories under DIR at ``http://127.0.0.1:N/<name>.git`` to U with P only (401 to
-anyone else, as GitHub answers for a private repository), until killed.
+``python -m tests.support.gitserver --root DIR --port N --user U`` serves the bare
+repositories under DIR at ``http://127.0.0.1:N/<name>.git`` to U with the password in
+``$GIT_SERVER_PASSWORD`` only (401 to anyone else, as GitHub answers for a private
+repository), until killed. (Not on its command line: every process may read that, and
+the tests look for the password everywhere a dashboard's code can.)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +22,8 @@ from pathlib import Path
 from aiohttp import web
 
 from tests.support.harness import free_port, wait_listening
+
+PASSWORD_ENV = "GIT_SERVER_PASSWORD"
 
 
 def app(root: Path, user: str, password: str) -> web.Application:
@@ -69,8 +74,8 @@ def private_repository(source: Path, user: str, password: str) -> Iterator[str]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.support.gitserver", "--root", str(root), "--port", str(port),
-         "--user", user, "--password", password],
-        cwd=Path(__file__).resolve().parents[2],
+         "--user", user],
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, PASSWORD_ENV: password},
     )  # fmt: skip
     try:
         wait_listening(port)
@@ -82,12 +87,12 @@ def private_repository(source: Path, user: str, password: str) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for option in ("--root", "--user", "--password"):
+    for option in ("--root", "--user"):
         parser.add_argument(option, required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     web.run_app(
-        app(Path(args.root), args.user, args.password),
+        app(Path(args.root), args.user, os.environ[PASSWORD_ENV]),
         host="127.0.0.1", port=args.port, print=None,
     )  # fmt: skip
 

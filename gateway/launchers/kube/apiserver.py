@@ -178,12 +178,13 @@ class KubeApi:
         items: list[dict[str, Any]] = json.loads(data).get("items") or []
         return [e for e in items if (e.get("involvedObject") or {}).get("name") == name]
 
-    async def pod_log(self, name: str, lines: int) -> str:
+    async def pod_log(self, name: str, container: str, lines: int) -> str:
         v1 = await self.core()
         data = await self.call(
             "read logs",
             lambda: v1.read_namespaced_pod_log(
-                name, self.namespace, tail_lines=lines, _preload_content=False
+                name, self.namespace, container=container, tail_lines=lines,
+                _preload_content=False,
             ),
-        )
+        )  # fmt: skip
         return data.decode(errors="replace")

@@ -32,6 +32,8 @@ from gateway.launchers.kube import clones, names, options
 from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
+    CONTAINER,
+    FETCH_CONTAINER,
     LAUNCH_ANNOTATION,
     LAUNCH_LABEL,
     MANAGED,
@@ -171,25 +173,22 @@ class PodLauncher(options.KubeLauncher):
             ),
         )
 
-    def spec(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> dict[str, Any]:
-        if plan.storage.mode == "git":
-            dest = f"{plan.source_path}/checkout"
-            source = git_source(
-                dashboard, dest, self.git_schemes, self.git_hosts, self.git_internal, self.crypt
-            )
-        else:
-            source = {"type": "directory", "root": plan.source_path, "path": dashboard.source.path}
-        return runner_spec(
-            dashboard,
-            prefix=self.prefix,
-            source=source,
-            port=self.port,
-            credential=credential,
-            ready_timeout=self.ready_timeout,
-            crypt=self.crypt,
-            host="0.0.0.0",
-            host_env="POD_IP",
-        )
+    def specs(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> tuple[str, str]:
+        """The runner's spec and, for a git source, its clone's (the only one with the
+        repository's login; the runner's says the clone is made)."""
+
+        def spec(source: dict[str, Any]) -> str:
+            return json.dumps(runner_spec(dashboard, prefix=self.prefix, source=source,
+                port=self.port, credential=credential, ready_timeout=self.ready_timeout,
+                crypt=self.crypt, host="0.0.0.0", host_env="POD_IP"))  # fmt: skip
+
+        if plan.storage.mode != "git":
+            return spec({"type": "directory", "root": plan.source_path,
+                         "path": dashboard.source.path}), ""  # fmt: skip
+        fetch = git_source(dashboard, f"{plan.source_path}/checkout", self.git_schemes,
+                           self.git_hosts, self.git_internal, self.crypt)  # fmt: skip
+        fetched = {k: v for k, v in fetch.items() if k not in ("username", "password")}
+        return spec({**fetched, "fetched": True}), spec(fetch)
 
     # --- the launcher interface --------------------------------------------------------
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
@@ -209,7 +208,7 @@ class PodLauncher(options.KubeLauncher):
             await self._delete_pod(plan.pod_name)
         if plan.storage.mode == "clone":
             await self._ensure_clone(plan)
-        spec_json = json.dumps(self.spec(dashboard, plan, credential))
+        specs = self.specs(dashboard, plan, credential)
         try:
             created = await self.api.create("Pod", make_pod(plan))
         except client.ApiException as e:
@@ -231,7 +230,7 @@ class PodLauncher(options.KubeLauncher):
         try:
             if pod is None:
                 raise LauncherError("the runner pod was gone as soon as it was made")
-            await self._store_spec(plan, spec_json, pod["metadata"]["uid"])
+            await self._store_spec(plan, specs, pod["metadata"]["uid"])
         except LauncherError:
             await self._delete_pod(plan.pod_name)
             raise
@@ -313,12 +312,15 @@ class PodLauncher(options.KubeLauncher):
             return []
         if KEPT_LOG in runtime.details:  # a failed start's pod, removed: what it printed
             return [str(line) for line in runtime.details[KEPT_LOG]][-lines:]
-        try:
-            text = await self.api.pod_log(self._pod_name(dashboard, runtime), lines)
-        except client.ApiException as e:
-            if e.status in (400, 404):
-                return []  # no pod, or no container started yet
-            raise LauncherError(f"cannot read the runner's log: {api_message(e)}") from e
+        text, git = "", dashboard.source.type == "git"  # its clone's log, then the runner's
+        for container in (FETCH_CONTAINER, CONTAINER) if git else (CONTAINER,):
+            try:
+                text += await self.api.pod_log(self._pod_name(dashboard, runtime), container, lines)
+            except client.ApiException as e:
+                if e.status == 404:
+                    return []  # no pod
+                if e.status != 400:  # 400: that container has not started (yet)
+                    raise LauncherError(f"cannot read the runner's log: {api_message(e)}") from e
         return text.splitlines()[-lines:]
 
     async def release(self, dashboard: Dashboard, runtime: Runtime) -> Runtime:
@@ -385,8 +387,8 @@ class PodLauncher(options.KubeLauncher):
             raise LauncherError(f"cannot create the NetworkPolicy: {api_message(e)}") from e
         self._policy_done = True
 
-    async def _store_spec(self, plan: RunnerPlan, spec_json: str, pod_uid: str) -> None:
-        body = make_spec_secret(plan, spec_json, pod_uid)
+    async def _store_spec(self, plan: RunnerPlan, specs: tuple[str, str], pod_uid: str) -> None:
+        body = make_spec_secret(plan, specs[0], pod_uid, specs[1])
         try:
             if not await self.api.create("Secret", body):  # a retried launch: replace it
                 await self._delete("Secret", plan.spec_secret)

@@ -36,6 +36,9 @@ CONTAINER = "runner"
 SOURCE_VOLUME = "source"
 SPEC_VOLUME = "launch-spec"
 SPEC_KEY = "spec.json"
+FETCH_CONTAINER = "fetch"  # a git source's clone, in an init container of its own
+FETCH_VOLUME = "fetch-spec"
+FETCH_KEY = "fetch.json"  # its spec: the one with the repository's login
 NETWORK_POLICY = "podium-runners"
 
 _LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
@@ -129,6 +132,10 @@ class RunnerPlan:
     def spec_path(self) -> str:
         return f"{self.mount_root}/spec/{SPEC_KEY}"
 
+    @property
+    def fetch_spec_path(self) -> str:
+        return f"{self.mount_root}/fetch/{FETCH_KEY}"
+
     def labels(self) -> dict[str, str]:
         return {
             **self.extra_labels,
@@ -170,28 +177,55 @@ def _source_volume(plan: RunnerPlan) -> tuple[list[dict[str, Any]], list[dict[st
     return [{"name": SOURCE_VOLUME, "persistentVolumeClaim": claim}], [mount]
 
 
-def _env(plan: RunnerPlan) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [
-        {"name": "PODIUM_LAUNCH_SPEC_FILE", "value": plan.spec_path},
+def _env(plan: RunnerPlan, spec_path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "PODIUM_LAUNCH_SPEC_FILE", "value": spec_path},
         {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         {"name": "HOME", "value": f"{plan.mount_root}/home"},
     ]
+
+
+def _spec_volume(plan: RunnerPlan, name: str, key: str) -> dict[str, Any]:
+    """One key of the launch's Secret: each container sees only its own spec."""
+    items = [{"key": key, "path": key}]
+    return {"name": name, "secret": {"secretName": plan.spec_secret, "items": items,
+                                     "defaultMode": 0o440}}  # fmt: skip
+
+
+def _fetch_container(plan: RunnerPlan, main: Mapping[str, Any]) -> dict[str, Any]:
+    """The clone of a git source, before the app's container starts: the only container
+    that sees the repository's login (the admin's ``git_secret``, the dashboard's own),
+    so the dashboard's code, which runs in the other one as the same user, cannot."""
+    env = _env(plan, plan.fetch_spec_path)
     if plan.git_secret:
         for var, key in (("PODIUM_GIT_USERNAME", "username"), ("PODIUM_GIT_PASSWORD", "password")):
             ref = {"name": plan.git_secret, "key": key, "optional": True}
             env.append({"name": var, "valueFrom": {"secretKeyRef": ref}})
-    return env
+    resources = plan.profile.resources()  # its memory and CPU, no GPU or other device
+    for kind in ("requests", "limits"):
+        if kind in resources:
+            resources[kind] = {k: v for k, v in resources[kind].items() if k in ("cpu", "memory")}
+    mounts = [
+        {"name": SOURCE_VOLUME, "mountPath": plan.source_path},
+        {"name": FETCH_VOLUME, "mountPath": f"{plan.mount_root}/fetch", "readOnly": True},
+        {"name": "home", "mountPath": f"{plan.mount_root}/home"},
+    ]
+    return {
+        "name": FETCH_CONTAINER,
+        "image": plan.image,
+        "imagePullPolicy": plan.image_pull_policy,
+        "args": ["--fetch"],
+        "env": env,
+        "resources": resources,
+        "volumeMounts": mounts,
+        "securityContext": dict(main["securityContext"]),
+    }
 
 
 def make_pod(plan: RunnerPlan) -> dict[str, Any]:
     """The runner pod: non-root, no privilege escalation, no capabilities, no API token."""
     volumes, mounts = _source_volume(plan)
-    volumes.append(
-        {
-            "name": SPEC_VOLUME,
-            "secret": {"secretName": plan.spec_secret, "defaultMode": 0o440},
-        }
-    )
+    volumes.append(_spec_volume(plan, SPEC_VOLUME, SPEC_KEY))
     mounts.append({"name": SPEC_VOLUME, "mountPath": f"{plan.mount_root}/spec", "readOnly": True})
     volumes.append({"name": "home", "emptyDir": {}})
     mounts.append({"name": "home", "mountPath": f"{plan.mount_root}/home"})
@@ -202,7 +236,7 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
         "name": CONTAINER,
         "image": plan.image,
         "imagePullPolicy": plan.image_pull_policy,  # its entrypoint: tini, then podium-runner
-        "env": _env(plan),
+        "env": _env(plan, plan.spec_path),
         "ports": [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}],
         "resources": plan.profile.resources(),
         "volumeMounts": mounts,
@@ -234,6 +268,9 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
         "containers": [container],
         "volumes": volumes,
     }
+    if plan.storage.mode == "git":
+        spec["initContainers"] = [_fetch_container(plan, container)]
+        volumes.append(_spec_volume(plan, FETCH_VOLUME, FETCH_KEY))
     if plan.profile.node_selector:
         spec["nodeSelector"] = dict(plan.profile.node_selector)
     if plan.profile.tolerations:
@@ -265,10 +302,12 @@ def make_clone_pvc(plan: RunnerPlan) -> dict[str, Any]:
     }
 
 
-def make_spec_secret(plan: RunnerPlan, spec_json: str, pod_uid: str) -> dict[str, Any]:
+def make_spec_secret(
+    plan: RunnerPlan, spec_json: str, pod_uid: str, fetch_json: str = ""
+) -> dict[str, Any]:
     """The launch spec (it holds the runner credential): a Secret, never the pod spec;
     immutable, and owned by its pod, so Kubernetes deletes it with the pod (a failed
-    launch leaves nothing behind)."""
+    launch leaves nothing behind). A git source's clone has a spec of its own."""
     labels = {**RUNNER, KEY_LABEL: key_hash(plan.owner, plan.name), LAUNCH_LABEL: plan.launch_id}
     metadata = _metadata(plan, plan.spec_secret, labels)
     metadata["ownerReferences"] = [
@@ -280,5 +319,5 @@ def make_spec_secret(plan: RunnerPlan, spec_json: str, pod_uid: str) -> dict[str
         "type": "Opaque",
         "immutable": True,
         "metadata": metadata,
-        "stringData": {SPEC_KEY: spec_json},
+        "stringData": {SPEC_KEY: spec_json, **({FETCH_KEY: fetch_json} if fetch_json else {})},
     }

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from gateway.launchers.base import Observed, refused
-from runners.errors import EnvironmentMissing, SpecError
+from runners.errors import EnvironmentMissing, SourceError, SpecError
 
 MISSING_CLAIM = re.compile(r'persistentvolumeclaim "([^"]+)" not found')
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
@@ -36,15 +36,30 @@ def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     return {}
 
 
+def _unfinished(inits: list[dict[str, Any]]) -> dict[str, Any]:
+    """The init container (the git clone) still to finish, or the one that failed."""
+    for init in inits:
+        ended = (init.get("state") or {}).get("terminated") or {}
+        if ended.get("exitCode") != 0:
+            return init
+    return {}
+
+
 def describe(pod: dict[str, Any]) -> Observed:
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
     if meta.get("deletionTimestamp"):
         return Observed(running=False, message="the runner pod is being deleted")
     phase = status.get("phase", "Pending")
     container = (status.get("containerStatuses") or [{}])[0]
-    state = container.get("state") or {}
+    fetch = _unfinished(status.get("initContainerStatuses") or [])
+    state = (fetch or container).get("state") or {}
+    if fetch and "running" in state:
+        return Observed(running=True, message="fetching the source (git)")
     if phase in ("Failed", "Succeeded") or "terminated" in state:
         ended = state.get("terminated") or {}
+        if fetch and ended.get("exitCode") == SourceError.exit_code:
+            why = str(ended.get("message") or "").strip() or "see the log"
+            return Observed(running=False, message=f"the source could not be fetched: {why}")
         if ended.get("reason") == "OOMKilled":
             return Observed(
                 running=False,

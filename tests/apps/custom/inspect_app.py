@@ -88,6 +88,37 @@ async def environment(request: web.Request) -> web.Response:
     return web.json_response({n: os.environ.get(n) for n in request.query.getall("name", [])})
 
 
+def readable(top: str) -> list[str]:
+    found = []
+    for folder, dirs, files in os.walk(top, onerror=lambda e: None):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        found += [os.path.join(folder, f) for f in files]
+    return found
+
+
+async def search(request: web.Request) -> web.Response:
+    """Where this app's code finds ``?for=VALUE`` as a hostile owner's would look: its
+    environment, every process's environment and command line, every file it can read
+    under ``?under=DIR`` (repeatable)."""
+    value = request.query["for"].encode()
+    places = (
+        ["env"] if value in b"\0".join(f"{k}={v}".encode() for k, v in os.environ.items()) else []
+    )
+    paths = [
+        f"/proc/{p}/{f}" for p in os.listdir("/proc") if p.isdigit() for f in ("environ", "cmdline")
+    ]
+    for top in request.query.getall("under", []):
+        paths += readable(top)
+    for path in paths:
+        try:
+            with open(path, "rb") as f:  # noqa: ASYNC230 (a test app; small files)
+                if value in f.read(4 * 2**20):
+                    places.append(path)
+        except OSError:
+            pass
+    return web.json_response({"found": places, "looked": len(paths)})
+
+
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
 SMUGGLED = {  # heads a browser reads otherwise than a line-by-line filter
     "lf": OK + b"X-A: 1\nSet-Cookie: podium-dashboard=SMUGGLED; Path=/",
@@ -119,6 +150,7 @@ async def smuggle(request: web.Request) -> web.Response:
 
 app.router.add_get(P + "smuggle", smuggle)
 app.router.add_get(P + "env", environment)
+app.router.add_get(P + "search", search)
 app.router.add_get(P + "headers", headers)
 app.router.add_get(P + "big", big)
 app.router.add_post(P + "upload", upload)
