@@ -221,6 +221,17 @@ async def test_source_is_mounted_read_only(kube: Cluster) -> None:
         await k.close()
 
 
+async def test_placed_by_zero_to_jupyterhubs_user_scheduler(kube: Cluster) -> None:
+    sim_only(kube)  # which schedulers run: the simulated cluster's are known
+    k = launcher(kube, scheduler_name="jhub-user-scheduler")
+    dashboard = streamlit("packed")
+    try:
+        runtime, _ = await launch_and_get(k, dashboard)
+        await k.stop(dashboard, runtime)
+    finally:
+        await k.close()
+
+
 async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> None:
     sim_only(kube)  # the repository is served on this machine's loopback
     k = launcher(kube)
@@ -247,7 +258,11 @@ async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> No
             "ran out of memory (OOMKilled)",
         ),
         ({"storage": "clone", "clone_storage_class": "standard"}, {}, "cannot be cloned"),
-        ({}, {"entry": "missing.py"}, "the runner stopped (exit code 4)"),
+        (
+            {},
+            {"entry": "missing.py"},
+            "the runner stopped (exit code 4): the entry file 'missing.py' does not exist",
+        ),
         # The simulated node is a Z2JH user node: tainted; without the tolerations, no room.
         (
             {"node_purpose": "ignore"},
@@ -255,6 +270,8 @@ async def test_git_source_in_an_empty_dir(kube: Cluster, served_repo: str) -> No
             "waiting for a node with room for it: 0/1 nodes are available: 1 node(s) had "
             "untolerated taint {hub.jupyter.org/dedicated: user}",
         ),
+        # A scheduler nobody runs (the user-scheduler of a Z2JH release with it turned off).
+        ({"scheduler_name": "nowhere-scheduler"}, {}, "waiting for the scheduler nowhere-"),
         # Named as the hub names them: jane.doe@example.org has no claim in this cluster.
         (
             {},

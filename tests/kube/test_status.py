@@ -77,6 +77,13 @@ def fetch(state: dict[str, Any]) -> list[dict[str, Any]]:
          "or make the app use less"),
         (pod("Failed", {"terminated": {"reason": "Error", "exitCode": 4}}), False, False,
          "the runner stopped (exit code 4)"),
+        (pod("Failed", {"terminated": {"reason": "Error", "exitCode": 4, "message":
+                                       "the entry file 'x.py' does not exist"}}), False, False,
+         "the runner stopped (exit code 4): the entry file 'x.py' does not exist"),
+        # A scheduler of its own (Z2JH's user-scheduler) that does not pick it up.
+        ({**pod("Pending", INITIALIZING), "spec": {"schedulerName": "jhub-user-scheduler"}},
+         True, False, "waiting for the scheduler jhub-user-scheduler to place it (is it "
+         "running? c.KubeLauncher.scheduler_name names it)"),
     ],
 )  # fmt: skip
 def test_describe(given: dict[str, Any], running: bool, ready: bool, message: str) -> None:

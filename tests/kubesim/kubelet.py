@@ -158,6 +158,7 @@ class Kubelet:
         taints: tuple[Object, ...] = (
             {"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NoSchedule"},
         ),
+        schedulers: tuple[str, ...] = ("default-scheduler", "jhub-user-scheduler"),
     ) -> None:
         self.api = api
         self.root = root
@@ -168,6 +169,9 @@ class Kubelet:
             "hub.jupyter.org/node-purpose": "user",
         }
         self.taints = taints
+        # The schedulers running (Z2JH's user-scheduler among them): a pod naming another
+        # stays Pending, with no condition and no event, as nobody picks it up.
+        self.schedulers = schedulers
         self.clone_classes = clone_classes
         # Storage classes with volumeBindingMode WaitForFirstConsumer (GKE's, AKS's and
         # EKS's defaults): a claim is provisioned once a pod that uses it is scheduled.
@@ -316,6 +320,8 @@ class Kubelet:
     async def run(self, pod: RunningPod) -> None:
         obj = pod.obj
         spec = obj["spec"]
+        if spec.get("schedulerName", "default-scheduler") not in self.schedulers:
+            return
         wanted = spec.get("nodeSelector") or {}
         claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])
                   if "persistentVolumeClaim" in v]  # fmt: skip

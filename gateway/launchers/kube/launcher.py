@@ -47,7 +47,7 @@ from gateway.launchers.kube.manifests import (
     spec_secret_name,
 )
 from gateway.launchers.kube.netpolicy import make_network_policy
-from gateway.launchers.kube.placement import Placement, Profile
+from gateway.launchers.kube.placement import Profile
 from gateway.launchers.kube.reflector import PodReflector, describe_error
 from gateway.launchers.kube.status import describe
 
@@ -165,12 +165,7 @@ class PodLauncher(options.KubeLauncher):
             extra_volumes=tuple(expand(v) for v in self.extra_volumes),
             extra_volume_mounts=tuple(expand(m) for m in self.extra_volume_mounts),
             extra_labels=dict(self.extra_labels),
-            placement=Placement(
-                node_purpose=self.node_purpose,
-                priority_class=self.priority_class_name,
-                annotations=dict(self.extra_annotations),
-                pod_config=dict(self.extra_pod_config),
-            ),
+            placement=self.placement(),
         )
 
     def specs(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> tuple[str, str]:

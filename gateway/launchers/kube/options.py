@@ -13,7 +13,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, v
 
 from gateway.launchers.base import Launcher, check_shared_names
 from gateway.launchers.kube.names import SCHEMES, unknown_fields
-from gateway.launchers.kube.placement import Profile
+from gateway.launchers.kube.placement import Placement, Profile
 from runners import __version__
 
 REGISTRY = "quay.io"  # where releases are pushed (.github/workflows/images.yml; the chart)
@@ -88,6 +88,10 @@ class KubeLauncher(Launcher):
         "(scheduling.userPods.nodeAffinity.matchNodePurpose; with their tolerations), or not.",
     ).tag(config=True)
     priority_class_name = Unicode(help="The runner pods' priorityClassName.").tag(config=True)
+    scheduler_name = Unicode(
+        help="The runner pods' schedulerName, e.g. Zero to JupyterHub's user-scheduler "
+        "('<release>-user-scheduler'), which packs user pods on as few nodes as it can."
+    ).tag(config=True)
     extra_labels = Dict(
         Unicode(), help="Labels added to every runner pod (Podium's own cannot be replaced)."
     ).tag(config=True)
@@ -154,6 +158,15 @@ class KubeLauncher(Launcher):
             if problem:
                 raise TraitError(f"c.KubeLauncher.profiles[{i}] ({profile.name}): {problem}")
         return profiles
+
+    def placement(self) -> Placement:
+        return Placement(
+            node_purpose=self.node_purpose,
+            priority_class=self.priority_class_name,
+            scheduler=self.scheduler_name,
+            annotations=dict(self.extra_annotations),
+            pod_config=dict(self.extra_pod_config),
+        )
 
     @validate("shared_volumes")
     def _shared(self, proposal: Any) -> dict[str, dict[str, str]]:

@@ -92,6 +92,7 @@ class Placement:
 
     node_purpose: str = "prefer"
     priority_class: str = ""
+    scheduler: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
     pod_config: Mapping[str, Any] = field(default_factory=dict)
 
@@ -109,6 +110,8 @@ class Placement:
             )}  # fmt: skip
         if self.priority_class:
             spec["priorityClassName"] = self.priority_class
+        if self.scheduler:
+            spec["schedulerName"] = self.scheduler
         return merged(spec, self.pod_config)
 
 

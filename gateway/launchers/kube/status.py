@@ -71,8 +71,11 @@ def describe(pod: dict[str, Any]) -> Observed:
             return Observed(running=False, message=why, permanent=True)
         if ended.get("exitCode") == SpecError.exit_code:  # the same spec fails the same way
             return refused(str(ended.get("message") or "").strip())
+        why = str(ended.get("message") or "").strip()  # the runner's error line
         return Observed(
-            running=False, message=f"the runner stopped (exit code {ended.get('exitCode', '?')})"
+            running=False,
+            message=f"the runner stopped (exit code {ended.get('exitCode', '?')})"
+            + (f": {why}" if why else ""),
         )
     waiting = state.get("waiting") or {}
     reason, detail = waiting.get("reason", ""), waiting.get("message", "")
@@ -92,6 +95,13 @@ def describe(pod: dict[str, Any]) -> Observed:
         if missing is not None:
             return Observed(running=False, message=no_claim(missing.group(1)))
         return Observed(running=True, message=f"waiting for a node with room for it: {why}")
+    scheduler = (pod.get("spec") or {}).get("schedulerName", "default-scheduler")
+    if phase == "Pending" and not scheduled and scheduler != "default-scheduler":
+        return Observed(
+            running=True,
+            message=f"waiting for the scheduler {scheduler} to place it (is it running? "
+            "c.KubeLauncher.scheduler_name names it)",
+        )
     if phase == "Pending":
         return Observed(running=True, message=detail or "the pod is being created (image, storage)")
     ready = _condition(status, "Ready").get("status") == "True"

@@ -47,6 +47,7 @@ c.KubeLauncher.shared_volumes = {
 c.KubeLauncher.profiles = v["profiles"]
 c.KubeLauncher.node_purpose = runners["nodePurpose"]
 c.KubeLauncher.priority_class_name = runners["priorityClassName"]
+c.KubeLauncher.scheduler_name = runners["schedulerName"]
 c.KubeLauncher.extra_labels = runners["extraLabels"]
 c.KubeLauncher.extra_annotations = runners["extraAnnotations"]
 c.KubeLauncher.extra_pod_config = runners["extraPodConfig"]
