@@ -12,11 +12,12 @@ jhsingle-native-proxy -> the framework), then measures, binding loopback only:
 3. wake-up: first request for a stopped Streamlit / Voilà dashboard to the first byte of
    the app's page, against starting the framework by hand;
 4. scale: 500 registered dashboards, 50 running, 200 viewers: gateway RSS and p99;
-5. streaming: 10 MB downloads, the gateway's memory across them, and its hub calls.
+5. streaming: 10 MB downloads, the gateway's memory across them, and its hub calls;
+6. layers: wake-up with a cached requirements.txt layer against none (Streamlit).
 
 Ratios compare figures of the same run (this machine is shared and noisy).
 
-    python -m bench [--seconds 3] [--only proxy,websocket,wakeup,scale,stream]
+    python -m bench [--seconds 3] [--only proxy,websocket,wakeup,scale,stream,layers]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from bench import peers, wakeup
+from bench import layers, peers, wakeup
 from bench.ingress import ingress
 from bench.measure import percentile, table, wrk
 from bench.paths import INGRESS, Setup, chp_hop, run_app, setup_dashboard
@@ -50,6 +51,7 @@ c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-v
 c.LocalLauncher.warm_runners = {warm}
 c.LocalLauncher.sandbox = {sandbox}
 c.LocalLauncher.network = {network!r}
+c.Podium.pip_args = ["--no-index", "--find-links", {wheels!r}]
 """ + NO_QUOTAS.replace("{", "{{").replace("}", "}}")
 SIZES = {"2 KB page": "", "1 MB": "1mb"}
 CONNECTIONS = (1, 16, 64)
@@ -130,6 +132,7 @@ SECTIONS: dict[str, Callable[[Setup, float], Coroutine[Any, Any, None]]] = {
     "wakeup": wakeup.report,
     "scale": scale,
     "stream": stream,
+    "layers": layers.report,
 }
 
 
@@ -183,7 +186,10 @@ async def main() -> None:
         async with hub_stack(
             tmp,
             podium_extra=PODIUM_EXTRA.format(
-                warm=args.warm_runners, sandbox=not args.no_sandbox, network=args.network
+                warm=args.warm_runners,
+                sandbox=not args.no_sandbox,
+                network=args.network,
+                wheels=layers.wheels(str(tmp / "wheels")),
             ),
             hub_extra=hub_extra,
             isolated=not args.one_origin,

@@ -248,6 +248,8 @@ def make_launcher(config: Podium) -> Launcher:
     )
     launcher.crypt = config.crypt()
     launcher.environments = {e.name: e for e in config.environment_list()}
+    if config.launcher == "local":  # Kubernetes: not yet (docs/admin.md)
+        launcher.requirements = config.requirements_policy()
     return launcher
 
 

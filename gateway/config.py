@@ -21,7 +21,7 @@ from gateway.domain.secrets import KEY_ENV, Crypt, CryptKeyError
 from gateway.domain.validation import Rules
 from gateway.errors import Misconfigured
 from gateway.front.origins import OriginError, Origins
-from gateway.launchers.environments import Environment, for_launcher
+from gateway.launchers.environments import Environment, EnvironmentOptions, for_launcher
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
 from runners import __version__
@@ -30,7 +30,7 @@ from runners.recipes import BUILT_IN
 DEFAULT_FRAMEWORKS = list(BUILT_IN)  # every recipe but custom (runners/recipes.py)
 
 
-class Podium(Application):
+class Podium(EnvironmentOptions, Application):
     name = "podium"
     version = __version__
     description = "Publish notebooks and apps from JupyterHub as shareable dashboards."
@@ -249,18 +249,6 @@ class Podium(Application):
         "local",
         help="How dashboards run: 'local' (processes, c.LocalLauncher) or 'kubernetes' "
         "(pods, c.KubeLauncher).",
-    ).tag(config=True)
-
-    environments = List(
-        Dict(),
-        help="Python environments creators may pick for a dashboard's app: dicts with "
-        "'name', 'description' and 'python' (the interpreter of a venv or conda env, e.g. "
-        "'/opt/envs/geo/bin/python'). The first is the default; none: every app runs in "
-        "the runner's own environment. Local launcher only, for now.",
-    ).tag(config=True)
-    conda_envs_root = Unicode(
-        help="A folder of conda environments (e.g. /opt/conda/envs): each one there is "
-        "offered as an environment too, named by its folder."
     ).tag(config=True)
 
     classes: list[type[Configurable]] = [LocalLauncher, KubeLauncher]  # noqa: RUF012

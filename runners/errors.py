@@ -14,7 +14,8 @@ exits with its code. Codes are part of the launcher contract (docs/runner.md):
     7  ReadinessTimeout     the framework did not become ready in time
     8  FrameworkExited      the framework exited after it was ready
     9  EnvironmentMissing   the dashboard's environment cannot run its framework (a
-                            module missing, no such interpreter): not retried by itself
+                            module missing, no such interpreter), or its requirements.txt
+                            cannot be installed (RequirementsFailed): not retried by itself
 """
 
 from __future__ import annotations
@@ -61,3 +62,7 @@ class FrameworkExited(RunnerError):
 
 class EnvironmentMissing(RunnerError):
     exit_code = 9
+
+
+class RequirementsFailed(EnvironmentMissing):
+    """The dashboard's requirements.txt could not be installed (or is not allowed)."""

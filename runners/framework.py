@@ -100,6 +100,7 @@ class Framework:
         runs in its private network and its sandbox (when it has them) from its first
         instruction."""
         die_with_parent()
+        os.chdir(self.cwd)  # uvloop enters cwd after this: the view must keep where it runs
         keep = [*self.sandbox.read, *self.sandbox.write, str(self.cwd)] if self.sandbox else []
         if self.door is not None:
             self.door.enter(keep)

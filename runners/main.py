@@ -11,15 +11,19 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
 from typing import TextIO
 
 from relay.policy import Target
-from runners import __version__, environment, recipes
+from runners import __version__, environment, layers, recipes
 from runners.contract import NETWORK_ENV, PORTS_ENV
 from runners.errors import (
     BindError,
     FrameworkExited,
+    RequirementsFailed,
     RunnerError,
+    SourceError,
     SpecError,
 )
 from runners.framework import Framework, become_subreaper, framework_environ, kill_descendants
@@ -29,7 +33,7 @@ from runners.ports import free_loopback_port, free_port_in
 from runners.readiness import wait_ready
 from runners.sandbox import Ready, abi, describe
 from runners.sandbox import prepare as prepare_rules
-from runners.source import fetch, prepare
+from runners.source import PreparedSource, fetch, inside, prepare
 from runners.spec import GitSource, LaunchSpec, load_spec
 
 
@@ -67,6 +71,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     port = ready.port if ready else free_port_in(ports) if ports else free_loopback_port()
     entry = str(prepared.entry.relative_to(prepared.workdir)) if prepared.entry else ""
     python = spec.python or sys.executable
+    layer = await requirements_layer(spec, prepared, python, guard)
+    python = layer.python if layer else python
     values = recipes.placeholders(
         python=python, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
     )
@@ -80,7 +86,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     if spec.sandbox is not None:
         if abi() < 1:  # the same spec fails the same way on this machine: exit 2
             raise SpecError("spec.sandbox: this kernel has no Landlock to sandbox with")
-        sandbox = spec.sandbox.for_framework(port, ready=ready)
+        readable = (*spec.sandbox.read, *((layer.root,) if layer else ()))
+        sandbox = replace(spec.sandbox, read=readable).for_framework(port, ready=ready)
         sandbox.make_home()
         environ.update(sandbox.environ())
         ahead = ready is not None and ready.ruleset is not None
@@ -120,6 +127,32 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
         await framework.stop(spec.stop_grace)
         if door is not None:
             await door.close()
+
+
+async def requirements_layer(
+    spec: LaunchSpec, prepared: PreparedSource, python: str, guard: Guard
+) -> layers.Layer | None:
+    """The app's environment with the dashboard's requirements.txt (next to its entry, or
+    at the top of its folder) installed on top, when the launcher asks for it."""
+    if spec.requirements is None:
+        return None
+    near = prepared.entry.parent if prepared.entry else prepared.workdir
+    found = next((p for p in (near / layers.FILE, prepared.workdir / layers.FILE)
+                  if p.is_file()), None)  # fmt: skip
+    if found is None:
+        return None
+    path = inside(prepared.workdir, str(found.relative_to(prepared.workdir)), layers.FILE,
+                  SourceError)  # fmt: skip
+    if path.stat().st_size > layers.MAX_FILE:
+        raise RequirementsFailed(f"{layers.FILE} is larger than {layers.MAX_FILE // 1024} KB")
+    builder = layers.Builder(
+        spec.requirements, python, spec.sandbox, framework_environ(os.environ, {}), say,
+        lambda message: guard.status.set("preparing", message), spec.log_lines,
+    )  # fmt: skip
+    layer = await builder.layer(path.read_text(errors="replace"))
+    with contextlib.suppress(OSError):  # for the owner's manage page (local runners)
+        Path(layers.REPORT).write_text(json.dumps(asdict(layer)))
+    return layer
 
 
 async def run(spec: LaunchSpec) -> int:

@@ -72,7 +72,8 @@ ETC = (
     "ssl", "pki", "ca-certificates", "resolv.conf", "hosts", "host.conf", "nsswitch.conf",
     "gai.conf", "services", "protocols", "passwd", "group", "localtime", "timezone",
     "mime.types", "fonts", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "locale.alias",
-    "os-release", "alternatives", "matplotlibrc", "machine-id",
+    "os-release", "alternatives", "matplotlibrc", "machine-id", "debian_version",
+    "lsb-release", "redhat-release", "system-release",
 )  # fmt: skip
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")

@@ -57,6 +57,18 @@ Source = DirectorySource | GitSource
 
 
 @dataclass(frozen=True)
+class Requirements:
+    """``requirements``: where requirements.txt's layers are cached (runners.layers),
+    and the admin's pip policy."""
+
+    cache: str
+    pip_args: tuple[str, ...] = ()
+    timeout: float = 600.0
+    max_bytes: int = 2 * 2**30
+    rebuild: bool = False
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     framework: str
     source: Source
@@ -74,6 +86,7 @@ class LaunchSpec:
     sandbox: Sandbox | None = None  # Landlock around the framework (runners.sandbox)
     python: str = ""  # the app's interpreter (an environment's); "": the runner's own
     environment: str = ""  # that environment's name, for messages
+    requirements: Requirements | None = None  # requirements.txt's layers (runners.layers)
 
 
 def _take(doc: Mapping[str, Any], where: str, known: set[str]) -> dict[str, Any]:
@@ -200,6 +213,24 @@ def _parse_custom(doc: Any) -> CustomCommand:
     )
 
 
+def parse_requirements(doc: Any) -> Requirements:
+    known = {"cache", "pip_args", "timeout", "max_bytes", "rebuild"}
+    if not isinstance(doc, Mapping) or set(doc) - known:
+        raise SpecError(f"spec.requirements must be an object with {', '.join(sorted(known))}")
+    cache, args = doc.get("cache"), doc.get("pip_args", [])
+    if not isinstance(cache, str) or not os.path.isabs(cache):
+        raise SpecError("spec.requirements.cache must be an absolute path")
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise SpecError("spec.requirements.pip_args must be a list of strings")
+    timeout, size = doc.get("timeout", 600.0), doc.get("max_bytes", 2 * 2**30)
+    for name, value in (("timeout", timeout), ("max_bytes", size)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise SpecError(f"spec.requirements.{name} must be a positive number")
+    if not isinstance(doc.get("rebuild", False), bool):
+        raise SpecError("spec.requirements.rebuild must be true or false")
+    return Requirements(cache, tuple(args), float(timeout), int(size), doc.get("rebuild", False))
+
+
 def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec:
     """Validate a decoded launch spec; the credential may come from ``environ``."""
     known = {
@@ -220,6 +251,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         "sandbox",
         "python",
         "environment",
+        "requirements",
     }
     d = _take(doc, "spec", known)
     framework = _str(d, "framework", "spec")
@@ -296,6 +328,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         stop_grace=_number(d, "stop_grace", "spec", 5.0),
         log_lines=log_lines,
         sandbox=parse_sandbox(d["sandbox"]) if "sandbox" in d else None,
+        requirements=parse_requirements(d["requirements"]) if "requirements" in d else None,
     )
 
 

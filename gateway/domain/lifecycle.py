@@ -65,8 +65,11 @@ class Lifecycle:
         self.secret = secret
         # One ready timeout, the launcher's (the framework's own start, which the runner
         # enforces), plus the runner's start and the source's preparation before it.
+        installing = launcher.requirements.timeout if launcher.requirements else 0.0
         self.ready_timeout = (
-            ready_timeout if ready_timeout is not None else launcher.ready_timeout + PREPARING
+            ready_timeout
+            if ready_timeout is not None
+            else launcher.ready_timeout + PREPARING + installing
         )
         self.check_interval = check_interval
         self.activity_interval = activity_interval

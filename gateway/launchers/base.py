@@ -22,7 +22,7 @@ from gateway.domain.dashboards import Dashboard
 from gateway.domain.runtime import Runtime
 from gateway.domain.secrets import Crypt, Unreadable, reveal
 from gateway.errors import LauncherError as LauncherError  # launchers raise it from here
-from gateway.launchers.environments import Environment
+from gateway.launchers.environments import Environment, RequirementsPolicy
 from gateway.web.files import FileEntry
 
 
@@ -146,6 +146,7 @@ class Launcher(LoggingConfigurable):
         self.prefix = prefix
         self.crypt: Crypt | None = None  # decrypts dashboards' secrets (c.Podium.crypt_key)
         self.environments: dict[str, Environment] = {}  # c.Podium.environments, by name
+        self.requirements: RequirementsPolicy | None = None  # c.Podium.requirements
         # The gateway's own git policy (c.Podium.git_allowed_*), enforced again by the runner.
         self.git_schemes = list(git_schemes or ["https", "ssh"])
         self.git_hosts = list(git_hosts or [])
@@ -204,6 +205,11 @@ class Launcher(LoggingConfigurable):
     async def has_file(self, owner: str, path: str, volume: str = "") -> bool | None:
         """Whether ``path`` is a file of the owner's storage (or of the shared ``volume``);
         ``None`` when it cannot tell."""
+        return None
+
+    async def layer(self, dashboard: Dashboard) -> dict[str, Any] | None:
+        """Which requirements layer the dashboard's app last ran on (``key``, ``built``,
+        ``reused``), when this launcher can tell."""
         return None
 
     async def discard(self, dashboard: Dashboard) -> None:

@@ -1,4 +1,5 @@
-"""The Python environments the admin offers dashboards (``c.Podium.environments``).
+"""The Python environments the admin offers dashboards (``c.Podium.environments``), and
+what a dashboard's requirements.txt may add on top (``c.Podium.requirements``).
 
 Each has a name (the API's ``environment``), a description for the form and, per
 launcher, where it lives: locally the interpreter of a venv or conda env (``python``).
@@ -14,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from traitlets import Bool, Dict, Float, Integer, List, Unicode
+from traitlets.config import Configurable
 
 from gateway.errors import Misconfigured
 
@@ -92,3 +96,58 @@ def for_launcher(launcher: str, configured: Sequence[Any], conda_root: str) -> l
         return offered(configured, conda_root)
     except EnvironmentProblem as e:
         raise Misconfigured(str(e)) from None
+
+
+@dataclass(frozen=True)
+class RequirementsPolicy:
+    """The admin's word on requirements.txt (runners.layers installs it)."""
+
+    pip_args: tuple[str, ...] = ()
+    timeout: float = 600.0
+    max_bytes: int = 2 * 2**30
+
+    def spec(self, cache: str, rebuild: bool = False) -> dict[str, Any]:
+        """The launch spec's ``requirements``: layers cached in ``cache``."""
+        return {"cache": cache, "pip_args": list(self.pip_args), "timeout": self.timeout,
+                "max_bytes": self.max_bytes, "rebuild": rebuild}  # fmt: skip
+
+
+class EnvironmentOptions(Configurable):
+    """Podium's options for the software dashboards run with (``c.Podium.…``)."""
+
+    environments = List(
+        Dict(),
+        help="Python environments creators may pick for a dashboard's app: dicts with "
+        "'name', 'description' and 'python' (the interpreter of a venv or conda env, e.g. "
+        "'/opt/envs/geo/bin/python'). The first is the default; none: every app runs in "
+        "the runner's own environment. Local launcher only, for now.",
+    ).tag(config=True)
+    conda_envs_root = Unicode(
+        help="A folder of conda environments (e.g. /opt/conda/envs): each one there is "
+        "offered as an environment too, named by its folder."
+    ).tag(config=True)
+    requirements = Bool(
+        True,
+        help="Install a dashboard's requirements.txt (next to its entry) on top of its "
+        "environment before the app starts, cached per owner by the file's content. "
+        "Local launcher only, for now.",
+    ).tag(config=True)
+    pip_args = List(
+        Unicode(),
+        help="Options for pip when it installs a requirements.txt: the package index is "
+        "yours, e.g. ['--index-url', 'https://pypi.example.org/simple'] or "
+        "['--no-index', '--find-links', '/srv/wheels'].",
+    ).tag(config=True)
+    requirements_timeout = Float(
+        600, help="Seconds pip may take to install a requirements.txt."
+    ).tag(config=True)
+    requirements_max_size = Integer(
+        2048, help="Megabytes a requirements.txt's installed layer may take."
+    ).tag(config=True)
+
+    def requirements_policy(self) -> RequirementsPolicy | None:
+        if not self.requirements:
+            return None
+        return RequirementsPolicy(
+            tuple(self.pip_args), self.requirements_timeout, self.requirements_max_size * 2**20
+        )

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 LOG, SPEC = "runner.log", "spec.json"
+LAYER = "layer.json"  # which requirements layer the runner runs the app on (runners.layers)
+REBUILD = ".rebuild"  # a rebuild asked: requirements.txt installed afresh at the next start
 TAIL_BYTES = 1 << 20
 LINE_CHARS = 4096
 
@@ -106,3 +110,23 @@ def read_tail(folder: Path, lines: int) -> list[str]:
     if found and found[-1] == "":
         found.pop()
     return [line[:LINE_CHARS] for line in found[-lines:]] if lines > 0 else []
+
+
+def read_layer(folder: Path) -> dict[str, Any] | None:
+    """The runner's word on the requirements layer its app runs on (its owner's to make:
+    read as a plain file, a few KB at most, and only the fields shown)."""
+    try:
+        fd = open_file(folder, LAYER, os.O_RDONLY)
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        data = f.read(16_384)
+    try:
+        found = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    return {
+        k: found[k] for k in ("key", "built", "reused") if isinstance(found.get(k), (str, bool))
+    }

@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,22 +23,29 @@ from typing import Any
 import aiohttp
 import psutil
 import yarl
-from traitlets import Bool, Dict, Integer, List, TraitError, Tuple, Unicode, validate
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.runtime import Runtime
 from gateway.errors import Misconfigured, NotFound
 from gateway.launchers.base import (
-    Launcher,
     LauncherError,
     Observed,
-    check_shared_names,
     git_source,
     refused,
     runner_spec,
 )
 from gateway.launchers.confinement import check, sandbox_spec
-from gateway.launchers.folders import make_folder, open_log, read_tail, write_spec
+from gateway.launchers.folders import (
+    LAYER,
+    REBUILD,
+    make_folder,
+    open_file,
+    open_log,
+    read_layer,
+    read_tail,
+    write_spec,
+)
+from gateway.launchers.local_options import LocalOptions
 from gateway.launchers.warm import WarmPool
 from gateway.web.files import FileEntry, has_file, list_folder
 from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
@@ -50,65 +56,8 @@ from runners.ports import free_loopback_port
 REFILL_DELAY = 3.0  # seconds after a warm runner is taken before the next one starts
 
 
-class LocalLauncher(Launcher):
-    user_root = Unicode(
-        "/home/{username}",
-        help="A user's storage on this machine; dashboards with a storage source run from here.",
-    ).tag(config=True)
-    shared_folders = Dict(
-        Unicode(),
-        help="Folders every user shares (a hybrid setup: a team volume beside each user's "
-        "own), by name: {'team': '/srv/shared'}. A dashboard's source may come from one.",
-    ).tag(config=True)
-    state_dir = Unicode(
-        "podium-runners", help="Where each runner gets its folder (spec, log, git checkout)."
-    ).tag(config=True)
-    runner_command = List(
-        Unicode(), [sys.executable, "-m", "runners"], help="How to start podium-runner."
-    ).tag(config=True)
-    warm_runners = Integer(
-        1,
-        help="Runners kept started and waiting for a dashboard, so that a wake-up costs only "
-        "the framework's own start (none when runners run as their owners).",
-    ).tag(config=True)
-    run_as_owner = Bool(
-        False, help="When the gateway runs as root, run each runner as its owner's system user."
-    ).tag(config=True)
-    sandbox = Bool(
-        True,
-        help="Run each dashboard's code in a Landlock sandbox (Linux 5.13+; listening ports "
-        "6.7+): it reads the system and its owner's storage, writes only its own places, "
-        "listens on its one port and cannot touch other processes. False runs it unconfined, "
-        "with every right of the gateway's user (its secrets and database included): only "
-        "for creators who all trust each other.",
-    ).tag(config=True)
-    network = Unicode(
-        "private",
-        help="Where sandboxed dashboards' code talks: 'private' (a network namespace of its "
-        "own, the internet through pasta from the passt package, nothing of this machine's: "
-        "not its loopback services, not other frameworks), 'isolated' (its own namespace, "
-        "no egress) or 'host' (this machine's network: other local accounts reach "
-        "frameworks' ports past the access check; warned at every start).",
-    ).tag(config=True)
-    framework_ports = Tuple(
-        Integer(),
-        Integer(),
-        default_value=(40000, 40999),
-        help="Ports kept for sandboxed frameworks (first, last): a dashboard's code cannot "
-        "connect to any of them, so it cannot reach another dashboard's framework past "
-        "the access check (Linux 6.7+). Choose a range nothing else on this host uses.",
-    ).tag(config=True)
-
-    @validate("shared_folders")
-    def _shared(self, proposal: Any) -> dict[str, str]:
-        check_shared_names("c.LocalLauncher.shared_folders", proposal["value"])
-        for name, path in proposal["value"].items():
-            if not os.path.isabs(path) or {".", ".."} & set(path.split("/")):
-                raise TraitError(
-                    f"c.LocalLauncher.shared_folders[{name!r}]: {path!r} is not a plain "
-                    "absolute path"
-                )
-        return dict(proposal["value"])
+class LocalLauncher(LocalOptions):
+    """Runner processes on this machine, configured by the options it inherits."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,6 +70,11 @@ class LocalLauncher(Launcher):
 
     def folder(self, dashboard: Dashboard) -> Path:
         return Path(self.state_dir).resolve() / folder_name(dashboard.owner) / dashboard.name
+
+    def layers(self, owner: str) -> Path:
+        """The owner's cached requirements layers (runners.layers); no dashboard's name
+        starts with a dot."""
+        return Path(self.state_dir).resolve() / folder_name(owner) / ".layers"
 
     def storage(self, owner: str) -> Path:
         """The owner's storage: ``user_root`` with the owner's folder name (runners.names),
@@ -172,6 +126,11 @@ class LocalLauncher(Launcher):
         environment = self.environment(dashboard)
         if environment is not None:
             spec.update(python=environment.python, environment=environment.name)
+        if self.requirements is not None:  # the owner's layers: theirs alone to share
+            rebuild = (self.folder(dashboard) / REBUILD).exists()
+            spec["requirements"] = self.requirements.spec(
+                str(self.layers(dashboard.owner)), rebuild
+            )
         if self.sandbox:
             git = dashboard.source.type == "git"
             spec["sandbox"] = sandbox_spec(
@@ -224,6 +183,12 @@ class LocalLauncher(Launcher):
             ]  # fmt: skip
         try:  # never following what the owner may have planted in their folder (folders.py)
             make_folder(folder, owner)
+            if "requirements" in spec:
+                make_folder(self.layers(dashboard.owner), owner)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / REBUILD)  # a link, if planted: only the link goes
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / LAYER)  # the runner says again which, if any
             spec_path = write_spec(folder, json.dumps(spec), owner)
             log = open_log(folder, owner)
         except OSError as e:
@@ -385,6 +350,14 @@ class LocalLauncher(Launcher):
     def _signal(pid: int, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signum)  # the runner leads its own session: its whole group
+
+    async def discard(self, dashboard: Dashboard) -> None:
+        """At a rebuild: its requirements.txt is installed afresh at the next start."""
+        with contextlib.suppress(OSError):
+            os.close(open_file(self.folder(dashboard), REBUILD, os.O_WRONLY | os.O_CREAT))
+
+    async def layer(self, dashboard: Dashboard) -> dict[str, Any] | None:
+        return read_layer(self.folder(dashboard))
 
     async def logs(self, dashboard: Dashboard, runtime: Runtime | None, lines: int) -> list[str]:
         return await asyncio.to_thread(read_tail, self.folder(dashboard), lines)

@@ -280,6 +280,9 @@ async def manage(request: web.Request) -> web.Response:
         source = f"{where}, folder {d.source.path or '(top)'}"
     offered = list(request.app[keys.LAUNCHER].environments)
     environment = d.environment or (f"{offered[0]} (the default)" if offered else "")
+    layer = await request.app[keys.LAUNCHER].layer(d)
+    layer_text = (f"layer {layer.get('key', '')[:12]}, installed {layer.get('built', '')}"
+                  if layer else "")  # fmt: skip
     return _render(
         request, "manage.html", title=f"Manage {d.title}", d=d, link=d.url(prefix),
         api_url=f"{prefix}_/api/dashboards/{d.path}",
@@ -287,7 +290,8 @@ async def manage(request: web.Request) -> web.Response:
         access_text=access_text(d.access.mode, request.app[keys.RULES].public_enabled, d.owner),
         views=[(day.isoformat(), count) for day, count in views],
         views_max=max([1, *(count for _, count in views)]),
-        source_text=source, environment=environment, log=await _log(request, d),
+        source_text=source, environment=environment, layer_text=layer_text,
+        log=await _log(request, d),
         idle_text=f"after {d.idle_timeout // 60} min" if d.idle_timeout else "never (always on)",
     )  # fmt: skip
 

@@ -23,6 +23,7 @@ from playwright.async_api import Browser, Page, Route, expect
 from tests.support.browser import PHONE, Person, chromium, log_in, person, screenshot, violations
 from tests.support.flows import api
 from tests.support.hubstack import ROOT, HubStack, hub_stack
+from tests.support.wheels import wheel
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 APPS = ROOT / "tests" / "apps"
@@ -40,7 +41,11 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubSt
     team = tmp / "shared" / "team"  # hybrid storage: a folder every user shares
     (team / "tools").mkdir(parents=True)
     shutil.copy(APPS / "streamlit" / "app.py", team / "tools" / "team_app.py")
+    # Its requirements.txt is installed on top of its environment (from a local index).
+    (team / "tools" / "requirements.txt").write_text("podium_extra==1.0\n")
+    wheel(tmp / "wheels", "podium_extra", "1.0")
     extra = f"c.LocalLauncher.shared_folders = {{'team': {str(team)!r}}}\n"
+    extra += f"c.Podium.pip_args = ['--no-index', '--find-links', {str(tmp / 'wheels')!r}]\n"
     # The form offers environments; the default one is the runner's own Python.
     standard = {"name": "standard", "description": "what the hub has", "python": sys.executable}
     extra += f"c.Podium.environments = [{standard!r}]\n"
@@ -382,6 +387,8 @@ async def test_a_dashboard_from_a_shared_volume(stack: HubStack, browser: Browse
         await expect(form.locator("[data-status]").first).to_have_text("Running", timeout=90_000)
         await expect(form.get_by_text("shared volume team, folder tools")).to_be_visible()
         await expect(form.get_by_text("standard", exact=True)).to_be_visible()  # its environment
+        await form.reload()  # the requirements.txt layer it runs on, once it runs
+        await expect(form.locator("#layer")).to_contain_text("installed")
         await clean(alice)
     token = await stack.token_for("alice")
     status, seen = await api(stack, token, "GET", "/dashboards/alice/team-tool")

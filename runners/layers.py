@@ -1,0 +1,336 @@
+"""A dashboard's ``requirements.txt``, installed on top of its environment, once.
+
+Before the app starts, the runner makes (or finds) a **layer**: a venv of the
+environment's interpreter whose ``.pth`` file puts the environment's own site-packages
+after the layer's, so the base's packages stay visible and the dashboard's are added
+(or win, for a version the base has otherwise). pip runs with ``--python`` from Podium's
+interpreter (the environment needs no pip) and the admin's options (``pip_args``: an
+internal mirror, ``--no-index --find-links``), in the framework's sandbox (an sdist's
+``setup.py`` is code too) that may write only the layer being made.
+
+A layer is cached under the owner's folder by the hash of what makes it: the base
+interpreter, its Python version and installed distributions, the requirements and the
+admin's pip options; a restart, a wake-up or the owner's second dashboard with the same
+file finds it in milliseconds. One runner builds a given layer at a time (an ``flock``;
+the others wait, then use it). Each build is a folder of its own, used only once
+``current`` points at it, which happens after pip succeeded and the marker is written:
+a build cut short (the runner killed, the machine rebooted) is never used, and is swept
+later. A rebuild makes a new build and points ``current`` at it.
+
+Only requirements are taken from the file — names with versions, extras, markers, hashes
+and ``name @ https://…`` — never options (the index is the admin's), other files or local
+paths: the layer must be a function of the file's text, or two dashboards sharing a
+cached layer would not be sharing the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runners.errors import RequirementsFailed
+from runners.framework import Framework
+from runners.sandbox import Sandbox, system_paths
+from runners.spec import Requirements
+
+FILE = "requirements.txt"
+MAX_FILE = 256 * 1024
+REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
+MARKER = ".podium-layer.json"
+CURRENT = "current"
+FORMAT = 1  # of the key: a new format makes new layers
+PIP_CONFIG = ("/etc/pip.conf", "/etc/xdg/pip")  # the admin's (an index, a proxy): pip's only
+SWEEP_AFTER = 86400.0  # a build no longer current, or never finished, goes after a day
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_AFTER_NAME = re.compile(r"\s*(?:$|[\[(<>=!~;@])")
+_URL = re.compile(r"^(?:git\+)?https?://", re.IGNORECASE)
+_PIP_LINE = re.compile(r"\(line (\d+)\)")
+_BASE = (
+    "import json, site, sys, sysconfig\n"
+    "paths = {sysconfig.get_path('purelib'), sysconfig.get_path('platlib'),"
+    " *site.getsitepackages()}\n"
+    "print(json.dumps({'version': sys.version, 'paths': sorted(p for p in paths if p)}))"
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    python: str  # the layer's interpreter: the app's
+    root: str  # what the app's sandbox must read
+    key: str
+    built: str  # when (ISO 8601, UTC)
+    reused: bool
+
+
+def requirement_lines(text: str) -> list[str]:
+    """The requirements of ``text``, one per logical line (continuations joined, comments
+    and blank lines dropped); :class:`RequirementsFailed` naming the first line that is
+    not a requirement."""
+    found: list[str] = []
+    pending, first = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not pending:
+            first = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = (pending + line).strip(), ""
+        if line:
+            found.append(_checked(line, first))
+    if pending.strip():
+        found.append(_checked(pending.strip(), first))
+    return found
+
+
+def _checked(line: str, number: int) -> str:
+    def refused(why: str) -> RequirementsFailed:
+        return RequirementsFailed(f"{FILE} line {number} ({line[:80]!r}): {why}")
+
+    if line.startswith("-"):
+        raise refused("pip options are the admin's (the package index above all): only "
+                      "requirements may be listed")  # fmt: skip
+    name = _NAME.match(line)
+    if name is None or not _AFTER_NAME.match(line, name.end()):
+        raise refused(
+            "not a requirement (a package name, maybe with a version, extras or "
+            "'name @ https://…'); local paths and other files are not allowed"
+        )
+    rest = line[name.end() :].strip()
+    if rest.startswith("@") and not _URL.match(rest[1:].strip()):
+        raise refused("a direct reference must be an https:// (or git+https://) URL")
+    options = [part for part in rest.split() if part.startswith("-")]
+    if any(not option.startswith("--hash=") for option in options):
+        raise refused("only --hash options may follow a requirement")
+    return line
+
+
+async def _output(argv: Sequence[str], seconds: float = 60.0) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), seconds)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise RequirementsFailed(f"{argv[0]} did not answer within {seconds:.0f} s") from None
+    text = out.decode(errors="replace")
+    if process.returncode != 0:
+        tail = text.strip().splitlines()[-1:] or ["no output"]
+        raise RequirementsFailed(f"{' '.join(argv[:3])} failed: {tail[0]}")
+    return text
+
+
+async def base_of(python: str) -> dict[str, Any]:
+    """The environment a layer goes on: its Python version, its site-packages and the
+    distributions installed there (part of the layer's key: an upgraded base makes new
+    layers)."""
+    found = json.loads(await _output([python, "-I", "-c", _BASE]))
+    dists: list[str] = []
+    for path in found["paths"]:
+        with contextlib.suppress(OSError):
+            dists += (n for n in os.listdir(path) if n.endswith((".dist-info", ".egg-info")))
+    return {"python": os.path.realpath(python), "version": found["version"],
+            "paths": found["paths"], "dists": sorted(dists)}  # fmt: skip
+
+
+def layer_key(base: Mapping[str, Any], lines: Sequence[str], pip_args: Sequence[str]) -> str:
+    what = {"format": FORMAT, "python": base["python"], "version": base["version"],
+            "dists": base["dists"], "requirements": list(lines), "pip": list(pip_args)}  # fmt: skip
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def finished(build: Path) -> dict[str, Any] | None:
+    """A build's marker: present only once its install succeeded."""
+    try:
+        found: dict[str, Any] = json.loads((build / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return found
+
+
+def size_of(root: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return total
+
+
+def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str:
+    """What pip refused, in the creator's words: the line of their file and pip's error."""
+    errors = [line.removeprefix("ERROR: ").strip() for line in tail if line.startswith("ERROR:")]
+    said = errors[-1] if errors else (tail[-1].strip() if tail else "see the log")
+    told = " ".join(errors)
+    named = [line for line in lines if re.split(r"[\s;]", line)[0] in told]
+    by_number = [lines[int(m.group(1)) - 1] for m in map(_PIP_LINE.search, errors)
+                 if m and 0 < int(m.group(1)) <= len(lines)]  # fmt: skip
+    wanted = (by_number or sorted(named, key=len)[-1:] or [""])[0]
+    if not wanted:
+        return f"{FILE} could not be installed: {said}"
+    number = next((n for n, raw in enumerate(original.splitlines(), 1)
+                   if raw.strip().startswith(wanted.split()[0])), 0)  # fmt: skip
+    return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"
+
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Builder:
+    """Finds or makes the layer for one requirements file (see the module's text)."""
+
+    requirements: Requirements
+    base_python: str
+    sandbox: Sandbox | None
+    environ: Mapping[str, str]
+    say: Say  # the owner's log
+    status: Say  # the progress the gateway shows
+    log_lines: int = 60
+
+    async def layer(self, text: str) -> Layer:
+        lines = requirement_lines(text)
+        base = await base_of(self.base_python)
+        key = layer_key(base, lines, self.requirements.pip_args)
+        folder = Path(self.requirements.cache) / key
+        if not self.requirements.rebuild and (found := self._current(folder, key)):
+            return found
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            await self._lock(lock)
+            if not self.requirements.rebuild and (found := self._current(folder, key)):
+                return found  # another runner made it while this one waited
+            self._sweep(folder)
+            return await self._build(folder, key, base, lines, text)
+        finally:
+            os.close(lock)  # and with it the lock
+
+    def _current(self, folder: Path, key: str) -> Layer | None:
+        build = folder / CURRENT
+        marker = finished(build)
+        if marker is None:
+            return None
+        root = os.path.realpath(build)
+        self.say(f"{FILE}: reusing layer {key[:12]} (built {marker['built']})")
+        return Layer(f"{root}/bin/python", root, key, str(marker["built"]), reused=True)
+
+    async def _lock(self, fd: int) -> None:
+        deadline, told = time.monotonic() + self.requirements.timeout, False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RequirementsFailed(
+                        f"another dashboard's install of the same {FILE} did not end in time"
+                    ) from None
+                if not told:
+                    told = True
+                    self.status(f"waiting for another dashboard's install of the same {FILE}")
+                await asyncio.sleep(0.2)
+
+    def _sweep(self, folder: Path) -> None:
+        """Builds no longer current (or never finished) for a day: gone."""
+        current = os.path.realpath(folder / CURRENT)
+        for build in folder.iterdir():
+            if build.is_dir() and not build.is_symlink() and str(build) != current:
+                with contextlib.suppress(OSError):
+                    if time.time() - build.stat().st_mtime > SWEEP_AFTER:
+                        shutil.rmtree(build, ignore_errors=True)
+
+    async def _build(
+        self, folder: Path, key: str, base: Mapping[str, Any], lines: list[str], text: str
+    ) -> Layer:
+        began = time.monotonic()
+        build = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        self.say(f"{FILE}: installing {len(lines)} requirement(s) into layer {key[:12]}")
+        self.status(f"installing {FILE}")
+        await _output([self.base_python, "-m", "venv", "--without-pip", str(build)])
+        python = build / "bin" / "python"
+        where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+        site = (await _output([str(python), "-I", "-c", where])).strip()
+        # The base's packages after the layer's own (a .pth's folders join sys.path last).
+        Path(site, "_podium_base.pth").write_text("".join(f"{p}\n" for p in base["paths"]))
+        (build / FILE).write_text("".join(f"{line}\n" for line in lines))
+        try:
+            await self._pip(build, python, lines, text)
+            size = size_of(build)
+            if size > self.requirements.max_bytes:
+                raise RequirementsFailed(
+                    f"{FILE} installed {size / 2**20:,.0f} MB, more than this hub's limit of "
+                    f"{self.requirements.max_bytes / 2**20:,.0f} MB"
+                )
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        seconds = round(time.monotonic() - began, 1)
+        marker = {"key": key, "built": built, "seconds": seconds, "bytes": size,
+                  "requirements": lines, "base": self.base_python}  # fmt: skip
+        (build / MARKER).write_text(json.dumps(marker))
+        pointer = folder / f".{CURRENT}-{secrets.token_hex(4)}"
+        pointer.symlink_to(build.name)
+        os.replace(pointer, folder / CURRENT)  # atomic: the new build, whole, or the old one
+        self.say(f"{FILE}: layer {key[:12]} made in {seconds:.1f} s ({size / 2**20:,.1f} MB)")
+        return Layer(str(python), str(build), key, built, reused=False)
+
+    async def _pip(self, build: Path, python: Path, lines: list[str], text: str) -> None:
+        argv = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input",
+                "--disable-pip-version-check", "--progress-bar", "off", "--no-cache-dir",
+                "--no-warn-script-location", *self.requirements.pip_args, "-r",
+                str(build / FILE)]  # fmt: skip
+        home = build / ".home"
+        sandbox = None
+        if self.sandbox is not None:  # pip, and any setup.py it runs, write the build only
+            given = [a for a in self.requirements.pip_args if os.path.isabs(a)]
+            readable = {*self.sandbox.read, *system_paths(str(python)), *given, *PIP_CONFIG,
+                        os.path.dirname(os.path.realpath(self.base_python))}  # fmt: skip
+            sandbox = Sandbox(read=tuple(sorted(readable)), write=(str(build),),
+                              home=str(home), ports=self.sandbox.ports)  # fmt: skip
+            sandbox.make_home()
+        environ = {**self.environ, **(sandbox.environ() if sandbox else {})}
+        environ.pop("PYTHONPATH", None)
+        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox)
+        await pip.start()
+        watcher = asyncio.ensure_future(self._follow(pip))
+        try:
+            code = await asyncio.wait_for(pip.wait(), self.requirements.timeout)
+        except TimeoutError:
+            await pip.stop(2)
+            raise RequirementsFailed(
+                f"pip did not install {FILE} within {self.requirements.timeout:.0f} s",
+                log_tail=pip.tail(),
+            ) from None
+        finally:
+            watcher.cancel()
+            shutil.rmtree(home, ignore_errors=True)
+        if code != 0:
+            raise RequirementsFailed(pip_failure(pip.tail(), lines, text), log_tail=pip.tail())
+
+    async def _follow(self, pip: Framework) -> None:
+        """pip's last line as the start's progress (Collecting…, Installing…)."""
+        shown = ""
+        while True:
+            await asyncio.sleep(0.5)
+            last = next((line for line in reversed(pip.tail()) if line.strip()), "")
+            if last and last != shown:
+                shown = last
+                self.status(f"installing {FILE}: {last.strip()[:120]}")

@@ -1,0 +1,312 @@
+"""A dashboard's requirements.txt, installed by the runner on top of its environment from
+a local folder of wheels (never the network): the app imports what it adds, a layer is
+made once and reused, a broken line is named, a rebuild installs afresh, two dashboards
+starting at once make one layer, and a layer cut short is never used."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gateway.domain.dashboards import Dashboard, Source
+from gateway.domain.runtime import Runtime
+from gateway.launchers.environments import Environment, RequirementsPolicy
+from gateway.launchers.local import LocalLauncher
+from runners.contract import CREDENTIAL_HEADER
+from runners.layers import CURRENT, MARKER, requirement_lines
+from tests.support.wheels import venv, wheel
+
+APP = """
+import http.server, os, sys
+import podium_probe
+try:
+    import podium_extra
+    extra = podium_extra.__version__
+except ImportError:
+    extra = "none"
+try:  # its layer (sys.prefix), shared with the owner's other dashboards: not the app's
+    with open(os.path.join(sys.prefix, "planted.py"), "w") as f:
+        f.write("# planted")
+    layer = "writable"
+except OSError:
+    layer = "read-only"
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"probe {podium_probe.__version__} extra {extra}".encode()
+        if self.path.endswith("?layer"):
+            body = f"{sys.prefix} {layer}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
+"""
+COMMAND = ("{python}", "probe_app.py", "{port}")
+CREDENTIAL = "c" * 32
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> Path:
+    folder = tmp_path / "wheels"
+    for name, version in (("podium_extra", "1.0"), ("podium_extra", "2.0"),
+                          ("podium_probe", "2.0")):  # fmt: skip
+        wheel(folder, name, version)
+    return folder
+
+
+def launcher(tmp_path: Path, pip_args: list[str]) -> LocalLauncher:
+    """alice's app in one folder per dashboard, in an environment with podium_probe 1.0."""
+    base = venv(tmp_path / "envs" / "base", wheel(tmp_path / "base-wheels", "podium_probe", "1.0"))
+    local = LocalLauncher(
+        "/dashboards/", ["https"], [], user_root=f"{tmp_path}/home/{{username}}",
+        state_dir=str(tmp_path / "runners"), warm_runners=0,
+    )  # fmt: skip
+    local.environments = {"base": Environment("base", "", str(base))}
+    local.requirements = RequirementsPolicy(tuple(pip_args), timeout=120)
+    return local
+
+
+def dashboard(tmp_path: Path, name: str, requirements: str | None) -> Dashboard:
+    folder = tmp_path / "home" / "alice" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "probe_app.py").write_text(APP)
+    if requirements is not None:
+        (folder / "requirements.txt").write_text(requirements)
+    return Dashboard(owner="alice", name=name, framework="custom", command=COMMAND,
+                     source=Source(path=name))  # fmt: skip
+
+
+async def until_done(local: LocalLauncher, d: Dashboard, runtime: Runtime, query: str = "") -> str:
+    """The app's page once ready; AssertionError with the log if it fails."""
+    deadline = time.monotonic() + 120
+    while not (observed := await local.inspect(d, runtime)).ready:
+        assert observed.running, (observed, await local.logs(d, runtime, 60))
+        assert time.monotonic() < deadline, await local.logs(d, runtime, 60)
+        await asyncio.sleep(0.2)
+    url = f"http://{runtime.host}:{runtime.port}{d.url('/dashboards/')}{query}"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(url, headers={CREDENTIAL_HEADER: CREDENTIAL}) as r,
+    ):
+        return await r.text()
+
+
+async def page(local: LocalLauncher, d: Dashboard, query: str = "") -> tuple[str, list[str]]:
+    """The app's page, and what this launch (not the ones before) wrote to its log."""
+    runtime = await local.start(d, f"{d.name}-{time.monotonic_ns()}", CREDENTIAL)
+    try:
+        said = await until_done(local, d, runtime, query)
+        log = await local.logs(d, runtime, 400)
+        starts = [i for i, line in enumerate(log) if line.startswith("--- launch ")]
+        return said, log[starts[-1] :]
+    finally:
+        await local.stop(d, runtime)
+
+
+def builds(tmp_path: Path) -> list[Path]:
+    """Every build of every layer of alice's."""
+    root = tmp_path / "runners" / "alice" / ".layers"
+    return sorted(p for p in root.glob("*/*") if p.is_dir() and not p.is_symlink())
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("-e .\n", "line 1 ('-e .'): pip options are the admin's"),
+        ("pandas\n--index-url https://evil.example/simple\n", "line 2"),
+        ("./mypkg\n", "not a requirement"),
+        ("/srv/wheels/x.whl\n", "not a requirement"),
+        ("https://example.org/x.whl\n", "not a requirement"),
+        ("x @ file:///srv/x.whl\n", "must be an https:// (or git+https://) URL"),
+        ("pandas==2.0 --no-deps\n", "only --hash options"),
+    ],
+)
+def test_only_requirements_are_taken(text: str, words: str) -> None:
+    with pytest.raises(Exception, match=re.escape(words)):
+        requirement_lines(text)
+
+
+@pytest.mark.unit
+def test_requirements_read_as_pip_reads_them() -> None:
+    text = (
+        "# the app's\n\nnumpy>=1.26  # arrays\npandas[excel]==2.0; python_version > '3.8'\n"
+        "geo @ https://example.org/geo-1.0.whl\nscikit-learn==1.5 \\\n"
+        "    --hash=sha256:abc\n"
+    )
+    assert requirement_lines(text) == [
+        "numpy>=1.26", "pandas[excel]==2.0; python_version > '3.8'",
+        "geo @ https://example.org/geo-1.0.whl", "scikit-learn==1.5      --hash=sha256:abc",
+    ]  # fmt: skip
+
+
+@pytest.mark.functional
+async def test_requirements_go_on_top_of_the_environment_once(tmp_path: Path, wheels: Path) -> None:
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    try:
+        plain = dashboard(tmp_path, "plain", None)
+        assert (await page(local, plain))[0] == "probe 1.0 extra none"
+
+        first = dashboard(tmp_path, "first", "podium_extra==1.0\n")
+        said, log = await page(local, first)
+        assert said == "probe 1.0 extra 1.0", log  # the base's package, and the layer's
+        assert any("installing 1 requirement(s)" in line for line in log), log
+        (made,) = builds(tmp_path)
+        marker = json.loads((made / MARKER).read_text())
+        assert await local.layer(first) == {"key": marker["key"], "built": marker["built"],
+                                            "reused": False}  # fmt: skip
+
+        assert (await page(local, first, "?layer"))[0] == f"{made} read-only"
+        # A second dashboard with the same file, and a restart: the same layer, no pip.
+        second = dashboard(tmp_path, "second", "podium_extra==1.0\n")
+        for d in (second, first):
+            said, log = await page(local, d)
+            assert said == "probe 1.0 extra 1.0"
+            assert any("reusing layer" in line for line in log), log
+            assert not any("installing" in line for line in log), log
+        assert builds(tmp_path) == [made]
+        assert json.loads((made / MARKER).read_text())["built"] == marker["built"]
+        assert (await local.layer(second) or {}).get("reused") is True
+
+        # Edited: a new layer; the base's own version of a package can be replaced.
+        dashboard(tmp_path, "first", "podium_extra==2.0\npodium_probe==2.0\n")
+        assert (await page(local, first))[0] == "probe 2.0 extra 2.0"
+        assert len(builds(tmp_path)) == 2
+
+        # A rebuild installs afresh (a new build of the same layer, pointed at once made).
+        await local.discard(first)
+        said, log = await page(local, first)
+        assert said == "probe 2.0 extra 2.0" and any("installing" in line for line in log)
+        assert len(builds(tmp_path)) == 3
+        current = {p.resolve() for p in (tmp_path / "runners/alice/.layers").glob(f"*/{CURRENT}")}
+        assert len(current) == 2 and builds(tmp_path)[-1] in current  # the old one kept
+    finally:
+        await local.close()
+
+
+@pytest.mark.functional
+async def test_a_broken_requirement_is_named_with_pips_words(tmp_path: Path, wheels: Path) -> None:
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    d = dashboard(tmp_path, "broken", "# ours\npodium_extra==1.0\nno-such-package==9.1\n")
+    runtime = await local.start(d, "l1", CREDENTIAL)
+    try:
+        deadline = time.monotonic() + 120
+        while (observed := await local.inspect(d, runtime)).running:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        assert observed.permanent, observed  # the same file fails the same way
+        assert observed.message.startswith(
+            "requirements.txt line 3 ('no-such-package==9.1') could not be installed: "
+            "No matching distribution found for no-such-package==9.1"
+        ), observed
+        log = "\n".join(await local.logs(d, runtime, 200))
+        assert "ERROR: No matching distribution found for no-such-package==9.1" in log
+        assert builds(tmp_path) == []  # nothing half-made left
+        # Not a requirement at all: refused before pip runs.
+        dashboard(tmp_path, "broken", "-e .\n")
+        runtime = await local.start(d, "l2", CREDENTIAL)
+        observed = await local.changed(d, runtime, 30)
+        while observed.running:
+            observed = await local.changed(d, runtime, 30)
+        assert "line 1 ('-e .'): pip options are the admin's" in observed.message
+    finally:
+        await local.stop(d, runtime)
+        await local.close()
+
+
+@pytest.mark.functional
+async def test_two_dashboards_starting_at_once_make_one_layer(tmp_path: Path, wheels: Path) -> None:
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    pair = [dashboard(tmp_path, name, "podium_extra==2.0\n") for name in ("left", "right")]
+    try:
+        runtimes = await asyncio.gather(*(local.start(d, d.name, CREDENTIAL) for d in pair))
+        pages = await asyncio.gather(
+            *(until_done(local, d, r) for d, r in zip(pair, runtimes, strict=True))
+        )
+        assert pages == ["probe 1.0 extra 2.0"] * 2
+        logs = ["\n".join(await local.logs(d, r, 200)) for d, r in zip(pair, runtimes, strict=True)]
+        assert sum("installing 1 requirement(s)" in log for log in logs) == 1, logs
+        assert sum("reusing layer" in log for log in logs) == 1, logs
+        assert len(builds(tmp_path)) == 1
+        for d, r in zip(pair, runtimes, strict=True):
+            await local.stop(d, r)
+    finally:
+        await local.close()
+
+
+def outside(ports: tuple[int, int]) -> int:
+    """A free loopback port outside the frameworks' (which a sandbox cannot connect to)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if not ports[0] <= port <= ports[1]:
+            return port
+
+
+@asynccontextmanager
+async def slow_index(wheels: Path, port: int) -> AsyncIterator[list[float]]:
+    """A package index (PEP 503) of ``wheels`` whose downloads wait for as long as the
+    list it yields says (its first item, in seconds)."""
+    delay = [30.0]
+
+    async def listing(request: web.Request) -> web.Response:
+        name = request.match_info["name"].replace("-", "_")
+        links = "".join(f'<a href="/files/{w.name}">{w.name}</a>'
+                        for w in wheels.glob(f"{name}-*.whl"))  # fmt: skip
+        return web.Response(text=f"<html><body>{links}</body></html>", content_type="text/html")
+
+    async def file(request: web.Request) -> web.FileResponse:
+        await asyncio.sleep(delay[0])
+        return web.FileResponse(wheels / request.match_info["file"])
+
+    app = web.Application()
+    app.router.add_get("/simple/{name}/", listing)
+    app.router.add_get("/files/{file}", file)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield delay
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.functional
+async def test_a_layer_cut_short_is_never_used(tmp_path: Path, wheels: Path) -> None:
+    port = outside((40000, 40999))
+    local = launcher(tmp_path, ["--index-url", f"http://127.0.0.1:{port}/simple/"])
+    d = dashboard(tmp_path, "cut", "podium_extra==1.0\n")
+    async with slow_index(wheels, port) as delay:
+        runtime = await local.start(d, "l1", CREDENTIAL)
+        try:
+            deadline = time.monotonic() + 60
+            while not list((tmp_path / "runners/alice/.layers").glob("*/*/bin")):
+                assert time.monotonic() < deadline, await local.logs(d, runtime, 60)
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1)  # pip is downloading (slowly)
+            os.killpg(int(runtime.details["pid"]), signal.SIGKILL)  # the machine went down
+            (half,) = builds(tmp_path)
+            assert not (half / MARKER).exists()
+            delay[0] = 0
+            said, log = await page(local, d)
+            assert said == "probe 1.0 extra 1.0"
+            assert any("installing" in line for line in log), log  # not the half-made one
+            made = [b for b in builds(tmp_path) if b != half]
+            assert len(made) == 1 and (made[0] / MARKER).exists()
+            assert (half.parent / CURRENT).resolve() == made[0]
+        finally:
+            await local.stop(d, runtime)
+            await local.close()
