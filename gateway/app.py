@@ -248,7 +248,8 @@ def make_launcher(config: Podium) -> Launcher:
     )
     launcher.crypt = config.crypt()
     launcher.environments = {e.name: e for e in config.environment_list()}
-    if config.launcher == "local":  # Kubernetes: not yet (docs/admin.md)
+    # On Kubernetes only with a claim to cache layers on (c.KubeLauncher.layers_claim).
+    if config.launcher == "local" or bool(getattr(launcher, "layers_claim", False)):
         launcher.requirements = config.requirements_policy()
     return launcher
 

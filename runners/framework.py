@@ -19,8 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import psutil
-
+from runners import procs
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
 from runners.listens import Listens, hand_over, take_over
@@ -208,26 +207,21 @@ class Framework:
 def reap_orphans(exclude: int | None) -> int:
     """Collect exited orphans re-parented to the runner (it is their subreaper, or PID 1)."""
     reaped = 0
-    for child in psutil.Process().children():
-        if child.pid == exclude:
+    for child in procs.children(os.getpid()):
+        if child == exclude:
             continue  # asyncio waits for the framework itself
-        with contextlib.suppress(psutil.Error, ChildProcessError):
-            if child.status() == psutil.STATUS_ZOMBIE:
-                os.waitpid(child.pid, os.WNOHANG)
+        with contextlib.suppress(ChildProcessError):
+            if procs.zombie(child) and os.waitpid(child, os.WNOHANG)[0] == child:
                 reaped += 1
     return reaped
 
 
 async def kill_descendants(grace: float, exclude: int | None = None) -> None:
     """Stop every remaining descendant of the runner: TERM, then KILL after ``grace``."""
-    procs = [p for p in psutil.Process().children(recursive=True) if p.pid != exclude]
-    if not procs:
+    found = [p for p in procs.children(os.getpid(), recursive=True) if p != exclude]
+    if not found:
         return
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            p.terminate()
-    _, alive = await asyncio.to_thread(psutil.wait_procs, procs, grace)
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    await asyncio.to_thread(psutil.wait_procs, alive, 2)
+    procs.signal_all(found, signal.SIGTERM)
+    alive = await asyncio.to_thread(procs.wait_gone, found, grace)
+    procs.signal_all(alive, signal.SIGKILL)
+    await asyncio.to_thread(procs.wait_gone, alive, 2)

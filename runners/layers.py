@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -293,6 +294,8 @@ class Builder:
         return Layer(str(python), str(build), key, built, reused=False)
 
     async def _pip(self, build: Path, python: Path, lines: list[str], text: str) -> None:
+        if importlib.util.find_spec("pip") is None:  # an environment's image without it
+            raise RequirementsFailed(f"{FILE} needs pip, which this environment does not have")
         argv = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input",
                 "--disable-pip-version-check", "--progress-bar", "off", "--no-cache-dir",
                 "--no-warn-script-location", *self.requirements.pip_args, "-r",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -79,7 +80,8 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     plan = recipes.plan(recipe, values, spec.env, sandboxed=spec.sandbox is not None)
     sandbox = None
     environ = framework_environ(os.environ, plan.env)
-    if python != sys.executable:  # another environment: only the app runs there
+    # Another environment (only the app runs there), or the runner copied into one's image.
+    if python != sys.executable or spec.environment:
         await environment.check(python, spec.environment, recipe.label or recipe.name,
                                 recipe.needs, environ)  # fmt: skip
         say(f"in environment {spec.environment or python}")
@@ -203,6 +205,22 @@ async def fetch_only(spec: LaunchSpec) -> int:
     return 0
 
 
+def copy_to(dest: str) -> int:
+    """``--copy-to``: this program (its packages, the standard library only) into ``dest``,
+    for an image without it: ``PYTHONPATH=dest python3 -m runners`` runs it there."""
+    for package in (Path(__file__).parent, Path(relay_root())):
+        shutil.copytree(package, Path(dest) / package.name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+    say(f"copied into {dest}")
+    return 0
+
+
+def relay_root() -> str:
+    import relay
+
+    return str(Path(relay.__file__).parent)
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed: it roughly halves the guard's cost per request."""
     try:
@@ -284,12 +302,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only clone the spec's git source, then exit (the app starts in another process)",
     )
+    parser.add_argument(
+        "--copy-to",
+        metavar="DIR",
+        help="copy this program into DIR and exit (an init container, for an image without it)",
+    )
     parser.add_argument("--version", action="version", version=f"podium-runner {__version__}")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.copy_to:
+        return copy_to(args.copy_to)
     loop_factory = event_loop_factory()
     try:
         with asyncio.Runner(loop_factory=loop_factory) as loop:

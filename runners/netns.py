@@ -33,8 +33,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import psutil
-
+from runners import procs
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
 from runners.mounts import hide
@@ -252,11 +251,9 @@ async def _end(process: asyncio.subprocess.Process) -> None:
     its exit (found in the demo: runners that did not stop)."""
     if process.returncode is not None:
         return
-    try:
-        if psutil.Process(process.pid).ppid() != os.getpid():
-            return  # reaped, and its number taken by another process since
-    except psutil.NoSuchProcess:
-        return  # gone and reaped
+    found = procs.stat(process.pid)
+    if found is None or found[1] != os.getpid():
+        return  # gone and reaped, or reaped and its number taken by another process since
     for signal_it in (process.terminate, process.kill):
         with contextlib.suppress(ProcessLookupError):
             signal_it()

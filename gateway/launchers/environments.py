@@ -22,7 +22,10 @@ from traitlets.config import Configurable
 from gateway.errors import Misconfigured
 
 NAME = re.compile(r"[a-z0-9](?:[a-z0-9_.-]{0,61}[a-z0-9])?")
-FIELDS = {"name", "description", "python"}
+FIELDS = {"name", "description", "python", "image", "image_pull_policy"}
+PULL_POLICIES = ("", "Always", "IfNotPresent", "Never")
+_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*[a-z0-9]", re.IGNORECASE)
+_COMMAND = re.compile(r"[A-Za-z0-9._+-]+")  # an interpreter on the image's PATH
 
 
 class EnvironmentProblem(ValueError):
@@ -33,7 +36,9 @@ class EnvironmentProblem(ValueError):
 class Environment:
     name: str
     description: str = ""
-    python: str = ""  # the local launcher's interpreter
+    python: str = ""  # the interpreter: locally an absolute path; in an image, maybe a name
+    image: str = ""  # Kubernetes: the image the app runs in (the runner is copied in)
+    image_pull_policy: str = ""  # "": the runner image's
 
     @property
     def prefix(self) -> str:
@@ -41,7 +46,7 @@ class Environment:
         return str(Path(self.python).parent.parent)
 
 
-def _one(doc: Any, where: str) -> Environment:
+def _one(doc: Any, where: str, launcher: str = "local") -> Environment:
     if not isinstance(doc, Mapping):
         raise EnvironmentProblem(f"{where} must be a dict")
     unknown = sorted(set(doc) - FIELDS)
@@ -53,13 +58,22 @@ def _one(doc: Any, where: str) -> Environment:
             f"{where}: {name!r} is no name for an environment (1 to 63 lowercase letters, "
             "digits, dots, dashes or underscores)"
         )
-    python = doc.get("python", "")
-    if not isinstance(python, str) or not python.startswith("/") or ".." in python.split("/"):
-        raise EnvironmentProblem(f"{where} ({name}): python must be an absolute path")
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise EnvironmentProblem(f"{where} ({name}): description must be text")
-    return Environment(name, description, python)
+    image, policy = doc.get("image", ""), doc.get("image_pull_policy", "")
+    if launcher == "kubernetes":
+        if not isinstance(image, str) or not _IMAGE.fullmatch(image):
+            raise EnvironmentProblem(f"{where} ({name}): image must name a container image")
+        if policy not in PULL_POLICIES:
+            raise EnvironmentProblem(f"{where} ({name}): image_pull_policy must be one of "
+                                     "Always, IfNotPresent, Never")  # fmt: skip
+    python = doc.get("python", "python3" if launcher == "kubernetes" else "")
+    absolute = isinstance(python, str) and python.startswith("/") and ".." not in python.split("/")
+    if not absolute and not (launcher == "kubernetes" and isinstance(python, str)
+                             and _COMMAND.fullmatch(python)):  # fmt: skip
+        raise EnvironmentProblem(f"{where} ({name}): python must be an absolute path")
+    return Environment(name, description, python, str(image), str(policy))
 
 
 def conda_envs(root: str) -> list[Environment]:
@@ -73,9 +87,12 @@ def conda_envs(root: str) -> list[Environment]:
     return found
 
 
-def offered(configured: Sequence[Any], conda_root: str = "") -> list[Environment]:
+def offered(
+    configured: Sequence[Any], conda_root: str = "", launcher: str = "local"
+) -> list[Environment]:
     """The admin's environments, then the conda envs found, each name once."""
-    environments = [_one(doc, f"c.Podium.environments[{i}]") for i, doc in enumerate(configured)]
+    environments = [_one(doc, f"c.Podium.environments[{i}]", launcher)
+                    for i, doc in enumerate(configured)]  # fmt: skip
     names = [e.name for e in environments]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -87,13 +104,13 @@ def offered(configured: Sequence[Any], conda_root: str = "") -> list[Environment
 def for_launcher(launcher: str, configured: Sequence[Any], conda_root: str) -> list[Environment]:
     """What ``c.Podium.environments`` and ``conda_envs_root`` offer with ``launcher``; an
     environment that cannot work is :class:`Misconfigured` (the gateway does not start)."""
-    if launcher == "kubernetes" and (configured or conda_root):
+    if launcher == "kubernetes" and conda_root:
         raise Misconfigured(
-            "c.Podium.environments: environments are not yet offered on Kubernetes "
-            "(every app runs in c.KubeLauncher.image)"
+            "c.Podium.conda_envs_root: on Kubernetes an environment is an image "
+            "(c.Podium.environments, with 'image')"
         )
     try:
-        return offered(configured, conda_root)
+        return offered(configured, conda_root, launcher)
     except EnvironmentProblem as e:
         raise Misconfigured(str(e)) from None
 

@@ -47,7 +47,7 @@ COMMAND = ("{python}", "probe_app.py", "{port}", "{prefix}")
         ([{"name": "Geo", "python": "/opt/geo/bin/python"}], "no name for an environment"),
         ([{"name": "geo", "python": "bin/python"}], "python must be an absolute path"),
         ([{"name": "geo", "python": "/opt/../bin/python"}], "python must be an absolute path"),
-        ([{"name": "geo", "python": "/p", "image": "x"}], "unknown keys image"),
+        ([{"name": "geo", "python": "/p", "conda": "x"}], "unknown keys conda"),
         ([{"name": "geo", "python": "/a"}, {"name": "geo", "python": "/b"}], "geo named twice"),
         (["geo"], "must be a dict"),
     ],
@@ -78,8 +78,28 @@ def test_conda_envs_are_found_and_named_by_their_folder(tmp_path: Path) -> None:
         "ml",
         "geo",
     )
-    with pytest.raises(Misconfigured, match="not yet offered on Kubernetes"):
-        Podium(launcher="kubernetes", environments=configured).rules()
+
+
+@pytest.mark.unit
+def test_on_kubernetes_an_environment_is_an_image() -> None:
+    scipy = {"name": "scipy", "image": "quay.io/jupyter/scipy-notebook:2024-05-27"}
+    found = Podium(launcher="kubernetes", environments=[scipy]).environment_list()
+    assert found == [
+        Environment("scipy", "", "python3", "quay.io/jupyter/scipy-notebook:2024-05-27")
+    ]
+    conda = {**scipy, "python": "/opt/conda/bin/python", "image_pull_policy": "Always"}
+    assert Podium(launcher="kubernetes", environments=[conda]).environment_list()[0].python == (
+        "/opt/conda/bin/python"
+    )
+    for wrong, words in (
+        ({"name": "geo", "python": "/opt/geo/bin/python"}, "image must name a container image"),
+        ({**scipy, "image_pull_policy": "Sometimes"}, "image_pull_policy must be one of"),
+        ({**scipy, "python": "python3; rm -rf /"}, "python must be an absolute path"),
+    ):
+        with pytest.raises(Misconfigured, match=words):
+            Podium(launcher="kubernetes", environments=[wrong]).rules()
+    with pytest.raises(Misconfigured, match="on Kubernetes an environment is an image"):
+        Podium(launcher="kubernetes", conda_envs_root="/opt/conda/envs").rules()
 
 
 @pytest.mark.unit

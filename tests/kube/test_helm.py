@@ -146,8 +146,10 @@ def test_the_rendered_configuration_is_one_the_gateway_loads(
 ) -> None:
     profiles = '[{"name":"gpu","extra_resource_limits":{"nvidia.com/gpu":"1"}}]'
     shared = '{"team":{"claim":"jupyterhub-shared","subPath":"team"}}'
+    scipy = '[{"name":"scipy","image":"quay.io/jupyter/scipy-notebook:2024-05-27"}]'
     docs = render("storage.mode=static", "storage.slugScheme=escape",
-                  f"json:storage.sharedVolumes={shared}",
+                  "requirements.cacheClaim=podium-layers",
+                  f"json:storage.sharedVolumes={shared}", f"json:environments={scipy}",
                   "dashboardOrigin=https://{dashboard}.dash.example.org",
                   "publicUrl=https://hub.example.org", f"json:profiles={profiles}",
                   "extraConfig=c.Podium.public_enabled = True")  # fmt: skip
@@ -175,6 +177,11 @@ def test_the_rendered_configuration_is_one_the_gateway_loads(
     assert launcher.profile("gpu").extra_resource_limits == {"nvidia.com/gpu": "1"}
     assert launcher.shared_volumes == {"team": {"claim": "jupyterhub-shared", "sub_path": "team"}}
     assert podium.rules().shared_volumes == ("team",)
+    assert podium.rules().environments == ("scipy",)
+    assert launcher.layers_claim == "podium-layers" and podium.requirements_policy() is not None
+    (scipy_env,) = podium.environment_list()
+    assert (scipy_env.image, scipy_env.python) == ("quay.io/jupyter/scipy-notebook:2024-05-27",
+                                                   "python3")  # fmt: skip
     assert launcher.gateway_labels == {"app.kubernetes.io/name": "podium",
                                        "app.kubernetes.io/component": "gateway"}  # fmt: skip
     values = json.loads((tmp_path / "values.json").read_text())

@@ -76,6 +76,13 @@ SCENARIOS: dict[str, RunnerPlan] = {
         ),
     ),
     "unusual-names": plan(Storage("git"), owner="Émile.O'Brien@example.org", name="q3"),
+    # An environment's image (the hub's single-user image), a git source: two init containers.
+    "environment-image": plan(
+        Storage("git"),
+        app_image="quay.io/jupyter/scipy-notebook:2024-05-27",
+        app_python="/opt/conda/bin/python",
+        app_pull_policy="Always",
+    ),
 }
 
 

@@ -15,6 +15,14 @@ pytestmark = pytest.mark.unit
 
 def test_podiums_pods_pass() -> None:
     assert pod_problems(make_pod(plan(Storage("static", claim="home", sub_path="alice")))) == []
+    # Two init containers (the runner copied into an environment's image, a git clone).
+    assert pod_problems(make_pod(plan(Storage("git"), app_image="jupyter/scipy:1"))) == []
+
+
+def test_init_and_app_containers_share_one_namespace_of_names() -> None:
+    pod = make_pod(plan(Storage("git"), app_image="jupyter/scipy:1"))
+    pod["spec"]["initContainers"][0]["name"] = pod["spec"]["containers"][0]["name"]
+    assert pod_problems(pod) == ['spec.containers[0].name: Duplicate value: "runner"']
 
 
 @pytest.mark.parametrize(
@@ -36,9 +44,10 @@ def test_pods_a_real_api_server_refuses(change, said: str) -> None:  # type: ign
 
 def test_resources_a_real_api_server_refuses() -> None:
     over = make_pod(plan(Storage("git"), profile=Profile(cpu_request="2", cpu_limit="1")))
-    assert pod_problems(over) == [
-        'spec.containers[0].resources.requests: Invalid value: "2": must be less than or '
+    assert pod_problems(over) == [  # the git clone's init container has the profile's too
+        f'spec.{where}[0].resources.requests: Invalid value: "2": must be less than or '
         "equal to cpu limit of 1"
+        for where in ("initContainers", "containers")
     ]
     lots = make_pod(plan(Storage("git"), profile=Profile(memory_limit="lots")))
     assert "quantities must match" in pod_problems(lots)[0]

@@ -60,3 +60,24 @@ def test_the_snippet_matches_podiums_chart() -> None:
     assert service["url"] == "http://podium:8765"  # the chart's Service, its port
     assert "apiToken" not in service and "api_token" not in service  # Z2JH makes it
     assert "podium" in docs_snippet()["hub"]["loadRoles"]
+
+
+def environment_snippets() -> tuple[dict[str, Any], dict[str, Any]]:
+    """docs/kubernetes.md's "Environments": Z2JH's profiles, then Podium's chart values."""
+    text = (ROOT / "docs" / "kubernetes.md").read_text()
+    section = text.split("## Environments", 1)[1].split("\n## ", 1)[0]
+    z2jh, podium = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    return dict(yaml.safe_load(z2jh)), dict(yaml.safe_load(podium))
+
+
+def test_the_environments_snippets_are_valid_and_offer_the_hubs_images() -> None:
+    z2jh, podium = environment_snippets()
+    schema = json.loads((Z2JH / "values.schema.json").read_text())
+    jsonschema.validate(merged(yaml.safe_load((Z2JH / "values.yaml").read_text()), z2jh), schema)
+    chart = ROOT / "deploy" / "helm" / "podium"
+    ours = json.loads((chart / "values.schema.json").read_text())
+    jsonschema.validate(merged(yaml.safe_load((chart / "values.yaml").read_text()), podium), ours)
+    profiles = {p["kubespawner_override"]["image"] for p in z2jh["singleuser"]["profileList"]}
+    assert {e["image"] for e in podium["environments"]} == profiles
+    with pytest.raises(jsonschema.ValidationError):  # the test can fail: a typo is caught
+        jsonschema.validate({"environments": [{"name": "x", "imge": "y"}]}, ours)

@@ -474,7 +474,13 @@ class Kubelet:
                 else:
                     raise LookupError(f'persistentvolumeclaim "{claim}" is not bound')
                 read_only = bool(volume["persistentVolumeClaim"].get("readOnly"))
-                sources[name] = (self.claim_dir(ns, claim), read_only)
+                root = self.claim_dir(ns, claim)
+                if (
+                    not read_only and "fsGroup" in sc
+                ):  # the volume's ownership, as the kubelet sets it
+                    os.chown(root, -1, group)
+                    root.chmod(0o2775)
+                sources[name] = (root, read_only)
             elif "emptyDir" in volume:
                 path = pod.dir / "volumes" / name
                 path.mkdir()
@@ -516,7 +522,10 @@ class Kubelet:
             if not any(m["mountPath"].startswith(root + "/") for root in self.mount_roots):
                 raise LookupError(f"mountPath {m['mountPath']}: the simulator mounts under /srv")
             source = path / m["subPath"] if m.get("subPath") else path
-            source.mkdir(parents=True, exist_ok=True)
+            if not source.exists():  # made by the kubelet: its group, as the setgid root gives
+                source.mkdir(parents=True)
+                os.chown(source, -1, path.stat().st_gid)
+                source.chmod(0o2775 if path.stat().st_mode & 0o2000 else 0o755)
             mounts.append(
                 {
                     "source": str(source),

@@ -39,8 +39,13 @@ def pod_problems(pod: Object) -> list[str]:
     for i, name in enumerate(volumes):
         if name in volumes[:i]:
             problems.append(f'spec.volumes[{i}].name: Duplicate value: "{name}"')
-    for c, container in enumerate(spec.get("containers") or []):
-        here = f"spec.containers[{c}]"
+    every = [("initContainers", c, x) for c, x in enumerate(spec.get("initContainers") or [])]
+    every += [("containers", c, x) for c, x in enumerate(spec.get("containers") or [])]
+    names = [x.get("name") for _, _, x in every]
+    for i, (kind, c, container) in enumerate(every):
+        here = f"spec.{kind}[{c}]"
+        if container.get("name") in names[:i]:  # one namespace for init and app containers
+            problems.append(f'{here}.name: Duplicate value: "{container.get("name")}"')
         for m, mount in enumerate(container.get("volumeMounts") or []):
             if mount.get("name") not in volumes:
                 problems.append(f'{here}.volumeMounts[{m}].name: Not found: "{mount.get("name")}"')

@@ -166,6 +166,8 @@ class PodLauncher(options.KubeLauncher):
             extra_volume_mounts=tuple(expand(m) for m in self.extra_volume_mounts),
             extra_labels=dict(self.extra_labels),
             placement=self.placement(),
+            **self.in_environment(dashboard),
+            **self.layers(dashboard),
         )
 
     def specs(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> tuple[str, str]:
@@ -175,7 +177,8 @@ class PodLauncher(options.KubeLauncher):
         def spec(source: dict[str, Any]) -> str:
             return json.dumps(runner_spec(dashboard, prefix=self.prefix, source=source,
                 port=self.port, credential=credential, ready_timeout=self.ready_timeout,
-                crypt=self.crypt, host="0.0.0.0", host_env="POD_IP"))  # fmt: skip
+                crypt=self.crypt, host="0.0.0.0", host_env="POD_IP")
+                | self.spec_extras(dashboard, plan.layers_path))  # fmt: skip
 
         if plan.storage.mode != "git":
             return spec({"type": "directory", "root": plan.source_path,

@@ -39,6 +39,9 @@ SPEC_KEY = "spec.json"
 FETCH_CONTAINER = "fetch"  # a git source's clone, in an init container of its own
 FETCH_VOLUME = "fetch-spec"
 FETCH_KEY = "fetch.json"  # its spec: the one with the repository's login
+# An environment's image: the runner copied into it by an init container of the runner image.
+COPY_CONTAINER = "podium-runner"
+RUNNER_VOLUME = "podium-runner"
 NETWORK_POLICY = "podium-runners"
 
 _LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
@@ -118,6 +121,14 @@ class RunnerPlan:
     extra_volume_mounts: Sequence[Mapping[str, Any]] = ()
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     placement: Placement = field(default_factory=Placement)
+    # An environment (c.Podium.environments): the app's container runs this image's
+    # interpreter, with the runner copied in; "": the runner image itself.
+    app_image: str = ""
+    app_python: str = "python3"
+    app_pull_policy: str = ""
+    # requirements.txt's layers: the owner's folder of a claim every runner pod may mount.
+    layers_claim: str = ""
+    layers_sub_path: str = ""
 
     @property
     def pod_name(self) -> str:
@@ -131,6 +142,15 @@ class RunnerPlan:
     @property
     def spec_path(self) -> str:
         return f"{self.mount_root}/spec/{SPEC_KEY}"
+
+    @property
+    def runner_path(self) -> str:
+        """Where an environment's image finds the runner (copied there at the pod's start)."""
+        return f"{self.mount_root}/runner"
+
+    @property
+    def layers_path(self) -> str:
+        return f"{self.mount_root}/layers"
 
     @property
     def fetch_spec_path(self) -> str:
@@ -222,6 +242,35 @@ def _fetch_container(plan: RunnerPlan, main: Mapping[str, Any]) -> dict[str, Any
     }
 
 
+def _in_environment(plan: RunnerPlan, spec: dict[str, Any], container: dict[str, Any]) -> None:
+    """The app's container from the environment's image (any with a Python 3.11 or later:
+    the hub's single-user image above all): the runner, standard library only, is copied
+    into a volume by an init container of the runner image, and run from there by the
+    image's own interpreter — nothing of Podium's needs installing in the image."""
+    mount = {"name": RUNNER_VOLUME, "mountPath": plan.runner_path}
+    spec["volumes"].append({"name": RUNNER_VOLUME, "emptyDir": {}})
+    copy = {
+        "name": COPY_CONTAINER,
+        "image": plan.image,
+        "imagePullPolicy": plan.image_pull_policy,
+        "args": ["--copy-to", plan.runner_path],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"memory": "128Mi"},
+        },
+        "volumeMounts": [mount],
+        "securityContext": dict(container["securityContext"]),
+    }
+    spec["initContainers"] = [copy, *spec.get("initContainers", [])]
+    container.update(
+        image=plan.app_image,
+        imagePullPolicy=plan.app_pull_policy or plan.image_pull_policy,
+        command=[plan.app_python, "-m", "runners"],  # past the image's own entrypoint
+    )
+    container["env"].append({"name": "PYTHONPATH", "value": plan.runner_path})
+    container["volumeMounts"].append({**mount, "readOnly": True})
+
+
 def make_pod(plan: RunnerPlan) -> dict[str, Any]:
     """The runner pod: non-root, no privilege escalation, no capabilities, no API token."""
     volumes, mounts = _source_volume(plan)
@@ -271,6 +320,13 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
     if plan.storage.mode == "git":
         spec["initContainers"] = [_fetch_container(plan, container)]
         volumes.append(_spec_volume(plan, FETCH_VOLUME, FETCH_KEY))
+    if plan.app_image:
+        _in_environment(plan, spec, container)
+    if plan.layers_claim:  # the owner's own layers: what their dashboards install, reused
+        claim = {"claimName": plan.layers_claim}
+        spec["volumes"].append({"name": "layers", "persistentVolumeClaim": claim})
+        mount = {"name": "layers", "mountPath": plan.layers_path, "subPath": plan.layers_sub_path}
+        container["volumeMounts"].append(mount)
     if plan.profile.node_selector:
         spec["nodeSelector"] = dict(plan.profile.node_selector)
     if plan.profile.tolerations:

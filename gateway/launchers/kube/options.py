@@ -11,10 +11,12 @@ from typing import Any
 
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
+from gateway.domain.dashboards import Dashboard
 from gateway.launchers.base import Launcher, check_shared_names
 from gateway.launchers.kube.names import SCHEMES, unknown_fields
 from gateway.launchers.kube.placement import Placement, Profile
 from runners import __version__
+from runners.names import folder_name
 
 REGISTRY = "quay.io"  # where releases are pushed (.github/workflows/images.yml; the chart)
 
@@ -121,6 +123,10 @@ class KubeLauncher(Launcher):
     git_secret = Unicode(
         help="A Secret with 'username' and 'password' for private git repositories."
     ).tag(config=True)
+    layers_claim = Unicode(
+        help="A claim (ReadWriteMany) where dashboards' requirements.txt layers are cached, "
+        "a sub-path per owner; empty: requirements.txt is not installed on Kubernetes."
+    ).tag(config=True)
     uid = Int(1000, help="The runner's user id (never 0).").tag(config=True)
     gid = Int(100, help="The runner's group id.").tag(config=True)
     fs_group = Int(100, help="The pod's fsGroup.").tag(config=True)
@@ -158,6 +164,29 @@ class KubeLauncher(Launcher):
             if problem:
                 raise TraitError(f"c.KubeLauncher.profiles[{i}] ({profile.name}): {problem}")
         return profiles
+
+    def in_environment(self, dashboard: Dashboard) -> dict[str, str]:
+        """A plan's fields for the dashboard's environment: its image, the runner copied in."""
+        env = self.environment(dashboard)
+        if env is None:
+            return {}
+        return {"app_image": env.image, "app_python": env.python,
+                "app_pull_policy": env.image_pull_policy}  # fmt: skip
+
+    def layers(self, dashboard: Dashboard) -> dict[str, str]:
+        """A plan's fields for the owner's requirements layers (c.KubeLauncher.layers_claim)."""
+        if not (self.layers_claim and self.requirements):
+            return {}
+        return {"layers_claim": self.layers_claim, "layers_sub_path": folder_name(dashboard.owner)}
+
+    def spec_extras(self, dashboard: Dashboard, layers_path: str) -> dict[str, Any]:
+        """The spec's environment (named: the runner checks it can run the app) and where
+        requirements.txt's layers are cached."""
+        env = self.environment(dashboard)
+        extras: dict[str, Any] = {"environment": env.name} if env else {}
+        if self.layers(dashboard) and self.requirements is not None:
+            extras["requirements"] = self.requirements.spec(layers_path)
+        return extras
 
     def placement(self) -> Placement:
         return Placement(

@@ -45,6 +45,21 @@ c.KubeLauncher.shared_volumes = {
     for name, shared in storage["sharedVolumes"].items()
 }
 c.KubeLauncher.profiles = v["profiles"]
+c.Podium.environments = [
+    {
+        "name": e["name"],
+        "description": e.get("description", ""),
+        "image": e["image"],
+        "python": e.get("python", "python3"),
+        "image_pull_policy": e.get("imagePullPolicy", ""),
+    }
+    for e in v["environments"]
+]
+requirements = v["requirements"]
+c.KubeLauncher.layers_claim = requirements["cacheClaim"]
+c.Podium.pip_args = requirements["pipArgs"]
+c.Podium.requirements_timeout = requirements["timeout"]
+c.Podium.requirements_max_size = requirements["maxSizeMB"]
 c.KubeLauncher.node_purpose = runners["nodePurpose"]
 c.KubeLauncher.priority_class_name = runners["priorityClassName"]
 c.KubeLauncher.scheduler_name = runners["schedulerName"]

@@ -1,0 +1,199 @@
+"""Environments on Kubernetes: an image each, the runner copied in by an init container.
+
+Two "images" here are venvs of this machine's bare Python (no psutil, no uvloop, none of
+Podium's packages) with two versions of one package; the simulated kubelet runs a
+container of either as it runs the runner image's. Each dashboard sees its own version,
+the runner runs in the image's interpreter from the copy, and a framework the image
+lacks is named before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from gateway.domain.dashboards import Dashboard, Source
+from gateway.launchers.base import Observed, runner_credential
+from gateway.launchers.environments import Environment, RequirementsPolicy
+from gateway.launchers.kube.launcher import PodLauncher
+from runners.contract import CREDENTIAL_HEADER
+from tests.kubesim import Cluster, simulated_cluster
+from tests.kubesim.kubelet import Image, default_images
+from tests.support.wheels import venv, wheel
+
+pytestmark = [pytest.mark.functional]
+PREFIX = "/dashboards/"
+APP = """
+import http.server, importlib.util, sys
+import podium_probe
+leaked = [m for m in ("aiohttp", "psutil", "gateway") if importlib.util.find_spec(m)]
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"probe {podium_probe.__version__} on {sys.prefix}; leaked {leaked}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def images() -> Iterator[dict[str, Path]]:
+    """Two environment images' roots: where the pod's user can reach them (not under
+    pytest's root-only folder)."""
+    root = Path(tempfile.mkdtemp(prefix="podium-images-", dir="/var/tmp"))
+    root.chmod(0o755)
+    try:
+        wheels = root / "wheels"
+        yield {
+            name: Path(venv(root / name, wheel(wheels / name, "podium_probe", version))).parents[1]
+            for name, version in (("old", "1.0"), ("new", "2.0"))
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def kube(
+    tmp_path_factory: pytest.TempPathFactory, images: dict[str, Path]
+) -> AsyncIterator[Cluster]:
+    async with simulated_cluster(tmp_path_factory.mktemp("kube")) as c:
+        assert c.kubelet is not None
+        runner_image = default_images()["podium/runner:test"]
+        for name, root in images.items():
+            env = {**runner_image.env, "PATH": f"{root}/bin:/usr/bin:/bin"}
+            c.kubelet.images[f"envs/{name}:1"] = Image(env, ["python3"], covers=runner_image.covers)
+        c.kubelet.bind_claim(c.namespace, "claim-alice")
+        app = c.kubelet.claim_dir(c.namespace, "claim-alice") / "probe"
+        app.mkdir(parents=True)
+        (app / "probe_app.py").write_text(APP)
+        (app / "app.py").write_text("import streamlit\n")
+        yield c
+
+
+def launcher(kube: Cluster) -> PodLauncher:
+    k = PodLauncher(PREFIX, ["https"], [], [], kubeconfig=str(kube.kubeconfig),
+                    namespace=kube.namespace, image="podium/runner:test", ready_timeout=120)  # fmt: skip
+    k.environments = {
+        name: Environment(name, "", "python", image=f"envs/{name}:1") for name in ("old", "new")
+    }
+    return k
+
+
+async def settled(
+    k: PodLauncher, d: Dashboard, launch_id: str, keep_log: bool = False
+) -> tuple[Observed, str]:
+    """How the start ended, and the app's page (with ``keep_log``, then its log) or the log."""
+    credential = runner_credential(b"s" * 32, d, launch_id)
+    runtime = await k.start(d, launch_id, credential)
+    for _ in range(600):
+        observed = await k.inspect(d, runtime)
+        if observed.ready or not observed.running:
+            break
+        await asyncio.sleep(0.2)
+    page = ""
+    if observed.ready and observed.address:
+        host, port = observed.address
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(
+                f"http://{host}:{port}{d.url(PREFIX)}", headers={CREDENTIAL_HEADER: credential}
+            ) as r,
+        ):
+            page = await r.text()
+        if keep_log:
+            page += "\n" + "\n".join(await k.logs(d, runtime, 200))
+    else:
+        page = "\n".join(await k.logs(d, runtime, 80))
+    await k.stop(d, runtime)
+    return observed, page
+
+
+async def test_each_dashboard_runs_in_its_environments_image(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    k = launcher(kube)
+    try:
+        for name, version in (("old", "1.0"), ("new", "2.0")):
+            d = Dashboard(owner="alice", name=f"probe-{name}", framework="custom",
+                          command=("{python}", "probe_app.py", "{port}"),
+                          source=Source(path="probe"), environment=name)  # fmt: skip
+            observed, page = await settled(k, d, secrets.token_hex(8))
+            assert observed.ready, (observed, page)
+            # Its own version, in the image's interpreter; the runner, copied in, runs
+            # there with the standard library alone, and nothing of Podium's leaks in.
+            assert page == f"probe {version} on {images[name]}; leaked []", page
+    finally:
+        await k.close()
+
+
+async def test_a_framework_the_image_lacks_is_named(kube: Cluster) -> None:
+    k = launcher(kube)
+    d = Dashboard(owner="alice", name="needs-streamlit", framework="streamlit", entry="app.py",
+                  source=Source(path="probe"), environment="old")  # fmt: skip
+    try:
+        observed, log = await settled(k, d, secrets.token_hex(8))
+        assert not observed.running and observed.permanent, (observed, log)
+        assert observed.message == (
+            "streamlit is not installed in environment old, which Streamlit needs; "
+            "ask your admin, or add it to requirements.txt"
+        ), observed
+    finally:
+        await k.close()
+
+
+EXTRA_APP = """
+import http.server, sys
+import podium_extra
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"extra {podium_extra.__version__}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
+"""
+
+
+async def test_requirements_are_cached_on_the_layers_claim(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The first pod installs requirements.txt into the owner's folder of the layers claim;
+    the second (another dashboard, the same file) finds the layer and installs nothing."""
+    assert kube.kubelet is not None
+    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
+    index = images["old"].parent / "index"  # where the pod's user may read it
+    wheel(index, "podium_extra", "1.0")
+    app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / "layered"
+    app.mkdir(exist_ok=True)
+    (app / "extra_app.py").write_text(EXTRA_APP)
+    (app / "requirements.txt").write_text("podium_extra==1.0\n")
+    k = launcher(kube)
+    k.environments = {}  # the runner image's Python (an environment's image needs pip)
+    k.layers_claim = "podium-layers"
+    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
+    said = []
+    try:
+        for name in ("layered-one", "layered-two"):
+            d = Dashboard(owner="alice", name=name, framework="custom",
+                          command=("{python}", "extra_app.py", "{port}"),
+                          source=Source(path="layered"))  # fmt: skip
+            observed, page = await settled(k, d, secrets.token_hex(8), keep_log=True)
+            assert observed.ready and page.startswith("extra 1.0"), (observed, page)
+            said.append(page)
+    finally:
+        await k.close()
+    assert "installing 1 requirement(s)" in said[0], said[0]
+    assert "reusing layer" in said[1] and "installing" not in said[1], said[1]
+    owners = kube.kubelet.claim_dir(kube.namespace, "podium-layers")
+    assert [p.name for p in owners.iterdir()] == ["alice"]  # a folder per owner
