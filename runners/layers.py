@@ -190,6 +190,18 @@ def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str
     return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"
 
 
+IN_USE = ".in-use"
+_HELD: list[int] = []  # this runner's shared locks on the builds its app runs on
+
+
+def hold(build: str) -> None:
+    """A shared lock on ``build`` for as long as this runner lives (the kernel drops it
+    with the process): a sweep never removes a build an app runs on."""
+    fd = os.open(os.path.join(build, IN_USE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _HELD.append(fd)
+
+
 Say = Callable[[str], None]
 
 
@@ -229,6 +241,7 @@ class Builder:
         if marker is None:
             return None
         root = os.path.realpath(build)
+        hold(root)
         self.say(f"{FILE}: reusing layer {key[:12]} (built {marker['built']})")
         return Layer(f"{root}/bin/python", root, key, str(marker["built"]), reused=True)
 
@@ -249,13 +262,19 @@ class Builder:
                 await asyncio.sleep(0.2)
 
     def _sweep(self, folder: Path) -> None:
-        """Builds no longer current (or never finished) for a day: gone."""
+        """Builds no longer current (or never finished) for a day, that no runner holds
+        (a dashboard running for weeks on a build a rebuild replaced keeps it): gone."""
         current = os.path.realpath(folder / CURRENT)
         for build in folder.iterdir():
             if build.is_dir() and not build.is_symlink() and str(build) != current:
                 with contextlib.suppress(OSError):
                     if time.time() - build.stat().st_mtime > SWEEP_AFTER:
-                        shutil.rmtree(build, ignore_errors=True)
+                        fd = os.open(build / IN_USE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                        try:
+                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else: in use
+                            shutil.rmtree(build, ignore_errors=True)
+                        finally:
+                            os.close(fd)
 
     async def _build(
         self, folder: Path, key: str, base: Mapping[str, Any], lines: list[str], text: str
@@ -289,6 +308,7 @@ class Builder:
         (build / MARKER).write_text(json.dumps(marker))
         pointer = folder / f".{CURRENT}-{secrets.token_hex(4)}"
         pointer.symlink_to(build.name)
+        hold(str(build))
         os.replace(pointer, folder / CURRENT)  # atomic: the new build, whole, or the old one
         self.say(f"{FILE}: layer {key[:12]} made in {seconds:.1f} s ({size / 2**20:,.1f} MB)")
         return Layer(str(python), str(build), key, built, reused=False)

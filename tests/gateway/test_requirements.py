@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -310,3 +311,23 @@ async def test_a_layer_cut_short_is_never_used(tmp_path: Path, wheels: Path) -> 
         finally:
             await local.stop(d, runtime)
             await local.close()
+
+
+@pytest.mark.unit
+def test_old_builds_go_unless_an_app_still_runs_on_one(tmp_path: Path) -> None:
+    """A rebuild leaves the old build; a day later the next build of that layer removes
+    it — but not while a runner (a dashboard running for weeks) holds it."""
+    from runners.layers import Builder, hold
+    from runners.spec import Requirements
+
+    key = tmp_path / "key"
+    for name in ("now", "gone", "held", "recent"):
+        (key / name).mkdir(parents=True)
+    (key / CURRENT).symlink_to("now")
+    hold(str(key / "held"))  # (its lock file made first: that touches the folder)
+    long_ago = time.time() - 3 * 86400
+    for name in ("gone", "held", "now"):
+        os.utime(key / name, (long_ago, long_ago))
+    builder = Builder(Requirements(str(tmp_path)), sys.executable, None, {}, print, print)
+    builder._sweep(key)
+    assert sorted(p.name for p in key.iterdir()) == [CURRENT, "held", "now", "recent"]
