@@ -44,6 +44,7 @@ from typing import Any
 
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
+from runners.netns import Door
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
 
@@ -326,12 +327,34 @@ class Builder:
             given = [a for a in self.requirements.pip_args if os.path.isabs(a)]
             readable = {*self.sandbox.read, *system_paths(str(python)), *given, *PIP_CONFIG,
                         os.path.dirname(os.path.realpath(self.base_python))}  # fmt: skip
-            sandbox = Sandbox(read=tuple(sorted(readable)), write=(str(build),),
-                              home=str(home), ports=self.sandbox.ports)  # fmt: skip
+            sandbox = Sandbox(read=tuple(sorted(readable)), write=(str(build),), home=str(home),
+                              ports=self.sandbox.ports, network=self.sandbox.network)  # fmt: skip
             sandbox.make_home()
         environ = {**self.environ, **(sandbox.environ() if sandbox else {})}
         environ.pop("PYTHONPATH", None)
-        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox)
+        # The app's network: in a private one, the index is reached through pasta and none
+        # of this machine's loopback services (the hub's API, a database) is.
+        door = None
+        if sandbox is not None and sandbox.network != "host":
+            door = await Door.open(0, sandbox.network == "private")
+        try:
+            await self._run_pip(argv, environ, build, sandbox, door, lines, text)
+        finally:
+            if door is not None:
+                await door.close()
+            shutil.rmtree(home, ignore_errors=True)
+
+    async def _run_pip(
+        self,
+        argv: list[str],
+        environ: dict[str, str],
+        build: Path,
+        sandbox: Sandbox | None,
+        door: Door | None,
+        lines: list[str],
+        text: str,
+    ) -> None:
+        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox, door)
         await pip.start()
         watcher = asyncio.ensure_future(self._follow(pip))
         try:
@@ -344,7 +367,6 @@ class Builder:
             ) from None
         finally:
             watcher.cancel()
-            shutil.rmtree(home, ignore_errors=True)
         if code != 0:
             raise RequirementsFailed(pip_failure(pip.tail(), lines, text), log_tail=pip.tail())
 

@@ -67,12 +67,12 @@ def wheels(tmp_path: Path) -> Path:
     return folder
 
 
-def launcher(tmp_path: Path, pip_args: list[str]) -> LocalLauncher:
+def launcher(tmp_path: Path, pip_args: list[str], network: str = "private") -> LocalLauncher:
     """alice's app in one folder per dashboard, in an environment with podium_probe 1.0."""
     base = venv(tmp_path / "envs" / "base", wheel(tmp_path / "base-wheels", "podium_probe", "1.0"))
     local = LocalLauncher(
         "/dashboards/", ["https"], [], user_root=f"{tmp_path}/home/{{username}}",
-        state_dir=str(tmp_path / "runners"), warm_runners=0,
+        state_dir=str(tmp_path / "runners"), warm_runners=0, network=network,
     )  # fmt: skip
     local.environments = {"base": Environment("base", "", str(base))}
     local.requirements = RequirementsPolicy(tuple(pip_args), timeout=120)
@@ -288,7 +288,8 @@ async def slow_index(wheels: Path, port: int) -> AsyncIterator[list[float]]:
 @pytest.mark.functional
 async def test_a_layer_cut_short_is_never_used(tmp_path: Path, wheels: Path) -> None:
     port = outside((40000, 40999))
-    local = launcher(tmp_path, ["--index-url", f"http://127.0.0.1:{port}/simple/"])
+    # An index on this machine's loopback: reached on the host's network only (below).
+    local = launcher(tmp_path, ["--index-url", f"http://127.0.0.1:{port}/simple/"], "host")
     d = dashboard(tmp_path, "cut", "podium_extra==1.0\n")
     async with slow_index(wheels, port) as delay:
         runtime = await local.start(d, "l1", CREDENTIAL)
@@ -331,3 +332,30 @@ def test_old_builds_go_unless_an_app_still_runs_on_one(tmp_path: Path) -> None:
     builder = Builder(Requirements(str(tmp_path)), sys.executable, None, {}, print, print)
     builder._sweep(key)
     assert sorted(p.name for p in key.iterdir()) == [CURRENT, "held", "now", "recent"]
+
+
+@pytest.mark.functional
+async def test_pip_in_a_private_network_reaches_no_loopback_service(
+    tmp_path: Path, wheels: Path
+) -> None:
+    """A source distribution's setup.py runs where pip runs: in the dashboard's private
+    network (the default), this machine's loopback services (the hub's API, a database)
+    are not there — an index served on loopback is not either."""
+    port = outside((40000, 40999))
+    local = launcher(tmp_path, ["--index-url", f"http://127.0.0.1:{port}/simple/"])
+    d = dashboard(tmp_path, "walled", "podium_extra==1.0\n")
+    async with slow_index(wheels, port) as delay:
+        delay[0] = 0
+        runtime = await local.start(d, "l1", CREDENTIAL)
+        try:
+            observed = await local.changed(d, runtime, 60)
+            while observed.running:
+                observed = await local.changed(d, runtime, 60)
+            assert observed.message.startswith(
+                "requirements.txt line 1 ('podium_extra==1.0') could not be installed"
+            ), observed
+            log = "\n".join(await local.logs(d, runtime, 200))
+            assert "Connection refused" in log or "Failed to establish" in log, log
+        finally:
+            await local.stop(d, runtime)
+            await local.close()
