@@ -6,10 +6,7 @@ owner, another user or an anonymous visitor."""
 from __future__ import annotations
 
 import secrets as random
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,28 +14,17 @@ import pytest
 import pytest_asyncio
 
 from tests.support.flows import api, wait_status
-from tests.support.gitserver import private_repository
-from tests.support.harness import APPS
+from tests.support.gitserver import inspecting_repository, private_repository
 from tests.support.hubstack import HubStack, hub_stack
 
 pytestmark = pytest.mark.functional
 TOKEN, SECRET = "t0ken-" + random.token_hex(4), "sk-live-" + random.token_hex(4)
 
 
-def repository(work: Path) -> Path:
-    """A work tree whose ``app/`` is the inspecting app, committed."""
-    (work / "app").mkdir(parents=True)
-    shutil.copy(APPS / "custom" / "inspect_app.py", work / "app")
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "app"]):
-        subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@a", *args], cwd=work,
-                       check=True)  # fmt: skip
-    return work
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[HubStack, str]]:
     tmp = tmp_path_factory.mktemp("secrets")
-    work = repository(tmp / "repo")
+    work = inspecting_repository(tmp / "repo")
     extra = (
         'c.Podium.frameworks = ["custom"]\n'
         f'c.Podium.crypt_key = "{random.token_hex(32)}"\n'

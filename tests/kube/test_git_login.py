@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,22 +29,12 @@ from gateway.launchers.base import runner_credential
 from gateway.launchers.kube.launcher import PodLauncher
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
-from tests.support.gitserver import private_repository
-from tests.support.harness import APPS
+from tests.support.gitserver import inspecting_repository, private_repository
 
 pytestmark = [pytest.mark.functional]
 ADMINS, OWNERS = "admin-" + secrets.token_hex(6), "owner-" + secrets.token_hex(6)
 PREFIX = "/dashboards/"
 COMMAND = ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"]
-
-
-def repository(work: Path) -> Path:
-    (work / "app").mkdir(parents=True)
-    shutil.copy(APPS / "custom" / "inspect_app.py", work / "app")
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "app"]):
-        subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@a", *args], cwd=work,
-                       check=True)  # fmt: skip
-    return work
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -98,7 +86,7 @@ async def test_the_login_reaches_the_clone_not_the_app(
                     namespace=kube.namespace, image="podium/runner:test", ready_timeout=120,
                     git_secret="git-login")  # fmt: skip
     k.crypt = crypt
-    with private_repository(repository(tmp_path / "repo"), "alice", password) as repo:
+    with private_repository(inspecting_repository(tmp_path / "repo"), "alice", password) as repo:
         dashboard = Dashboard(owner="alice", name=f"private-{len(own)}", framework="custom",
                               command=tuple(COMMAND), source=Source("git", "app", url=repo),
                               secrets=own)  # fmt: skip
@@ -116,7 +104,9 @@ async def test_the_login_reaches_the_clone_not_the_app(
 async def test_a_refused_clone_says_why_and_its_log_is_kept(kube: Cluster, tmp_path: Path) -> None:
     k = PodLauncher(PREFIX, ["http"], [], ["127.0.0.1"], kubeconfig=str(kube.kubeconfig),
                     namespace=kube.namespace, image="podium/runner:test")  # fmt: skip
-    with private_repository(repository(tmp_path / "repo"), "alice", "not-the-admins") as repo:
+    with private_repository(
+        inspecting_repository(tmp_path / "repo"), "alice", "not-the-admins"
+    ) as repo:
         dashboard = Dashboard(owner="alice", name="refused", framework="custom",
                               command=tuple(COMMAND), source=Source("git", "app", url=repo))  # fmt: skip
         launch_id = secrets.token_hex(8)

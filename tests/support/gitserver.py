@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import base64
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.support.harness import free_port, wait_listening
+from tests.support.harness import APPS, free_port, wait_listening
 
 PASSWORD_ENV = "GIT_SERVER_PASSWORD"
 
@@ -63,6 +64,16 @@ def app(root: Path, user: str, password: str) -> web.Application:
     application = web.Application(client_max_size=64 * 2**20)
     application.router.add_route("*", "/{tail:.*}", backend)
     return application
+
+
+def inspecting_repository(work: Path) -> Path:
+    """A work tree whose ``app/`` is the inspecting app (tests/apps/custom), committed."""
+    (work / "app").mkdir(parents=True)
+    shutil.copy(APPS / "custom" / "inspect_app.py", work / "app")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "app"]):
+        subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@a", *args], cwd=work,
+                       check=True)  # fmt: skip
+    return work
 
 
 @contextmanager
