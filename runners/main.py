@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
+import relay
 from relay.policy import Target
 from runners import __version__, environment, layers, recipes
 from runners.contract import NETWORK_ENV, PORTS_ENV
@@ -208,17 +209,11 @@ async def fetch_only(spec: LaunchSpec) -> int:
 def copy_to(dest: str) -> int:
     """``--copy-to``: this program (its packages, the standard library only) into ``dest``,
     for an image without it: ``PYTHONPATH=dest python3 -m runners`` runs it there."""
-    for package in (Path(__file__).parent, Path(relay_root())):
+    for package in (Path(__file__).parent, Path(relay.__file__).parent):
         shutil.copytree(package, Path(dest) / package.name, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
     say(f"copied into {dest}")
     return 0
-
-
-def relay_root() -> str:
-    import relay
-
-    return str(Path(relay.__file__).parent)
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

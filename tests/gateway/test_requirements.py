@@ -79,13 +79,15 @@ def launcher(tmp_path: Path, pip_args: list[str], network: str = "private") -> L
     return local
 
 
-def dashboard(tmp_path: Path, name: str, requirements: str | None) -> Dashboard:
-    folder = tmp_path / "home" / "alice" / name
+def dashboard(
+    tmp_path: Path, name: str, requirements: str | None, owner: str = "alice"
+) -> Dashboard:
+    folder = tmp_path / "home" / owner / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "probe_app.py").write_text(APP)
     if requirements is not None:
         (folder / "requirements.txt").write_text(requirements)
-    return Dashboard(owner="alice", name=name, framework="custom", command=COMMAND,
+    return Dashboard(owner=owner, name=name, framework="custom", command=COMMAND,
                      source=Source(path=name))  # fmt: skip
 
 
@@ -359,3 +361,19 @@ async def test_pip_in_a_private_network_reaches_no_loopback_service(
         finally:
             await local.stop(d, runtime)
             await local.close()
+
+
+@pytest.mark.functional
+async def test_an_email_username_gets_layers_of_its_own(tmp_path: Path, wheels: Path) -> None:
+    """jane.doe@example.org, as JupyterHub allows it: her layers in her own folder."""
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    try:
+        d = dashboard(tmp_path, "mail", "podium_extra==2.0\n", owner="jane.doe@example.org")
+        said, log = await page(local, d)
+        assert said == "probe 1.0 extra 2.0", log
+        layers = tmp_path / "runners" / "jane.doe@example.org" / ".layers"
+        made = [p for p in layers.glob("*/*") if not p.is_symlink() and (p / MARKER).exists()]
+        assert len(made) == 1
+        assert (await local.layer(d) or {}).get("reused") is False
+    finally:
+        await local.close()
