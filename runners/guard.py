@@ -71,6 +71,7 @@ class Guard(Policy):
         self.upstream: Target | None = None  # the framework, once it starts
         self.strip_prefix = False
         self.rewrites: Mapping[str, str] = {}
+        self.layer: Mapping[str, object] | None = None  # requirements.txt's, once made
         self._prefix = prefix.encode()
         self._health = (prefix + HEALTH_PATH).encode()
         self._credential = credential.encode()
@@ -83,14 +84,15 @@ class Guard(Policy):
 
     def health(self) -> bytes:
         ready = self.status.state == "ready"
-        body = json.dumps(
-            {
-                "ready": ready,
-                "state": self.status.state,
-                "reason": self.status.reason,
-                "seconds": round(time.monotonic() - self.status.since, 1),
-            }
-        )
+        said: dict[str, object] = {
+            "ready": ready,
+            "state": self.status.state,
+            "reason": self.status.reason,
+            "seconds": round(time.monotonic() - self.status.since, 1),
+        }
+        if self.layer is not None:  # a hash and a date: the manage page's, where no file is
+            said["layer"] = self.layer
+        body = json.dumps(said)
         status, reason = (200, "OK") if ready else (503, "Service Unavailable")
         extra = (("Cache-Control", "no-store"),)
         return simple_response(status, reason, body, extra, content_type="application/json")

@@ -153,8 +153,10 @@ async def requirements_layer(
         lambda message: guard.status.set("preparing", message), spec.log_lines,
     )  # fmt: skip
     layer = await builder.layer(path.read_text(errors="replace"))
-    with contextlib.suppress(OSError):  # for the owner's manage page (local runners)
-        Path(layers.REPORT).write_text(json.dumps(asdict(layer)))
+    report = {k: v for k, v in asdict(layer).items() if k in ("key", "built", "reused")}
+    guard.layer = report  # for the owner's manage page: in the guard's health answer,
+    with contextlib.suppress(OSError):  # and, for local runners, a file kept after it stops
+        Path(layers.REPORT).write_text(json.dumps(report))
     return layer
 
 

@@ -19,6 +19,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from gateway.launchers.guards import layer_fields
+
 LOG, SPEC = "runner.log", "spec.json"
 LAYER = "layer.json"  # which requirements layer the runner runs the app on (runners.layers)
 REBUILD = ".rebuild"  # a rebuild asked: requirements.txt installed afresh at the next start
@@ -125,8 +127,4 @@ def read_layer(folder: Path) -> dict[str, Any] | None:
         found = json.loads(data)
     except ValueError:
         return None
-    if not isinstance(found, dict):
-        return None
-    return {
-        k: found[k] for k in ("key", "built", "reused") if isinstance(found.get(k), (str, bool))
-    }
+    return layer_fields(found)

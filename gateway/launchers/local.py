@@ -22,7 +22,6 @@ from typing import Any
 
 import aiohttp
 import psutil
-import yarl
 
 from gateway.domain.dashboards import Dashboard
 from gateway.domain.runtime import Runtime
@@ -45,10 +44,11 @@ from gateway.launchers.folders import (
     read_tail,
     write_spec,
 )
+from gateway.launchers.guards import Guards
 from gateway.launchers.local_options import LocalOptions
 from gateway.launchers.warm import WarmPool
 from gateway.web.files import FileEntry, has_file, list_folder
-from runners.contract import HEALTH_PATH, NETWORK_ENV, PORTS_ENV
+from runners.contract import NETWORK_ENV, PORTS_ENV
 from runners.errors import EnvironmentMissing, SpecError
 from runners.names import UnusableName, folder_name
 from runners.ports import free_loopback_port
@@ -61,7 +61,7 @@ class LocalLauncher(LocalOptions):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._session: aiohttp.ClientSession | None = None
+        self._guards = Guards()
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._exits: dict[int, int] = {}  # exit codes of children, by pid (the last 1000)
         # Each runner runs as its owner: none can be started ahead.
@@ -299,21 +299,13 @@ class LocalLauncher(LocalOptions):
         poll): a start is seen to end the moment it does, without polling on a timer."""
         if self._process(runtime) is None:
             return await self._ended(dashboard, runtime)
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        # Verbatim: yarl would turn the prefix's %27 into "'", which the guard does not know.
-        url = yarl.URL(
-            f"http://{runtime.host}:{runtime.port}{dashboard.url(self.prefix)}{HEALTH_PATH}"
-            f"?wait={within:g}",
-            encoded=True,
-        )
-        timeout = aiohttp.ClientTimeout(total=within + 5)
         try:
-            async with self._session.get(url, timeout=timeout) as response:
-                body = await response.json(content_type=None)
-                return Observed(
-                    running=True, ready=bool(body.get("ready")), message=str(body.get("reason", ""))
-                )
+            body = await self._guards.health(
+                runtime.host, runtime.port, dashboard.url(self.prefix), within
+            )
+            return Observed(
+                running=True, ready=bool(body.get("ready")), message=str(body.get("reason", ""))
+            )
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return Observed(running=True, ready=False, message="the runner is starting")
 
@@ -365,5 +357,4 @@ class LocalLauncher(LocalOptions):
     async def close(self) -> None:
         """Running dashboards keep running; waiting runners see their stdin close and exit."""
         await self._warm.close()
-        if self._session is not None:
-            await self._session.close()
+        await self._guards.close()

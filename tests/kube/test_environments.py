@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -90,16 +91,25 @@ def launcher(kube: Cluster) -> PodLauncher:
 
 
 async def settled(
-    k: PodLauncher, d: Dashboard, launch_id: str, keep_log: bool = False
+    k: PodLauncher,
+    d: Dashboard,
+    launch_id: str,
+    keep_log: bool = False,
+    seen: list[Any] | None = None,
 ) -> tuple[Observed, str]:
-    """How the start ended, and the app's page (with ``keep_log``, then its log) or the log."""
+    """How the start ended, and the app's page (with ``keep_log``, then its log) or the log;
+    ``seen`` gets each progress message on the way, then the manage page's layer."""
     credential = runner_credential(b"s" * 32, d, launch_id)
     runtime = await k.start(d, launch_id, credential)
     for _ in range(600):
         observed = await k.inspect(d, runtime)
+        if seen is not None:
+            seen.append(observed.message)
         if observed.ready or not observed.running:
             break
         await asyncio.sleep(0.2)
+    if seen is not None:
+        seen.append(await k.layer(d))
     page = ""
     if observed.ready and observed.address:
         host, port = observed.address
@@ -168,8 +178,9 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
 async def test_requirements_are_cached_on_the_layers_claim(
     kube: Cluster, images: dict[str, Path]
 ) -> None:
-    """The first pod installs requirements.txt into the owner's folder of the layers claim;
-    the second (another dashboard, the same file) finds the layer and installs nothing."""
+    """The first pod installs requirements.txt into the owner's folder of the layers claim,
+    its progress shown; the second (another dashboard, the same file) finds the layer and
+    installs nothing; a rebuild installs afresh. The manage page sees which layer each ran."""
     assert kube.kubelet is not None
     kube.kubelet.bind_claim(kube.namespace, "podium-layers")
     index = images["old"].parent / "index"  # where the pod's user may read it
@@ -182,18 +193,32 @@ async def test_requirements_are_cached_on_the_layers_claim(
     k.environments = {}  # the runner image's Python (an environment's image needs pip)
     k.layers_claim = "podium-layers"
     k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
-    said = []
+    said, seen = [], []
     try:
-        for name in ("layered-one", "layered-two"):
+        for name, rebuild in (
+            ("layered-one", False),
+            ("layered-two", False),
+            ("layered-two", True),
+        ):
             d = Dashboard(owner="alice", name=name, framework="custom",
                           command=("{python}", "extra_app.py", "{port}"),
                           source=Source(path="layered"))  # fmt: skip
-            observed, page = await settled(k, d, secrets.token_hex(8), keep_log=True)
+            if rebuild:
+                await k.discard(d)  # what the manage page's Rebuild does before the restart
+            progress: list[Any] = []
+            observed, page = await settled(k, d, secrets.token_hex(8), True, progress)
             assert observed.ready and page.startswith("extra 1.0"), (observed, page)
             said.append(page)
+            seen.append(progress)
     finally:
         await k.close()
     assert "installing 1 requirement(s)" in said[0], said[0]
     assert "reusing layer" in said[1] and "installing" not in said[1], said[1]
+    assert "installing 1 requirement(s)" in said[2], said[2]  # the rebuild
+    assert any(str(m).startswith("installing requirements.txt") for m in seen[0]), seen[0]
+    layers = [progress[-1] for progress in seen]
+    assert [layer["reused"] for layer in layers] == [False, True, False], layers
+    assert layers[0]["key"] == layers[1]["key"] == layers[2]["key"], layers
+    assert layers[0]["built"] == layers[1]["built"] != layers[2]["built"], layers
     owners = kube.kubelet.claim_dir(kube.namespace, "podium-layers")
     assert [p.name for p in owners.iterdir()] == ["alice"]  # a folder per owner

@@ -12,12 +12,12 @@ Secret mounted into the pod, never part of the pod spec.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client
 
 from gateway.domain.dashboards import Dashboard
@@ -25,10 +25,9 @@ from gateway.domain.runtime import Runtime
 from gateway.launchers.base import (
     LauncherError,
     Observed,
-    git_source,
-    runner_spec,
 )
-from gateway.launchers.kube import clones, names, options
+from gateway.launchers.guards import Guards
+from gateway.launchers.kube import clones
 from gateway.launchers.kube.apiserver import KubeApi, api_message
 from gateway.launchers.kube.manifests import (
     ANNOTATIONS,
@@ -39,7 +38,6 @@ from gateway.launchers.kube.manifests import (
     MANAGED,
     RUNNER,
     RunnerPlan,
-    Storage,
     make_pod,
     make_spec_secret,
     object_name,
@@ -47,7 +45,7 @@ from gateway.launchers.kube.manifests import (
     spec_secret_name,
 )
 from gateway.launchers.kube.netpolicy import make_network_policy
-from gateway.launchers.kube.placement import Profile
+from gateway.launchers.kube.plans import PodPlans
 from gateway.launchers.kube.reflector import PodReflector, describe_error
 from gateway.launchers.kube.status import describe
 
@@ -55,7 +53,7 @@ from gateway.launchers.kube.status import describe
 KEPT_LOG, KEPT_LINES, KEPT_CHARS = "log", 200, 32_000
 
 
-class PodLauncher(options.KubeLauncher):
+class PodLauncher(PodPlans):
     """Runner pods, configured by the options it inherits."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -64,6 +62,10 @@ class PodLauncher(options.KubeLauncher):
         self._reflector: PodReflector | None = None
         self._policy_done = False
         self._created: dict[str, str] = {}  # pods created here, not yet seen by the watch
+        # Rebuilds asked here (a restart follows at once): their next pod's requirements.txt
+        # is installed afresh. Kept in memory: a gateway that dies between the two forgets.
+        self._rebuild: set[tuple[str, str]] = set()
+        self._guards = Guards()
 
     # --- the API -----------------------------------------------------------------------
     @property
@@ -93,101 +95,6 @@ class PodLauncher(options.KubeLauncher):
             ) from e
         return self._reflector
 
-    # --- plans -------------------------------------------------------------------------
-    def profile(self, name: str = "") -> Profile:
-        offered = [Profile(**p) for p in self.profiles] or [Profile()]
-        return next((p for p in offered if p.name == name), offered[0])
-
-    def named(self, template: str, owner: str) -> str:
-        """A template filled for ``owner`` as kubespawner fills it (a claim, a sub-path)."""
-        return names.expand(template, owner, self.slug_scheme, self.namespace)
-
-    def _storage(self, dashboard: Dashboard, claim: str = "") -> Storage:
-        owner = dashboard.owner
-        claim = claim or self.named(self.user_claim, owner)
-        if dashboard.source.type == "git":
-            return Storage("git")
-        if dashboard.source.volume:
-            shared = self.shared_volumes.get(dashboard.source.volume)
-            if shared is None:
-                raise LauncherError(
-                    f"this hub no longer shares a volume named {dashboard.source.volume!r}"
-                )
-            sub_path = self.named(shared.get("sub_path", ""), owner)
-            return Storage("shared", shared["claim"], sub_path=sub_path)
-        writable = self.source_writable
-        if self.storage == "static":
-            sub_path = self.named(self.static_sub_path, owner)
-            return Storage("static", self.static_claim, sub_path=sub_path, writable=writable)
-        if self.storage == "per-user":
-            return Storage("per-user", claim, writable=writable)
-        if self.storage == "clone":
-            return Storage(
-                "clone",
-                object_name("clone", owner, dashboard.name),
-                clone_from=claim,
-                storage_class=self.clone_storage_class,
-                size=self.clone_size,
-                writable=True,  # the dashboard's own copy
-            )
-        raise LauncherError(
-            "this hub runs dashboards from git only (c.KubeLauncher.storage = 'none')"
-        )
-
-    def plan(self, dashboard: Dashboard, launch_id: str, claim: str = "") -> RunnerPlan:
-        def expand(value: Any) -> Any:
-            if isinstance(value, str):
-                return self.named(value, dashboard.owner)
-            if isinstance(value, dict):
-                return {k: expand(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [expand(v) for v in value]
-            return value
-
-        return RunnerPlan(
-            owner=dashboard.owner,
-            name=dashboard.name,
-            namespace=self.namespace,
-            launch_id=launch_id,
-            image=self.image,
-            storage=self._storage(dashboard, claim),
-            profile=self.profile(dashboard.profile),
-            spec_secret=spec_secret_name(dashboard.owner, dashboard.name, launch_id),
-            image_pull_policy=self.image_pull_policy,
-            image_pull_secrets=tuple(self.image_pull_secrets),
-            port=self.port,
-            uid=self.uid,
-            gid=self.gid,
-            fs_group=self.fs_group,
-            mount_root=self.mount_root,
-            url=dashboard.url(self.prefix),
-            git_secret=self.git_secret,
-            extra_volumes=tuple(expand(v) for v in self.extra_volumes),
-            extra_volume_mounts=tuple(expand(m) for m in self.extra_volume_mounts),
-            extra_labels=dict(self.extra_labels),
-            placement=self.placement(),
-            **self.in_environment(dashboard),
-            **self.layers(dashboard),
-        )
-
-    def specs(self, dashboard: Dashboard, plan: RunnerPlan, credential: str) -> tuple[str, str]:
-        """The runner's spec and, for a git source, its clone's (the only one with the
-        repository's login; the runner's says the clone is made)."""
-
-        def spec(source: dict[str, Any]) -> str:
-            return json.dumps(runner_spec(dashboard, prefix=self.prefix, source=source,
-                port=self.port, credential=credential, ready_timeout=self.ready_timeout,
-                crypt=self.crypt, host="0.0.0.0", host_env="POD_IP")
-                | self.spec_extras(dashboard, plan.layers_path))  # fmt: skip
-
-        if plan.storage.mode != "git":
-            return spec({"type": "directory", "root": plan.source_path,
-                         "path": dashboard.source.path}), ""  # fmt: skip
-        fetch = git_source(dashboard, f"{plan.source_path}/checkout", self.git_schemes,
-                           self.git_hosts, self.git_internal, self.crypt)  # fmt: skip
-        fetched = {k: v for k, v in fetch.items() if k not in ("username", "password")}
-        return spec({**fetched, "fetched": True}), spec(fetch)
-
     # --- the launcher interface --------------------------------------------------------
     async def start(self, dashboard: Dashboard, launch_id: str, credential: str) -> Runtime:
         reflector = await self.reflector()
@@ -206,7 +113,7 @@ class PodLauncher(options.KubeLauncher):
             await self._delete_pod(plan.pod_name)
         if plan.storage.mode == "clone":
             await self._ensure_clone(plan)
-        specs = self.specs(dashboard, plan, credential)
+        specs = self.specs(dashboard, plan, credential, dashboard.key in self._rebuild)
         try:
             created = await self.api.create("Pod", make_pod(plan))
         except client.ApiException as e:
@@ -232,6 +139,7 @@ class PodLauncher(options.KubeLauncher):
         except LauncherError:
             await self._delete_pod(plan.pod_name)
             raise
+        self._rebuild.discard(dashboard.key)
         return Runtime(
             launch_id,
             "",
@@ -277,7 +185,21 @@ class PodLauncher(options.KubeLauncher):
             problem = await clones.problem(self.api, *dashboard.key)
             if problem:
                 return Observed(running=False, message=problem)
+        if observed.running and not observed.ready and observed.address:
+            # Its runner says how far it got (cloning, installing requirements.txt, …).
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                said = await self._guards.health(*observed.address, dashboard.url(self.prefix))
+                if said.get("state") in ("preparing", "starting") and said.get("reason"):
+                    observed = replace(observed, message=str(said["reason"]))
         return observed
+
+    async def layer(self, dashboard: Dashboard) -> dict[str, Any] | None:
+        """Its running pod's guard says (a stopped dashboard's pod, and its word, are gone)."""
+        pod = (await self.reflector()).pods.get(object_name("", *dashboard.key))
+        address = describe(pod).address if pod is not None else None
+        if address is None:
+            return None
+        return await self._guards.layer(*address, dashboard.url(self.prefix))
 
     async def _read_pod(self, name: str) -> dict[str, Any] | None:
         try:
@@ -336,6 +258,7 @@ class PodLauncher(options.KubeLauncher):
         return replace(runtime, details={**runtime.details, KEPT_LOG: kept})
 
     async def discard(self, dashboard: Dashboard) -> None:
+        self._rebuild.add(dashboard.key)
         await self._delete_secrets(*dashboard.key)
         if self.storage == "clone":
             await self._delete("PersistentVolumeClaim", object_name("clone", *dashboard.key))
@@ -363,6 +286,7 @@ class PodLauncher(options.KubeLauncher):
                         await self._delete("PersistentVolumeClaim", object_name("clone", *key))
 
     async def close(self) -> None:
+        await self._guards.close()
         if self._reflector is not None:
             await self._reflector.stop()
         if self._api is not None:

@@ -179,13 +179,15 @@ class KubeLauncher(Launcher):
             return {}
         return {"layers_claim": self.layers_claim, "layers_sub_path": folder_name(dashboard.owner)}
 
-    def spec_extras(self, dashboard: Dashboard, layers_path: str) -> dict[str, Any]:
+    def spec_extras(
+        self, dashboard: Dashboard, layers_path: str, rebuild: bool = False
+    ) -> dict[str, Any]:
         """The spec's environment (named: the runner checks it can run the app) and where
-        requirements.txt's layers are cached."""
+        requirements.txt's layers are cached (``rebuild``: made afresh)."""
         env = self.environment(dashboard)
         extras: dict[str, Any] = {"environment": env.name} if env else {}
         if self.layers(dashboard) and self.requirements is not None:
-            extras["requirements"] = self.requirements.spec(layers_path)
+            extras["requirements"] = self.requirements.spec(layers_path, rebuild)
         return extras
 
     def placement(self) -> Placement:
