@@ -221,4 +221,38 @@ async def test_requirements_are_cached_on_the_layers_claim(
     assert layers[0]["key"] == layers[1]["key"] == layers[2]["key"], layers
     assert layers[0]["built"] == layers[1]["built"] != layers[2]["built"], layers
     owners = kube.kubelet.claim_dir(kube.namespace, "podium-layers")
-    assert [p.name for p in owners.iterdir()] == ["alice"]  # a folder per owner
+    assert "alice" in {p.name for p in owners.iterdir()} <= {"alice", "jane.doe@example.org"}
+
+
+async def test_an_email_username_gets_a_layers_folder_of_its_own(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """jane.doe@example.org's pod finds her claim under kubespawner's name and installs her
+    requirements.txt into her own folder of the layers claim, beside alice's."""
+    assert kube.kubelet is not None
+    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
+    k = launcher(kube)
+    jane = "jane.doe@example.org"
+    claim = k.named(k.user_claim, jane)
+    assert claim == "claim-jane-doe-example-org---7f73355b"
+    kube.kubelet.bind_claim(kube.namespace, claim)
+    app = kube.kubelet.claim_dir(kube.namespace, claim) / "layered"
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "extra_app.py").write_text(EXTRA_APP)
+    (app / "requirements.txt").write_text("podium_extra==1.0\n")
+    index = images["old"].parent / "index"
+    wheel(index, "podium_extra", "1.0")
+    k.environments = {}
+    k.layers_claim = "podium-layers"
+    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
+    d = Dashboard(owner=jane, name="sales", framework="custom",
+                  command=("{python}", "extra_app.py", "{port}"), source=Source(path="layered"))  # fmt: skip
+    try:
+        observed, page = await settled(k, d, secrets.token_hex(8), keep_log=True)
+    finally:
+        await k.close()
+    assert observed.ready and page.startswith("extra 1.0"), (observed, page)
+    assert "installing 1 requirement(s)" in page, page
+    layers = kube.kubelet.claim_dir(kube.namespace, "podium-layers")
+    assert jane in {p.name for p in layers.iterdir()} <= {"alice", jane}  # a folder per owner
+    assert any((layers / jane).iterdir())
