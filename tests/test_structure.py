@@ -5,12 +5,13 @@ that imports nothing of the gateway or the runner."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("gateway", "relay", "runners")
+PACKAGES = ("gateway", "podium_cli", "relay", "runners")
 pytestmark = pytest.mark.unit
 
 
@@ -101,6 +102,24 @@ def test_the_relay_imports_nothing_of_the_gateway_or_the_runner() -> None:
         if target.split(".")[0] != "relay"
     }
     assert outside == set()
+
+
+def test_the_command_line_needs_the_standard_library_alone() -> None:
+    """``podium publish`` installs into any user image: nothing but the standard library
+    (the gateway's packages load only when ``podium`` runs the gateway)."""
+    found = {}
+    for path in (ROOT / "podium_cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("podium_cli", "__future__"):
+                    found.setdefault(path.name, set()).add(name)
+    assert found == {"main.py": {"gateway.app"}}  # main()'s lazy import, for the gateway
 
 
 RUNNER_PROGRAM = {

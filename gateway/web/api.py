@@ -191,6 +191,8 @@ async def me(request: web.Request) -> web.Response:
             "admin": user.admin,
             "groups": sorted(user.groups),
             "can_create": can_create(user, request.app[keys.SERVICE].creator_groups),
+            # Where browsers reach dashboards' links ("": the address the caller used).
+            "public_url": request.app[keys.CONFIG].public_url,
         }
     )
 
