@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import logging
 import os
 import signal
@@ -41,6 +42,7 @@ from gateway.hub.signin import (
 )
 from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
+from gateway.metrics import CONTENT_TYPE, configured
 from gateway.supervisor import gateway_command, supervise
 from gateway.web import api, views, wakeup
 from gateway.web.dashboard_hosts import dashboard_hosts, signin_code
@@ -68,6 +70,7 @@ def create_app(config: Podium) -> web.Application:
     )
     app[keys.CONFIG] = config
     app[keys.ORIGINS] = config.origins()
+    app[keys.METRICS] = metrics = configured(config.metrics_per_dashboard, config.metrics_token)
     app[keys.HANDOFF] = Handoff(config.cookie_secret)
     app[keys.GATEWAY_HOSTS] = frozenset(
         name.lower()
@@ -109,6 +112,7 @@ def create_app(config: Podium) -> web.Application:
         hub = Hub(client, config.hub_api_url, config.api_token, service=config.service_name)
         app[keys.CLIENT] = client
         app[keys.HUB] = hub
+        hub.on_call = metrics.hub_called
         await check_oauth_client(hub, config.client_id)
         app[keys.AUTH] = Auth(
             hub=hub,
@@ -127,6 +131,7 @@ def create_app(config: Podium) -> web.Application:
 
     async def store(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE] = Store(config.db_url)
+        metrics.watch(app[keys.STORE].engine)
         await app[keys.STORE].open()
         await move_git_credentials(app[keys.STORE], config.crypt())
         app[keys.AUTH].on_hub_logout = app[keys.STORE].record_logout  # every replica follows
@@ -150,6 +155,7 @@ def create_app(config: Podium) -> web.Application:
             owner_exists=app[keys.AUTH].user_exists,
         )
         app[keys.LIFECYCLE] = lifecycle
+        lifecycle.on_status = metrics.status
         app[keys.SERVICE] = DashboardService(
             app[keys.STORE],
             lifecycle,
@@ -188,6 +194,7 @@ def create_app(config: Podium) -> web.Application:
     app.cleanup_ctx.append(route)
 
     app.router.add_get(prefix + "_/health", health)
+    app.router.add_get(prefix + "_/metrics", serve_metrics)
     app.router.add_get(prefix + "_/login", login)
     app.router.add_get(prefix + "_/oauth_callback", oauth_callback)
     app.router.add_get(prefix + CODE_PATH, signin_code)  # dashboard origins' sign-in
@@ -205,6 +212,24 @@ def create_app(config: Podium) -> web.Application:
         app.router.add_get("/services/{service}/", to_prefix)
     wakeup.add_routes(app, prefix)
     return app
+
+
+async def serve_metrics(request: web.Request) -> web.Response:
+    """Prometheus's scrape: open, or for the bearer of c.Podium.metrics_token."""
+    token = request.app[keys.CONFIG].metrics_token
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise web.HTTPUnauthorized(
+                text="these metrics need c.Podium.metrics_token as a bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    metrics = request.app[keys.METRICS]
+    metrics.counted(await request.app[keys.STORE].statuses())
+    return web.Response(
+        body=metrics.exposition(),
+        headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
 
 
 async def check_oauth_client(hub: Hub, client_id: str) -> None:

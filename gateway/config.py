@@ -185,6 +185,14 @@ class Podium(EnvironmentOptions, Application):
         config=True
     )
 
+    metrics_token = Unicode(
+        help="A token Prometheus must send to read <prefix>_/metrics (Authorization: Bearer "
+        "…); empty: the metrics are open to anyone who reaches them (they name no viewer).",
+    ).tag(config=True)
+    metrics_per_dashboard = Bool(
+        False,
+        help="Also count proxied requests per dashboard (owner/name labels; needs metrics_token).",
+    ).tag(config=True)
     max_websocket_message = Integer(
         32 * 2**20,
         min=0,

@@ -16,6 +16,7 @@ from gateway.front.origins import Origins
 from gateway.hub.auth import Auth
 from gateway.hub.client import Hub
 from gateway.launchers.base import Launcher
+from gateway.metrics import Metrics
 from gateway.web.render import Site
 
 CONFIG = web.AppKey("config", Podium)
@@ -31,6 +32,7 @@ ORIGINS = web.AppKey("origins", Origins)
 HANDOFF = web.AppKey("handoff", Handoff)
 QUOTAS = web.AppKey("quotas", Quotas)
 SERVICE = web.AppKey("service", DashboardService)
+METRICS = web.AppKey("metrics", Metrics)
 # With dashboard origins, the Host values the gateway's own pages answer to: the public
 # URL's, its listening address, the proxy's target for it.
 GATEWAY_HOSTS = web.AppKey("gateway_hosts", frozenset[str])

@@ -80,6 +80,7 @@ class Lifecycle:
         self.activity = Activity(store)
         self._suspected: dict[Key, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.on_status: Callable[[Key, Status], None] = lambda key, status: None  # metrics
 
     async def _set(
         self,
@@ -94,6 +95,8 @@ class Lifecycle:
         fields = {k: v for k, v in given.items() if v is not None}
         await self.store.set_state(dashboard.owner, dashboard.name, runtime=runtime, **fields)
         self.reads.forget(dashboard.key)
+        if status is not None:
+            self.on_status(dashboard.key, status)
 
     # --- starting and stopping -----------------------------------------------------------
     def start(self, dashboard: Dashboard) -> asyncio.Task[None]:

@@ -271,6 +271,13 @@ class Store:
             return [(to_dashboard(r), RuntimeRecord.from_json(r._mapping["runtime"])) for r in rows]
 
     @translated
+    async def statuses(self) -> dict[str, int]:
+        """How many dashboards are in each status (one grouped query, for the metrics)."""
+        query = sa.select(dashboards.c.status, sa.func.count()).group_by(dashboards.c.status)
+        async with self.engine.connect() as conn:
+            return {str(status): int(n) for status, n in await conn.execute(query)}
+
+    @translated
     async def list(self, owner: str | None = None) -> list[Dashboard]:
         query = sa.select(dashboards).order_by(dashboards.c.owner, dashboards.c.name)
         if owner is not None:

@@ -67,6 +67,7 @@ class Tag:
 
     key: Key
     viewer: str
+    began: float  # when its head was read (time.monotonic), for the latency metric
 
 
 @functools.lru_cache(maxsize=4096)
@@ -121,6 +122,8 @@ class FrontDoor(Policy):
         )
         self.app_socket = app_socket
         self.origins = app[keys.ORIGINS]
+        self.metrics = app[keys.METRICS]
+        self._cache = self.metrics.cache_counters()
         self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
         self._credentials: Cache[tuple[Key, str], str] = Cache(math.inf, 10_000)
 
@@ -147,6 +150,8 @@ class FrontDoor(Policy):
         dashboard_id = f"{key[0]}/{key[1]}" if cookie != _SESSION else None
         who = self.auth.known(authorization, session, dashboard_id)
         found = self.reads.cached(*key)
+        self._cache[("identity", who is not None)].inc()
+        self._cache[("dashboard", found is not None)].inc()
         if who is None or found is None or self._holds(request, who, found[0]):
             future = self._decide_later(request, peer, key, (authorization, session), dashboard_id)
             return asyncio.ensure_future(future)
@@ -204,11 +209,15 @@ class FrontDoor(Policy):
             if opened:
                 self.activity.socket_opened(tag.key)
                 self.limits.socket_opened(tag.viewer)
+                self.metrics.websockets.inc()
             else:
                 self.activity.socket_closed(tag.key)
                 self.limits.socket_closed(tag.viewer)
+                self.metrics.websockets.dec()
 
     def response_head(self, block: bytes, tag: Hashable) -> bytes:
+        if isinstance(tag, Tag):
+            self.metrics.answered(block, tag.began, tag.key)
         if self.origins.per_dashboard or not isinstance(tag, Tag) or not reaches_beyond(block):
             return response_head(block)  # a host of its own: cookies stay on it
         owner, name = tag.key
@@ -307,7 +316,7 @@ class FrontDoor(Policy):
         return Forward(
             head,
             (runtime.host, runtime.port),
-            Tag(dashboard.key, viewer),
+            Tag(dashboard.key, viewer, time.monotonic()),
             filtered=True,
             message_limit=limit,
         )

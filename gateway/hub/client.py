@@ -7,6 +7,8 @@ Every call has a timeout; a hub that is down or slow becomes
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -40,11 +42,13 @@ class Hub:
         self.api_url = api_url.rstrip("/")
         self.api_token = api_token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.on_call: Callable[[str, float], None] = lambda path, seconds: None  # metrics
 
     async def _call(
         self, method: str, path: str, token: str | None = None, **kwargs: Any
     ) -> tuple[int, Any]:
         headers = {"Authorization": f"token {token or self.api_token}", **kwargs.pop("headers", {})}
+        began = time.monotonic()
         try:
             async with self.session.request(
                 method, self.api_url + path, headers=headers, timeout=self.timeout, **kwargs
@@ -59,6 +63,8 @@ class Hub:
             raise Unavailable(
                 f"the hub cannot be reached ({type(e).__name__}); try again shortly"
             ) from None
+        finally:
+            self.on_call(path, time.monotonic() - began)
 
     async def alive(self) -> bool:
         """Whether the hub answers at all (its API root needs no token), within 3 s."""

@@ -90,10 +90,11 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
         if (
             origins.isolated
             and host.lower() not in request.app[keys.GATEWAY_HOSTS]
-            and request.path != config.prefix + "_/health"  # probes use any address
+            and request.path not in (config.prefix + "_/health", config.prefix + "_/metrics")
         ):
-            # Another name for this machine (in the demo the hub's proxy answers any Host,
-            # e.g. a dashboard's name on the hub's port, where its script sets cookies).
+            # Another name for this machine (probes and scrapers excepted: any address). In
+            # the demo the hub's proxy answers any Host, e.g. a dashboard's name on the hub's
+            # port, where its script sets cookies.
             return _text(404, "this host is neither the hub's nor a dashboard's")
         if len(cookies_sent(request, SESSION_COOKIE)) > 1:
             return planted(request, SESSION_COOKIE, config.prefix)
