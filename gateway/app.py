@@ -22,12 +22,14 @@ from gateway.config import Podium
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
 from gateway.domain.service import DashboardService
+from gateway.domain.shares import ShareLinks
 from gateway.domain.store import Store
 from gateway.domain.upgrades import move_git_credentials
 from gateway.errors import Misconfigured
 from gateway.front.door import FrontDoor
 from gateway.front.handoff import CODE_PATH, Handoff
 from gateway.front.origins import shares_the_hubs_domain
+from gateway.front.passes import Passes
 from gateway.hub.auth import Auth
 from gateway.hub.client import Hub
 from gateway.hub.requests import redirect
@@ -44,7 +46,7 @@ from gateway.launchers.base import Launcher
 from gateway.launchers.local import LocalLauncher
 from gateway.metrics import CONTENT_TYPE, configured
 from gateway.supervisor import gateway_command, supervise
-from gateway.web import api, views, wakeup
+from gateway.web import api, shares, views, wakeup
 from gateway.web.dashboard_hosts import dashboard_hosts, signin_code
 from gateway.web.middleware import errors, identity
 from gateway.web.render import STATIC, Site
@@ -133,6 +135,8 @@ def create_app(config: Podium) -> web.Application:
         app[keys.STORE] = Store(config.db_url)
         metrics.watch(app[keys.STORE].engine)
         await app[keys.STORE].open()
+        app[keys.SHARES] = ShareLinks(app[keys.STORE])
+        app[keys.PASSES] = Passes(config.cookie_secret, app[keys.SHARES], config.share_links)
         await move_git_credentials(app[keys.STORE], config.crypt())
         app[keys.AUTH].on_hub_logout = app[keys.STORE].record_logout  # every replica follows
         task = asyncio.ensure_future(follow_logouts(app[keys.AUTH], app[keys.STORE]))
@@ -164,6 +168,7 @@ def create_app(config: Podium) -> web.Application:
             app[keys.RULES],
             creator_groups=config.creator_groups,
             hub_groups=app[keys.HUB].groups,
+            links=app[keys.SHARES],
         )
         await launcher.open()
         await lifecycle.run()
@@ -205,6 +210,7 @@ def create_app(config: Podium) -> web.Application:
     app.router.add_get(prefix + "_/logout", logout_page)
     app.router.add_post(prefix + "_/logout", logout)
     api.add_routes(app, prefix)
+    shares.add_routes(app, prefix)
     app.router.add_static(prefix + "_/static/", STATIC, append_version=False)
     views.add_routes(app, prefix)
     # The hub's Services menu links to /services/<name>/; only this service's requests come here.

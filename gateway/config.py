@@ -24,13 +24,14 @@ from gateway.front.origins import OriginError, Origins
 from gateway.launchers.environments import Environment, EnvironmentOptions, for_launcher
 from gateway.launchers.kube.options import KubeLauncher
 from gateway.launchers.local import LocalLauncher
+from gateway.outside import OutsideOptions
 from runners import __version__
 from runners.recipes import BUILT_IN
 
 DEFAULT_FRAMEWORKS = list(BUILT_IN)  # every recipe but custom (runners/recipes.py)
 
 
-class Podium(EnvironmentOptions, Application):
+class Podium(EnvironmentOptions, OutsideOptions, Application):
     name = "podium"
     version = __version__
     description = "Publish notebooks and apps from JupyterHub as shareable dashboards."
@@ -185,14 +186,6 @@ class Podium(EnvironmentOptions, Application):
         config=True
     )
 
-    metrics_token = Unicode(
-        help="A token Prometheus must send to read <prefix>_/metrics (Authorization: Bearer "
-        "…); empty: the metrics are open to anyone who reaches them (they name no viewer).",
-    ).tag(config=True)
-    metrics_per_dashboard = Bool(
-        False,
-        help="Also count proxied requests per dashboard (owner/name labels; needs metrics_token).",
-    ).tag(config=True)
     max_websocket_message = Integer(
         32 * 2**20,
         min=0,

@@ -9,10 +9,12 @@ from gateway.config import Podium
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
 from gateway.domain.service import DashboardService
+from gateway.domain.shares import ShareLinks
 from gateway.domain.store import Store
 from gateway.domain.validation import Rules
 from gateway.front.handoff import Handoff
 from gateway.front.origins import Origins
+from gateway.front.passes import Passes
 from gateway.hub.auth import Auth
 from gateway.hub.client import Hub
 from gateway.launchers.base import Launcher
@@ -33,6 +35,8 @@ HANDOFF = web.AppKey("handoff", Handoff)
 QUOTAS = web.AppKey("quotas", Quotas)
 SERVICE = web.AppKey("service", DashboardService)
 METRICS = web.AppKey("metrics", Metrics)
+SHARES = web.AppKey("shares", ShareLinks)
+PASSES = web.AppKey("passes", Passes)
 # With dashboard origins, the Host values the gateway's own pages answer to: the public
 # URL's, its listening address, the proxy's target for it.
 GATEWAY_HOSTS = web.AppKey("gateway_hosts", frozenset[str])

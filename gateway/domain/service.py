@@ -17,6 +17,7 @@ from gateway.domain.dashboards import Dashboard, Status
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.quotas import Quotas
 from gateway.domain.readcache import ReadCache
+from gateway.domain.shares import ShareLinks
 from gateway.domain.store import Store
 from gateway.domain.validation import Rules, parse_create, parse_patch, rebuild_needed
 from gateway.errors import Forbidden, Invalid, NotFound, Unauthenticated
@@ -39,7 +40,9 @@ class DashboardService:
         *,
         creator_groups: list[str],
         hub_groups: Callable[[], Awaitable[set[str]]],
+        links: ShareLinks | None = None,
     ) -> None:
+        self.links = links
         self.store = store
         self.lifecycle = lifecycle
         self.launcher = launcher
@@ -128,6 +131,8 @@ class DashboardService:
         """Stop it, drop what its launcher kept, then forget it."""
         await self.lifecycle.delete(dashboard)
         await self.store.delete(dashboard.owner, dashboard.name)
+        if self.links is not None:  # its share links go with it
+            await self.links.forget_dashboard(*dashboard.key)
         self.reads.forget(dashboard.key)
 
     async def start(self, dashboard: Dashboard, *, exempt: bool) -> Status:

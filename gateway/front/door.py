@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -46,6 +46,7 @@ from gateway.front.forwarding import (
 )
 from gateway.front.handoff import DASHBOARD_COOKIE
 from gateway.front.limits import ViewerLimits
+from gateway.front.passes import SHARE_COOKIE
 from gateway.hub.auth import SESSION_COOKIE, Identity
 from gateway.launchers.base import runner_credential
 from gateway.web.pages import error_bytes
@@ -67,7 +68,7 @@ class Tag:
 
     key: Key
     viewer: str
-    began: float  # when its head was read (time.monotonic), for the latency metric
+    began: float = field(default=0.0, compare=False)  # its head read (monotonic): the metric
 
 
 @functools.lru_cache(maxsize=4096)
@@ -125,6 +126,8 @@ class FrontDoor(Policy):
         self.metrics = app[keys.METRICS]
         self._cache = self.metrics.cache_counters()
         self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
+        self._share_cookie = self.origins.cookie(SHARE_COOKIE).encode()
+        self.passes = app[keys.PASSES]
         self._credentials: Cache[tuple[Key, str], str] = Cache(math.inf, 10_000)
 
     async def start(self, host: str, port: int) -> int:
@@ -152,22 +155,28 @@ class FrontDoor(Policy):
         found = self.reads.cached(*key)
         self._cache[("identity", who is not None)].inc()
         self._cache[("dashboard", found is not None)].inc()
-        if who is None or found is None or self._holds(request, who, found[0]):
-            future = self._decide_later(request, peer, key, (authorization, session), dashboard_id)
-            return asyncio.ensure_future(future)
-        return self.route(request, peer, who, *found)
+        share = self._credentials_of(request, self._share_cookie)[1]  # a share link's pass
+        shared = self.passes.known(share, key) if share else False
+        if who is None or found is None or shared is None or self._holds(request, who, found[0]):
+            credentials = (authorization, session, share)
+            return asyncio.ensure_future(
+                self._decide_later(request, peer, key, credentials, dashboard_id)
+            )
+        return self.route(request, peer, who, *found, shared=shared)
 
     async def _decide_later(
         self,
         request: Request,
         peer: str,
         key: Key,
-        credentials: tuple[str, str | None],
+        credentials: tuple[str, str | None, str | None],
         dashboard_id: str | None,
     ) -> Verdict:
         """:meth:`decide` when a cache did not know: the same credentials, looked up."""
+        authorization, session, share = credentials
         try:
-            who = await self.auth.identify_by(*credentials, dashboard_id)
+            who = await self.auth.identify_by(authorization, session, dashboard_id)
+            shared = await self.passes.check(share, key) if share else False
             dashboard, runtime = await self.reads.lookup(*key)
             deadline = time.monotonic() + HOLD_SECONDS
             while self._holds(request, who, dashboard) and time.monotonic() < deadline:
@@ -178,7 +187,7 @@ class FrontDoor(Policy):
         except Exception:
             log.exception("deciding %s", request.target.decode("latin-1"))
             return self.to_app(request)
-        return self.route(request, peer, who, dashboard, runtime)
+        return self.route(request, peer, who, dashboard, runtime, shared=shared)
 
     def _holds(self, request: Request, who: Identity, dashboard: Dashboard) -> bool:
         """Whether this request waits for its dashboard to be ready (up to HOLD_SECONDS)
@@ -282,12 +291,15 @@ class FrontDoor(Policy):
         who: Identity,
         dashboard: Dashboard,
         runtime: Runtime | None,
+        *,
+        shared: bool = False,
     ) -> Verdict:
-        """To the runner when the dashboard is ready and the viewer may see it; else the app."""
+        """To the runner when the dashboard is ready and the viewer may see it (or holds a
+        share link's pass for it); else the app."""
         if (
             dashboard.status != "ready"
             or runtime is None
-            or not can_view(who.user, dashboard, public_enabled=self.public_enabled)
+            or not (shared or can_view(who.user, dashboard, public_enabled=self.public_enabled))
         ):
             return self.to_app(request)
         websocket = wants_websocket(request)

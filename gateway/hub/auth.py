@@ -161,7 +161,7 @@ class Auth:
             return None
         return claims
 
-    def _secure(self, request: web.Request) -> bool:
+    def secure(self, request: web.Request) -> bool:
         """Whether cookies get ``Secure``: always behind an https public URL; else as the
         first proxy saw the request (configurable-http-proxy appends its own scheme to
         ``X-Forwarded-Proto``: ``https,http`` behind a TLS proxy)."""
@@ -198,7 +198,7 @@ class Auth:
                 httponly=httponly,
                 max_age=self.session_max_age,
                 path=path,
-                secure=self._secure(request),
+                secure=self.secure(request),
                 samesite="Lax",
             )
 
@@ -337,7 +337,7 @@ class Auth:
             path=self.prefix,
             httponly=True,
             max_age=STATE_SECONDS,
-            secure=self._secure(request),
+            secure=self.secure(request),
             samesite="Lax",
         )
         return response

@@ -21,6 +21,7 @@ requests are refused, and the planted copies deleted.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
@@ -45,6 +46,7 @@ from gateway.front.handoff import (
 from gateway.hub.auth import SESSION_COOKIE
 from gateway.hub.requests import cookies_sent, redirect
 from gateway.web.api import IDENTITY
+from gateway.web.shares import SHARE_PATH, shared_wait
 from runners.names import UnusableName, owner_from_segment, owner_segment
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -103,6 +105,8 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
         return start(request, host)
     if request.path == config.prefix + SIGNIN:
         return signin(request, host)
+    if request.path.startswith(config.prefix + SHARE_PATH):
+        return await handler(request)  # a share link, on its dashboard's origin
     key = dashboard_of(request.raw_path, config.prefix)
     if key is None or not origins.serves(host, *key):
         return _text(404, "there is nothing here but the dashboard")
@@ -111,6 +115,11 @@ async def dashboard_hosts(request: web.Request, handler: Handler) -> web.StreamR
     if len(cookies) > 1:
         return planted(request, cookie_name, cookie_path(request, *key))
     if request.method in ("GET", "HEAD") and request.headers.get("Upgrade") is None:
+        with contextlib.suppress(NotFound):  # a share link's bearer is woken here
+            found, _ = await request.app[keys.SERVICE].reads.lookup(*key)
+            shared = await shared_wait(request, found)
+            if shared is not None:
+                return shared
         # The gateway's origin signs in, wakes and refuses; then it sends the viewer back.
         return redirect(config.public_url + request.raw_path)
     origin = request.headers.get("Origin")

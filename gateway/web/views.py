@@ -22,7 +22,7 @@ from gateway.domain.dashboards import Dashboard
 from gateway.domain.validation import problems
 from gateway.errors import Conflict, Invalid, NotFound, PodiumError, TooMany
 from gateway.hub.requests import redirect
-from gateway.web import api
+from gateway.web import api, shares
 from gateway.web.forms import (
     LABELS,
     access_choices,
@@ -267,7 +267,11 @@ async def _log(request: web.Request, d: Dashboard) -> str:
 
 
 async def manage(request: web.Request) -> web.Response:
-    d = await api.managed(request)
+    return await _manage_page(request, await api.managed(request))
+
+
+async def _manage_page(request: web.Request, d: Dashboard, new_link: str = "") -> web.Response:
+    """The manage page; ``new_link``: a share link just made (shown this once)."""
     prefix = request.app[keys.CONFIG].prefix
     today = datetime.now(UTC).date()
     counted = await request.app[keys.STORE].views(d.owner, d.name, today - timedelta(VIEW_DAYS - 1))
@@ -293,12 +297,14 @@ async def manage(request: web.Request) -> web.Response:
         source_text=source, environment=environment, layer_text=layer_text,
         log=await _log(request, d),
         idle_text=f"after {d.idle_timeout // 60} min" if d.idle_timeout else "never (always on)",
+        **await shares.page_links(request, d), new_link=new_link,
     )  # fmt: skip
 
 
 async def manage_action(request: web.Request) -> web.Response:
     d = await api.managed(request)
-    action = (await request.post()).get("action", "")
+    form = await request.post()
+    action = form.get("action", "")
     service = request.app[keys.SERVICE]
     prefix = request.app[keys.CONFIG].prefix
     if action == "start":
@@ -310,8 +316,15 @@ async def manage_action(request: web.Request) -> web.Response:
     elif action == "delete":
         await service.remove(d)
         return redirect(prefix, status=303)
+    elif action in ("share", "unshare"):
+        made = await shares.page_action(request, d, action, form)
+        if made:  # its token, shown this once: not behind a redirect
+            return await _manage_page(request, d, new_link=made)
     else:
-        raise Invalid("action must be start, stop, restart, rebuild or delete", field="action")
+        raise Invalid(
+            "action must be start, stop, restart, rebuild, delete, share or unshare",
+            field="action",
+        )
     return redirect(manage_url(prefix, d), status=303)
 
 

@@ -24,6 +24,7 @@ from gateway.front.forwarding import same_origin
 from gateway.web.api import IDENTITY
 from gateway.web.dashboard_hosts import crossing
 from gateway.web.pages import forbidden_page, progress_page, refusal_page
+from gateway.web.shares import shared_wait
 
 
 def wants_page(request: web.Request) -> bool:
@@ -43,6 +44,9 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
     except NotFound:
         return refusal_page(site, 404, f"There is no dashboard {owner}/{name}.", user=user)
     if not can_view(user, dashboard, public_enabled=app[keys.RULES].public_enabled):
+        shared = await shared_wait(request, dashboard)
+        if shared is not None:
+            return shared  # a share link's bearer: it starts, this page reloads until then
         if user is None:
             return await app[keys.AUTH].login_redirect(request, request.path_qs)
         return forbidden_page(site, dashboard, user)

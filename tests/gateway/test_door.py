@@ -20,8 +20,10 @@ from gateway.config import Podium
 from gateway.domain.dashboards import Access, Dashboard
 from gateway.domain.lifecycle import Lifecycle
 from gateway.domain.runtime import Runtime, RuntimeRecord
+from gateway.domain.shares import ShareLinks
 from gateway.domain.store import Store
 from gateway.front.door import FrontDoor, Tag
+from gateway.front.passes import Passes
 from gateway.hub.auth import Auth
 from gateway.hub.client import Hub
 from gateway.launchers.base import Launcher
@@ -67,6 +69,8 @@ async def door_for(tmp_path: Path, origin: str, **options: object) -> AsyncItera
         )  # fmt: skip
         lifecycle = Lifecycle(store, Launcher(), config.cookie_secret)
         app[keys.LIFECYCLE] = lifecycle
+        app[keys.SHARES] = ShareLinks(store)
+        app[keys.PASSES] = Passes(config.cookie_secret, app[keys.SHARES], config.share_links)
         door = FrontDoor(app, APP_SOCKET)
         for owner, name in [("alice", "open"), ("alice", "team"), ("alice", "asleep"),
                             ("o'neil", "open")]:  # fmt: skip
@@ -122,6 +126,26 @@ async def test_a_ready_dashboard_a_viewer_may_see_goes_to_its_runner(door: Front
     assert isinstance(verdict, Forward) and verdict.filtered
     assert verdict.tag == Tag(("alice", "open"), "anonymous at 10.0.0.9")
     assert b"X-Podium-User: \r\n" in verdict.head  # nobody, said so
+
+
+async def test_a_share_links_pass_opens_its_dashboard_alone(tmp_path: Path) -> None:
+    async for door in door_for(tmp_path, "same-origin", share_links=True):
+        link, _ = await door.passes.links.create("alice", "team", "", time.time() + 60)
+        given = f"Cookie: podium-share={door.passes.issue(link)}"
+        assert to_app(await decide(door, "/dashboards/alice/team/"))  # anonymous: no
+        assert to_runner(await decide(door, "/dashboards/alice/team/", given))  # its pass: yes
+        assert to_runner(await decide(door, "/dashboards/alice/team/", given))  # cached: yes
+        await door.passes.links.revoke("alice", "team", link.id)
+        door.passes.forget(link.id)
+        assert to_app(await decide(door, "/dashboards/alice/team/", given))  # revoked: at once
+        other, _ = await door.passes.links.create("alice", "open", "", time.time() + 60)
+        elsewhere = f"Cookie: podium-share={door.passes.issue(other)}"
+        assert to_app(await decide(door, "/dashboards/alice/team/", elsewhere))  # not its own
+    (tmp_path / "off").mkdir()
+    async for door in door_for(tmp_path / "off", "same-origin"):  # the admin's leave: none
+        link, _ = await door.passes.links.create("alice", "team", "", time.time() + 60)
+        given = f"Cookie: podium-share={door.passes.issue(link)}"
+        assert to_app(await decide(door, "/dashboards/alice/team/", given))
 
 
 async def test_everything_else_goes_to_the_application(door: FrontDoor) -> None:

@@ -157,7 +157,7 @@ def gateway_writes() -> list[tuple[str, str]]:
         info = route.resource.get_info() if route.resource else {}
         path = info.get("formatter") or info.get("path") or ""
         if route.method not in ("GET", "HEAD") and path.startswith("/dashboards/_/"):
-            found.append((route.method, path.format(owner="alice", name="not-there")))
+            found.append((route.method, path.format(owner="alice", name="not-there", link="x")))
     return sorted(found, key=lambda write: write[1].endswith("/logout"))  # the logout last
 
 
