@@ -18,25 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from gateway.domain.store import Store, translated
+from gateway.domain.tables import MAX_NOTE
+from gateway.domain.tables import share_links as links
 from gateway.errors import Invalid, NotFound
 
-MAX_NOTE = 200
 BAD_MOMENT = "expires must be a date (2026-12-31) or an ISO date-time"
 MAX_LINKS = 50  # per dashboard, revoked and expired ones included until deleted
-
-links = sa.Table(
-    "share_links",
-    sa.MetaData(),
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("owner", sa.String(255), nullable=False),
-    sa.Column("name", sa.String(63), nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("note", sa.String(MAX_NOTE), nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("expires", sa.Float, nullable=False),
-    sa.Column("revoked", sa.Float, nullable=True),
-    sa.Column("views", sa.Integer, nullable=False),
-)
 
 
 @dataclass(frozen=True)

@@ -306,7 +306,7 @@ async def test_a_full_disk_is_a_clear_error_and_corrupts_nothing(small_disk: Pat
         kept = Dashboard("alice", "kept", "streamlit", entry="app.py")
         await store.create(kept)
         filler = small_disk / "filler"
-        with filler.open("wb") as f, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), filler.open("wb") as f:  # its close fails too
             while True:
                 f.write(b"\0" * 65536)  # until the disk is full
         big = "x" * 200_000  # more than the few bytes left

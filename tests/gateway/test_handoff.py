@@ -356,4 +356,4 @@ def test_cookies_are_secure_behind_a_tls_proxy(
     a = auth()
     a.https = https_url
     request = make_mocked_request("GET", "/dashboards/", headers={"X-Forwarded-Proto": forwarded})
-    assert a._secure(request) is secure
+    assert a.secure(request) is secure

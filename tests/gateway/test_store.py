@@ -12,7 +12,8 @@ from alembic.migration import MigrationContext
 
 from gateway.domain.dashboards import Access, Dashboard, Source
 from gateway.domain.runtime import Runtime, RuntimeRecord
-from gateway.domain.store import Store, metadata
+from gateway.domain.store import Store
+from gateway.domain.tables import metadata
 from gateway.errors import Conflict, NotFound
 
 pytestmark = pytest.mark.functional
