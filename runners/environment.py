@@ -6,30 +6,45 @@ an image's). Before the app starts, the runner asks that interpreter whether the
 the framework needs are there, and says plainly which are not. The shims Podium starts
 some frameworks through (runners/shims) are made importable there from the runner's own
 source, so no environment needs Podium installed.
+
+The question runs confined as the app will (its sandbox, a network namespace with no way
+out): a requirements layer is the owner's code — a ``.pth`` file of an installed package
+runs whenever its interpreter starts — and must never run as the runner.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from runners.errors import EnvironmentMissing
+from runners.framework import Framework
+from runners.netns import Door
+from runners.sandbox import Sandbox
 
 PACKAGE = Path(__file__).resolve().parent  # runners/
+LACKS = "podium: the environment lacks:"
 _FIND = (
     "import importlib.util as u, sys\n"
-    "print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))"
+    f"print({LACKS!r}, *(m for m in sys.argv[1:] if u.find_spec(m) is None))"
 )
 CHECK_SECONDS = 60.0
 
 
-async def missing(python: str, modules: Sequence[str], env: Mapping[str, str]) -> list[str]:
-    """Which of ``modules`` ``python`` cannot import (its own environment, as the app's)."""
+async def missing(python: str, modules: Sequence[str], env: Mapping[str, str],
+                  confined: Confinement | None = None) -> list[str]:  # fmt: skip
+    """Which of ``modules`` ``python`` cannot import (its own environment, as the app's),
+    asked in the app's ``confined`` sandbox when it has one."""
     if not modules:
         return []
+    if confined is not None:
+        return await _missing_confined(python, modules, env, confined)
     try:
         process = await asyncio.create_subprocess_exec(
             python, "-I", "-c", _FIND, *modules,
@@ -44,13 +59,45 @@ async def missing(python: str, modules: Sequence[str], env: Mapping[str, str]) -
     if process.returncode != 0:
         said = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise EnvironmentMissing(f"{python} does not run: {said[0]}")
-    return out.decode().split()
+    return out.decode().removeprefix(LACKS).split()
+
+
+@dataclass(frozen=True)
+class Confinement:
+    sandbox: Sandbox
+    cwd: Path
+
+
+async def _missing_confined(
+    python: str, modules: Sequence[str], env: Mapping[str, str], confined: Confinement
+) -> list[str]:
+    plain = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    door = await Door.open(0, False) if confined.sandbox.network != "host" else None
+    probe = Framework([python, "-I", "-c", _FIND, *modules], plain, confined.cwd, 40,
+                      confined.sandbox, door)  # fmt: skip
+    try:
+        await probe.start()
+        code = await asyncio.wait_for(probe.wait(), CHECK_SECONDS)
+    except FileNotFoundError:
+        raise EnvironmentMissing(f"there is no Python at {python}") from None
+    except (OSError, TimeoutError) as e:
+        raise EnvironmentMissing(f"{python} could not be asked what it has ({e})") from None
+    finally:
+        await probe.stop(1)
+        if door is not None:
+            await door.close()
+    said = probe.tail()
+    answer = next((line for line in reversed(said) if line.startswith(LACKS)), None)
+    if code != 0 or answer is None:
+        last = next((line for line in reversed(said) if line.strip()), "no output")
+        raise EnvironmentMissing(f"{python} does not run: {last.strip()}")
+    return answer.removeprefix(LACKS).split()
 
 
 async def check(python: str, name: str, framework: str, modules: Sequence[str],
-                env: Mapping[str, str]) -> None:  # fmt: skip
+                env: Mapping[str, str], confined: Confinement | None = None) -> None:  # fmt: skip
     """Fail, naming what is missing, when ``python`` cannot run ``framework``."""
-    absent = await missing(python, modules, env)
+    absent = await missing(python, modules, env, confined)
     if absent:
         what = " and ".join(absent)
         verb = "is" if len(absent) == 1 else "are"
@@ -60,17 +107,20 @@ async def check(python: str, name: str, framework: str, modules: Sequence[str],
         )
 
 
-def with_shims(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with Podium's shims importable (``runners.shims``) in another interpreter,
-    and nothing else of Podium's: a folder in the app's ``HOME`` holding only a link to
-    this package goes on its path (the folder Podium is installed in would put every
-    package of Podium's environment before the environment's own)."""
-    home = env.get("HOME") or tempfile.mkdtemp(prefix="podium-home-")
-    where = Path(home) / ".podium-path"
-    where.mkdir(mode=0o755, parents=True, exist_ok=True)
-    link = where / "runners"
-    if not link.is_symlink() or link.resolve() != PACKAGE:
-        link.unlink(missing_ok=True)
-        link.symlink_to(PACKAGE)
-    paths = [str(where), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+def shim_folder() -> str:
+    """A folder holding only a link to this package, for another interpreter's path (the
+    folder Podium is installed in would put every package of Podium's environment before
+    the environment's own). A new one of the runner's own, gone when it exits: never in
+    the app's writable home, where the app could plant links for the runner to follow."""
+    where = tempfile.mkdtemp(prefix="podium-shims-")
+    os.chmod(where, 0o755)  # noqa: S103 - the app reads it; nobody else writes it
+    os.symlink(PACKAGE, os.path.join(where, "runners"))
+    atexit.register(shutil.rmtree, where, True)
+    return where
+
+
+def with_shims(env: Mapping[str, str], where: str) -> dict[str, str]:
+    """``env`` with Podium's shims (``runners.shims``) importable from ``where``
+    (:func:`shim_folder`) in another interpreter, and nothing else of Podium's."""
+    paths = [where, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     return {**env, "PYTHONPATH": os.pathsep.join(paths)}

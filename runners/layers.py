@@ -33,6 +33,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import sys
@@ -45,20 +46,18 @@ from typing import Any
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
+from runners.reqlines import FILE, requirement_lines
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
 
-FILE = "requirements.txt"
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
 MARKER = ".podium-layer.json"
+IN_USE = ".in-use"  # each runner's shared lock on the build its app runs on
 CURRENT = "current"
 FORMAT = 1  # of the key: a new format makes new layers
 PIP_CONFIG = ("/etc/pip.conf", "/etc/xdg/pip")  # the admin's (an index, a proxy): pip's only
 SWEEP_AFTER = 86400.0  # a build no longer current, or never finished, goes after a day
-_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_AFTER_NAME = re.compile(r"\s*(?:$|[\[(<>=!~;@])")
-_URL = re.compile(r"^(?:git\+)?https?://", re.IGNORECASE)
 _PIP_LINE = re.compile(r"\(line (\d+)\)")
 _BASE = (
     "import json, site, sys, sysconfig\n"
@@ -75,49 +74,6 @@ class Layer:
     key: str
     built: str  # when (ISO 8601, UTC)
     reused: bool
-
-
-def requirement_lines(text: str) -> list[str]:
-    """The requirements of ``text``, one per logical line (continuations joined, comments
-    and blank lines dropped); :class:`RequirementsFailed` naming the first line that is
-    not a requirement."""
-    found: list[str] = []
-    pending, first = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not pending:
-            first = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line, pending = (pending + line).strip(), ""
-        if line:
-            found.append(_checked(line, first))
-    if pending.strip():
-        found.append(_checked(pending.strip(), first))
-    return found
-
-
-def _checked(line: str, number: int) -> str:
-    def refused(why: str) -> RequirementsFailed:
-        return RequirementsFailed(f"{FILE} line {number} ({line[:80]!r}): {why}")
-
-    if line.startswith("-"):
-        raise refused("pip options are the admin's (the package index above all): only "
-                      "requirements may be listed")  # fmt: skip
-    name = _NAME.match(line)
-    if name is None or not _AFTER_NAME.match(line, name.end()):
-        raise refused(
-            "not a requirement (a package name, maybe with a version, extras or "
-            "'name @ https://…'); local paths and other files are not allowed"
-        )
-    rest = line[name.end() :].strip()
-    if rest.startswith("@") and not _URL.match(rest[1:].strip()):
-        raise refused("a direct reference must be an https:// (or git+https://) URL")
-    options = [part for part in rest.split() if part.startswith("-")]
-    if any(not option.startswith("--hash=") for option in options):
-        raise refused("only --hash options may follow a requirement")
-    return line
 
 
 async def _output(argv: Sequence[str], seconds: float = 60.0) -> str:
@@ -158,12 +114,26 @@ def layer_key(base: Mapping[str, Any], lines: Sequence[str], pip_args: Sequence[
 
 
 def finished(build: Path) -> dict[str, Any] | None:
-    """A build's marker: present only once its install succeeded."""
+    """A build's marker: present only once its install succeeded (never read through a
+    link: the build is pip's to write)."""
     try:
-        found: dict[str, Any] = json.loads((build / MARKER).read_text())
+        fd = os.open(build / MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(fd, "rb") as f:
+            found: dict[str, Any] = json.loads(f.read(1_000_000))
     except (OSError, ValueError):
         return None
-    return found
+    return found if isinstance(found, dict) else None
+
+
+def mark(build: Path, marker: Mapping[str, Any]) -> None:
+    """Write a finished build's marker: a file of the runner's own, made here (an install
+    that left one, or a link in its place, is refused: root would write through it)."""
+    for name in (MARKER, IN_USE):
+        if os.path.lexists(build / name):
+            raise RequirementsFailed(f"the install of {FILE} made {name} itself: refused")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with open(os.open(build / MARKER, flags, 0o644), "w") as f:
+        f.write(json.dumps(marker))
 
 
 def size_of(root: Path) -> int:
@@ -191,14 +161,14 @@ def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str
     return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"
 
 
-IN_USE = ".in-use"
 _HELD: list[int] = []  # this runner's shared locks on the builds its app runs on
 
 
 def hold(build: str) -> None:
     """A shared lock on ``build`` for as long as this runner lives (the kernel drops it
     with the process): a sweep never removes a build an app runs on."""
-    fd = os.open(os.path.join(build, IN_USE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
+    fd = os.open(os.path.join(build, IN_USE), flags, 0o600)
     fcntl.flock(fd, fcntl.LOCK_SH)
     _HELD.append(fd)
 
@@ -306,7 +276,11 @@ class Builder:
         seconds = round(time.monotonic() - began, 1)
         marker = {"key": key, "built": built, "seconds": seconds, "bytes": size,
                   "requirements": lines, "base": self.base_python}  # fmt: skip
-        (build / MARKER).write_text(json.dumps(marker))
+        try:
+            mark(build, marker)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
         pointer = folder / f".{CURRENT}-{secrets.token_hex(4)}"
         pointer.symlink_to(build.name)
         hold(str(build))
@@ -355,10 +329,27 @@ class Builder:
         text: str,
     ) -> None:
         pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox, door)
-        await pip.start()
-        watcher = asyncio.ensure_future(self._follow(pip))
+        # No file of pip's (or of a setup.py's) larger than the layer may be: the kernel
+        # refuses it; the whole build is measured while pip runs (below).
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        limit = self.requirements.max_bytes if hard < 0 else min(hard, self.requirements.max_bytes)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
         try:
-            code = await asyncio.wait_for(pip.wait(), self.requirements.timeout)
+            await pip.start()
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        watcher = asyncio.ensure_future(self._follow(pip))
+        measure = asyncio.ensure_future(self._measure(build))
+        done = asyncio.ensure_future(pip.wait())
+        try:
+            await asyncio.wait({done, measure}, timeout=self.requirements.timeout,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            if measure.done():
+                await pip.stop(2)
+                measure.result()  # its RequirementsFailed: too big
+            if not done.done():
+                raise TimeoutError
+            code = done.result()
         except TimeoutError:
             await pip.stop(2)
             raise RequirementsFailed(
@@ -366,9 +357,22 @@ class Builder:
                 log_tail=pip.tail(),
             ) from None
         finally:
-            watcher.cancel()
+            for task in (watcher, measure, done):
+                task.cancel()
         if code != 0:
             raise RequirementsFailed(pip_failure(pip.tail(), lines, text), log_tail=pip.tail())
+
+    async def _measure(self, build: Path) -> None:
+        """Return (raising) once the build, pip's temporary files included, is larger than
+        the admin allows; while it is not, never."""
+        most = self.requirements.max_bytes
+        while True:
+            await asyncio.sleep(1.0)
+            size = await asyncio.to_thread(size_of, build)
+            if size > most:
+                raise RequirementsFailed(
+                    f"{FILE} was installing more than this hub's limit of {most / 2**20:,.0f} MB"
+                )
 
     async def _follow(self, pip: Framework) -> None:
         """pip's last line as the start's progress (Collecting…, Installing…)."""

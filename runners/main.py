@@ -18,7 +18,7 @@ from typing import TextIO
 
 import relay
 from relay.policy import Target
-from runners import __version__, environment, layers, recipes
+from runners import __version__, environment, layers, recipes, reqlines
 from runners.contract import NETWORK_ENV, PORTS_ENV
 from runners.errors import (
     BindError,
@@ -81,22 +81,26 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     plan = recipes.plan(recipe, values, spec.env, sandboxed=spec.sandbox is not None)
     sandbox = None
     environ = framework_environ(os.environ, plan.env)
-    # Another environment (only the app runs there), or the runner copied into one's image.
-    if python != sys.executable or spec.environment:
-        await environment.check(python, spec.environment, recipe.label or recipe.name,
-                                recipe.needs, environ)  # fmt: skip
-        say(f"in environment {spec.environment or python}")
+    shims = environment.shim_folder() if python != sys.executable else ""
     if spec.sandbox is not None:
         if abi() < 1:  # the same spec fails the same way on this machine: exit 2
             raise SpecError("spec.sandbox: this kernel has no Landlock to sandbox with")
-        readable = (*spec.sandbox.read, *((layer.root,) if layer else ()))
-        sandbox = replace(spec.sandbox, read=readable).for_framework(port, ready=ready)
+        extra = (*((layer.root,) if layer else ()), *((shims,) if shims else ()))
+        sandbox = replace(spec.sandbox, read=(*spec.sandbox.read, *extra))
+        sandbox = sandbox.for_framework(port, ready=ready)
         sandbox.make_home()
         environ.update(sandbox.environ())
         ahead = ready is not None and ready.ruleset is not None
         say(f"sandboxed: {describe(abi())}" + (" (its port rule built ahead)" if ahead else ""))
-    if python != sys.executable:  # in its HOME (the sandbox's, when sandboxed)
-        environ = environment.with_shims(environ)
+    # Another environment (only the app runs there), or the runner copied into one's image:
+    # asked, as the app runs, whether the framework is there.
+    if python != sys.executable or spec.environment:
+        confined = environment.Confinement(sandbox, prepared.workdir) if sandbox else None
+        await environment.check(python, spec.environment, recipe.label or recipe.name,
+                                recipe.needs, environ, confined)  # fmt: skip
+        say(f"in environment {spec.environment or python}")
+    if shims:
+        environ = environment.with_shims(environ, shims)
     door = None
     if spec.sandbox is not None and spec.sandbox.network != "host":
         network = spec.sandbox.network
@@ -140,14 +144,14 @@ async def requirements_layer(
     if spec.requirements is None:
         return None
     near = prepared.entry.parent if prepared.entry else prepared.workdir
-    found = next((p for p in (near / layers.FILE, prepared.workdir / layers.FILE)
+    found = next((p for p in (near / reqlines.FILE, prepared.workdir / reqlines.FILE)
                   if p.is_file()), None)  # fmt: skip
     if found is None:
         return None
-    path = inside(prepared.workdir, str(found.relative_to(prepared.workdir)), layers.FILE,
+    path = inside(prepared.workdir, str(found.relative_to(prepared.workdir)), reqlines.FILE,
                   SourceError)  # fmt: skip
     if path.stat().st_size > layers.MAX_FILE:
-        raise RequirementsFailed(f"{layers.FILE} is larger than {layers.MAX_FILE // 1024} KB")
+        raise RequirementsFailed(f"{reqlines.FILE} is larger than {layers.MAX_FILE // 1024} KB")
     builder = layers.Builder(
         spec.requirements, python, spec.sandbox, framework_environ(os.environ, {}), say,
         lambda message: guard.status.set("preparing", message), spec.log_lines,

@@ -156,11 +156,21 @@ async def events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    manager = can_manage(current_user(request), dashboard)
     async for step in request.app[keys.LIFECYCLE].progress(dashboard):
-        payload = {"status": step.status, "message": step.message, "elapsed": step.elapsed}
+        message = step.message if manager else viewers_word(step.status, step.message)
+        payload = {"status": step.status, "message": message, "elapsed": step.elapsed}
         await response.write(f"data: {json.dumps(payload)}\n\n".encode())
     await response.write_eof()
     return response
+
+
+def viewers_word(status: str, message: str) -> str:
+    """What a viewer is told of a start: the step, never its details (pip's output, the
+    failure's reason: the owner's, on the manage page and in the log)."""
+    if status == "failed":
+        return "it could not start; its owner can see why"
+    return message.split(":", 1)[0]
 
 
 async def files(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -26,7 +27,8 @@ from gateway.domain.runtime import Runtime
 from gateway.launchers.environments import Environment, RequirementsPolicy
 from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
-from runners.layers import CURRENT, MARKER, requirement_lines
+from runners.layers import CURRENT, MARKER
+from runners.reqlines import requirement_lines
 from tests.support.wheels import venv, wheel
 
 APP = """
@@ -133,8 +135,16 @@ def builds(tmp_path: Path) -> list[Path]:
         ("./mypkg\n", "not a requirement"),
         ("/srv/wheels/x.whl\n", "not a requirement"),
         ("https://example.org/x.whl\n", "not a requirement"),
-        ("x @ file:///srv/x.whl\n", "must be an https:// (or git+https://) URL"),
-        ("pandas==2.0 --no-deps\n", "only --hash options"),
+        ("x @ file:///srv/x.whl\n", "not from a URL"),
+        # Past the admin's index (the attacker review): a direct URL, a VCS URL.
+        ("six @ https://files.example.org/six-1.16.0-py2.py3-none-any.whl\n", "not from a URL"),
+        ("six @ git+https://github.com/benjaminp/six\n", "not from a URL"),
+        ("pandas==2.0 --no-deps\n", "only --hash=algorithm:digest options"),
+        # pip reads quoted words after the first option as options too; it fills in ${…}.
+        ('six==1.16 --hash=sha256:aa "--config-settings=--build-option=--x"\n', "only --hash="),
+        ("six @ https://host/${HOME}\n", "${…} is not part of a requirement"),
+        ("x.zip\n", "archives"),
+        ("build.tar.gz\n", "archives"),
     ],
 )
 def test_only_requirements_are_taken(text: str, words: str) -> None:
@@ -146,12 +156,11 @@ def test_only_requirements_are_taken(text: str, words: str) -> None:
 def test_requirements_read_as_pip_reads_them() -> None:
     text = (
         "# the app's\n\nnumpy>=1.26  # arrays\npandas[excel]==2.0; python_version > '3.8'\n"
-        "geo @ https://example.org/geo-1.0.whl\nscikit-learn==1.5 \\\n"
-        "    --hash=sha256:abc\n"
+        "scikit-learn==1.5 \\\n    --hash=sha256:abc\n"
     )
     assert requirement_lines(text) == [
         "numpy>=1.26", "pandas[excel]==2.0; python_version > '3.8'",
-        "geo @ https://example.org/geo-1.0.whl", "scikit-learn==1.5      --hash=sha256:abc",
+        "scikit-learn==1.5      --hash=sha256:abc",
     ]  # fmt: skip
 
 
@@ -316,6 +325,105 @@ async def test_a_layer_cut_short_is_never_used(tmp_path: Path, wheels: Path) -> 
             await local.close()
 
 
+HOOK = """
+import os, sys
+try:  # wherever its interpreter starts: as the runner would be, it writes outside
+    with open({proof!r}, "a") as f:
+        f.write(f"{{os.getuid()}} {{sys.argv}}\\n")
+except OSError:
+    pass
+"""
+
+
+@pytest.mark.functional
+async def test_an_installed_package_runs_only_where_the_app_does(
+    tmp_path: Path, wheels: Path
+) -> None:
+    """A package's .pth file runs whenever its layer's interpreter starts: the runner's
+    question (is the framework there?) must ask it in the app's sandbox and network, or the
+    owner's code runs as the runner (the attacker review: as root, on every start)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    proof = outside / "proof"
+    hook = {"podium_hook.pth": "import podium_hook_run\n",
+            "podium_hook_run.py": HOOK.format(proof=str(proof))}  # fmt: skip
+    wheel(wheels, "podium_hook", "1.0", extra=hook)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    # Streamlit, which the environment lacks: the runner asks its interpreter, and says so.
+    d = replace(dashboard(tmp_path, "hooked", "podium_hook==1.0\n"), framework="streamlit",
+                entry="probe_app.py", command=())  # fmt: skip
+    try:
+        for attempt in range(2):  # the layer made, then reused: asked twice
+            runtime = await local.start(d, f"hooked-{attempt}", CREDENTIAL)
+            deadline = time.monotonic() + 120
+            while (observed := await local.inspect(d, runtime)).running:
+                assert time.monotonic() < deadline, await local.logs(d, runtime, 60)
+                await asyncio.sleep(0.2)
+            assert "streamlit is not installed in environment base" in observed.message, (
+                observed, await local.logs(d, runtime, 60))  # fmt: skip
+        assert not proof.exists(), proof.read_text()
+        proof.write_text("")  # the control: a process outside the sandbox can write it
+    finally:
+        await local.close()
+
+
+@pytest.mark.unit
+def test_the_runner_never_writes_through_a_link_in_a_build(tmp_path: Path) -> None:
+    """pip (and a setup.py) may write the build: a link it leaves where the runner writes
+    its marker or its lock would make the runner (root) write elsewhere."""
+    from runners.errors import RequirementsFailed
+    from runners.layers import IN_USE, hold, mark
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("important")
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / MARKER).symlink_to(victim)
+    with pytest.raises(RequirementsFailed, match=r"made \.podium-layer\.json itself"):
+        mark(build, {"key": "k"})
+    (build / MARKER).unlink()
+    (build / IN_USE).symlink_to(tmp_path / "created-by-runner")
+    with pytest.raises(RequirementsFailed, match=r"made \.in-use itself"):
+        mark(build, {"key": "k"})
+    with pytest.raises(OSError):
+        hold(str(build))
+    assert victim.read_text() == "important" and not (tmp_path / "created-by-runner").exists()
+    (build / IN_USE).unlink()
+    mark(build, {"key": "k"})  # the control: a build without links is marked
+    assert json.loads((build / MARKER).read_text()) == {"key": "k"}
+
+
+@pytest.mark.unit
+async def test_an_install_growing_past_the_limit_is_stopped_while_it_runs(tmp_path: Path) -> None:
+    from runners.errors import RequirementsFailed
+    from runners.layers import Builder
+    from runners.spec import Requirements
+
+    builder = Builder(Requirements(str(tmp_path), max_bytes=1 << 20), sys.executable, None,
+                      {}, print, print)  # fmt: skip
+    build = tmp_path / "build"
+    build.mkdir()
+    measuring = asyncio.ensure_future(builder._measure(build))
+    await asyncio.sleep(1.5)
+    assert not measuring.done()  # small: it goes on
+    with (build / "big.bin").open("wb") as f:
+        f.write(b"x" * (2 << 20))
+    with pytest.raises(RequirementsFailed, match="more than this hub's limit of 1 MB"):
+        await asyncio.wait_for(measuring, 5)
+
+
+@pytest.mark.unit
+def test_the_shims_are_the_runners_own_never_in_the_apps_home(tmp_path: Path) -> None:
+    from runners import environment
+
+    where = environment.shim_folder()
+    assert not where.startswith(str(tmp_path)) and os.stat(where).st_uid == os.getuid()
+    assert os.listdir(where) == ["runners"]
+    assert os.path.realpath(os.path.join(where, "runners")) == str(environment.PACKAGE)
+    env = environment.with_shims({"HOME": str(tmp_path), "PYTHONPATH": "/x"}, where)
+    assert env["PYTHONPATH"] == f"{where}:/x" and not (tmp_path / ".podium-path").exists()
+
+
 @pytest.mark.unit
 def test_old_builds_go_unless_an_app_still_runs_on_one(tmp_path: Path) -> None:
     """A rebuild leaves the old build; a day later the next build of that layer removes
@@ -377,3 +485,17 @@ async def test_an_email_username_gets_layers_of_its_own(tmp_path: Path, wheels: 
         assert (await local.layer(d) or {}).get("reused") is False
     finally:
         await local.close()
+
+
+@pytest.mark.unit
+def test_viewers_follow_a_start_without_its_details() -> None:
+    """The progress stream tells viewers the step, not pip's output or a failure's reason
+    (the attacker review: bob read the line pip refused)."""
+    from gateway.web.api import viewers_word
+
+    failed = "requirements.txt line 2 ('zzz-secret==9') could not be installed: No matching"
+    assert viewers_word("failed", failed) == "it could not start; its owner can see why"
+    assert viewers_word("starting", "installing requirements.txt: Collecting x") == (
+        "installing requirements.txt"
+    )
+    assert viewers_word("starting", "starting streamlit") == "starting streamlit"

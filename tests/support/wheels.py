@@ -15,11 +15,15 @@ def _digest(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def wheel(folder: Path, name: str, version: str, code: str = "") -> Path:
-    """A pure-Python wheel of package ``name`` whose ``__version__`` is ``version``."""
+def wheel(
+    folder: Path, name: str, version: str, code: str = "", extra: dict[str, str] | None = None
+) -> Path:
+    """A pure-Python wheel of package ``name`` whose ``__version__`` is ``version``
+    (``extra``: more files at the top of site-packages, such as a ``.pth``)."""
     info = f"{name}-{version}.dist-info"
     files = {
         f"{name}/__init__.py": (code or f"__version__ = {version!r}\n").encode(),
+        **{path: text.encode() for path, text in (extra or {}).items()},
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: podium-tests\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",

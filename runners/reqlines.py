@@ -1,0 +1,65 @@
+"""What a dashboard's requirements.txt may say: requirements, nothing pip would take as an
+option, a file, a URL or a variable. The layer is a function of the checked lines alone
+(runners.layers), and pip is given only them — so packages come from the admin's index.
+"""
+
+from __future__ import annotations
+
+import re
+
+from runners.errors import RequirementsFailed
+
+FILE = "requirements.txt"
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_AFTER_NAME = re.compile(r"\s*(?:$|[\[(<>=!~;@])")
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_HASH = re.compile(r"^--hash=[a-z0-9]+:[0-9a-fA-F]+$")
+_ARCHIVE = re.compile(r"\.(?:whl|zip|tar|tgz|gz|bz2|xz|egg)$", re.IGNORECASE)
+
+
+def requirement_lines(text: str) -> list[str]:
+    """The requirements of ``text``, one per logical line (continuations joined, comments
+    and blank lines dropped); :class:`RequirementsFailed` naming the first line that is
+    not a requirement."""
+    found: list[str] = []
+    pending, first = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not pending:
+            first = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = (pending + line).strip(), ""
+        if line:
+            found.append(_checked(line, first))
+    if pending.strip():
+        found.append(_checked(pending.strip(), first))
+    return found
+
+
+def _checked(line: str, number: int) -> str:
+    def refused(why: str) -> RequirementsFailed:
+        return RequirementsFailed(f"{FILE} line {number} ({line[:80]!r}): {why}")
+
+    if line.startswith("-"):
+        raise refused("pip options are the admin's (the package index above all): only "
+                      "requirements may be listed")  # fmt: skip
+    if "${" in line:
+        raise refused("${…} is not part of a requirement (pip would fill in its environment)")
+    name = _NAME.match(line)
+    if name is None or not _AFTER_NAME.match(line, name.end()) or _ARCHIVE.search(name[0]):
+        raise refused(
+            "not a requirement (a package name, maybe with a version and extras); local "
+            "paths, archives and other files are not allowed"
+        )
+    rest = line[name.end() :].strip()
+    if rest.startswith("@") or _URL.search(rest):
+        raise refused("packages come from this hub's index (c.Podium.pip_args), not from a URL")
+    # pip reads everything from the first word that begins with "-" as options (quotes
+    # and all): there, only plain --hash=algorithm:digest words.
+    words = rest.split()
+    first = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    if any(not _HASH.match(word) for word in words[first:]):
+        raise refused("only --hash=algorithm:digest options may follow a requirement")
+    return line
