@@ -124,7 +124,6 @@ class FrontDoor(Policy):
         self.app_socket = app_socket
         self.origins = app[keys.ORIGINS]
         self.metrics = app[keys.METRICS]
-        self._cache = self.metrics.cache_counters()
         self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
         self._share_cookie = self.origins.cookie(SHARE_COOKIE).encode()
         self.passes = app[keys.PASSES]
@@ -153,8 +152,7 @@ class FrontDoor(Policy):
         dashboard_id = f"{key[0]}/{key[1]}" if cookie != _SESSION else None
         who = self.auth.known(authorization, session, dashboard_id)
         found = self.reads.cached(*key)
-        self._cache[("identity", who is not None)].inc()
-        self._cache[("dashboard", found is not None)].inc()
+        self.metrics.looked_up(who is not None, found is not None)
         share = self._credentials_of(request, self._share_cookie)[1]  # a share link's pass
         shared = self.passes.known(share, key) if share else False
         if who is None or found is None or shared is None or self._holds(request, who, found[0]):
@@ -218,11 +216,11 @@ class FrontDoor(Policy):
             if opened:
                 self.activity.socket_opened(tag.key)
                 self.limits.socket_opened(tag.viewer)
-                self.metrics.websockets.inc()
+                self.metrics.websocket(True)
             else:
                 self.activity.socket_closed(tag.key)
                 self.limits.socket_closed(tag.viewer)
-                self.metrics.websockets.dec()
+                self.metrics.websocket(False)
 
     def response_head(self, block: bytes, tag: Hashable) -> bytes:
         if isinstance(tag, Tag):
