@@ -9,6 +9,7 @@ registry per application (tests build several in one process).
 from __future__ import annotations
 
 import bisect
+import hmac
 import itertools
 import time
 from collections import Counter as Counter_
@@ -161,6 +162,13 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def is_metrics_token(authorization: str, token: str) -> bool:
+    """Whether an ``Authorization`` header carries the metrics token (wherever it is sent,
+    by mistake too: it is asked of no hub)."""
+    given = authorization.partition(" ")[2].strip()
+    return bool(token and given) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def configured(per_dashboard: bool, token: str) -> Metrics:

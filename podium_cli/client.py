@@ -142,8 +142,9 @@ def _prefix_of(service_url: str, service: str, timeout: float) -> str:
             pass
     except urllib.error.HTTPError as e:
         location = e.headers.get("Location", "") if 300 <= e.code < 400 else ""
-        if location:
-            return urljoin(service_url + own, urlsplit(location).path)
+        path = urlsplit(location).path
+        if path.startswith("/") and not path.startswith("//"):  # a path: never another host
+            return _origin(service_url) + path
     except OSError as e:
         raise NotReached(f"cannot reach Podium at {service_url}: {e}") from None
     return service_url + own

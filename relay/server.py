@@ -73,8 +73,8 @@ class Downstream(asyncio.Protocol):
 
     __slots__ = (
         "_connecting", "_deadline", "_deciding", "_deferred", "_frames", "_message_limit",
-        "_pending", "_timer", "_tunnelling", "body", "buffer", "forwarding", "mode", "peer",
-        "policy", "relay", "transport", "upstream",
+        "_pending", "_timer", "body", "buffer", "forwarding", "mode", "peer", "policy",
+        "relay", "transport", "tunnelling", "upstream",
     )  # fmt: skip
 
     def __init__(self, relay: Relay) -> None:
@@ -93,7 +93,7 @@ class Downstream(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
         self.forwarding: Hashable = None  # the tag of the forward under way (its verdict's)
-        self._tunnelling = False
+        self.tunnelling = False
         self._message_limit = 0
         self._frames: MessageLimit | None = None
 
@@ -144,8 +144,8 @@ class Downstream(asyncio.Protocol):
         self._end_tunnel()
 
     def _end_tunnel(self) -> None:
-        if self._tunnelling:
-            self._tunnelling = False
+        if self.tunnelling:
+            self.tunnelling = False
             self.policy.tunnel(self.forwarding, False)
 
     def close(self) -> None:
@@ -333,7 +333,7 @@ class Downstream(asyncio.Protocol):
         assert self.transport is not None
         self.mode = Mode.TUNNEL if accepted else Mode.HEAD
         if accepted:
-            self._tunnelling = True
+            self.tunnelling = True
             self.policy.tunnel(self.forwarding, True)
             if self._message_limit:
                 self._frames = MessageLimit(self._message_limit)

@@ -76,8 +76,8 @@ def parse_link(doc: Any, max_days: int, now: float | None = None) -> tuple[str, 
         raise Invalid("give the link's end: expires (a date or date-time) or days", field="expires")
     if "days" in doc:
         days = doc["days"]
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise Invalid("days must be a whole number of at least 1", field="days")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= max_days:
+            raise Invalid(f"days must be a whole number from 1 to {max_days}", field="days")
         expires = now + days * 86400.0
     else:
         expires = _moment(doc["expires"])
@@ -132,6 +132,10 @@ class ShareLinks:
             await conn.execute(sa.insert(links).values(
                 id=link.id, owner=owner, name=name, token_hash=token_hash(token), note=note,
                 created=link.created, expires=expires, revoked=None, views=0))  # fmt: skip
+        if len(await self.of(owner, name)) > MAX_LINKS:  # made at once with others: undone
+            async with self.store.transaction() as conn:
+                await conn.execute(sa.delete(links).where(links.c.id == link.id))
+            raise Invalid(f"a dashboard has at most {MAX_LINKS} share links: delete old ones")
         return link, token
 
     @translated

@@ -49,6 +49,7 @@ from gateway.front.limits import ViewerLimits
 from gateway.front.passes import SHARE_COOKIE
 from gateway.hub.auth import SESSION_COOKIE, Identity
 from gateway.launchers.base import runner_credential
+from gateway.metrics import is_metrics_token
 from gateway.web.pages import error_bytes
 from relay.http1 import Request
 from relay.policy import Forward, Policy, Verdict
@@ -69,6 +70,12 @@ class Tag:
     key: Key
     viewer: str
     began: float = field(default=0.0, compare=False)  # its head read (monotonic): the metric
+    share: str = field(default="", compare=False)  # let in by this share link's pass alone
+
+
+def _let_in_by(links: set[str], tag: Hashable) -> bool:
+    """Whether ``tag``'s forward was let in by a pass of one of ``links`` alone."""
+    return isinstance(tag, Tag) and tag.share in links
 
 
 @functools.lru_cache(maxsize=4096)
@@ -124,16 +131,37 @@ class FrontDoor(Policy):
         self.app_socket = app_socket
         self.origins = app[keys.ORIGINS]
         self.metrics = app[keys.METRICS]
+        self.metrics_token = config.metrics_token
         self._dashboard_cookie = self.origins.cookie(DASHBOARD_COOKIE).encode()
         self._share_cookie = self.origins.cookie(SHARE_COOKIE).encode()
         self.passes = app[keys.PASSES]
+        self._watch: asyncio.Future[None] | None = None
         self._credentials: Cache[tuple[Key, str], str] = Cache(math.inf, 10_000)
 
     async def start(self, host: str, port: int) -> int:
+        self._watch = asyncio.ensure_future(self._close_ended_passes())
         return await self.relay.start(host, port)
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         await self.relay.stop()
+
+    async def _close_ended_passes(self, every: float = 1.0) -> None:
+        """A WebSocket is the dashboard for most frameworks: one a share link's pass opened
+        is closed within ``every`` seconds of the link's revocation or end."""
+        while True:
+            await asyncio.sleep(every)
+            tunnels = [c for c in self.relay.connections if c.tunnelling]
+            links = {t.share for c in tunnels if isinstance(t := c.forwarding, Tag) and t.share}
+            try:
+                ended = {link for link in links if not await self.passes.still_valid(link)}
+            except Exception:  # the store not answering: looked at again next time
+                log.warning("cannot check the share links of open WebSockets", exc_info=True)
+                continue
+            for connection in tunnels:
+                if _let_in_by(ended, connection.forwarding):
+                    connection.close()
 
     # --- the relay's policy ------------------------------------------------------------
     def decide(self, request: Request, peer: str) -> Verdict | asyncio.Future[Verdict]:
@@ -149,17 +177,21 @@ class FrontDoor(Policy):
                 return self.to_app(request)  # the gateway's origin sends people on; else 404
             cookie = self._dashboard_cookie
         authorization, session = self._credentials_of(request, cookie)
+        if authorization and is_metrics_token(authorization, self.metrics_token):
+            authorization = ""  # Prometheus's token, sent here by mistake: never the hub's
         dashboard_id = f"{key[0]}/{key[1]}" if cookie != _SESSION else None
         who = self.auth.known(authorization, session, dashboard_id)
         found = self.reads.cached(*key)
         self.metrics.looked_up(who is not None, found is not None)
         share = self._credentials_of(request, self._share_cookie)[1]  # a share link's pass
-        shared = self.passes.known(share, key) if share else False
-        if who is None or found is None or shared is None or self._holds(request, who, found[0]):
+        let_in = self.passes.known(share, key) if share else False
+        if who is None or found is None or let_in is None or self._holds(request, who, found[0]):
             credentials = (authorization, session, share)
             return asyncio.ensure_future(
                 self._decide_later(request, peer, key, credentials, dashboard_id)
             )
+        # A pass names its link: what ends the WebSockets it opened.
+        shared = self.passes.link_of(share) if let_in and share else ""
         return self.route(request, peer, who, *found, shared=shared)
 
     async def _decide_later(
@@ -174,7 +206,8 @@ class FrontDoor(Policy):
         authorization, session, share = credentials
         try:
             who = await self.auth.identify_by(authorization, session, dashboard_id)
-            shared = await self.passes.check(share, key) if share else False
+            let_in = bool(share) and await self.passes.check(share or "", key)
+            shared = self.passes.link_of(share or "") if let_in else ""
             dashboard, runtime = await self.reads.lookup(*key)
             deadline = time.monotonic() + HOLD_SECONDS
             while self._holds(request, who, dashboard) and time.monotonic() < deadline:
@@ -290,15 +323,15 @@ class FrontDoor(Policy):
         dashboard: Dashboard,
         runtime: Runtime | None,
         *,
-        shared: bool = False,
+        shared: str = "",
     ) -> Verdict:
         """To the runner when the dashboard is ready and the viewer may see it (or holds a
-        share link's pass for it); else the app."""
-        if (
-            dashboard.status != "ready"
-            or runtime is None
-            or not (shared or can_view(who.user, dashboard, public_enabled=self.public_enabled))
-        ):
+        pass of the share link ``shared`` for it); else the app."""
+        if dashboard.status != "ready" or runtime is None:
+            return self.to_app(request)
+        if can_view(who.user, dashboard, public_enabled=self.public_enabled):
+            shared = ""  # let in as who they are: their tunnels do not hang on the link
+        elif not shared:
             return self.to_app(request)
         websocket = wants_websocket(request)
         if websocket and not self._same_origin(request):
@@ -326,7 +359,7 @@ class FrontDoor(Policy):
         return Forward(
             head,
             (runtime.host, runtime.port),
-            Tag(dashboard.key, viewer, time.monotonic()),
+            Tag(dashboard.key, viewer, time.monotonic(), shared),
             filtered=True,
             message_limit=limit,
         )

@@ -80,6 +80,18 @@ class Passes:
         link_id = str(claims.get("link"))
         return _lets(await self._links.get(link_id, lambda: self.links.get(link_id)), key)
 
+    def link_of(self, cookie: str) -> str:
+        """The link a (verified) pass was given by."""
+        claims = self._claims(cookie)
+        return str(claims.get("link", "")) if claims else ""
+
+    async def still_valid(self, link_id: str) -> bool:
+        """Whether a link still lets its passes in (its tunnels stay open)."""
+        if not self.enabled:
+            return False
+        link = await self._links.get(link_id, lambda: self.links.get(link_id))
+        return link is not None and link.state() == "valid"
+
     def forget(self, link_id: str) -> None:
         """A link changed here (revoked): its passes are looked up again at once."""
         self._links.forget(link_id)

@@ -11,6 +11,8 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.errors import PodiumError, TooMany, Unauthenticated
+from gateway.hub.auth import Identity
+from gateway.metrics import is_metrics_token
 from gateway.web import api
 from gateway.web.pages import refusal_page
 
@@ -82,8 +84,12 @@ def _error(
 
 @web.middleware
 async def identity(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path == request.app[keys.CONFIG].prefix + "_/metrics":
-        return await handler(request)  # its own bearer token: not a hub token, never asked
+    config = request.app[keys.CONFIG]
+    if request.path == config.prefix + "_/metrics" or is_metrics_token(
+        request.headers.get("Authorization", ""), config.metrics_token
+    ):
+        request[api.IDENTITY] = Identity(None, "anonymous")  # its own token, never the hub's
+        return await handler(request)
     auth = request.app[keys.AUTH]
     who = await auth.identify(request)
     request[api.IDENTITY] = who

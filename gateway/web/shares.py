@@ -8,6 +8,7 @@ link says why in a page: not valid (a mistyped or forged token), revoked, expire
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -109,11 +110,24 @@ async def _give_pass(request: web.Request, link: ShareLink, dashboard: Dashboard
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token stays out of Referer
     await app[keys.SHARES].viewed(link.id)  # each opening of the link
+    # On an origin of the dashboard's own, the whole host is its (and a __Host- cookie
+    # must have Path=/); on one shared by all, its path.
+    path = "/" if app[keys.ORIGINS].per_dashboard else url
     response.set_cookie(
-        name, app[keys.PASSES].issue(link), path=url, httponly=True, samesite="Lax",
+        name, app[keys.PASSES].issue(link), path=path, httponly=True, samesite="Lax",
         secure=app[keys.AUTH].secure(request), max_age=max(1, int(link.expires - time.time())),
     )  # fmt: skip
     return response
+
+
+def may_wake(request: web.Request) -> bool:
+    """A person opening the dashboard, or a script: not the background requests of a page
+    left open (a framework reconnecting its WebSocket after the owner stopped it must not
+    start it again)."""
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return False
+    mode = request.headers.get("Sec-Fetch-Mode")
+    return mode is None or mode == "navigate"
 
 
 async def shared_wait(request: web.Request, dashboard: Dashboard) -> web.Response | None:
@@ -123,8 +137,9 @@ async def shared_wait(request: web.Request, dashboard: Dashboard) -> web.Respons
     held = request.cookies.get(app[keys.ORIGINS].cookie(SHARE_COOKIE))
     if not held or not await app[keys.PASSES].check(held, dashboard.key):
         return None
-    owner = await app[keys.AUTH].user_named(dashboard.owner)
-    await app[keys.SERVICE].wake(dashboard, exempt=owner is not None and owner.admin)
+    if may_wake(request):  # a person opening it; not a tab left open, reconnecting
+        owner = await app[keys.AUTH].user_named(dashboard.owner)
+        await app[keys.SERVICE].wake(dashboard, exempt=owner is not None and owner.admin)
     return _refused(request, 503, f"“{dashboard.title or dashboard.name}” is starting.",
                     "This page opens it by itself when it is ready.")  # fmt: skip
 
@@ -150,7 +165,7 @@ async def page_action(
         return ""
     _allowed(request)
     raw = str(form.get("days", "")).strip()
-    if not raw.isdigit():
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
         raise Invalid("days must be a whole number of at least 1", field="days")
     doc = {"days": int(raw), "note": str(form.get("note", ""))}
     note, expires = parse_link(doc, request.app[keys.CONFIG].share_link_max_days)

@@ -24,7 +24,7 @@ from gateway.front.forwarding import same_origin
 from gateway.web.api import IDENTITY
 from gateway.web.dashboard_hosts import crossing
 from gateway.web.pages import forbidden_page, progress_page, refusal_page
-from gateway.web.shares import shared_wait
+from gateway.web.shares import may_wake, shared_wait
 
 
 def wants_page(request: web.Request) -> bool:
@@ -69,16 +69,6 @@ async def dashboard_route(request: web.Request) -> web.StreamResponse:
         return web.Response(status=403, text="403: WebSocket from another site\n")
     # Not ready; or ready a moment ago, after the front door looked: either way, wait.
     return await wake(request, dashboard)
-
-
-def may_wake(request: web.Request) -> bool:
-    """A person opening the dashboard, or a script: not the background requests of a page
-    left open (a framework reconnecting its WebSocket after the owner stopped it must not
-    start it again)."""
-    if request.headers.get("Upgrade", "").lower() == "websocket":
-        return False
-    mode = request.headers.get("Sec-Fetch-Mode")
-    return mode is None or mode == "navigate"
 
 
 async def wake(request: web.Request, dashboard: Dashboard) -> web.StreamResponse:

@@ -91,6 +91,14 @@ async def test_the_token_is_required_when_set(stack: HubStack) -> None:
         for headers in ({}, {"Authorization": "Bearer wrong"}):
             async with s.get(stack.podium + "_/metrics", headers=headers) as r:
                 assert r.status == 401, headers
+        # Sent by mistake elsewhere (a trailing slash, another path), it reaches no hub.
+        asked = 'podium_hub_request_seconds_count{call="user"}'
+        before = (await scrape(stack)).get(asked, 0)
+        for path in ("_/metrics/", "_/Metrics", "_/api/user", "alice/counted/"):
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with s.get(stack.podium + path, headers=headers, allow_redirects=False):
+                pass
+        assert (await scrape(stack)).get(asked, 0) == before
 
 
 async def test_the_grafana_dashboard_charts_what_is_served(stack: HubStack) -> None:
