@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runners.errors import EnvironmentMissing
@@ -67,6 +69,13 @@ class Confinement:
     sandbox: Sandbox
     cwd: Path
 
+    @classmethod
+    def of_app(cls, sandbox: Sandbox, cwd: Path) -> Confinement:
+        """The app's confinement for a question asked before it starts: what it may read
+        and write, no port to listen on, and nothing a warm runner made ahead for the app's
+        own start (its port rule is the app's, once)."""
+        return cls(replace(sandbox, bind=(), ready=None), cwd)
+
 
 async def _missing_confined(
     python: str, modules: Sequence[str], env: Mapping[str, str], confined: Confinement
@@ -83,7 +92,12 @@ async def _missing_confined(
     except (OSError, TimeoutError) as e:
         raise EnvironmentMissing(f"{python} could not be asked what it has ({e})") from None
     finally:
-        await probe.stop(1)
+        # Its own group only: Framework.stop would end every process of the runner's (the
+        # app's network, made ahead, among them).
+        if probe.process is not None and probe.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(probe.process.pid, signal.SIGKILL)
+            await probe.process.wait()
         if door is not None:
             await door.close()
     said = probe.tail()

@@ -95,7 +95,7 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     # Another environment (only the app runs there), or the runner copied into one's image:
     # asked, as the app runs, whether the framework is there.
     if python != sys.executable or spec.environment:
-        confined = environment.Confinement(sandbox, prepared.workdir) if sandbox else None
+        confined = environment.Confinement.of_app(sandbox, prepared.workdir) if sandbox else None
         await environment.check(python, spec.environment, recipe.label or recipe.name,
                                 recipe.needs, environ, confined)  # fmt: skip
         say(f"in environment {spec.environment or python}")
