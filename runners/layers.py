@@ -240,7 +240,8 @@ class Builder:
             if build.is_dir() and not build.is_symlink() and str(build) != current:
                 with contextlib.suppress(OSError):
                     if time.time() - build.stat().st_mtime > SWEEP_AFTER:
-                        fd = os.open(build / IN_USE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                        fd = os.open(build / IN_USE, flags, 0o600)
                         try:
                             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else: in use
                             shutil.rmtree(build, ignore_errors=True)

@@ -54,7 +54,8 @@ def _checked(line: str, number: int) -> str:
             "paths, archives and other files are not allowed"
         )
     rest = line[name.end() :].strip()
-    if rest.startswith("@") or _URL.search(rest):
+    requirement = rest.split(";", 1)[0].split(" -", 1)[0]  # before markers and options
+    if "@" in requirement or ":" in requirement or _URL.search(rest):
         raise refused("packages come from this hub's index (c.Podium.pip_args), not from a URL")
     # pip reads everything from the first word that begins with "-" as options (quotes
     # and all): there, only plain --hash=algorithm:digest words.

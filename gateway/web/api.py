@@ -14,6 +14,7 @@ from gateway.domain.dashboards import Dashboard
 from gateway.errors import Invalid, NotFound, TooLarge
 from gateway.hub.auth import Identity
 from gateway.web.openapi import document
+from gateway.web.pages import viewers_word
 from runners.errors import SpecError
 from runners.spec import relative_path
 
@@ -163,14 +164,6 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(f"data: {json.dumps(payload)}\n\n".encode())
     await response.write_eof()
     return response
-
-
-def viewers_word(status: str, message: str) -> str:
-    """What a viewer is told of a start: the step, never its details (pip's output, the
-    failure's reason: the owner's, on the manage page and in the log)."""
-    if status == "failed":
-        return "it could not start; its owner can see why"
-    return message.split(":", 1)[0]
 
 
 async def files(request: web.Request) -> web.Response:

@@ -71,14 +71,24 @@ def forbidden_page(site: Site, dashboard: Dashboard, user: User) -> web.Response
     )  # fmt: skip
 
 
+def viewers_word(status: str, message: str) -> str:
+    """What a viewer is told of a start: the step, never its details (pip's output, the
+    failure's reason: the owner's, on the manage page and in the log)."""
+    if status == "failed":
+        return "it could not start; its owner can see why"
+    return message.split(":", 1)[0]
+
+
 def progress_page(site: Site, dashboard: Dashboard, user: User | None) -> web.Response:
     """Shown while a dashboard starts; follows the start's events, then loads the app.
     Its owner (and admins) also get the log when the start fails."""
     one = dashboard.path
     owner_view = user is not None and can_manage(user, dashboard)
+    said = dashboard.message
     response = page(
         "progress.html", site, status=202, user=user,
         title=f"Starting {dashboard.title}", d=dashboard,
+        message=said if owner_view else viewers_word(dashboard.status, said),
         events_url=f"{site.prefix}_/api/dashboards/{one}/events",
         logs_url=f"{site.prefix}_/api/dashboards/{one}/logs?lines=100" if owner_view else "",
         manage_url=f"{site.prefix}_/manage/{one}",

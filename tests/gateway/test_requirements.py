@@ -145,6 +145,11 @@ def builds(tmp_path: Path) -> list[Path]:
         ("six @ https://host/${HOME}\n", "${…} is not part of a requirement"),
         ("x.zip\n", "archives"),
         ("build.tar.gz\n", "archives"),
+        # A file: reference without "//" (the re-test): any direct reference is refused.
+        ("urlpkg[x] @ file:/srv/urlpkg-1.0-py3-none-any.whl\n", "not from a URL"),
+        ("foo[]@file:/x\n", "not from a URL"),
+        ("foo (>=1) @ file:/x\n", "not from a URL"),
+        ("foo[x] @ git+file:/srv/repo\n", "not from a URL"),
     ],
 )
 def test_only_requirements_are_taken(text: str, words: str) -> None:
@@ -491,7 +496,7 @@ async def test_an_email_username_gets_layers_of_its_own(tmp_path: Path, wheels: 
 def test_viewers_follow_a_start_without_its_details() -> None:
     """The progress stream tells viewers the step, not pip's output or a failure's reason
     (the attacker review: bob read the line pip refused)."""
-    from gateway.web.api import viewers_word
+    from gateway.web.pages import viewers_word
 
     failed = "requirements.txt line 2 ('zzz-secret==9') could not be installed: No matching"
     assert viewers_word("failed", failed) == "it could not start; its owner can see why"
@@ -499,3 +504,20 @@ def test_viewers_follow_a_start_without_its_details() -> None:
         "installing requirements.txt"
     )
     assert viewers_word("starting", "starting streamlit") == "starting streamlit"
+
+
+@pytest.mark.unit
+def test_the_progress_page_tells_viewers_the_step_only() -> None:
+    """The re-test: bob opening alice's failed dashboard read the line pip refused."""
+    from gateway.domain.access import User
+    from gateway.web.pages import progress_page
+    from gateway.web.render import Site
+
+    why = "requirements.txt line 1 ('nosuchpkg-zz9==7.7') could not be installed: No match"
+    d = replace(Dashboard("alice", "p6", "streamlit", entry="app.py"), status="failed",
+                message=why)  # fmt: skip
+    site = Site("/dashboards/", "/hub/")
+    bob, alice = User("bob"), User("alice")
+    seen = progress_page(site, d, bob).text or ""
+    assert "nosuchpkg" not in seen and "its owner can see why" in seen
+    assert "nosuchpkg" in (progress_page(site, d, alice).text or "")  # the owner's: all of it
