@@ -24,6 +24,7 @@ from aiohttp import web
 
 from gateway.domain.dashboards import Dashboard, Source
 from gateway.domain.runtime import Runtime
+from gateway.launchers.base import Observed
 from gateway.launchers.environments import Environment, RequirementsPolicy
 from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
@@ -118,6 +119,15 @@ async def page(local: LocalLauncher, d: Dashboard, query: str = "") -> tuple[str
         return said, log[starts[-1] :]
     finally:
         await local.stop(d, runtime)
+
+
+async def ended(local: LocalLauncher, d: Dashboard, runtime: Runtime) -> Observed:
+    """How a start that fails ends (AssertionError with the log if it never does)."""
+    deadline = time.monotonic() + 120
+    while (observed := await local.inspect(d, runtime)).running:
+        assert time.monotonic() < deadline, await local.logs(d, runtime, 60)
+        await asyncio.sleep(0.2)
+    return observed
 
 
 def builds(tmp_path: Path) -> list[Path]:
@@ -219,10 +229,7 @@ async def test_a_broken_requirement_is_named_with_pips_words(tmp_path: Path, whe
     d = dashboard(tmp_path, "broken", "# ours\npodium_extra==1.0\nno-such-package==9.1\n")
     runtime = await local.start(d, "l1", CREDENTIAL)
     try:
-        deadline = time.monotonic() + 120
-        while (observed := await local.inspect(d, runtime)).running:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.2)
+        observed = await ended(local, d, runtime)
         assert observed.permanent, observed  # the same file fails the same way
         assert observed.message.startswith(
             "requirements.txt line 3 ('no-such-package==9.1') could not be installed: "
@@ -234,9 +241,7 @@ async def test_a_broken_requirement_is_named_with_pips_words(tmp_path: Path, whe
         # Not a requirement at all: refused before pip runs.
         dashboard(tmp_path, "broken", "-e .\n")
         runtime = await local.start(d, "l2", CREDENTIAL)
-        observed = await local.changed(d, runtime, 30)
-        while observed.running:
-            observed = await local.changed(d, runtime, 30)
+        observed = await ended(local, d, runtime)
         assert "line 1 ('-e .'): pip options are the admin's" in observed.message
     finally:
         await local.stop(d, runtime)
@@ -360,10 +365,7 @@ async def test_an_installed_package_runs_only_where_the_app_does(
     try:
         for attempt in range(2):  # the layer made, then reused: asked twice
             runtime = await local.start(d, f"hooked-{attempt}", CREDENTIAL)
-            deadline = time.monotonic() + 120
-            while (observed := await local.inspect(d, runtime)).running:
-                assert time.monotonic() < deadline, await local.logs(d, runtime, 60)
-                await asyncio.sleep(0.2)
+            observed = await ended(local, d, runtime)
             assert "streamlit is not installed in environment base" in observed.message, (
                 observed, await local.logs(d, runtime, 60))  # fmt: skip
         assert not proof.exists(), proof.read_text()
