@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from runners import procs
+from runners import pidns, procs
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
 from runners.listens import Listens, hand_over, take_over
@@ -81,10 +81,12 @@ class Framework:
         log_lines: int,
         sandbox: Sandbox | None = None,
         door: Door | None = None,
+        own_pids: bool = False,
     ) -> None:
         self.sandbox = sandbox
         self.door = door
-        self.argv = list(argv)
+        self.own_pids = own_pids  # an install's: a PID namespace of its own (runners.pidns)
+        self.argv = pidns.wrap(argv) if own_pids else list(argv)
         self.env = dict(env)
         self.cwd = cwd
         self.lines: collections.deque[str] = collections.deque(maxlen=log_lines)
@@ -105,6 +107,8 @@ class Framework:
             self.door.enter(keep)
         elif self.sandbox is not None:
             private_view(self._uid, self._gid, keep)
+        if self.own_pids:
+            pidns.enter(self.door is not None or self.sandbox is not None)
         if self.sandbox is not None:
             apply_sandbox(self.sandbox)
             assert self._channel is not None

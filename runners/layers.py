@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runners import pidns
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
@@ -329,7 +330,8 @@ class Builder:
         lines: list[str],
         text: str,
     ) -> None:
-        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox, door)
+        before = pidns.descendants()  # the app's network made ahead among them: kept
+        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox, door, True)
         # No file of pip's (or of a setup.py's) larger than the layer may be: the kernel
         # refuses it; the whole build is measured while pip runs (below).
         soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -360,6 +362,12 @@ class Builder:
         finally:
             for task in (watcher, measure, done):
                 task.cancel()
+            left = await pidns.sweep(before)  # none, in pip's own PID namespace
+        if left:
+            raise RequirementsFailed(
+                f"a process the install of {FILE} started would not stop (pid {left[0]}): "
+                "what it made is not used"
+            )
         if code != 0:
             raise RequirementsFailed(pip_failure(pip.tail(), lines, text), log_tail=pip.tail())
 

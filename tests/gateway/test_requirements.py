@@ -30,7 +30,7 @@ from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
 from runners.layers import CURRENT, MARKER
 from runners.reqlines import requirement_lines
-from tests.support.wheels import venv, wheel
+from tests.support.wheels import sdist, venv, wheel
 
 APP = """
 import http.server, os, sys
@@ -476,6 +476,69 @@ async def test_pip_in_a_private_network_reaches_no_loopback_service(
         finally:
             await local.stop(d, runtime)
             await local.close()
+
+
+# A build backend whose build leaves a process behind: out of pip's group and session,
+# its input and output closed, changing its pid all the time, writing the layer (sys.prefix
+# of the interpreter pip builds for) for 20 s — ``late`` after 3 s.
+LINGERING = r"""
+import base64, hashlib, os, sys, time, zipfile
+
+def _linger():
+    if os.fork():
+        return
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    began = beaten = time.time()
+    while time.time() < began + 20:
+        if os.fork():
+            os._exit(0)
+        if time.time() > beaten + 0.05:
+            beaten = time.time()
+            with open(os.path.join(sys.prefix, "beat"), "w") as f:
+                f.write(str(beaten))
+        if time.time() > began + 3:
+            open(os.path.join(sys.prefix, "late"), "w").close()
+    os._exit(0)
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _linger()
+    info = "podium_linger-1.0.dist-info"
+    files = {"podium_linger/__init__.py": b"", f"{info}/METADATA":
+             b"Metadata-Version: 2.1\nName: podium_linger\nVersion: 1.0\n",
+             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\n"
+             b"Tag: py3-none-any\n"}
+    digest = lambda d: base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=")
+    record = "".join(f"{p},sha256={digest(d).decode()},{len(d)}\n" for p, d in files.items())
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    name = "podium_linger-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return name
+"""
+
+
+@pytest.mark.functional
+async def test_nothing_an_install_starts_outlives_it(tmp_path: Path, wheels: Path) -> None:
+    """A build's process that leaves pip's group and keeps changing its pid (the re-test
+    of session 11) ends with pip: the layer is what it was when marked."""
+    sdist(wheels, "podium_linger", "1.0", LINGERING)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    try:
+        d = dashboard(tmp_path, "linger", "podium_linger==1.0\n")
+        said, log = await page(local, d)
+        assert said == "probe 1.0 extra none", log
+        (made,) = builds(tmp_path)
+        assert (made / "beat").exists()  # it ran, and wrote while pip did
+        beat = (made / "beat").stat().st_mtime_ns
+        await asyncio.sleep(4)
+        assert (made / "beat").stat().st_mtime_ns == beat
+        assert not (made / "late").exists()
+    finally:
+        await local.close()
 
 
 @pytest.mark.functional

@@ -55,3 +55,28 @@ def venv(where: Path, *wheels: Path) -> Path:
             check=True,
         )  # fmt: skip
     return python
+
+
+def sdist(folder: Path, name: str, version: str, backend: str) -> Path:
+    """A source distribution of ``name`` built by ``backend`` (its own PEP 517 build
+    backend, needing nothing from any index): what a requirements.txt line may bring,
+    whose build code pip runs."""
+    import io
+    import tarfile
+
+    root = f"{name}-{version}"
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+        'backend-path = ["."]\n',
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "backend.py": backend,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{root}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for file, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{root}/{file}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

@@ -1,0 +1,48 @@
+"""An install's own PID namespace (runners.pidns): the reaper passes pip's exit on, and
+nothing started inside outlives the first process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runners import pidns
+
+
+def run(argv: list[str], own_namespace: bool) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        pidns.wrap(argv), capture_output=True, text=True, timeout=30,
+        preexec_fn=(lambda: pidns.enter(False)) if own_namespace else None,
+    )  # fmt: skip
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("own_namespace", [False, True])
+def test_the_reaper_exits_as_its_program_did(own_namespace: bool) -> None:
+    assert run(["/bin/sh", "-c", "exit 3"], own_namespace).returncode == 3
+    if not own_namespace:  # (a namespace's first process cannot be killed from inside it)
+        assert run(["/bin/sh", "-c", "kill -9 $$"], own_namespace).returncode == 128 + 9
+    said = run(["/bin/sh", "-c", "echo $$"], own_namespace).stdout.strip()
+    assert (said == "1") is own_namespace  # the first process of its own namespace
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("own_namespace", [False, True])
+def test_a_process_left_behind_ends_with_the_first(tmp_path: Path, own_namespace: bool) -> None:
+    """A daemon (its own session, its output closed) that writes in 2 s: in a namespace
+    of its own, gone the moment the program it came from exits (without: it writes)."""
+    proof = os.path.join(tmp_path, "late")
+    code = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid(); os.closerange(0, 3)\n"
+        "    time.sleep(2); open(sys.argv[1], 'w').close()\n"
+    )
+    assert run([sys.executable, "-c", code, proof], own_namespace).returncode == 0
+    time.sleep(3)
+    assert os.path.exists(proof) is not own_namespace
