@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from podium_cli.client import CliError, PodiumApi, dashboard_path, environment, locate
-from podium_cli.guess import dashboard_name, guess_framework
+from podium_cli.guess import dashboard_name
+from podium_cli.publishing import guess_file, save, storage_source
 
 COMMANDS = ("publish", "list", "status", "start", "stop", "restart", "logs", "open", "delete")
 FRAMEWORKS = ("voila", "streamlit", "panel", "bokeh", "dash", "gradio", "shiny", "custom")
@@ -159,22 +160,14 @@ def publish(s: Session) -> int:
         entry, source = args.path, {"type": "git", "url": args.git, "ref": args.ref, "path": ""}
         local = Path(args.path) if Path(args.path).is_file() else None
     else:
-        local = Path(args.path).resolve()
+        local = Path(args.path)
         if not local.is_file():
             raise CliError(f"{args.path}: no such file", code=2)
         root = Path(args.root or s.env.get("PODIUM_STORAGE_ROOT") or s.env.get("HOME") or "/")
-        root = root.resolve()
-        if not local.is_relative_to(root):
-            raise CliError(f"{local} is outside your storage ({root}), which Podium runs "
-                           "files from: move it there, or name it with --root", code=2)  # fmt: skip
-        folder = local.parent.relative_to(root).as_posix()
-        entry, source = local.name, {"type": "storage", "path": "" if folder == "." else folder}
+        entry, source = storage_source(local, root)
     framework = args.framework
     if not framework:
-        text = None
-        if local is not None and local.stat().st_size < 2_000_000:
-            text = local.read_text(errors="replace")
-        guess = guess_framework(entry, text)
+        guess = guess_file(entry, local)
         if not guess.framework:
             raise CliError(f"cannot tell the framework of {entry}: {guess.why}; "
                            "choose one with --framework", code=2)  # fmt: skip
@@ -189,23 +182,9 @@ def publish(s: Session) -> int:
         body["idle_timeout"] = args.idle * 60
     if (who := access(args.to)) is not None:
         body["access"] = who
-    try:
-        current = s.podium.api("GET", s.path(name))
-    except CliError as e:
-        if getattr(e, "status", 0) != 404:
-            raise
-        current = None
-    if current is None:
-        s.podium.api("POST", "dashboards", {"name": name, **body})
-        s.podium.api("POST", s.path(name) + "/start")
-        if not args.json:
-            s.err(f"published {name}\n")
-    else:
-        s.podium.api("PATCH", s.path(name), body)
-        action = "/restart" if current.get("status") in ("ready", "starting") else "/start"
-        s.podium.api("POST", s.path(name) + action)
-        if not args.json:
-            s.err(f"updated {name}\n")
+    done = save(s.podium, s.path(name), name, body)
+    if not args.json:
+        s.err(f"{done} {name}\n")
     return s.follow(name, s.podium.api("GET", s.path(name)))
 
 
@@ -296,8 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (argv[0] in COMMANDS or (argv[0] in ("-h", "--help") and len(argv) == 1)):
         return run(argv)
-    from gateway.app import main as gateway  # the gateway's dependencies load only here
-
+    try:
+        from gateway.app import main as gateway  # the gateway's dependencies load only here
+    except ModuleNotFoundError as e:  # a user image: the creators' commands alone
+        print(f"podium: the gateway is not installed here ({e.name}); the commands here are "
+              f"{', '.join(COMMANDS)} (podium --help)", file=sys.stderr)  # fmt: skip
+        return 2
     return gateway(argv)
 
 

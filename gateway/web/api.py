@@ -11,7 +11,7 @@ from gateway import keys
 from gateway.domain import service
 from gateway.domain.access import User, can_create, can_manage
 from gateway.domain.dashboards import Dashboard
-from gateway.errors import Invalid, NotFound, TooLarge
+from gateway.errors import Invalid, NotFound, PodiumError, TooLarge
 from gateway.hub.auth import Identity
 from gateway.web.openapi import document
 from gateway.web.pages import viewers_word
@@ -188,11 +188,16 @@ async def files(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     user = signed_in(request)
+    try:  # what a dashboard may be shared with, as the form offers it
+        hub_groups = sorted(await request.app[keys.HUB].groups())
+    except PodiumError:
+        hub_groups = []
     return web.json_response(
         {
             "name": user.name,
             "admin": user.admin,
             "groups": sorted(user.groups),
+            "hub_groups": hub_groups,
             "can_create": can_create(user, request.app[keys.SERVICE].creator_groups),
             # Where browsers reach dashboards' links ("": the address the caller used).
             "public_url": request.app[keys.CONFIG].public_url,

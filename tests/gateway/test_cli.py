@@ -9,7 +9,6 @@ Jupyter terminals WebSocket, as she would.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import re
@@ -23,19 +22,10 @@ import pytest
 import pytest_asyncio
 
 from tests.support.flows import streamlit_round_trip
-from tests.support.hubstack import ROOT, HubStack
+from tests.support.hubstack import HubStack, documented_roles
 from tests.support.stacks import stack_fixture
 
 PODIUM = Path(sys.executable).parent / "podium"
-
-
-def documented_roles() -> list[dict[str, object]]:
-    """The ``user`` and ``server`` roles of docs/admin.md's jupyterhub_config.py, as written."""
-    text = (ROOT / "docs" / "admin.md").read_text()
-    start = text.index("c.JupyterHub.load_roles = [") + len("c.JupyterHub.load_roles = ")
-    end = text.index("\n]\n", start) + 2
-    roles = ast.literal_eval(text[start:end])
-    return [r for r in roles if r["name"] in ("user", "server")]
 
 
 HUB = f"""

@@ -8,6 +8,7 @@ token the tests use to change the hub (groups, tokens) as an admin would.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import os
@@ -344,3 +345,12 @@ def runner_pid(stack: HubStack, owner: str, name: str) -> int | None:
             if proc.info["cwd"] == folder and "runners" in (proc.info["cmdline"] or []):
                 return int(proc.pid)
     return None
+
+
+def documented_roles() -> list[dict[str, object]]:
+    """The ``user`` and ``server`` roles of docs/admin.md's jupyterhub_config.py, as written."""
+    text = (ROOT / "docs" / "admin.md").read_text()
+    start = text.index("c.JupyterHub.load_roles = [") + len("c.JupyterHub.load_roles = ")
+    end = text.index("\n]\n", start) + 2
+    roles = ast.literal_eval(text[start:end])
+    return [r for r in roles if r["name"] in ("user", "server")]
