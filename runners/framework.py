@@ -12,6 +12,7 @@ import collections
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -82,11 +83,13 @@ class Framework:
         sandbox: Sandbox | None = None,
         door: Door | None = None,
         own_pids: bool = False,
+        file_limit: int | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.door = door
         self.own_pids = own_pids  # an install's: a PID namespace of its own (runners.pidns)
         self.argv = pidns.wrap(argv) if own_pids else list(argv)
+        self.file_limit = file_limit  # bytes any one file may have (soft and hard)
         self.env = dict(env)
         self.cwd = cwd
         self.lines: collections.deque[str] = collections.deque(maxlen=log_lines)
@@ -101,6 +104,10 @@ class Framework:
         runs in its private network and its sandbox (when it has them) from its first
         instruction."""
         die_with_parent()
+        if self.file_limit is not None:
+            hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+            limit = self.file_limit if hard < 0 else min(hard, self.file_limit)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         os.chdir(self.cwd)  # uvloop enters cwd after this: the view must keep where it runs
         keep = [*self.sandbox.read, *self.sandbox.write, str(self.cwd)] if self.sandbox else []
         if self.door is not None:

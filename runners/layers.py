@@ -33,7 +33,6 @@ import importlib.util
 import json
 import os
 import re
-import resource
 import secrets
 import shutil
 import sys
@@ -50,6 +49,7 @@ from runners.netns import Door
 from runners.reqlines import FILE, requirement_lines
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
+from runners.usage import size_of, unlinked_size
 
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
@@ -135,15 +135,6 @@ def mark(build: Path, marker: Mapping[str, Any]) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     with open(os.open(build / MARKER, flags, 0o644), "w") as f:
         f.write(json.dumps(marker))
-
-
-def size_of(root: Path) -> int:
-    total = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
-    return total
 
 
 def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str:
@@ -331,18 +322,13 @@ class Builder:
         text: str,
     ) -> None:
         before = pidns.descendants()  # the app's network made ahead among them: kept
-        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox, door, True)
         # No file of pip's (or of a setup.py's) larger than the layer may be: the kernel
-        # refuses it; the whole build is measured while pip runs (below).
-        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-        limit = self.requirements.max_bytes if hard < 0 else min(hard, self.requirements.max_bytes)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-        try:
-            await pip.start()
-        finally:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        # refuses it, past the hard limit too; the whole build is measured while pip runs.
+        pip = Framework(argv, environ, build, max(self.log_lines, 40), sandbox, door, True,
+                        file_limit=self.requirements.max_bytes)  # fmt: skip
+        await pip.start()
         watcher = asyncio.ensure_future(self._follow(pip))
-        measure = asyncio.ensure_future(self._measure(build))
+        measure = asyncio.ensure_future(self._measure(build, before))
         done = asyncio.ensure_future(pip.wait())
         try:
             await asyncio.wait({done, measure}, timeout=self.requirements.timeout,
@@ -371,13 +357,18 @@ class Builder:
         if code != 0:
             raise RequirementsFailed(pip_failure(pip.tail(), lines, text), log_tail=pip.tail())
 
-    async def _measure(self, build: Path) -> None:
-        """Return (raising) once the build, pip's temporary files included, is larger than
-        the admin allows; while it is not, never."""
+    async def _measure(self, build: Path, before: set[int] | None = None) -> None:
+        """Return (raising) once the build, pip's temporary files included, with the files
+        the install removed but keeps open, is larger than the admin allows; while it is
+        not, never. ``before``: the runner's processes that are not the install's."""
         most = self.requirements.max_bytes
+
+        def measured() -> int:
+            return size_of(build) + unlinked_size(pidns.descendants() - (before or set()))
+
         while True:
             await asyncio.sleep(1.0)
-            size = await asyncio.to_thread(size_of, build)
+            size = await asyncio.to_thread(measured)
             if size > most:
                 raise RequirementsFailed(
                     f"{FILE} was installing more than this hub's limit of {most / 2**20:,.0f} MB"

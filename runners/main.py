@@ -35,7 +35,7 @@ from runners.ports import free_loopback_port, free_port_in
 from runners.readiness import wait_ready
 from runners.sandbox import Ready, abi, describe
 from runners.sandbox import prepare as prepare_rules
-from runners.source import PreparedSource, fetch, inside, prepare
+from runners.source import PreparedSource, fetch, inside, prepare, read_unlinked
 from runners.spec import GitSource, LaunchSpec, load_spec
 
 
@@ -150,13 +150,12 @@ async def requirements_layer(
         return None
     path = inside(prepared.workdir, str(found.relative_to(prepared.workdir)), reqlines.FILE,
                   SourceError)  # fmt: skip
-    if path.stat().st_size > layers.MAX_FILE:
-        raise RequirementsFailed(f"{reqlines.FILE} is larger than {layers.MAX_FILE // 1024} KB")
+    text = read_unlinked(path, layers.MAX_FILE, reqlines.FILE, RequirementsFailed)
     builder = layers.Builder(
         spec.requirements, python, spec.sandbox, framework_environ(os.environ, {}), say,
         lambda message: guard.status.set("preparing", message), spec.log_lines,
     )  # fmt: skip
-    layer = await builder.layer(path.read_text(errors="replace"))
+    layer = await builder.layer(text)
     report = {k: v for k, v in asdict(layer).items() if k in ("key", "built", "reused")}
     guard.layer = report  # for the owner's manage page: in the guard's health answer,
     with contextlib.suppress(OSError):  # and, for local runners, a file kept after it stops

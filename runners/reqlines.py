@@ -14,7 +14,10 @@ _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _AFTER_NAME = re.compile(r"\s*(?:$|[\[(<>=!~;@])")
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _HASH = re.compile(r"^--hash=[a-z0-9]+:[0-9a-fA-F]+$")
-_ARCHIVE = re.compile(r"\.(?:whl|zip|tar|tgz|gz|bz2|xz|egg)$", re.IGNORECASE)
+# pip takes a name ending so as a local file (its archive extensions, and a few more).
+_ARCHIVE = re.compile(
+    r"\.(?:whl|zip|tar|tgz|gz|bz2|tbz2?|xz|txz|lz|tlz|lzma|zst|egg)$", re.IGNORECASE
+)
 
 
 def requirement_lines(text: str) -> list[str]:

@@ -8,6 +8,7 @@ symlink cannot lead outside the boundary either.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,35 @@ def inside(boundary: Path, relative: str, what: str, error: type[Exception]) -> 
     if target != root and root not in target.parents:
         raise error(f"{what} {relative!r} leads outside its folder (through a symlink)")
     return target
+
+
+def read_unlinked(path: Path, limit: int, what: str, error: type[Exception]) -> str:
+    """The text of ``path`` (resolved: no link in it) as the runner reads an owner's file:
+    through no link, not even one swapped in since it was resolved (the owner changes
+    their storage while the runner works: the attacker review read the hub's key this
+    way), a regular file of one name (not another's file linked in), ``limit`` bytes at
+    most."""
+    folder = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in path.parts[1:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except OSError as e:
+        raise error(f"{what} cannot be read ({e.strerror}): a link where a file was?") from None
+    finally:
+        os.close(folder)
+    with os.fdopen(fd, "rb") as f:
+        found = os.fstat(f.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise error(f"{what} is not a regular file")
+        if found.st_nlink != 1:
+            raise error(f"{what} has other names (hard links): make it a file of its own")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise error(f"{what} is larger than {limit // 1024} KB")
+    return data.decode(errors="replace")
 
 
 def resolve_entry(workdir: Path, entry: str) -> Path | None:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import sys
@@ -155,6 +156,10 @@ def builds(tmp_path: Path) -> list[Path]:
         ("six @ https://host/${HOME}\n", "${…} is not part of a requirement"),
         ("x.zip\n", "archives"),
         ("build.tar.gz\n", "archives"),
+        ("foo.tbz\n", "archives"),
+        ("foo.txz\n", "archives"),
+        ("foo.tlz\n", "archives"),
+        ("foo.tar.lz\n", "archives"),
         # A file: reference without "//" (the re-test): any direct reference is refused.
         ("urlpkg[x] @ file:/srv/urlpkg-1.0-py3-none-any.whl\n", "not from a URL"),
         ("foo[]@file:/x\n", "not from a URL"),
@@ -586,3 +591,100 @@ def test_the_progress_page_tells_viewers_the_step_only() -> None:
     seen = progress_page(site, d, bob).text or ""
     assert "nosuchpkg" not in seen and "its owner can see why" in seen
     assert "nosuchpkg" in (progress_page(site, d, alice).text or "")  # the owner's: all of it
+
+
+@pytest.mark.unit
+def test_requirements_are_read_through_no_link_swapped_in(tmp_path: Path) -> None:
+    """The attacker review: the owner swapped requirements.txt for a link to the hub's key
+    between the runner's check and its read (as root), and pip's error quoted the key.
+    Read through no link of any part of the path, no hard link, no FIFO."""
+    from runners.errors import RequirementsFailed
+    from runners.source import read_unlinked
+
+    secret = tmp_path / "secret"
+    secret.write_text("the hub's key\n")
+    folder = tmp_path / "home" / "carol" / "app"
+    folder.mkdir(parents=True)
+    checked = folder / "requirements.txt"
+    checked.write_text("podium_extra\n")
+    assert read_unlinked(checked, 1024, "requirements.txt", RequirementsFailed) == "podium_extra\n"
+    checked.unlink()
+    checked.symlink_to(secret)  # after the check: what the runner reads now
+    with pytest.raises(RequirementsFailed, match="a link where a file was"):
+        read_unlinked(checked, 1024, "requirements.txt", RequirementsFailed)
+    checked.unlink()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "requirements.txt").symlink_to(secret)
+    folder.rename(tmp_path / "home" / "carol" / "moved")
+    folder.symlink_to(tmp_path / "elsewhere")  # a folder of the path swapped
+    with pytest.raises(RequirementsFailed, match="a link where a file was"):
+        read_unlinked(checked, 1024, "requirements.txt", RequirementsFailed)
+    folder.unlink()
+    folder.mkdir()
+    os.link(secret, checked)
+    with pytest.raises(RequirementsFailed, match="other names"):
+        read_unlinked(checked, 1024, "requirements.txt", RequirementsFailed)
+    checked.unlink()
+    os.mkfifo(checked)
+    with pytest.raises(RequirementsFailed, match="not a regular file"):
+        read_unlinked(checked, 1024, "requirements.txt", RequirementsFailed)
+    checked.unlink()
+    checked.write_text("x" * 2048)
+    with pytest.raises(RequirementsFailed, match="larger than 1 KB"):
+        read_unlinked(checked, 1024, "requirements.txt", RequirementsFailed)
+
+
+@pytest.mark.unit
+def test_the_disk_an_install_takes_is_measured_whole(tmp_path: Path) -> None:
+    """The attacker review: files below a path longer than the system's limit were
+    skipped, empty files and folders counted nothing, and a file removed while still open
+    was never seen."""
+    import subprocess
+
+    from runners.usage import ENTRY, size_of, unlinked_size
+
+    build = tmp_path / "build"
+    build.mkdir()
+    fd = os.open(build, os.O_RDONLY)
+    for i in range(20):  # folders 20 deep, a path of over 5,000 characters
+        os.mkdir(f"{i:02d}" + "d" * 250, dir_fd=fd)
+        inner = os.open(f"{i:02d}" + "d" * 250, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    big = os.open("big", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+    os.write(big, os.urandom(3 << 20))
+    os.close(big)
+    os.close(fd)
+    for i in range(100):
+        (build / f"empty{i}").touch()
+    assert size_of(build) >= (3 << 20) + 120 * ENTRY
+
+    code = (
+        "import os, sys, tempfile, time\n"
+        "f = tempfile.TemporaryFile(dir=sys.argv[1])\n"  # removed at once, kept open
+        "f.write(os.urandom(5 << 20)); f.flush(); print('written', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    ghost = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE)
+    try:
+        assert ghost.stdout is not None and ghost.stdout.readline() == b"written\n"
+        assert unlinked_size([ghost.pid]) >= 5 << 20
+        assert unlinked_size([os.getpid()]) == 0
+    finally:
+        ghost.kill()
+        ghost.communicate()
+
+
+@pytest.mark.unit
+async def test_no_file_of_an_install_passes_the_limit_even_raised(tmp_path: Path) -> None:
+    """The attacker review: a build raised its own file size limit (only the soft one was
+    set). Both are, in the install's process, the runner's own left as they were."""
+    from runners.framework import Framework
+
+    before = resource.getrlimit(resource.RLIMIT_FSIZE)
+    code = "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE))"
+    child = Framework([sys.executable, "-c", code], {}, tmp_path, 10, file_limit=1 << 20)
+    await child.start()
+    assert await child.wait() == 0
+    assert child.tail() == [f"({1 << 20}, {1 << 20})"]
+    assert resource.getrlimit(resource.RLIMIT_FSIZE) == before
