@@ -97,7 +97,8 @@ class InfoHandler(PodiumHandler):
 
     def info(self, path: str) -> dict[str, Any]:
         """What the dialog starts from: the guess, or the dashboard this file already is."""
-        api, me = self.podium.connect()
+        api, _ = self.podium.connect()
+        me = self.podium.me = api.api("GET", "user")  # the hub's groups as they are now
         local, storage = self.local(path)
         entry, source = storage_source(local, storage)
         guess = guess_file(entry, local)
