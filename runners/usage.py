@@ -16,7 +16,10 @@ ENTRY = 4096  # what an entry costs at least (a block, an inode): empty files co
 
 
 def _refuse(error: OSError) -> None:
-    raise RequirementsFailed(f"{FILE}'s install cannot be measured ({error})")
+    """A folder pip removed meanwhile is no longer there to count; one that cannot be read
+    would hide what it holds."""
+    if not isinstance(error, FileNotFoundError | NotADirectoryError):
+        raise RequirementsFailed(f"{FILE}'s install cannot be measured ({error})")
 
 
 def size_of(root: Path) -> int:
@@ -27,8 +30,9 @@ def size_of(root: Path) -> int:
     total = 0
     for _, folders, files, fd in os.fwalk(root, onerror=_refuse):
         for name in (*folders, *files):
-            found = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            total += max(found.st_blocks * 512, ENTRY)
+            with contextlib.suppress(FileNotFoundError):  # removed by pip since listed
+                found = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                total += max(found.st_blocks * 512, ENTRY)
     return total
 
 

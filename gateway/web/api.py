@@ -188,21 +188,26 @@ async def files(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     user = signed_in(request)
-    try:  # what a dashboard may be shared with, as the form offers it
-        hub_groups = sorted(await request.app[keys.HUB].groups())
-    except PodiumError:
-        hub_groups = []
     return web.json_response(
         {
             "name": user.name,
             "admin": user.admin,
             "groups": sorted(user.groups),
-            "hub_groups": hub_groups,
             "can_create": can_create(user, request.app[keys.SERVICE].creator_groups),
             # Where browsers reach dashboards' links ("": the address the caller used).
             "public_url": request.app[keys.CONFIG].public_url,
         }
     )
+
+
+async def groups(request: web.Request) -> web.Response:
+    """The hub's groups: what a dashboard may be shared with, as the form offers them."""
+    signed_in(request)
+    try:
+        names = sorted(await request.app[keys.HUB].groups())
+    except PodiumError:
+        names = []
+    return web.json_response({"items": names})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -223,5 +228,6 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(one + "/logs", logs)
     app.router.add_get(one + "/events", events)
     app.router.add_get(base + "/user", me)
+    app.router.add_get(base + "/groups", groups)
     app.router.add_get(base + "/files", files)
     app.router.add_get(base + "/openapi.json", openapi)

@@ -241,5 +241,11 @@ def document(prefix: str) -> dict[str, Any]:
             "/user": {
                 "get": {"summary": "The caller", "responses": {"200": {"description": "user"}}}
             },
+            "/groups": {
+                "get": {
+                    "summary": "The hub's groups, which a dashboard may be shared with",
+                    "responses": {"200": {"description": "{items: [name]}"}, **_errors(401)},
+                }
+            },
         },
     }

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -688,3 +689,35 @@ async def test_no_file_of_an_install_passes_the_limit_even_raised(tmp_path: Path
     assert await child.wait() == 0
     assert child.tail() == [f"({1 << 20}, {1 << 20})"]
     assert resource.getrlimit(resource.RLIMIT_FSIZE) == before
+
+
+@pytest.mark.unit
+def test_the_size_watch_bears_files_pip_removes_meanwhile(tmp_path: Path) -> None:
+    """pip makes and removes temporary folders all the time: what goes while the build is
+    measured is not a failure (a folder that cannot be read is)."""
+    import threading
+
+    from runners.usage import size_of
+
+    build = tmp_path / "build"
+    build.mkdir()
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            folder = build / f"tmp{i % 50}"
+            (folder / "inner").mkdir(parents=True, exist_ok=True)
+            (folder / "inner" / "f").write_bytes(b"x")
+            shutil.rmtree(folder, ignore_errors=True)
+            i += 1
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            size_of(build)
+    finally:
+        stop.set()
+        worker.join()

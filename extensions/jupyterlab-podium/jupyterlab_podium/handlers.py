@@ -97,12 +97,12 @@ class InfoHandler(PodiumHandler):
 
     def info(self, path: str) -> dict[str, Any]:
         """What the dialog starts from: the guess, or the dashboard this file already is."""
-        api, _ = self.podium.connect()
-        me = self.podium.me = api.api("GET", "user")  # the hub's groups as they are now
+        api, me = self.podium.connect()
         local, storage = self.local(path)
         entry, source = storage_source(local, storage)
         guess = guess_file(entry, local)
         found = None
+        groups = api.api("GET", "groups")  # the hub's, as Podium's form offers them
         listed = api.api("GET", f"dashboards?owner={quote(me['name'], safe='')}&limit=500")
         for doc in listed.get("items", []) if isinstance(listed, dict) else []:
             if doc.get("entry") == entry and doc.get("source") == source:
@@ -114,7 +114,7 @@ class InfoHandler(PodiumHandler):
             "framework": guess.framework,
             "why": guess.why,
             "frameworks": list(FRAMEWORKS),
-            "groups": me.get("hub_groups") or me.get("groups", []),  # as Podium's form
+            "groups": groups.get("items", []) if isinstance(groups, dict) else [],
             "published": found,
         }
 
