@@ -38,9 +38,20 @@ c.ConfigurableHTTPProxy.api_url = proxy_api
 c.ConfigurableHTTPProxy.auth_token = proxy_token
 
 c.JupyterHub.authenticator_class = "dummy"
-# The demo is about dashboards: after logging in at the hub, people land in Podium (the demo
-# users have no system accounts, so the hub could not start a Jupyter server for them).
+# The demo is about dashboards: after logging in at the hub, people land in Podium.
 c.JupyterHub.default_url = "/dashboards/"
+# Each user's JupyterLab (the hub home's "Start My Server"), to publish from its file
+# browser: the demo's users are not accounts of this machine, so their servers run as you,
+# each in its folder of .demo/home (the storage Podium runs their files from), from the
+# environment of a user image (.venv-user: JupyterLab and jupyterlab-podium). Keep the demo
+# on loopback: those servers can do what you can.
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = str(here / "home" / "{username}")
+user_bin = Path(os.environ["PODIUM_USER_VENV"]) / "bin"
+c.Spawner.cmd = [str(user_bin / "jupyterhub-singleuser")]
+c.Spawner.environment = {"PATH": f"{user_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}"}  # podium
+c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+c.Spawner.default_url = "/lab"
 c.DummyAuthenticator.password = os.environ.get("PODIUM_DEMO_PASSWORD", "podium")
 c.Authenticator.allowed_users = {"alice", "bob", "carol", "admin"}
 c.Authenticator.admin_users = {"admin"}
@@ -78,8 +89,21 @@ c.JupyterHub.services = [
     {"name": "demo-seed", "api_token": os.environ["PODIUM_DEMO_SEED_TOKEN"]},
 ]
 c.JupyterHub.load_roles = [
-    # Every user may log in to Podium (the hub's OAuth needs access:services).
-    {"name": "user", "scopes": ["self", "access:services!service=podium"]},
+    # Every user may log in to Podium (the hub's OAuth needs access:services); their servers
+    # call Podium with their own token and find it among the hub's services (docs/admin.md).
+    {
+        "name": "user",
+        "scopes": ["self", "access:services!service=podium", "read:services!service=podium"],
+    },
+    {
+        "name": "server",
+        "scopes": [
+            "users:activity!user",
+            "access:servers!server",
+            "access:services!service=podium",
+            "read:services!service=podium",
+        ],
+    },
     # Podium reads users and groups to decide access.
     {
         "name": "podium",

@@ -150,6 +150,32 @@ async def test_a_visitor_is_sent_to_the_hub_and_comes_back_to_the_dashboard(
         await context.close()
 
 
+async def test_alice_starts_jupyterlab_and_publish_knows_her_dashboard(
+    demo: Demo, browser: Browser
+) -> None:
+    """The demo's JupyterLab (a user image's environment, the roles as docs/admin.md says):
+    its "Publish as dashboard" finds Podium with the server's token and knows the file is
+    published already."""
+    context = await browser.new_context(base_url=demo.base)
+    page = await context.new_page()
+    try:
+        await page.goto("/hub/login?next=/hub/spawn")  # the hub home's Start My Server
+        await log_in_at_the_hub(page, "alice")
+        await page.wait_for_url(re.compile(r"/user/alice/lab"), timeout=150_000)
+        listing = page.locator(".jp-DirListing-content")
+        for folder in ("apps", "sales"):
+            await listing.get_by_text(folder, exact=True).dblclick()
+        await listing.get_by_text("app.py", exact=True).click(button="right")
+        await page.get_by_role("menuitem", name="Publish as dashboard").click()
+        dialog = page.locator(".jp-Dialog")
+        await expect(dialog).to_contain_text("Update dashboard sales", timeout=30_000)
+        await expect(dialog.locator("select[name=who]")).to_have_value("restricted")
+        await expect(dialog.get_by_label("analysts")).to_be_checked()
+        await dialog.get_by_role("button", name="Cancel").click()
+    finally:
+        await context.close()
+
+
 async def seconds_until_back(url: str, started: float, expect_status: int = 200) -> float:
     async with aiohttp.ClientSession() as session:
         while time.monotonic() - started < BACK_WITHIN + 30:
