@@ -31,11 +31,17 @@ c.Spawner.args = ["--allow-root"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+c.Authenticator.allowed_users = {{"alice", "bob", "carol", "admin", "jane.doe@example.org"}}
 c.JupyterHub.load_roles = [
     r for r in c.JupyterHub.load_roles if r["name"] not in ("user", "server")
 ] + {documented_roles()!r}
 """
-stack = stack_fixture("lab", files={"alice/apps/sales/app.py": "streamlit/app.py"}, hub=HUB)
+stack = stack_fixture(
+    "lab",
+    files={"alice/apps/sales/app.py": "streamlit/app.py",
+           "jane.doe@example.org/q3/report.py": "streamlit/app.py"},
+    hub=HUB,
+)  # fmt: skip
 pytestmark = [pytest.mark.functional, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
 
@@ -131,3 +137,35 @@ async def test_alice_publishes_from_jupyterlab_and_bob_opens_it(
         s.get(f"{server}/info", params={"path": "apps/sales/app.py"}, allow_redirects=False) as r,
     ):
         assert r.status in (302, 403), r.status
+
+
+async def test_an_email_username_publishes_to_every_hub_user(
+    stack: HubStack, browser: Browser
+) -> None:
+    """jane.doe@example.org, as JupyterHub allows it: her server's URL, her storage and her
+    dashboard's path all carry the name."""
+    async with person(browser, stack, "jane.doe@example.org") as jane:
+        page = jane.page
+        await hub_login(page, stack, "jane.doe@example.org", "/hub/spawn")
+        await page.wait_for_url(
+            re.compile(r"/user/jane.doe(@|%40)example.org/lab"), timeout=150_000
+        )
+        listing = page.locator(".jp-DirListing-content")
+        await listing.get_by_text("q3", exact=True).dblclick()
+        await listing.get_by_text("report.py", exact=True).click(button="right")
+        await page.get_by_role("menuitem", name="Publish as dashboard").click()
+        dialog = page.locator(".jp-Dialog")
+        await expect(dialog.locator("input[name=name]")).to_have_value("report")
+        await dialog.locator("select[name=who]").select_option("authenticated")
+        await dialog.get_by_role("button", name="Publish").click()
+        status = page.locator(".jp-podium-status")
+        await expect(status).to_have_attribute("data-status", "ready", timeout=180_000)
+        link = await page.locator(".jp-podium-link a").get_attribute("href")
+        assert link is not None and "jane.doe" in link and link.endswith("/report/"), link
+
+    async with person(browser, stack, "carol") as carol:  # any hub user
+        await carol.page.goto(link)
+        await carol.page.fill("#username_input", "carol")
+        await carol.page.fill("#password_input", PASSWORD)
+        await carol.page.click("#login_submit")
+        await expect(carol.page.get_by_text("Hello from Streamlit")).to_be_visible(timeout=60_000)
