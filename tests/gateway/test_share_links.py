@@ -34,6 +34,8 @@ c.Podium.frameworks = ["custom"]
 c.Podium.share_links = True
 c.Podium.share_link_max_days = 7
 """
+JANE = "jane.doe@example.org"  # a username as JupyterHub allows it
+HUB = f'c.Authenticator.allowed_users.add("{JANE}")\n'
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=["one-origin", "isolated"])
@@ -41,11 +43,12 @@ async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[HubStack]:
     tmp = tmp_path_factory.mktemp("shares")
-    seed(tmp, {"alice/app/bench.py": "custom/bench.py"})
-    async with hub_stack(tmp, podium_extra=PODIUM, isolated=request.param == "isolated") as s:
-        alice = await s.token_for("alice")
-        for name in ("sales", "other"):
-            status, body = await api(s, alice, "POST", "/dashboards", {"name": name, **BENCH})
+    seed(tmp, {"alice/app/bench.py": "custom/bench.py", f"{JANE}/app/bench.py": "custom/bench.py"})
+    async with hub_stack(tmp, podium_extra=PODIUM, hub_extra=HUB,
+                         isolated=request.param == "isolated") as s:  # fmt: skip
+        for owner, name in (("alice", "sales"), ("alice", "other"), (JANE, "mail")):
+            token = await s.token_for(owner)
+            status, body = await api(s, token, "POST", "/dashboards", {"name": name, **BENCH})
             assert status == 201, body
         yield s
 
@@ -217,3 +220,16 @@ async def test_the_manage_page_makes_lists_and_revokes_links(stack: HubStack) ->
         form = {"_xsrf": xsrf, "action": "unshare", "link": link["id"]}
         async with alice.post(manage, data=form) as r:
             assert r.status == 200 and "revoked" in await r.text()
+
+
+async def test_an_email_usernames_link_shows_her_dashboard(stack: HubStack) -> None:
+    jane = await stack.token_for(JANE)
+    status, link = await api(stack, jane, "POST", f"/dashboards/{JANE}/mail/links", {"days": 1})
+    assert status == 201, link
+    url = stack.base + link["url"] if link["url"].startswith("/") else link["url"]
+    mail = stack.dashboard(JANE, "mail")
+    async with browser() as visitor:
+        first = await open_link(visitor, url)
+        assert first.status == 302 and URL(first.headers["Location"]).path == URL(mail).path
+        await until_app(visitor, mail)
+        assert not await shown(stack.dashboard("alice", "sales"), pass_of(first))
