@@ -34,7 +34,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,7 +48,7 @@ from runners.netns import Door
 from runners.reqlines import FILE, requirement_lines
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
-from runners.usage import size_of, unlinked_size
+from runners.usage import remove, size_of, unlinked_size
 
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
@@ -236,7 +235,7 @@ class Builder:
                         fd = os.open(build / IN_USE, flags, 0o600)
                         try:
                             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else: in use
-                            shutil.rmtree(build, ignore_errors=True)
+                            remove(build)
                         finally:
                             os.close(fd)
 
@@ -263,7 +262,7 @@ class Builder:
                     f"{self.requirements.max_bytes / 2**20:,.0f} MB"
                 )
         except BaseException:
-            shutil.rmtree(build, ignore_errors=True)
+            remove(build)
             raise
         built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         seconds = round(time.monotonic() - began, 1)
@@ -272,7 +271,7 @@ class Builder:
         try:
             mark(build, marker)
         except BaseException:
-            shutil.rmtree(build, ignore_errors=True)
+            remove(build)
             raise
         pointer = folder / f".{CURRENT}-{secrets.token_hex(4)}"
         pointer.symlink_to(build.name)
@@ -295,7 +294,8 @@ class Builder:
             readable = {*self.sandbox.read, *system_paths(str(python)), *given, *PIP_CONFIG,
                         os.path.dirname(os.path.realpath(self.base_python))}  # fmt: skip
             sandbox = Sandbox(read=tuple(sorted(readable)), write=(str(build),), home=str(home),
-                              ports=self.sandbox.ports, network=self.sandbox.network)  # fmt: skip
+                              ports=self.sandbox.ports, network=self.sandbox.network,
+                              unix_sockets=False)  # fmt: skip
             sandbox.make_home()
         environ = {**self.environ, **(sandbox.environ() if sandbox else {})}
         environ.pop("PYTHONPATH", None)
@@ -309,7 +309,7 @@ class Builder:
         finally:
             if door is not None:
                 await door.close()
-            shutil.rmtree(home, ignore_errors=True)
+            remove(home)
 
     async def _run_pip(
         self,

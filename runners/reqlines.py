@@ -60,6 +60,11 @@ def _checked(line: str, number: int) -> str:
     requirement = rest.split(";", 1)[0].split(" -", 1)[0]  # before markers and options
     if "@" in requirement or ":" in requirement or _URL.search(rest):
         raise refused("packages come from this hub's index (c.Podium.pip_args), not from a URL")
+    # pip takes a line with a slash, or whose requirement ends like an archive, as a path
+    # (the re-test: "pkg>=1/../../home/carol/pkg.tar.gz" built the owner's own sdist).
+    before_markers = line.split(";", 1)[0].strip()
+    if "/" in line or "\\" in line or _ARCHIVE.search(before_markers):
+        raise refused("local paths, archives and other files are not allowed")
     # pip reads everything from the first word that begins with "-" as options (quotes
     # and all): there, only plain --hash=algorithm:digest words.
     words = rest.split()

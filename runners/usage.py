@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from runners.errors import RequirementsFailed
 from runners.reqlines import FILE
 
 ENTRY = 4096  # what an entry costs at least (a block, an inode): empty files count too
+MAX_DEPTH = 200  # folders in folders; an install's deepest are a few dozen
 
 
 def _refuse(error: OSError) -> None:
@@ -24,16 +26,30 @@ def _refuse(error: OSError) -> None:
 
 def size_of(root: Path) -> int:
     """What the build takes on disk: every entry's blocks, at least ``ENTRY`` each
-    (folders and empty files too), at any depth (through folder descriptors: a path
-    longer than the system's limit is measured, not skipped). A folder that cannot be
-    read fails the install."""
-    total = 0
-    for _, folders, files, fd in os.fwalk(root, onerror=_refuse):
-        for name in (*folders, *files):
-            with contextlib.suppress(FileNotFoundError):  # removed by pip since listed
-                found = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                total += max(found.st_blocks * 512, ENTRY)
+    (folders and empty files too), through folder descriptors (a path longer than the
+    system's limit is measured, not skipped). A folder that cannot be read, or folders
+    nested deeper than ``MAX_DEPTH``, fail the install."""
+    total, top = 0, str(root).count(os.sep)
+    try:
+        for folder, folders, files, fd in os.fwalk(root, onerror=_refuse):
+            if folder.count(os.sep) - top > MAX_DEPTH:
+                raise RequirementsFailed(f"{FILE}'s install made folders over {MAX_DEPTH} deep")
+            for name in (*folders, *files):
+                with contextlib.suppress(FileNotFoundError):  # removed by pip since listed
+                    found = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    total += max(found.st_blocks * 512, ENTRY)
+    except RecursionError:  # (a tree made deep at once, by renaming folders into others)
+        raise RequirementsFailed(f"{FILE}'s install made folders over {MAX_DEPTH} deep") from None
     return total
+
+
+def remove(path: Path) -> None:
+    """Remove a build, whatever an install made of it: coreutils' rm walks any depth
+    (Python's rmtree recurses, and a tree thousands of folders deep made it raise, the
+    build left behind for good: the re-test); never raises."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)],
+                       check=False, capture_output=True, timeout=600)  # fmt: skip
 
 
 def unlinked_size(pids: Iterable[int]) -> int:

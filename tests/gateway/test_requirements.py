@@ -161,6 +161,12 @@ def builds(tmp_path: Path) -> list[Path]:
         ("foo.txz\n", "archives"),
         ("foo.tlz\n", "archives"),
         ("foo.tar.lz\n", "archives"),
+        # A slash, or an archive's ending after the version (the second re-test): pip took
+        # these as paths and built the owner's own sdist and folder.
+        ("localpkg>=1/../../../tmp/home/carol/pkgs/localpkg-1.0.tar.gz\n", "local paths"),
+        ("localpkg>=1/../../../tmp/home/carol/pkgs/dirproj\n", "local paths"),
+        ("localpkg>=1.tar.gz\n", "local paths"),
+        ("pkg==1 ; sys_platform == 'a\\\\b'\n", "local paths"),
         # A file: reference without "//" (the re-test): any direct reference is refused.
         ("urlpkg[x] @ file:/srv/urlpkg-1.0-py3-none-any.whl\n", "not from a URL"),
         ("foo[]@file:/x\n", "not from a URL"),
@@ -721,3 +727,32 @@ def test_the_size_watch_bears_files_pip_removes_meanwhile(tmp_path: Path) -> Non
     finally:
         stop.set()
         worker.join()
+
+
+@pytest.mark.unit
+def test_a_tree_made_deep_at_once_fails_the_install_and_is_removed(tmp_path: Path) -> None:
+    """The second re-test: chains of folders renamed into each other, 2,400 deep, made
+    Python's walk and rmtree raise RecursionError; the build (960 MB) stayed for good."""
+    from runners.errors import RequirementsFailed
+    from runners.usage import remove, size_of
+
+    build = tmp_path / "build"
+    build.mkdir()
+    for chain in ("a", "b"):
+        fd = os.open(build, os.O_RDONLY)
+        os.mkdir(chain, dir_fd=fd)
+        for _ in range(1200):
+            inner = os.open(chain if _ == 0 else "d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+            os.mkdir("d", dir_fd=fd)
+        if chain == "a":
+            bottom = fd
+        else:
+            os.close(fd)
+    os.rename("b", "b", src_dir_fd=os.open(build, os.O_RDONLY), dst_dir_fd=bottom)
+    os.close(bottom)
+    with pytest.raises(RequirementsFailed, match="folders over 200 deep"):
+        size_of(build)
+    remove(build)
+    assert not build.exists()

@@ -140,3 +140,36 @@ def test_the_frameworks_ports_are_a_range_of_their_own() -> None:
         with pytest.raises(SpecError):
             parse_sandbox({"ports": bad})
     assert 40000 <= free_port_in((40000, 40999)) <= 40999
+
+
+UNIX = """
+import json, socket, sys
+from runners.sandbox import Sandbox, apply, system_paths
+apply(Sandbox(read=(*system_paths(sys.executable), sys.argv[1]), unix_sockets=sys.argv[2] == "yes"))
+found = {}
+for what, make in (("pair", lambda: socket.socketpair()),
+                   ("unix", lambda: (socket.socket(socket.AF_UNIX),)),
+                   ("tcp", lambda: (socket.socket(),))):
+    try:
+        for s in make():
+            s.close()
+        found[what] = "made"
+    except OSError as e:
+        found[what] = e.strerror
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_an_install_makes_no_unix_socket(allowed: bool) -> None:
+    """The re-test: through a Unix socket build code handed a descriptor of its layer to a
+    process of the owner's (and kept removed files in flight, unmeasured). An install's
+    sandbox makes none; TCP stays (pip's index)."""
+    said = subprocess.run(
+        [sys.executable, "-c", UNIX, str(ROOT), "yes" if allowed else "no"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    found = json.loads(said.stdout)
+    denied = "Permission denied"
+    assert found == ({"pair": "made", "unix": "made", "tcp": "made"} if allowed
+                     else {"pair": denied, "unix": denied, "tcp": "made"})  # fmt: skip
