@@ -39,6 +39,7 @@ c.JupyterHub.load_roles = [
 stack = stack_fixture(
     "lab",
     files={"alice/apps/sales/app.py": "streamlit/app.py",
+           "alice/more/sales.py": "streamlit/app.py",
            "jane.doe@example.org/q3/report.py": "streamlit/app.py"},
     hub=HUB,
 )  # fmt: skip
@@ -131,6 +132,36 @@ async def test_alice_publishes_from_jupyterlab_and_bob_opens_it(
         async with s.get(f"{server}/info", params={"path": "apps/sales/app.py"}) as r:
             info = await r.json()
             assert info["published"]["name"] == "sales" and info["published"]["status"] == "ready"
+        # Another file whose name would be "sales": its own name, never hers replaced.
+        async with s.get(f"{server}/info", params={"path": "more/sales.py"}) as r:
+            info = await r.json()
+            assert info["name"] == "sales-2" and info["published"] is None, info
+        clash = {"path": "more/sales.py", "name": "sales", "framework": "streamlit"}
+        async with s.post(f"{server}/publish", json=clash) as r:
+            said = (await r.json())["message"]
+            assert (
+                r.status == 409
+                and said
+                == "sales is already your dashboard of apps/sales/app.py: choose another name"
+            ), said
+        # What the review's requests got as 500s: each a 400 with a reason.
+        home = stack.dir / "home" / "alice"
+        (home / "loop1").symlink_to(home / "loop2")
+        (home / "loop2").symlink_to(home / "loop1")
+        for path in ("x" * 300, "a\0b", "loop1"):
+            async with s.get(f"{server}/info", params={"path": path}) as r:
+                assert r.status == 400, (path, r.status, await r.text())
+        async with s.post(f"{server}/publish", data=b"[" * 30000) as r:
+            assert r.status == 400, await r.text()
+        for wrong, words in (
+            ({"idle_minutes": 0}, "5 to 1440 minutes"),
+            ({"to": "bob"}, "a list of usernames"),
+            ({"to": ["all", "bob"]}, "stand alone"),
+            ({"framework": "custom"}, "choose a framework"),
+        ):
+            body = {"path": "apps/sales/app.py", "name": "sales", "framework": "streamlit", **wrong}
+            async with s.post(f"{server}/publish", json=body) as r:
+                assert r.status == 400 and words in (await r.json())["message"], await r.text()
     bob_token = await stack.token_for("bob")  # alice's server is hers alone
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"token {bob_token}"}) as s,

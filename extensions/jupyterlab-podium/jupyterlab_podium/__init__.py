@@ -20,5 +20,5 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(server_app: Any) -> None:
     from jupyterlab_podium.handlers import setup_handlers
 
-    setup_handlers(server_app.web_app)
+    setup_handlers(server_app.web_app, server_app.log)
     server_app.log.info("jupyterlab_podium: Publish as dashboard is on")

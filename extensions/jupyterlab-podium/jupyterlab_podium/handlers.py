@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from podium_cli.main import FRAMEWORKS, access
 from podium_cli.publishing import current, guess_file, save, storage_source
 
 MAX_BODY = 65_536
+MAX_PATH = 4096
+DIALOG = tuple(f for f in FRAMEWORKS if f != "custom")  # a command of its own needs the form
 
 
 class Podium:
@@ -59,6 +62,16 @@ class PodiumHandler(APIHandler):
         found: Podium = self.settings["podium"]
         return found
 
+    async def answer(self, work: Callable[[], dict[str, Any]]) -> None:
+        """``work``'s answer (in a thread: the calls to Podium block), or its failure as
+        JSON with a 4xx: a path or a body this server cannot use is the caller's."""
+        try:
+            self.finish(await asyncio.to_thread(work))
+        except CliError as e:
+            self.fail(e)
+        except (OSError, ValueError, RuntimeError, RecursionError) as e:
+            self.fail(CliError(f"this request cannot be used: {e}", code=2))
+
     def fail(self, e: CliError) -> None:
         status = e.status if isinstance(e, ApiError) else {2: 400, 3: 502}.get(e.code, 500)
         self.set_status(status)
@@ -67,6 +80,8 @@ class PodiumHandler(APIHandler):
     def local(self, path: str) -> tuple[Path, Path]:
         """The file ``path`` names (relative to this server's root), and the folder
         Podium runs the user's files from."""
+        if not isinstance(path, str) or not path or "\0" in path or len(path) > MAX_PATH:
+            raise CliError("name a file of this server's (its path from the file browser)", 2)
         root = Path(self.contents_manager.root_dir).resolve()
         local = (root / path.lstrip("/")).resolve()
         if not local.is_relative_to(root):
@@ -90,10 +105,8 @@ class InfoHandler(PodiumHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        try:
-            self.finish(await asyncio.to_thread(self.info, self.get_query_argument("path", "")))
-        except CliError as e:
-            self.fail(e)
+        path = self.get_query_argument("path", "")
+        await self.answer(lambda: self.info(path))
 
     def info(self, path: str) -> dict[str, Any]:
         """What the dialog starts from: the guess, or the dashboard this file already is."""
@@ -104,16 +117,23 @@ class InfoHandler(PodiumHandler):
         found = None
         groups = api.api("GET", "groups")  # the hub's, as Podium's form offers them
         listed = api.api("GET", f"dashboards?owner={quote(me['name'], safe='')}&limit=500")
-        for doc in listed.get("items", []) if isinstance(listed, dict) else []:
+        mine = listed.get("items", []) if isinstance(listed, dict) else []
+        for doc in mine:
             if doc.get("entry") == entry and doc.get("source") == source:
                 found = described(api, doc)
                 break
+        name = found["name"] if found else dashboard_name(f"{source['path']}/{entry}")
+        taken = {doc.get("name") for doc in mine}
+        if not found and name in taken:  # another file's: a name of its own
+            name = next(
+                f"{name[:60]}-{i}" for i in range(2, 1000) if f"{name[:60]}-{i}" not in taken
+            )
         return {
             "user": me["name"],
-            "name": found["name"] if found else dashboard_name(f"{source['path']}/{entry}"),
-            "framework": guess.framework,
+            "name": name,
+            "framework": guess.framework if guess.framework in DIALOG else "",
             "why": guess.why,
-            "frameworks": list(FRAMEWORKS),
+            "frameworks": list(DIALOG),
             "groups": groups.get("items", []) if isinstance(groups, dict) else [],
             "published": found,
         }
@@ -123,31 +143,38 @@ class PublishHandler(PodiumHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        try:
-            self.finish(await asyncio.to_thread(self.publish, self.body()))
-        except CliError as e:
-            self.fail(e)
+        await self.answer(lambda: self.publish(self.body()))
 
     def publish(self, doc: dict[str, Any]) -> dict[str, Any]:
         api, me = self.podium.connect()
         local, storage = self.local(str(doc.get("path", "")))
         entry, source = storage_source(local, storage)
-        name = str(doc.get("name") or "")
-        framework = str(doc.get("framework") or "")
-        if framework not in FRAMEWORKS:
-            raise CliError(f"choose a framework (one of {', '.join(FRAMEWORKS)})", code=2)
+        name = doc.get("name")
+        if not isinstance(name, str) or not name:
+            raise CliError("give the dashboard a name", code=2)
+        framework = doc.get("framework")
+        if framework not in DIALOG:
+            raise CliError(f"choose a framework (one of {', '.join(DIALOG)})", code=2)
         body: dict[str, Any] = {"framework": framework, "entry": entry, "source": source}
-        who = doc.get("to")
-        if isinstance(who, list) and (shared := access([str(w) for w in who])) is not None:
-            body["access"] = shared
-        elif who == []:
-            body["access"] = {"mode": "private"}  # the owner alone
+        who = doc.get("to", [])
+        if not isinstance(who, list) or not all(isinstance(w, str) for w in who):
+            raise CliError("who may view it: a list of usernames, group:NAME, all or public", 2)
+        try:
+            body["access"] = access(who) or {"mode": "private"}  # none named: the owner alone
+        except CliError:
+            raise CliError(
+                "everyone (all) and public stand alone: no names beside them", 2
+            ) from None
         idle = doc.get("idle_minutes")
         if idle is not None:
-            if not isinstance(idle, int) or isinstance(idle, bool) or idle < 0:
-                raise CliError("the idle time must be a whole number of minutes", code=2)
+            if not isinstance(idle, int) or isinstance(idle, bool) or not 5 <= idle <= 1440:
+                raise CliError("stop after idle: 5 to 1440 minutes (empty: the hub's default)", 2)
             body["idle_timeout"] = idle * 60
         path = dashboard_path(str(me["name"]), name)
+        now = current(api, path)
+        if now is not None and (now.get("entry"), now.get("source")) != (entry, source):
+            where = "/".join(p for p in (now.get("source", {}).get("path"), now.get("entry")) if p)
+            raise ApiError(409, f"{name} is already your dashboard of {where}: choose another name")
         done = save(api, path, name, body)
         return {"done": done, "dashboard": described(api, current(api, path) or {"name": name})}
 
@@ -156,10 +183,8 @@ class StatusHandler(PodiumHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        try:
-            self.finish(await asyncio.to_thread(self.status, self.get_query_argument("name")))
-        except CliError as e:
-            self.fail(e)
+        name = self.get_query_argument("name", "")
+        await self.answer(lambda: self.status(name))
 
     def status(self, name: str) -> dict[str, Any]:
         api, me = self.podium.connect()
@@ -169,7 +194,10 @@ class StatusHandler(PodiumHandler):
         return described(api, doc)
 
 
-def setup_handlers(web_app: Any) -> None:
+def setup_handlers(web_app: Any, log: Any) -> None:
+    if not (Path(__file__).parent / "labextension" / "package.json").exists():
+        log.warning("jupyterlab_podium: installed without its JupyterLab part (build it first: "
+                    "docs/admin.md); only the podium command works")  # fmt: skip
     web_app.settings["podium"] = Podium()
     base = url_path_join(web_app.settings["base_url"], "podium")
     web_app.add_handlers(

@@ -89,6 +89,12 @@ class PublishForm extends Widget {
     this.nameInput = element('input', { value: info.name, name: 'name', required: true });
     this.nameInput.disabled = shown !== null; // an update keeps its name (its link)
     this.framework = element('select', { name: 'framework' });
+    if (!(shown?.framework || info.framework)) {
+      // Nothing guessed: the creator chooses (Publish says so until then).
+      this.framework.append(
+        element('option', { value: '', selected: true, disabled: true }, 'choose…')
+      );
+    }
     for (const framework of info.frameworks) {
       const chosen = (shown?.framework || info.framework) === framework;
       this.framework.append(
@@ -100,11 +106,15 @@ class PublishForm extends Widget {
       : `not guessed (${info.why}): choose one`;
     const mode = shown?.access?.mode ?? 'private';
     this.who = element('select', { name: 'who' });
-    for (const [value, text] of [
+    const modes = [
       ['private', 'Only me'],
       ['restricted', 'These people and groups'],
       ['authenticated', 'Everyone on this hub']
-    ]) {
+    ];
+    if (mode === 'public') {
+      modes.push(['public', 'Anyone, without logging in']); // kept as it is on Update
+    }
+    for (const [value, text] of modes) {
       this.who.append(element('option', { value, selected: value === mode }, text));
     }
     this.users = element('input', {
@@ -138,7 +148,8 @@ class PublishForm extends Widget {
     const idle = shown?.idle_timeout;
     this.idle = element('input', {
       type: 'number',
-      min: '0',
+      min: '5',
+      max: '1440',
       name: 'idle',
       value: idle === undefined ? '' : String(Math.round(idle / 60)),
       placeholder: "Podium's default"
@@ -157,6 +168,8 @@ class PublishForm extends Widget {
     let to: string[] = [];
     if (this.who.value === 'authenticated') {
       to = ['all'];
+    } else if (this.who.value === 'public') {
+      to = ['public'];
     } else if (this.who.value === 'restricted') {
       const users = this.users.value
         .split(',')
@@ -200,14 +213,16 @@ class Progress extends Widget {
       this.line,
       element('p', { className: 'jp-podium-link' }, anchor, ' ', copy)
     );
-    this.display(dashboard);
+    this.display(dashboard, true);
     void this.follow(dashboard.name);
   }
 
-  private display(d: IDashboard): void {
-    const said = d.message && d.status !== 'ready' ? `: ${d.message}` : '';
-    this.line.textContent = `${d.status}${said}`;
-    this.line.dataset.status = d.status;
+  private display(d: IDashboard, first = false): void {
+    // Just asked to start, Podium may still say stopped: it is starting.
+    const status = first && d.status === 'stopped' ? 'starting' : d.status;
+    const said = d.message && status !== 'ready' ? `: ${d.message}` : '';
+    this.line.textContent = `${status}${said}`;
+    this.line.dataset.status = status;
   }
 
   private async follow(name: string): Promise<void> {
@@ -308,11 +323,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
-    app.contextMenu.addItem({
-      command: COMMAND,
-      selector: '.jp-DirListing-item[data-isdir="false"]',
-      rank: 20
-    });
+    for (const type of ['notebook', 'python']) {
+      app.contextMenu.addItem({
+        command: COMMAND,
+        selector: `.jp-DirListing-item[data-file-type="${type}"]`,
+        rank: 20
+      });
+    }
     for (const factory of ['Notebook', 'Editor']) {
       app.docRegistry.addWidgetExtension(factory, new ToolbarPublish(app));
     }
