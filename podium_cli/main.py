@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from podium_cli.client import CliError, PodiumApi, dashboard_path, environment, locate
+from podium_cli.client import ApiError, CliError, PodiumApi, dashboard_path, environment, locate
 from podium_cli.guess import dashboard_name
 from podium_cli.publishing import guess_file, save, storage_source
 
@@ -182,7 +182,12 @@ def publish(s: Session) -> int:
         body["idle_timeout"] = args.idle * 60
     if (who := access(args.to)) is not None:
         body["access"] = who
-    done = save(s.podium, s.path(name), name, body)
+    try:
+        done = save(s.podium, s.path(name), name, body, other_file=bool(args.name))
+    except ApiError as e:
+        if e.status != 409:
+            raise
+        raise CliError(f"{e.message} (--name NAME; or --name {name} to replace it)") from None
     if not args.json:
         s.err(f"{done} {name}\n")
     return s.follow(name, s.podium.api("GET", s.path(name)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from podium_cli.client import CliError, PodiumApi
+from podium_cli.client import ApiError, CliError, PodiumApi
 from podium_cli.guess import MAX_READ, Guess, guess_framework
 
 
@@ -43,13 +43,20 @@ def current(podium: PodiumApi, path: str) -> dict[str, Any] | None:
     return doc
 
 
-def save(podium: PodiumApi, path: str, name: str, body: dict[str, Any]) -> str:
+def save(
+    podium: PodiumApi, path: str, name: str, body: dict[str, Any], other_file: bool = False
+) -> str:
     """Create and start the dashboard, or update and (re)start it: "published" or
-    "updated"."""
+    "updated". A dashboard of another file is replaced only when ``other_file`` says so
+    (a name given on purpose), never under a guessed name (the review: a new notebook
+    replaced a shared app of the same name)."""
     if (now := current(podium, path)) is None:
         podium.api("POST", "dashboards", {"name": name, **body})
         podium.api("POST", path + "/start")
         return "published"
+    if not other_file and (now.get("entry"), now.get("source")) != (body["entry"], body["source"]):
+        where = "/".join(p for p in (now.get("source", {}).get("path"), now.get("entry")) if p)
+        raise ApiError(409, f"{name} is already your dashboard of {where}: choose another name")
     podium.api("PATCH", path, body)
     podium.api(
         "POST", path + ("/restart" if now.get("status") in ("ready", "starting") else "/start")

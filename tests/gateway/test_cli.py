@@ -46,6 +46,7 @@ stack = stack_fixture(
     files={
         "alice/apps/sales/app.py": "streamlit/app.py",
         "alice/notes/readme.py": "custom/bench.py",
+        "alice/more/sales.py": "streamlit/app.py",
     },
     hub=HUB,
 )
@@ -154,6 +155,14 @@ async def test_what_goes_wrong_is_said_with_an_exit_code(terminal: Terminal) -> 
     assert "choose one with --framework" in shown, shown
     code, shown = await terminal.run(f"{PODIUM} publish /etc/hostname --framework custom")
     assert code == 2 and "outside your storage" in shown, shown
+    # Another file whose guessed name is sales: refused, never replacing her app.
+    code, shown = await terminal.run(f"{PODIUM} publish apps/sales/app.py --no-wait")
+    assert code == 0, shown
+    code, shown = await terminal.run(f"{PODIUM} publish more/sales.py")
+    assert code == 1 and "sales is already your dashboard of apps/sales/app.py" in shown, shown
+    code, shown = await terminal.run(f"{PODIUM} status sales --json")
+    assert code == 0 and '"entry": "app.py"' in shown, shown
+    assert (await terminal.run(f"{PODIUM} delete sales --yes"))[0] == 0
     code, shown = await terminal.run(f"{PODIUM} list --service elsewhere")
     assert code == 3 and "the hub did not say where its service 'elsewhere' is" in shown, shown
     code, shown = await terminal.run(f"{PODIUM} list --token not-a-token")

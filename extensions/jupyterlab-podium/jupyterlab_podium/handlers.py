@@ -171,10 +171,6 @@ class PublishHandler(PodiumHandler):
                 raise CliError("stop after idle: 5 to 1440 minutes (empty: the hub's default)", 2)
             body["idle_timeout"] = idle * 60
         path = dashboard_path(str(me["name"]), name)
-        now = current(api, path)
-        if now is not None and (now.get("entry"), now.get("source")) != (entry, source):
-            where = "/".join(p for p in (now.get("source", {}).get("path"), now.get("entry")) if p)
-            raise ApiError(409, f"{name} is already your dashboard of {where}: choose another name")
         done = save(api, path, name, body)
         return {"done": done, "dashboard": described(api, current(api, path) or {"name": name})}
 
