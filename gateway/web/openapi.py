@@ -224,6 +224,47 @@ def document(prefix: str) -> dict[str, Any]:
                     },
                 },
             },
+            "/dashboards/{owner}/{name}/links": {
+                **one,
+                "get": {
+                    "summary": "Its share links (owner and admins; c.Podium.share_links)",
+                    "responses": {
+                        "200": {"description": "{items: [link]}"},
+                        **_errors(401, 403, 404),
+                    },
+                },
+                "post": {
+                    "summary": "Make a share link: {days, note}; its url is shown once",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "days": {"type": "integer"},
+                                        "note": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {"description": "the link, with its url"},
+                        **_errors(400, 401, 403, 404, 409, 413),
+                    },
+                },
+            },
+            "/dashboards/{owner}/{name}/links/{link}": {
+                "parameters": [
+                    *one["parameters"],
+                    {"name": "link", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "delete": {
+                    "summary": "Revoke a share link at once",
+                    "responses": {"204": {"description": "revoked"}, **_errors(401, 403, 404)},
+                },
+            },
             "/files": {
                 "get": {
                     "summary": "Folders and notebooks/scripts of the caller's storage, or "

@@ -203,7 +203,10 @@ async def test_openapi_document(stack: HubStack) -> None:
             f"/dashboards/{{owner}}/{{name}}/{a}"
             for a in ("start", "stop", "restart", "logs", "events")
         ),
+        "/dashboards/{owner}/{name}/links",
+        "/dashboards/{owner}/{name}/links/{link}",
         "/files",
+        "/groups",
         "/user",
     }
 
