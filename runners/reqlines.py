@@ -18,6 +18,8 @@ _HASH = re.compile(r"^--hash=[a-z0-9]+:[0-9a-fA-F]+$")
 _ARCHIVE = re.compile(
     r"\.(?:whl|zip|tar|tgz|gz|bz2|tbz2?|xz|txz|lz|tlz|lzma|zst|egg)$", re.IGNORECASE
 )
+# Before extras, options or markers too (pip strips them from a path: the re-test).
+_ARCHIVE_ANYWHERE = re.compile(_ARCHIVE.pattern[:-1] + r"(?=$|[\s\[\]();,])", re.IGNORECASE)
 
 
 def requirement_lines(text: str) -> list[str]:
@@ -62,8 +64,7 @@ def _checked(line: str, number: int) -> str:
         raise refused("packages come from this hub's index (c.Podium.pip_args), not from a URL")
     # pip takes a line with a slash, or whose requirement ends like an archive, as a path
     # (the re-test: "pkg>=1/../../home/carol/pkg.tar.gz" built the owner's own sdist).
-    before_markers = line.split(";", 1)[0].strip()
-    if "/" in line or "\\" in line or _ARCHIVE.search(before_markers):
+    if "/" in line or "\\" in line or _ARCHIVE_ANYWHERE.search(line):
         raise refused("local paths, archives and other files are not allowed")
     # pip reads everything from the first word that begins with "-" as options (quotes
     # and all): there, only plain --hash=algorithm:digest words.

@@ -46,9 +46,9 @@ METADATA_CALLS = {
 _SECCOMP = {0xC000003E: 317, 0xC00000B7: 277}  # the seccomp() call itself
 _CALLS = {
     0xC000003E: {"listen": 50, "unshare": 272, "setns": 308, "clone": 56, "clone3": 435,
-                 "socket": 41, "socketpair": 53},
+                 "socket": 41, "socketpair": 53, "pidfd_getfd": 438},
     0xC00000B7: {"listen": 201, "unshare": 97, "setns": 268, "clone": 220, "clone3": 435,
-                 "socket": 198, "socketpair": 199},
+                 "socket": 198, "socketpair": 199, "pidfd_getfd": 438},
 }  # fmt: skip
 _AF_UNIX, _EACCES = 1, 13
 # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
@@ -129,6 +129,9 @@ def no_unix_filter(arch: int) -> list[tuple[int, int, int, int]]:
         (_JEQ_K, 1, 0, arch),
         (_RET_K, 0, 0, _RET_ALLOW),
         (_LD_ABS_W, 0, 0, 0),  # seccomp_data.nr
+        # Nor taken from another process (the reaper's output is the runner's socket).
+        (_JEQ_K, 0, 1, calls["pidfd_getfd"]),
+        (_RET_K, 0, 0, _RET_ERRNO | _EPERM),
         (_JEQ_K, 1, 0, calls["socket"]),
         (_JEQ_K, 0, 3, calls["socketpair"]),
         (_LD_ABS_W, 0, 0, 16),  # seccomp_data.args[0], its low word: the domain

@@ -57,11 +57,16 @@ def unlinked_size(pids: Iterable[int]) -> int:
     no walk of the build sees."""
     total, seen = 0, set()
     for pid in pids:
-        for kind in ("fd", "map_files"):
+        # Every thread's descriptors: a thread may have a table of its own (the re-test).
+        tasks: list[str] = []
+        with contextlib.suppress(OSError):
+            tasks = os.listdir(f"/proc/{pid}/task")
+        places = [f"/proc/{pid}/map_files", *(f"/proc/{pid}/task/{t}/fd" for t in tasks)]
+        for place in places:
             with contextlib.suppress(OSError):
-                for name in os.listdir(f"/proc/{pid}/{kind}"):
+                for name in os.listdir(place):
                     with contextlib.suppress(OSError):
-                        found = os.stat(f"/proc/{pid}/{kind}/{name}")
+                        found = os.stat(f"{place}/{name}")
                         key = (found.st_dev, found.st_ino)
                         if found.st_nlink == 0 and stat.S_ISREG(found.st_mode) and key not in seen:
                             seen.add(key)

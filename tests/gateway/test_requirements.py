@@ -166,6 +166,9 @@ def builds(tmp_path: Path) -> list[Path]:
         ("localpkg>=1/../../../tmp/home/carol/pkgs/localpkg-1.0.tar.gz\n", "local paths"),
         ("localpkg>=1/../../../tmp/home/carol/pkgs/dirproj\n", "local paths"),
         ("localpkg>=1.tar.gz\n", "local paths"),
+        ("pkg>=1.tar.gz --hash=sha256:00\n", "local paths"),
+        ("pkg>=1.tar.gz[x]\n", "local paths"),
+        ("pkg>=1.tar.gz [x]\n", "local paths"),
         ("pkg==1 ; sys_platform == 'a\\\\b'\n", "local paths"),
         # A file: reference without "//" (the re-test): any direct reference is refused.
         ("urlpkg[x] @ file:/srv/urlpkg-1.0-py3-none-any.whl\n", "not from a URL"),
@@ -673,13 +676,28 @@ def test_the_disk_an_install_takes_is_measured_whole(tmp_path: Path) -> None:
         "time.sleep(30)\n"
     )
     ghost = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE)
+    # A thread with a descriptor table of its own (the third re-test hid 450 MB so).
+    threaded = (
+        "import ctypes, os, sys, tempfile, threading, time\n"
+        "def hide():\n"
+        "    assert ctypes.CDLL(None).unshare(0x400) == 0\n"  # CLONE_FILES
+        "    f = tempfile.TemporaryFile(dir=sys.argv[1])\n"
+        "    f.write(os.urandom(4 << 20)); f.flush(); print('hidden', flush=True)\n"
+        "    time.sleep(30)\n"
+        "threading.Thread(target=hide, daemon=True).start(); time.sleep(30)\n"
+    )
+    hider = subprocess.Popen([sys.executable, "-c", threaded, str(tmp_path)],
+                             stdout=subprocess.PIPE)  # fmt: skip
     try:
+        assert hider.stdout is not None and hider.stdout.readline() == b"hidden\n"
+        assert unlinked_size([hider.pid]) >= 4 << 20
         assert ghost.stdout is not None and ghost.stdout.readline() == b"written\n"
         assert unlinked_size([ghost.pid]) >= 5 << 20
         assert unlinked_size([os.getpid()]) == 0
     finally:
-        ghost.kill()
-        ghost.communicate()
+        for process in (ghost, hider):
+            process.kill()
+            process.communicate()
 
 
 @pytest.mark.unit

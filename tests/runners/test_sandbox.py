@@ -143,13 +143,20 @@ def test_the_frameworks_ports_are_a_range_of_their_own() -> None:
 
 
 UNIX = """
-import json, socket, sys
+import ctypes, json, os, socket, sys
 from runners.sandbox import Sandbox, apply, system_paths
+def getfd():  # a socket of another process's taken (here its own: the rule is the call)
+    mine = socket.socket()
+    fd = ctypes.CDLL(None, use_errno=True).syscall(438, os.pidfd_open(os.getpid()), mine.fileno(), 0)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return fd
 apply(Sandbox(read=(*system_paths(sys.executable), sys.argv[1]), unix_sockets=sys.argv[2] == "yes"))
 found = {}
 for what, make in (("pair", lambda: socket.socketpair()),
                    ("unix", lambda: (socket.socket(socket.AF_UNIX),)),
-                   ("tcp", lambda: (socket.socket(),))):
+                   ("tcp", lambda: (socket.socket(),)),
+                   ("getfd", lambda: (socket.socket(fileno=getfd()),))):
     try:
         for s in make():
             s.close()
@@ -171,5 +178,6 @@ def test_an_install_makes_no_unix_socket(allowed: bool) -> None:
     )  # fmt: skip
     found = json.loads(said.stdout)
     denied = "Permission denied"
-    assert found == ({"pair": "made", "unix": "made", "tcp": "made"} if allowed
-                     else {"pair": denied, "unix": denied, "tcp": "made"})  # fmt: skip
+    assert found == ({"pair": "made", "unix": "made", "tcp": "made", "getfd": "made"} if allowed
+                     else {"pair": denied, "unix": denied, "tcp": "made",
+                           "getfd": "Operation not permitted"})  # fmt: skip
