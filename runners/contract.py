@@ -5,6 +5,8 @@ parsed by runners.spec; how an owner becomes a URL segment or a folder, runners.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 CREDENTIAL_HEADER = "X-Podium-Credential"  # the per-launch secret on every request
 HEALTH_PATH = "_podium/health"  # under the dashboard's prefix; answered without it
 
@@ -14,3 +16,22 @@ NETWORK_ENV = "PODIUM_NETWORK"  # the sandboxes' network, one of NETWORKS
 
 # A sandboxed framework's network (spec.sandbox.network; runners.netns).
 NETWORKS = ("host", "private", "isolated")
+
+# A local runner's direct connections (runners.direct): on one machine the guard hands the gateway
+# a connection to the framework; the gateway then sends what the guard would have sent.
+DIRECT_PREFIX = "podium-direct-"  # + the launch's id: an abstract Unix socket's name
+DIRECT_MAX_MESSAGE = 512  # the gateway's one message: the launch's credential
+
+
+def framework_target(
+    target: bytes, path: bytes, prefix: bytes, strip_prefix: bool, rewrites: Mapping[str, str]
+) -> bytes:
+    """A request target as the framework must see it: a path its recipe serves elsewhere
+    moved there (``rewrites``, full paths), or the prefix taken off for a framework that
+    serves from ``/`` (``strip_prefix``); else unchanged."""
+    rewritten = rewrites.get(path.decode("latin-1"))
+    if rewritten is not None:
+        return rewritten.encode() + target[len(path) :]
+    if strip_prefix:
+        return b"/" + target[len(prefix) :]
+    return target

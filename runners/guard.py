@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from relay.http1 import Request, refusal, simple_response
 from relay.policy import Forward, Policy, Target, Verdict
 from relay.server import Relay
-from runners.contract import CREDENTIAL_HEADER, HEALTH_PATH
+from runners.contract import CREDENTIAL_HEADER, HEALTH_PATH, framework_target
 
 HEAD_TIMEOUT = 30.0  # a connection that sends no complete request head in time is dropped
 IDLE_TIMEOUT = 900.0  # longer than the gateway's own, which closes its side first
@@ -104,6 +104,14 @@ class Guard(Policy):
             await asyncio.wait_for(self.status.changed.wait(), seconds)
         return self.health()
 
+    def admits(self, presented: bytes) -> bool:
+        """Whether ``presented`` is this launch's credential (the gateway's alone)."""
+        return hmac.compare_digest(presented, self._credential)
+
+    def framework(self) -> Target | None:
+        """Where the framework listens, once it is ready."""
+        return self.upstream if self.status.state == "ready" else None
+
     def decide(self, request: Request, peer: str) -> bytes | Forward | asyncio.Future[Verdict]:
         """Either a response to send back (and close), or the head to forward to the framework."""
         path = request.path
@@ -113,7 +121,7 @@ class Guard(Policy):
                 return asyncio.ensure_future(self.health_after_change(wait))
             return self.health()
         presented = request.head.get(_CREDENTIAL)
-        if len(presented) != 1 or not hmac.compare_digest(presented[0], self._credential):
+        if len(presented) != 1 or not self.admits(presented[0]):
             return refusal(403, "Forbidden: this runner only answers its gateway")
         if path == self._prefix[:-1]:
             query = request.target[len(path) :]
@@ -123,12 +131,9 @@ class Guard(Policy):
             return refusal(404, f"Not Found: outside {self.prefix}")
         if self.status.state != "ready" or self.upstream is None:
             return refusal(503, self.status.reason, (("Retry-After", "1"),))
-        target = request.target
-        rewritten = self.rewrites.get(path.decode("latin-1"))
-        if rewritten is not None:
-            target = rewritten.encode() + target[len(path) :]
-        elif self.strip_prefix:
-            target = b"/" + target[len(self._prefix) :]
+        target = framework_target(
+            request.target, path, self._prefix, self.strip_prefix, self.rewrites
+        )
         head = request.serialize(target, request.head.without(_CREDENTIAL))
         return Forward(head, self.upstream)
 

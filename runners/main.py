@@ -20,6 +20,7 @@ import relay
 from relay.policy import Target
 from runners import __version__, environment, layers, recipes, reqlines
 from runners.contract import NETWORK_ENV, PORTS_ENV
+from runners.direct import DirectListener
 from runners.errors import (
     BindError,
     FrameworkExited,
@@ -170,6 +171,13 @@ async def run(spec: LaunchSpec) -> int:
         bound = await guard.start(spec.host, spec.port)
     except OSError as e:
         raise BindError(f"cannot listen on {spec.host}:{spec.port}: {e.strerror}") from e
+    direct = DirectListener(guard)
+    if spec.direct:  # a local runner: the gateway is on this machine (runners.direct)
+        try:
+            direct.start(spec.direct)
+        except OSError as e:
+            await guard.stop()
+            raise BindError(f"cannot listen on @{spec.direct}: {e.strerror}") from e
     say(f"listening on http://{spec.host}:{bound}{spec.prefix}")
     print(json.dumps({"podium_runner": "listening", "port": bound}), flush=True)
 
@@ -199,6 +207,7 @@ async def run(spec: LaunchSpec) -> int:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        await direct.stop()
         await guard.stop()
         await kill_descendants(spec.stop_grace)
 

@@ -33,6 +33,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from relay import passing
 from runners import procs
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
@@ -202,27 +203,8 @@ class Door:
         loop = asyncio.get_running_loop()
         async with self._lock:
             await loop.sock_sendall(self.channel, b"c")
-            while True:
-                try:
-                    message, fds, _, _ = socket.recv_fds(
-                        self.channel, 16, 1, socket.MSG_CMSG_CLOEXEC
-                    )
-                    break
-                except BlockingIOError:
-                    readable = loop.create_future()
-                    loop.add_reader(self.channel, readable.set_result, None)
-                    try:
-                        await readable
-                    finally:
-                        loop.remove_reader(self.channel)
-        if message == b"ok" and len(fds) == 1:
-            return socket.socket(fileno=fds[0])
-        for fd in fds:
-            os.close(fd)
-        if message.startswith(b"e") and message[1:].isdigit():
-            code = int(message[1:])
-            raise OSError(code, os.strerror(code))
-        raise OSError(f"the door to the framework's network answered {message!r}")
+            message, fds = await passing.receive(self.channel, 16)
+        return passing.connection_from(message, fds, "the door to the framework's network")
 
     def enter(self, keep: Sequence[str]) -> None:
         """In the framework's process before exec (single-threaded): into the private

@@ -26,6 +26,7 @@ CREDENTIAL_ENV = "PODIUM_RUNNER_CREDENTIAL"
 MIN_CREDENTIAL_LENGTH = 16
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DIRECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class LaunchSpec:
     python: str = ""  # the app's interpreter (an environment's); "": the runner's own
     environment: str = ""  # that environment's name, for messages
     requirements: Requirements | None = None  # requirements.txt's layers (runners.layers)
+    direct: str = ""  # an abstract Unix socket's name: the gateway's (runners.direct)
 
 
 def _take(doc: Mapping[str, Any], where: str, known: set[str]) -> dict[str, Any]:
@@ -252,6 +254,7 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
         "python",
         "environment",
         "requirements",
+        "direct",
     }
     d = _take(doc, "spec", known)
     framework = _str(d, "framework", "spec")
@@ -307,11 +310,19 @@ def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec
     if isinstance(log_lines, bool) or not isinstance(log_lines, int) or log_lines < 1:
         raise SpecError("spec.log_lines must be a positive integer")
 
+    direct = _str(d, "direct", "spec", "")
+    if direct and not _DIRECT_NAME.fullmatch(direct):
+        raise SpecError(
+            "spec.direct must be a name of at most 100 letters, digits, '.', '_' or '-', "
+            f"not {direct!r}"
+        )
+
     python = _str(d, "python", "spec", "")
     if python and not python.startswith("/"):
         raise SpecError(f"spec.python must be an absolute path, not {python!r}")
 
     return LaunchSpec(
+        direct=direct,
         python=python,
         environment=_str(d, "environment", "spec", ""),
         framework=framework,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
@@ -27,11 +26,11 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from gateway import keys
-from gateway.cache import Cache
 from gateway.domain.access import can_view
 from gateway.domain.dashboards import Dashboard, Key
 from gateway.domain.runtime import Runtime
 from gateway.errors import PodiumError
+from gateway.front.direct import Runners
 from gateway.front.forwarding import (
     app_head,
     cookie_value,
@@ -48,11 +47,10 @@ from gateway.front.handoff import DASHBOARD_COOKIE
 from gateway.front.limits import ViewerLimits
 from gateway.front.passes import SHARE_COOKIE
 from gateway.hub.auth import SESSION_COOKIE, Identity
-from gateway.launchers.base import runner_credential
 from gateway.metrics import is_metrics_token
 from gateway.web.pages import error_bytes
 from relay.http1 import Request
-from relay.policy import Forward, Policy, Verdict
+from relay.policy import Forward, Policy, Target, Verdict
 from relay.server import Relay
 from runners.names import UnusableName, owner_from_segment, owner_segment
 
@@ -122,7 +120,6 @@ class FrontDoor(Policy):
         self.lifecycle = app[keys.LIFECYCLE]
         self.reads = self.lifecycle.reads  # what to forward to (cached for seconds)
         self.activity = self.lifecycle.activity  # views, idle clocks, open WebSockets
-        self.secret = config.cookie_secret
         self.public_enabled = app[keys.RULES].public_enabled
         self.message_limit = config.max_websocket_message
         self.limits = ViewerLimits(
@@ -136,7 +133,7 @@ class FrontDoor(Policy):
         self._share_cookie = self.origins.cookie(SHARE_COOKIE).encode()
         self.passes = app[keys.PASSES]
         self._watch: asyncio.Future[None] | None = None
-        self._credentials: Cache[tuple[Key, str], str] = Cache(math.inf, 10_000)
+        self.runners = Runners(config.cookie_secret, config.prefix)
 
     async def start(self, host: str, port: int) -> int:
         self._watch = asyncio.ensure_future(self._close_ended_passes())
@@ -347,18 +344,25 @@ class FrontDoor(Policy):
         self.activity.touch(dashboard.key)
         if request.method == b"GET" and self.is_page(request.path):
             self.activity.viewed(dashboard.key)
+        credential, straight = self.runners.of(dashboard, runtime)
+        if straight is not None and straight.takes(request.path):
+            credential, to = "", straight.request_target(request)
+            target: Target = straight.target
+        else:  # through the runner's guard
+            to, target = None, (runtime.host, runtime.port)
         head = upstream_head(
             request,
             peer=peer,
-            credential=self._credential(dashboard, runtime),
+            credential=credential,
             viewer=who.user.name if who.user else "",
             websocket=websocket,
             compression=not self.message_limit,
+            target=to,
         )
         limit = self.message_limit if websocket else 0
         return Forward(
             head,
-            (runtime.host, runtime.port),
+            target,
             Tag(dashboard.key, viewer, time.monotonic(), shared),
             filtered=True,
             message_limit=limit,
@@ -380,13 +384,3 @@ class FrontDoor(Policy):
 
     def to_app(self, request: Request) -> Forward:
         return Forward(app_head(request), self.app_socket)
-
-    def _credential(self, dashboard: Dashboard, runtime: Runtime) -> str:
-        """The runner credential of this launch, computed once."""
-        cache_key = (dashboard.key, runtime.launch_id)
-        found = self._credentials.fresh(cache_key)
-        if found is not None:
-            return found[0]
-        credential = runner_credential(self.secret, dashboard, runtime.launch_id)
-        self._credentials.put(cache_key, credential)
-        return credential

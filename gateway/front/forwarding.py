@@ -145,8 +145,10 @@ def upstream_head(
     viewer: str,
     websocket: bool,
     compression: bool = True,
+    target: bytes | None = None,
 ) -> bytes:
-    """The head of ``request`` as the runner must see it.
+    """The head of ``request`` as the runner must see it: with its ``credential`` for the
+    guard, or (none) as the guard would pass it on, to ``target`` (gateway.front.direct).
 
     Without ``compression`` a WebSocket's extensions are not offered to the app: the
     gateway then sees every message's real size (a compressed message of a few KiB can
@@ -171,7 +173,8 @@ def upstream_head(
         lines.append(b"Cookie: " + cookies)
     if websocket:
         lines += [b"Connection: Upgrade", b"Upgrade: websocket"]
-    lines.append(_CREDENTIAL + b": " + credential.encode())
+    if credential:
+        lines.append(_CREDENTIAL + b": " + credential.encode())
     lines.append(b"X-Podium-User: " + viewer.encode())
     forwarded = b", ".join(head.get(b"x-forwarded-for"))
     address = peer.encode()
@@ -181,7 +184,7 @@ def upstream_head(
     hosts = head.get(b"host")
     if not head.get(b"x-forwarded-host") and hosts:
         lines.append(b"X-Forwarded-Host: " + hosts[0])
-    return request.serialize(request.target, lines)
+    return request.serialize(request.target if target is None else target, lines)
 
 
 def app_head(request: Request) -> bytes:

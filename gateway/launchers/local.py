@@ -48,7 +48,7 @@ from gateway.launchers.guards import Guards
 from gateway.launchers.local_options import LocalOptions
 from gateway.launchers.warm import WarmPool
 from gateway.web.files import FileEntry, has_file, list_folder
-from runners.contract import NETWORK_ENV, PORTS_ENV
+from runners.contract import DIRECT_PREFIX, NETWORK_ENV, PORTS_ENV
 from runners.errors import EnvironmentMissing, SpecError
 from runners.names import UnusableName, folder_name
 from runners.ports import free_loopback_port
@@ -162,6 +162,9 @@ class LocalLauncher(LocalOptions):
             spec = self.spec(dashboard, free_loopback_port(), credential)
         except UnusableName as e:
             raise LauncherError(str(e)) from None
+        details: dict[str, Any] = {}
+        if self.direct_connections:
+            spec["direct"] = details["direct"] = DIRECT_PREFIX + launch_id
         shutil.rmtree(folder / "checkout", ignore_errors=True)  # a rebuild clones afresh
         port = int(spec["port"])
         as_user: list[str] = []
@@ -202,10 +205,8 @@ class LocalLauncher(LocalOptions):
         if process is None:
             process = await self._spawn(folder, env, as_user)
         self._warm.refill(after=REFILL_DELAY)  # not now: the framework's start needs the CPU
-        created = psutil.Process(process.pid).create_time()
-        return Runtime(
-            launch_id, "127.0.0.1", port, time.time(), {"pid": process.pid, "created": created}
-        )
+        details.update(pid=process.pid, created=psutil.Process(process.pid).create_time())
+        return Runtime(launch_id, "127.0.0.1", port, time.time(), details)
 
     async def _spawn(
         self, folder: Path, env: dict[str, str], as_user: list[str], *, warm: bool = False

@@ -59,6 +59,13 @@ class LocalOptions(Launcher):
         "connect to any of them, so it cannot reach another dashboard's framework past "
         "the access check (Linux 6.7+). Choose a range nothing else on this host uses.",
     ).tag(config=True)
+    direct_connections = Bool(
+        True,
+        help="Viewers' requests go from the gateway straight to the framework, on a "
+        "connection the runner's guard hands over once it has checked the gateway's "
+        "credential (runners.direct): one relay instead of two. False: every request "
+        "passes through the guard.",
+    ).tag(config=True)
 
     @validate("shared_folders")
     def _shared(self, proposal: Any) -> dict[str, str]:

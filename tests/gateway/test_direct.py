@@ -1,0 +1,150 @@
+"""Direct connections: a local runner's guard hands the gateway a connection to its framework
+(runners.direct, gateway.front.direct), so viewers' requests cross one relay, not two.
+
+Proved by stopping the runner (SIGSTOP): its guard then relays nothing and hands nothing
+over, yet a connection it handed over before still carries requests to the framework. The
+way in wants the launch's credential and the runner's own process; the guard's own
+answers (its health) still come from the guard; a gateway told not to asks for none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from gateway.front.direct import HandedOver
+from tests.support.harness import APPS
+from tests.support.hubstack import HubStack, client, hub_stack, serving
+
+pytestmark = pytest.mark.functional
+
+PROBE = {
+    "name": "probe",
+    "framework": "custom",
+    "command": ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"],
+    "source": {"type": "storage", "path": "probe"},
+    "access": {"mode": "authenticated"},
+}
+
+
+async def started(stack: HubStack) -> None:
+    alice = {"Authorization": f"token {await stack.token_for('alice')}"}
+    async with client(headers=alice) as session:
+        async with session.post(stack.podium + "_/api/dashboards", json=PROBE) as r:
+            assert r.status == 201, await r.text()
+        async with session.post(stack.podium + "_/api/dashboards/alice/probe/start") as r:
+            assert r.status == 202, await r.text()
+        for _ in range(240):
+            async with session.get(stack.podium + "_/api/dashboards/alice/probe") as r:
+                if (await r.json())["status"] == "ready":
+                    return
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"not ready:\n{stack.log('podium')[-3000:]}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=["direct", "off"])
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[HubStack]:
+    tmp = tmp_path_factory.mktemp("direct")
+    (tmp / "home" / "alice" / "probe").mkdir(parents=True)
+    shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / "alice" / "probe")
+    extra = 'c.Podium.frameworks = ["custom"]\n'
+    if request.param == "off":
+        extra += "c.LocalLauncher.direct_connections = False\n"
+    async with hub_stack(tmp, podium_extra=extra) as s:
+        await started(s)
+        yield s
+
+
+def spec(stack: HubStack) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(
+        (stack.dir / "runners" / "alice" / "probe" / "spec.json").read_text()
+    )
+    return found
+
+
+def direct(stack: HubStack) -> bool:
+    return "direct_connections = False" not in (stack.dir / "podium_config.py").read_text()
+
+
+async def test_requests_go_past_a_stopped_guard_on_a_connection_it_handed_over(
+    stack: HubStack,
+) -> None:
+    bob = {"Authorization": f"token {await stack.token_for('bob')}"}
+    page = stack.dashboard("alice", "probe") + "headers"
+    runner = serving(spec(stack)["port"])
+    async with client(headers=bob) as session:
+        async with session.get(page) as r:  # the gateway now keeps a connection upstream
+            assert r.status == 200
+        runner.send_signal(signal.SIGSTOP)
+        try:
+            async with session.get(page, timeout=aiohttp.ClientTimeout(total=4)) as r:
+                assert r.status == 200
+                headers = {k.lower() for k, _ in (await r.json())["headers"]}
+            assert direct(stack)  # through the guard, the runner answered while stopped
+            assert "x-podium-credential" not in headers and "x-podium-user" in headers
+        except TimeoutError:
+            assert not direct(stack)  # without direct connections the guard relays it all
+        finally:
+            runner.send_signal(signal.SIGCONT)
+
+
+async def test_the_guard_still_answers_its_own_health(stack: HubStack) -> None:
+    bob = {"Authorization": f"token {await stack.token_for('bob')}"}
+    health = stack.dashboard("alice", "probe") + "_podium/health"
+    async with client(headers=bob) as session, session.get(health) as r:
+        assert r.status == 200
+        assert (await r.json())["state"] == "ready"  # the guard's, not the framework's 404
+
+
+async def test_the_way_in_wants_the_credential_and_the_runners_own_process(
+    stack: HubStack,
+) -> None:
+    found = spec(stack)
+    if not direct(stack):
+        assert "direct" not in found  # the runner was told of no socket: it opens none
+        return
+    name, credential = found["direct"], found["credential"]
+    runner = serving(found["port"])
+    with pytest.raises(OSError) as refused:
+        await HandedOver(name, runner.pid, "x" * len(credential)).connect()
+    assert refused.value.errno == errno.EACCES
+    with pytest.raises(OSError) as elsewhere:
+        await HandedOver(name, os.getpid(), credential).connect()  # not who listens there
+    assert elsewhere.value.errno == errno.EPERM
+    with pytest.raises(OSError):
+        await HandedOver(name + "-not", runner.pid, credential).connect()
+    connection = await HandedOver(name, runner.pid, credential).connect()
+    with connection:  # the framework itself: what the guard would refuse, it answers
+        connection.setblocking(True)
+        connection.settimeout(5)
+        connection.sendall(b"GET /dashboards/alice/probe/headers HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.recv(64).startswith(b"HTTP/1.1 200")
+
+
+async def test_nothing_but_a_short_name_is_a_runners_socket() -> None:
+    from runners.errors import SpecError
+    from runners.spec import parse_spec
+
+    base = {
+        "framework": "custom", "custom": {"command": ["true"]}, "prefix": "/d/a/b/",
+        "port": 0, "credential": "c" * 32, "source": {"type": "directory", "root": "/tmp"},
+    }  # fmt: skip
+    assert parse_spec({**base, "direct": "podium-direct-0123abcd"}).direct
+    for bad in ("", "a/b", "\x00x", "x" * 101, "a b", 7):
+        if bad == "":
+            assert parse_spec({**base, "direct": bad}).direct == ""
+            continue
+        with pytest.raises(SpecError):
+            parse_spec({**base, "direct": bad})
