@@ -51,6 +51,7 @@ c.Podium.viewer_request_rate = 0  # the load comes from a few accounts: no per-v
 c.LocalLauncher.warm_runners = {warm}
 c.LocalLauncher.sandbox = {sandbox}
 c.LocalLauncher.network = {network!r}
+c.LocalLauncher.direct_connections = {direct}
 c.Podium.pip_args = ["--no-index", "--find-links", {wheels!r}]
 """ + NO_QUOTAS.replace("{", "{{").replace("}", "}}")
 SIZES = {"2 KB page": "", "1 MB": "1mb"}
@@ -154,6 +155,12 @@ async def main() -> None:
         help="dashboards' code unconfined (default: in its Landlock sandbox, as in the demo)",
     )
     parser.add_argument(
+        "--no-direct",
+        action="store_true",
+        help="every request through the runner's guard (default: the gateway straight to the "
+        "framework, on a connection the guard hands over)",
+    )
+    parser.add_argument(
         "--network",
         default="private",
         choices=("private", "isolated", "host"),
@@ -181,6 +188,7 @@ async def main() -> None:
             else "each dashboard on its own origin"
         )
         + (", unsandboxed" if args.no_sandbox else f", sandboxed, {args.network} network")
+        + (", through the guard" if args.no_direct else ", direct connections")
     )
     try:
         async with hub_stack(
@@ -189,6 +197,7 @@ async def main() -> None:
                 warm=args.warm_runners,
                 sandbox=not args.no_sandbox,
                 network=args.network,
+                direct=not args.no_direct,
                 wheels=layers.wheels(str(tmp / "wheels")),
             ),
             hub_extra=hub_extra,
