@@ -46,6 +46,7 @@ from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
 from runners.reqlines import FILE, requirement_lines
+from runners.room import IN_USE, KEY_LOCK, make_room, remove_unless_held
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
 from runners.usage import remove, size_of, unlinked_size
@@ -53,7 +54,6 @@ from runners.usage import remove, size_of, unlinked_size
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
 MARKER = ".podium-layer.json"
-IN_USE = ".in-use"  # each runner's shared lock on the build its app runs on
 CURRENT = "current"
 FORMAT = 1  # of the key: a new format makes new layers
 PIP_CONFIG = ("/etc/pip.conf", "/etc/xdg/pip")  # the admin's (an index, a proxy): pip's only
@@ -125,6 +125,17 @@ def finished(build: Path) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
+def measured(build: Path) -> tuple[int, bool]:
+    """A build's bytes (its marker's, once finished) and whether it is finished."""
+    marker = finished(build)
+    if marker is not None and isinstance(marker.get("bytes"), int):
+        return marker["bytes"], True
+    try:
+        return size_of(build), marker is not None
+    except (OSError, RequirementsFailed):
+        return 0, marker is not None
+
+
 def mark(build: Path, marker: Mapping[str, Any]) -> None:
     """Write a finished build's marker: a file of the runner's own, made here (an install
     that left one, or a link in its place, is refused: root would write through it)."""
@@ -161,6 +172,8 @@ def hold(build: str) -> None:
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
     fd = os.open(os.path.join(build, IN_USE), flags, 0o600)
     fcntl.flock(fd, fcntl.LOCK_SH)
+    with contextlib.suppress(OSError):
+        os.utime(fd)  # its last use: the least recently used go first (runners.room)
     _HELD.append(fd)
 
 
@@ -187,12 +200,15 @@ class Builder:
         if not self.requirements.rebuild and (found := self._current(folder, key)):
             return found
         folder.mkdir(parents=True, exist_ok=True)
-        lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        lock = os.open(folder / KEY_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             await self._lock(lock)
             if not self.requirements.rebuild and (found := self._current(folder, key)):
                 return found  # another runner made it while this one waited
             self._sweep(folder)
+            most = self.requirements.max_bytes
+            total = max(self.requirements.max_total, most)
+            await asyncio.to_thread(make_room, folder.parent, most, total, measured)
             return await self._build(folder, key, base, lines, text)
         finally:
             os.close(lock)  # and with it the lock
@@ -231,13 +247,7 @@ class Builder:
             if build.is_dir() and not build.is_symlink() and str(build) != current:
                 with contextlib.suppress(OSError):
                     if time.time() - build.stat().st_mtime > SWEEP_AFTER:
-                        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-                        fd = os.open(build / IN_USE, flags, 0o600)
-                        try:
-                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else: in use
-                            remove(build)
-                        finally:
-                            os.close(fd)
+                        remove_unless_held(build)
 
     async def _build(
         self, folder: Path, key: str, base: Mapping[str, Any], lines: list[str], text: str

@@ -46,11 +46,14 @@ METADATA_CALLS = {
 _SECCOMP = {0xC000003E: 317, 0xC00000B7: 277}  # the seccomp() call itself
 _CALLS = {
     0xC000003E: {"listen": 50, "unshare": 272, "setns": 308, "clone": 56, "clone3": 435,
-                 "socket": 41, "socketpair": 53, "pidfd_getfd": 438},
+                 "socket": 41, "socketpair": 53, "pidfd_getfd": 438, "ptrace": 101,
+                 "process_vm_readv": 310, "process_vm_writev": 311},
     0xC00000B7: {"listen": 201, "unshare": 97, "setns": 268, "clone": 220, "clone3": 435,
-                 "socket": 198, "socketpair": 199, "pidfd_getfd": 438},
+                 "socket": 198, "socketpair": 199, "pidfd_getfd": 438, "ptrace": 117,
+                 "process_vm_readv": 270, "process_vm_writev": 271},
 }  # fmt: skip
 _AF_UNIX, _EACCES = 1, 13
+_OTHER_PROCESSES = ("pidfd_getfd", "ptrace", "process_vm_readv", "process_vm_writev")
 # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
 _CLONE_NEW = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
 _CLONE_NEW |= 0x40000000 | 0x00000080
@@ -122,16 +125,22 @@ def no_unix_filter(arch: int) -> list[tuple[int, int, int, int]]:
     ``AF_UNIX`` fail with EACCES). For installs (the re-test): through one, build code
     handed a descriptor of its layer to a process of the owner's, which changed the layer
     after it was marked complete, and kept removed files in flight, out of the size watch's
-    sight. Other architectures' calls pass here (the metadata filter kills them)."""
+    sight. Nor may it take another process's descriptors, trace it or read or write its
+    memory (the last re-test: build code stopped pip). Other architectures' calls pass
+    here (the metadata filter kills them)."""
     calls = _CALLS[arch]
-    return [
+    program = [
         (_LD_ABS_W, 0, 0, 4),  # seccomp_data.arch
         (_JEQ_K, 1, 0, arch),
         (_RET_K, 0, 0, _RET_ALLOW),
         (_LD_ABS_W, 0, 0, 0),  # seccomp_data.nr
-        # Nor taken from another process (the reaper's output is the runner's socket).
-        (_JEQ_K, 0, 1, calls["pidfd_getfd"]),
-        (_RET_K, 0, 0, _RET_ERRNO | _EPERM),
+    ]
+    # Nor a descriptor taken from another process (the reaper's output is the runner's
+    # socket), nor another process driven or read (build code stopped pip with ptrace).
+    for name in _OTHER_PROCESSES:
+        program += [(_JEQ_K, 0, 1, calls[name]), (_RET_K, 0, 0, _RET_ERRNO | _EPERM)]
+    return [
+        *program,
         (_JEQ_K, 1, 0, calls["socket"]),
         (_JEQ_K, 0, 3, calls["socketpair"]),
         (_LD_ABS_W, 0, 0, 16),  # seccomp_data.args[0], its low word: the domain

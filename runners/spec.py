@@ -67,6 +67,7 @@ class Requirements:
     timeout: float = 600.0
     max_bytes: int = 2 * 2**30
     rebuild: bool = False
+    max_total: int = 8 * 2**30  # all of the owner's layers (runners.room)
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def _parse_custom(doc: Any) -> CustomCommand:
 
 
 def parse_requirements(doc: Any) -> Requirements:
-    known = {"cache", "pip_args", "timeout", "max_bytes", "rebuild"}
+    known = {"cache", "pip_args", "timeout", "max_bytes", "rebuild", "max_total"}
     if not isinstance(doc, Mapping) or set(doc) - known:
         raise SpecError(f"spec.requirements must be an object with {', '.join(sorted(known))}")
     cache, args = doc.get("cache"), doc.get("pip_args", [])
@@ -225,12 +226,15 @@ def parse_requirements(doc: Any) -> Requirements:
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise SpecError("spec.requirements.pip_args must be a list of strings")
     timeout, size = doc.get("timeout", 600.0), doc.get("max_bytes", 2 * 2**30)
-    for name, value in (("timeout", timeout), ("max_bytes", size)):
+    total = doc.get("max_total", 8 * 2**30)
+    for name, value in (("timeout", timeout), ("max_bytes", size), ("max_total", total)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise SpecError(f"spec.requirements.{name} must be a positive number")
     if not isinstance(doc.get("rebuild", False), bool):
         raise SpecError("spec.requirements.rebuild must be true or false")
-    return Requirements(cache, tuple(args), float(timeout), int(size), doc.get("rebuild", False))
+    return Requirements(
+        cache, tuple(args), float(timeout), int(size), doc.get("rebuild", False), int(total)
+    )
 
 
 def parse_spec(doc: Any, environ: Mapping[str, str] | None = None) -> LaunchSpec:

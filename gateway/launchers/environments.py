@@ -122,11 +122,13 @@ class RequirementsPolicy:
     pip_args: tuple[str, ...] = ()
     timeout: float = 600.0
     max_bytes: int = 2 * 2**30
+    max_total: int = 8 * 2**30
 
     def spec(self, cache: str, rebuild: bool = False) -> dict[str, Any]:
         """The launch spec's ``requirements``: layers cached in ``cache``."""
         return {"cache": cache, "pip_args": list(self.pip_args), "timeout": self.timeout,
-                "max_bytes": self.max_bytes, "rebuild": rebuild}  # fmt: skip
+                "max_bytes": self.max_bytes, "rebuild": rebuild,
+                "max_total": self.max_total}  # fmt: skip
 
 
 class EnvironmentOptions(Configurable):
@@ -161,10 +163,16 @@ class EnvironmentOptions(Configurable):
     requirements_max_size = Integer(
         2048, help="Megabytes a requirements.txt's installed layer may take."
     ).tag(config=True)
+    requirements_max_total = Integer(
+        8192,
+        help="Megabytes all of one owner's installed layers may take together (at least "
+        "requirements_max_size): before an install, the owner's layers no running "
+        "dashboard uses go, least recently used first, until the new one fits.",
+    ).tag(config=True)
 
     def requirements_policy(self) -> RequirementsPolicy | None:
         if not self.requirements:
             return None
-        return RequirementsPolicy(
-            tuple(self.pip_args), self.requirements_timeout, self.requirements_max_size * 2**20
-        )
+        most = self.requirements_max_size * 2**20
+        total = max(self.requirements_max_total * 2**20, most)
+        return RequirementsPolicy(tuple(self.pip_args), self.requirements_timeout, most, total)

@@ -143,7 +143,7 @@ def test_the_frameworks_ports_are_a_range_of_their_own() -> None:
 
 
 UNIX = """
-import ctypes, json, os, socket, sys
+import ctypes, json, os, socket, subprocess, sys
 from runners.sandbox import Sandbox, apply, system_paths
 def getfd():  # a socket of another process's taken (here its own: the rule is the call)
     mine = socket.socket()
@@ -151,12 +151,33 @@ def getfd():  # a socket of another process's taken (here its own: the rule is t
     if fd < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     return fd
+def traced():  # another process stopped by ptrace (here a child of its own)
+    libc = ctypes.CDLL(None, use_errno=True)
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        if libc.ptrace(16, child.pid, 0, 0) != 0:  # PTRACE_ATTACH
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    finally:
+        child.kill()
+        child.wait()
+    return ()
+def read_memory():  # process_vm_readv of its own memory
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(8)
+    source = ctypes.create_string_buffer(b"podium!")
+    class IoVec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("size", ctypes.c_size_t)]
+    local, remote = IoVec(ctypes.addressof(buffer), 8), IoVec(ctypes.addressof(source), 8)
+    if libc.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return ()
 apply(Sandbox(read=(*system_paths(sys.executable), sys.argv[1]), unix_sockets=sys.argv[2] == "yes"))
 found = {}
 for what, make in (("pair", lambda: socket.socketpair()),
                    ("unix", lambda: (socket.socket(socket.AF_UNIX),)),
                    ("tcp", lambda: (socket.socket(),)),
-                   ("getfd", lambda: (socket.socket(fileno=getfd()),))):
+                   ("getfd", lambda: (socket.socket(fileno=getfd()),)),
+                   ("ptrace", traced), ("vm_read", read_memory)):
     try:
         for s in make():
             s.close()
@@ -171,13 +192,15 @@ print(json.dumps(found))
 def test_an_install_makes_no_unix_socket(allowed: bool) -> None:
     """The re-test: through a Unix socket build code handed a descriptor of its layer to a
     process of the owner's (and kept removed files in flight, unmeasured). An install's
-    sandbox makes none; TCP stays (pip's index)."""
+    sandbox makes none; TCP stays (pip's index). The last re-test: build code stopped pip
+    with ptrace (and read its memory): neither in an install."""
     said = subprocess.run(
         [sys.executable, "-c", UNIX, str(ROOT), "yes" if allowed else "no"],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     found = json.loads(said.stdout)
-    denied = "Permission denied"
-    assert found == ({"pair": "made", "unix": "made", "tcp": "made", "getfd": "made"} if allowed
-                     else {"pair": denied, "unix": denied, "tcp": "made",
-                           "getfd": "Operation not permitted"})  # fmt: skip
+    denied, refused = "Permission denied", "Operation not permitted"
+    made = {"pair": "made", "unix": "made", "tcp": "made", "getfd": "made", "ptrace": "made",
+            "vm_read": "made"}  # fmt: skip
+    assert found == (made if allowed else {**made, "pair": denied, "unix": denied,
+                     "getfd": refused, "ptrace": refused, "vm_read": refused})  # fmt: skip

@@ -1,0 +1,109 @@
+"""An owner's requirements layers within the admin's total (``requirements.max_total``).
+
+Each build is bounded by itself (``max_bytes``); without a total an owner could make layer
+after layer — one line changed, a marker added, each time — until the disk every owner's
+layers share was full (the last re-test: five layers of 91 MB from one dashboard, all
+kept). Before a build, the owner's builds that no runner holds go, least recently used
+first, until the new one fits at its largest; builds an app runs on stay, and when they
+alone leave no room the install fails and says so.
+
+Which build is in use: each runner holds a shared ``flock`` on its build's ``IN_USE``
+file for as long as it lives, and touches it when it takes it (its last use); a build
+being made is its key's, whose ``.lock`` its builder holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from runners.errors import RequirementsFailed
+from runners.usage import remove
+
+IN_USE = ".in-use"  # each runner's shared lock on the build its app runs on
+KEY_LOCK = ".lock"  # a key's: its builder's, while it makes a build
+
+
+def held(path: Path) -> bool:
+    """Whether another open file holds a lock on ``path`` (a missing file holds none)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # not to be looked at: left alone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # and with it the lock, if taken
+
+
+def remove_unless_held(build: Path) -> bool:
+    """Remove ``build`` unless a runner runs an app on it; whether it went."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
+    try:
+        fd = os.open(build / IN_USE, flags, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    try:
+        remove(build)  # the lock goes with the file's last descriptor, after
+    finally:
+        os.close(fd)
+    return True
+
+
+def last_use(build: Path) -> float:
+    """When a runner last took ``build`` (else when it was made)."""
+    for path in (build / IN_USE, build):
+        with contextlib.suppress(OSError):
+            return os.lstat(path).st_mtime
+    return 0.0
+
+
+def builds(cache: Path) -> list[Path]:
+    """Every build of the owner's layers: ``<cache>/<key>/<build>``."""
+    found = []
+    with contextlib.suppress(OSError):
+        for key in cache.iterdir():
+            if key.is_dir() and not key.is_symlink():
+                with contextlib.suppress(OSError):
+                    found += [b for b in key.iterdir() if b.is_dir() and not b.is_symlink()]
+    return found
+
+
+def make_room(
+    cache: Path, need: int, total: int, measure: Callable[[Path], tuple[int, bool]]
+) -> None:
+    """Free the owner's layers of enough unused builds that ``need`` more bytes keep them
+    within ``total``; RequirementsFailed when builds in use leave too little. ``measure``:
+    a build's bytes, and whether it is finished (an unfinished one whose key is locked is
+    being made by another runner: kept)."""
+    taken = []
+    for build in builds(cache):
+        bytes_, done = measure(build)
+        making = not done and held(build.parent / KEY_LOCK)
+        taken.append((making, last_use(build), build, bytes_))
+    used = sum(t[3] for t in taken)
+    for making, _, build, bytes_ in sorted(taken, key=lambda t: t[:2]):
+        if used + need <= total:
+            return
+        if not making and remove_unless_held(build):
+            used -= bytes_
+    if used + need > total:
+        raise RequirementsFailed(
+            f"your dashboards' installed requirements take {used / 2**20:,.0f} MB, and a new "
+            f"layer may take {need / 2**20:,.0f} MB more: past this hub's limit of "
+            f"{total / 2**20:,.0f} MB per owner. Stop a dashboard whose requirements.txt "
+            "you no longer need, then start this one again."
+        )

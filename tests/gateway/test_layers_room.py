@@ -1,0 +1,93 @@
+"""All of one owner's requirements layers within the admin's total (runners.room).
+
+The last re-test: one dashboard, its requirements.txt changed five times, left five layers
+of 91 MB each, all kept — with no total, an owner fills the disk every owner's layers
+share. Before a build, the unused ones go, least recently used first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from runners.errors import RequirementsFailed
+from runners.layers import MARKER, hold, measured
+from runners.room import IN_USE, KEY_LOCK, make_room
+from tests.gateway.test_requirements import builds, dashboard, launcher, page, wheels  # noqa: F401
+
+MB = 2**20
+
+
+def made(cache: Path, key: str, name: str, size: int, used: float) -> Path:
+    """A finished build of ``size`` bytes (its marker says so), last used ``used``."""
+    build = cache / key / name
+    build.mkdir(parents=True)
+    (build / MARKER).write_text(json.dumps({"key": key, "bytes": size}))
+    (build / IN_USE).touch()
+    os.utime(build / IN_USE, (used, used))
+    return build
+
+
+@pytest.mark.unit
+def test_the_least_recently_used_unused_builds_go_first(tmp_path: Path) -> None:
+    now = time.time()
+    oldest = made(tmp_path, "a", "1", 300 * MB, now - 300)
+    held = made(tmp_path, "b", "1", 300 * MB, now - 400)  # older still, but an app runs on it
+    newer = made(tmp_path, "c", "1", 300 * MB, now - 100)
+    hold(str(held))
+    make_room(tmp_path, 200 * MB, 1000 * MB, measured)  # 900 + 200 > 1000: one must go
+    assert not oldest.exists() and held.exists() and newer.exists()
+    make_room(tmp_path, 200 * MB, 1000 * MB, measured)  # 600 + 200 fits: nothing goes
+    assert held.exists() and newer.exists()
+
+
+@pytest.mark.unit
+def test_builds_in_use_or_being_made_stay_and_the_install_says_why(tmp_path: Path) -> None:
+    held = made(tmp_path, "a", "1", 700 * MB, 0)
+    hold(str(held))
+    making = tmp_path / "b" / "2"
+    making.mkdir(parents=True)
+    (making / "partial.bin").write_bytes(b"x" * MB)  # no marker yet: another runner's, now
+    lock = os.open(tmp_path / "b" / KEY_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(RequirementsFailed, match=r"take 701 MB.*limit of 1,000 MB per owner"):
+            make_room(tmp_path, 300 * MB, 1000 * MB, measured)
+        assert held.exists() and making.exists()
+    finally:
+        os.close(lock)
+    # Its maker gone (the lock free, no marker): a build cut short, which goes first.
+    make_room(tmp_path, 300 * MB, 1000 * MB, measured)
+    assert not making.exists() and held.exists()
+
+
+@pytest.mark.functional
+async def test_one_owner_changing_requirements_stays_within_the_total(
+    tmp_path: Path,
+    wheels: Path,  # noqa: F811
+) -> None:
+    """The re-test's steps through the launcher: each change makes a layer; the ones no
+    running dashboard uses go before a new one passes the total."""
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    one = dashboard(tmp_path, "one", "podium_extra==1.0\n")
+    await page(local, one)
+    (first,) = builds(tmp_path)
+    size = measured(first)[0]
+    # Room for two layers at their largest, not three.
+    local.requirements = local.requirements.__class__(
+        local.requirements.pip_args, 120, max_bytes=size * 2, max_total=size * 7 // 2
+    )
+    try:
+        for version in ("2.0", "1.0 ; python_version > '3.1'", "1.0 ; python_version > '3.2'"):
+            dashboard(tmp_path, "one", f"podium_extra=={version}\n")
+            said, log = await page(local, one)
+            assert said.startswith("probe 1.0 extra"), log
+            assert len(builds(tmp_path)) <= 2, builds(tmp_path)
+        assert not first.exists()  # the least recently used went first
+    finally:
+        await local.close()
