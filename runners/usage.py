@@ -54,7 +54,9 @@ def remove(path: Path) -> None:
 
 def unlinked_size(pids: Iterable[int]) -> int:
     """What files removed while still open (or mapped) by ``pids`` take: a disk's space
-    no walk of the build sees."""
+    no walk of the build sees. A removed file mapped where the runner cannot measure it
+    (``map_files`` wants a capability a runner as its owner, or in a pod, lacks: the last
+    re-test hid 200 MB so) fails the install."""
     total, seen = 0, set()
     for pid in pids:
         # Every thread's descriptors: a thread may have a table of its own (the re-test).
@@ -62,13 +64,38 @@ def unlinked_size(pids: Iterable[int]) -> int:
         with contextlib.suppress(OSError):
             tasks = os.listdir(f"/proc/{pid}/task")
         places = [f"/proc/{pid}/map_files", *(f"/proc/{pid}/task/{t}/fd" for t in tasks)]
+        unseen = False
         for place in places:
             with contextlib.suppress(OSError):
                 for name in os.listdir(place):
-                    with contextlib.suppress(OSError):
+                    try:
                         found = os.stat(f"{place}/{name}")
-                        key = (found.st_dev, found.st_ino)
-                        if found.st_nlink == 0 and stat.S_ISREG(found.st_mode) and key not in seen:
-                            seen.add(key)
-                            total += found.st_blocks * 512
+                    except PermissionError:
+                        unseen = True
+                        continue
+                    except OSError:
+                        continue
+                    key = (found.st_dev, found.st_ino)
+                    if found.st_nlink == 0 and stat.S_ISREG(found.st_mode) and key not in seen:
+                        seen.add(key)
+                        total += found.st_blocks * 512
+        if unseen and removed_mapped(pid):
+            raise RequirementsFailed(
+                f"{FILE}'s install keeps a removed file mapped, which this runner cannot "
+                "measure: refused"
+            )
     return total
+
+
+def removed_mapped(pid: int) -> list[str]:
+    """The removed files ``pid`` maps, by name (``/proc/<pid>/maps``, which its own user
+    may read), save those that were never on a disk (``memfd:``, ``/dev/…``, SysV)."""
+    found = []
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/maps", "rb") as f:
+        for line in f:
+            fields = line.rstrip(b"\n").split(maxsplit=5)
+            if len(fields) == 6 and fields[4] != b"0" and fields[5].endswith(b" (deleted)"):
+                name = fields[5].decode("utf-8", "replace")
+                if not name.startswith(("/memfd:", "/dev/", "/SYSV")):
+                    found.append(name)
+    return found

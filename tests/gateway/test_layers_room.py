@@ -91,3 +91,61 @@ async def test_one_owner_changing_requirements_stays_within_the_total(
         assert not first.exists()  # the least recently used went first
     finally:
         await local.close()
+
+
+HOLDER = """
+import mmap, os, sys, time
+with open(sys.argv[1], "w+b") as f:
+    f.write(b"x" * (8 << 20))
+    f.flush()
+    kept = mmap.mmap(f.fileno(), 4096)  # one page of it mapped; the descriptor closed
+os.unlink(sys.argv[1])
+print("ready", flush=True)
+time.sleep(60)
+"""
+MEASURE = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from runners.errors import RequirementsFailed
+from runners.usage import unlinked_size
+try:
+    print(unlinked_size([int(sys.argv[1])]))
+except RequirementsFailed as e:
+    print(e)
+"""
+
+
+@pytest.mark.functional
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the holder as another user (setpriv)")
+def test_a_removed_file_mapped_where_the_runner_cannot_look_fails_the_install() -> None:
+    """The last re-test: as the owner's user (``run_as_owner``, a pod) the runner cannot
+    read ``/proc/<pid>/map_files`` — a removed 200 MB file, one page of it mapped, counted
+    nothing. Now the install fails; as root it is measured, as before."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from runners.main import copy_to
+
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    where = tempfile.mkdtemp(dir="/tmp")  # not under a folder of root's alone
+    os.chmod(where, 0o777)
+    copy_to(f"{where}/program")  # the runner's program, where that user may read it
+    python = "/usr/bin/python3"  # the standard library is all it needs
+    holder = subprocess.Popen([*nobody, python, "-c", HOLDER, f"{where}/big"],
+                              stdout=subprocess.PIPE, text=True, cwd=where)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+
+        def measure(as_user: list[str]) -> str:
+            argv = [*as_user, python, "-c", MEASURE, str(holder.pid), f"{where}/program"]
+            return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+        assert int(measure([])) >= 8 << 20  # root reads map_files: measured
+        assert "keeps a removed file mapped" in measure(nobody)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+        shutil.rmtree(where)
