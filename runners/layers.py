@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -53,6 +54,7 @@ from runners.usage import remove, size_of, unlinked_size
 
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
+MADE = ".podium-layer-made.json"  # in a pod's HOME: what its init container did (--layer-only)
 MARKER = ".podium-layer.json"
 CURRENT = "current"
 FORMAT = 1  # of the key: a new format makes new layers
@@ -170,7 +172,12 @@ def hold(build: str) -> None:
     """A shared lock on ``build`` for as long as this runner lives (the kernel drops it
     with the process): a sweep never removes a build an app runs on."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
-    fd = os.open(os.path.join(build, IN_USE), flags, 0o600)
+    try:
+        fd = os.open(os.path.join(build, IN_USE), flags, 0o600)
+    except OSError as e:  # a pod's app container, where the layers are read-only
+        if e.errno != errno.EROFS:
+            raise
+        fd = os.open(os.path.join(build, IN_USE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     fcntl.flock(fd, fcntl.LOCK_SH)
     with contextlib.suppress(OSError):
         os.utime(fd)  # its last use: the least recently used go first (runners.room)
@@ -197,6 +204,10 @@ class Builder:
         base = await base_of(self.base_python)
         key = layer_key(base, lines, self.requirements.pip_args)
         folder = Path(self.requirements.cache) / key
+        if self.requirements.made:  # the pod's init container made it; read-only here
+            if (found := self._current(folder, key, "running on")) is None:
+                raise RequirementsFailed(f"the layer of {FILE} its init container made is gone")
+            return found
         if not self.requirements.rebuild and (found := self._current(folder, key)):
             return found
         folder.mkdir(parents=True, exist_ok=True)
@@ -213,14 +224,14 @@ class Builder:
         finally:
             os.close(lock)  # and with it the lock
 
-    def _current(self, folder: Path, key: str) -> Layer | None:
+    def _current(self, folder: Path, key: str, doing: str = "reusing") -> Layer | None:
         build = folder / CURRENT
         marker = finished(build)
         if marker is None:
             return None
         root = os.path.realpath(build)
         hold(root)
-        self.say(f"{FILE}: reusing layer {key[:12]} (built {marker['built']})")
+        self.say(f"{FILE}: {doing} layer {key[:12]} (built {marker['built']})")
         return Layer(f"{root}/bin/python", root, key, str(marker["built"]), reused=True)
 
     async def _lock(self, fd: int) -> None:

@@ -63,8 +63,9 @@ def report(error: RunnerError) -> None:
         sys.stderr.flush()
 
 
-async def serve(spec: LaunchSpec, guard: Guard) -> None:
-    """Everything after the guard listens: source, framework, readiness, then wait."""
+async def serve(spec: LaunchSpec, guard: Guard, layer_only: bool = False) -> None:
+    """Everything after the guard listens: source, framework, readiness, then wait (with
+    ``--layer-only``, on Kubernetes: source and requirements.txt's layer, then exit)."""
     prepared = await prepare(spec.source, spec.entry, os.environ)
     if prepared.revision:
         say(f"checked out {prepared.revision}")
@@ -74,7 +75,9 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
     port = ready.port if ready else free_port_in(ports) if ports else free_loopback_port()
     entry = str(prepared.entry.relative_to(prepared.workdir)) if prepared.entry else ""
     python = spec.python or sys.executable
-    layer = await requirements_layer(spec, prepared, python, guard)
+    layer = await requirements_layer(spec, prepared, python, guard, layer_only)
+    if layer_only:
+        return
     python = layer.python if layer else python
     values = recipes.placeholders(
         python=python, host="127.0.0.1", port=port, prefix=spec.prefix, entry=entry
@@ -138,7 +141,7 @@ async def serve(spec: LaunchSpec, guard: Guard) -> None:
 
 
 async def requirements_layer(
-    spec: LaunchSpec, prepared: PreparedSource, python: str, guard: Guard
+    spec: LaunchSpec, prepared: PreparedSource, python: str, guard: Guard, layer_only: bool
 ) -> layers.Layer | None:
     """The app's environment with the dashboard's requirements.txt (next to its entry, or
     at the top of its folder) installed on top, when the launcher asks for it."""
@@ -158,13 +161,19 @@ async def requirements_layer(
     )  # fmt: skip
     layer = await builder.layer(text)
     report = {k: v for k, v in asdict(layer).items() if k in ("key", "built", "reused")}
+    made = Path(os.environ.get("HOME", "."), layers.MADE)  # a pod's init container's word
+    if spec.requirements.made:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            report["reused"] = json.loads(made.read_text()).get("reused") is True
+    elif layer_only:
+        made.write_text(json.dumps(report))
     guard.layer = report  # for the owner's manage page: in the guard's health answer,
     with contextlib.suppress(OSError):  # and, for local runners, a file kept after it stops
         Path(layers.REPORT).write_text(json.dumps(report))
     return layer
 
 
-async def run(spec: LaunchSpec) -> int:
+async def run(spec: LaunchSpec, layer_only: bool = False) -> int:
     become_subreaper()
     guard = Guard(prefix=spec.prefix, credential=spec.credential)
     try:
@@ -182,7 +191,7 @@ async def run(spec: LaunchSpec) -> int:
     print(json.dumps({"podium_runner": "listening", "port": bound}), flush=True)
 
     loop = asyncio.get_running_loop()
-    main_task = asyncio.create_task(serve(spec, guard))
+    main_task = asyncio.create_task(serve(spec, guard, layer_only))
     stopping = False
 
     def request_stop(signum: int) -> None:
@@ -312,6 +321,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="only clone the spec's git source, then exit (the app starts in another process)",
     )
     parser.add_argument(
+        "--layer-only",
+        action="store_true",
+        help="only install the spec's requirements.txt into its layer, then exit (a pod's "
+        "init container: the app's container mounts the layers read-only)",
+    )
+    parser.add_argument(
+        "--layer-made",
+        action="store_true",
+        help="run on the layer an init container made (--layer-only); never install",
+    )
+    parser.add_argument(
         "--copy-to",
         metavar="DIR",
         help="copy this program into DIR and exit (an init container, for an image without it)",
@@ -335,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if spec_file is None:
                     return 0  # the launcher went away before it needed this runner
             spec = load_spec(spec_file, os.environ)
-            return loop.run(fetch_only(spec) if args.fetch else run(spec))
+            if args.layer_made and spec.requirements is not None:
+                spec = replace(spec, requirements=replace(spec.requirements, made=True))
+            return loop.run(fetch_only(spec) if args.fetch else run(spec, args.layer_only))
     except RunnerError as e:
         report(e)
         return e.exit_code

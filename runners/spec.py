@@ -68,6 +68,7 @@ class Requirements:
     max_bytes: int = 2 * 2**30
     rebuild: bool = False
     max_total: int = 8 * 2**30  # all of the owner's layers (runners.room)
+    made: bool = False  # --layer-made: an init container made it; never installed here
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from gateway.domain.dashboards import Dashboard, Source
 from gateway.launchers.base import Observed, runner_credential
 from gateway.launchers.environments import Environment, RequirementsPolicy
 from gateway.launchers.kube.launcher import PodLauncher
+from gateway.launchers.kube.manifests import CONTAINER, LAYERS_CONTAINER, make_pod
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.kubelet import Image, default_images
@@ -193,6 +194,15 @@ async def test_requirements_are_cached_on_the_layers_claim(
     k.environments = {}  # the runner image's Python (an environment's image needs pip)
     k.layers_claim = "podium-layers"
     k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
+    # The last re-test: an app that may write the claim fills what every owner shares.
+    # The install's init container alone writes the owner's layers; the app reads them.
+    pod = make_pod(k.plan(Dashboard(owner="alice", name="x", framework="custom",
+                                    command=("{python}",)), "0" * 16))  # fmt: skip
+    mounts = {c["name"]: [m for m in c["volumeMounts"] if m["name"] == "layers"]
+              for c in (*pod["spec"]["initContainers"], *pod["spec"]["containers"])}  # fmt: skip
+    assert [m.get("readOnly", False) for m in mounts[LAYERS_CONTAINER]] == [False]
+    assert [m.get("readOnly", False) for m in mounts[CONTAINER]] == [True]
+    assert all(not m for name, m in mounts.items() if name not in (LAYERS_CONTAINER, CONTAINER))
     said, seen = [], []
     try:
         for name, rebuild in (

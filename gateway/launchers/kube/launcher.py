@@ -35,6 +35,7 @@ from gateway.launchers.kube.manifests import (
     FETCH_CONTAINER,
     LAUNCH_ANNOTATION,
     LAUNCH_LABEL,
+    LAYERS_CONTAINER,
     MANAGED,
     RUNNER,
     RunnerPlan,
@@ -232,8 +233,11 @@ class PodLauncher(PodPlans):
             return []
         if KEPT_LOG in runtime.details:  # a failed start's pod, removed: what it printed
             return [str(line) for line in runtime.details[KEPT_LOG]][-lines:]
-        text, git = "", dashboard.source.type == "git"  # its clone's log, then the runner's
-        for container in (FETCH_CONTAINER, CONTAINER) if git else (CONTAINER,):
+        # Its clone's log, its install's (pip's), then the runner's.
+        git, layers = dashboard.source.type == "git", bool(self.layers_claim)
+        containers = [FETCH_CONTAINER] * git + [LAYERS_CONTAINER] * layers + [CONTAINER]
+        text = ""
+        for container in containers:
             try:
                 text += await self.api.pod_log(self._pod_name(dashboard, runtime), container, lines)
             except client.ApiException as e:

@@ -13,6 +13,7 @@ is the one label every lookup selects on. Annotations keep the exact names.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,7 @@ SOURCE_VOLUME = "source"
 SPEC_VOLUME = "launch-spec"
 SPEC_KEY = "spec.json"
 FETCH_CONTAINER = "fetch"  # a git source's clone, in an init container of its own
+LAYERS_CONTAINER = "layers"  # requirements.txt installed, before the app's container
 FETCH_VOLUME = "fetch-spec"
 FETCH_KEY = "fetch.json"  # its spec: the one with the repository's login
 # An environment's image: the runner copied into it by an init container of the runner image.
@@ -242,6 +244,23 @@ def _fetch_container(plan: RunnerPlan, main: Mapping[str, Any]) -> dict[str, Any
     }
 
 
+def _layers_container(main: Mapping[str, Any], mount: Mapping[str, Any]) -> dict[str, Any]:
+    """requirements.txt installed into the owner's layers before the app's container
+    starts: the only container that may write them (the last re-test: an app that could
+    would fill the claim every owner's layers share, past any install's limit). The app's
+    own, with its guard (which shows the install's progress) and no GPU."""
+    init = copy.deepcopy(dict(main))
+    for name in ("ports", "readinessProbe"):
+        init.pop(name, None)
+    resources = init.get("resources") or {}
+    for kind in ("requests", "limits"):
+        if kind in resources:
+            resources[kind] = {k: v for k, v in resources[kind].items() if k in ("cpu", "memory")}
+    init.update(name=LAYERS_CONTAINER, args=[*init.get("args", []), "--layer-only"])
+    init["volumeMounts"] = [*init["volumeMounts"], dict(mount)]
+    return init
+
+
 def _in_environment(plan: RunnerPlan, spec: dict[str, Any], container: dict[str, Any]) -> None:
     """The app's container from the environment's image (any with a Python 3.11 or later:
     the hub's single-user image above all): the runner, standard library only, is copied
@@ -326,7 +345,12 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
         claim = {"claimName": plan.layers_claim}
         spec["volumes"].append({"name": "layers", "persistentVolumeClaim": claim})
         mount = {"name": "layers", "mountPath": plan.layers_path, "subPath": plan.layers_sub_path}
-        container["volumeMounts"].append(mount)
+        spec["initContainers"] = [
+            *spec.get("initContainers", []),
+            _layers_container(container, mount),
+        ]
+        container["volumeMounts"].append({**mount, "readOnly": True})
+        container["args"] = [*container.get("args", []), "--layer-made"]
     if plan.profile.node_selector:
         spec["nodeSelector"] = dict(plan.profile.node_selector)
     if plan.profile.tolerations:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from gateway.launchers.base import Observed, refused
+from gateway.launchers.kube.manifests import LAYERS_CONTAINER
 from runners.errors import EnvironmentMissing, SourceError, SpecError
 
 MISSING_CLAIM = re.compile(r'persistentvolumeclaim "([^"]+)" not found')
@@ -45,6 +46,14 @@ def _unfinished(inits: list[dict[str, Any]]) -> dict[str, Any]:
     return {}
 
 
+def _address(pod: dict[str, Any]) -> tuple[str, int] | None:
+    """Where the pod's guard listens, once the pod has an address."""
+    ip = (pod.get("status") or {}).get("podIP") or ""
+    ports = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("ports") or [{}]
+    port = int(ports[0].get("containerPort", 0))
+    return (ip, port) if ip and port else None
+
+
 def describe(pod: dict[str, Any]) -> Observed:
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
     if meta.get("deletionTimestamp"):
@@ -54,6 +63,10 @@ def describe(pod: dict[str, Any]) -> Observed:
     fetch = _unfinished(status.get("initContainerStatuses") or [])
     state = (fetch or container).get("state") or {}
     if fetch and "running" in state:
+        if fetch.get("name") == LAYERS_CONTAINER:  # its guard tells the install's progress
+            return Observed(
+                running=True, message="installing requirements.txt", address=_address(pod)
+            )
         return Observed(running=True, message="fetching the source (git)")
     if phase in ("Failed", "Succeeded") or "terminated" in state:
         ended = state.get("terminated") or {}
@@ -105,10 +118,7 @@ def describe(pod: dict[str, Any]) -> Observed:
     if phase == "Pending":
         return Observed(running=True, message=detail or "the pod is being created (image, storage)")
     ready = _condition(status, "Ready").get("status") == "True"
-    ip = status.get("podIP") or ""
-    ports = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("ports") or [{}]
-    port = int(ports[0].get("containerPort", 0))
-    address = (ip, port) if ip and port else None
+    address = _address(pod)
     ready = ready and address is not None
     message = "" if ready else "the dashboard is starting"
     return Observed(running=True, ready=ready, message=message, address=address)
