@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -47,7 +46,7 @@ from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
 from runners.reqlines import FILE, requirement_lines
-from runners.room import IN_USE, KEY_LOCK, make_room, remove_unless_held
+from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
 from runners.usage import remove, size_of, unlinked_size
@@ -163,25 +162,6 @@ def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str
     number = next((n for n, raw in enumerate(original.splitlines(), 1)
                    if raw.strip().startswith(wanted.split()[0])), 0)  # fmt: skip
     return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"
-
-
-_HELD: list[int] = []  # this runner's shared locks on the builds its app runs on
-
-
-def hold(build: str) -> None:
-    """A shared lock on ``build`` for as long as this runner lives (the kernel drops it
-    with the process): a sweep never removes a build an app runs on."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
-    try:
-        fd = os.open(os.path.join(build, IN_USE), flags, 0o600)
-    except OSError as e:  # a pod's app container, where the layers are read-only
-        if e.errno != errno.EROFS:
-            raise
-        fd = os.open(os.path.join(build, IN_USE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    with contextlib.suppress(OSError):
-        os.utime(fd)  # its last use: the least recently used go first (runners.room)
-    _HELD.append(fd)
 
 
 Say = Callable[[str], None]

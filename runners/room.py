@@ -15,6 +15,7 @@ being made is its key's, whose ``.lock`` its builder holds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Callable
@@ -25,6 +26,23 @@ from runners.usage import remove
 
 IN_USE = ".in-use"  # each runner's shared lock on the build its app runs on
 KEY_LOCK = ".lock"  # a key's: its builder's, while it makes a build
+_HELD: list[int] = []  # this runner's shared locks on the builds its app runs on
+
+
+def hold(build: str) -> None:
+    """A shared lock on ``build`` for as long as this runner lives (the kernel drops it
+    with the process): no sweep or eviction removes a build an app runs on."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
+    try:
+        fd = os.open(os.path.join(build, IN_USE), flags, 0o600)
+    except OSError as e:  # a pod's app container, where the layers are read-only
+        if e.errno != errno.EROFS:
+            raise
+        fd = os.open(os.path.join(build, IN_USE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    with contextlib.suppress(OSError):
+        os.utime(fd)  # its last use: the least recently used go first
+    _HELD.append(fd)
 
 
 def held(path: Path) -> bool:

@@ -18,7 +18,6 @@ import pytest
 from runners.errors import RequirementsFailed
 from runners.layers import MARKER, hold, measured
 from runners.room import IN_USE, KEY_LOCK, make_room
-from tests.gateway.test_requirements import builds, dashboard, launcher, page, wheels  # noqa: F401
 
 MB = 2**20
 
@@ -64,33 +63,6 @@ def test_builds_in_use_or_being_made_stay_and_the_install_says_why(tmp_path: Pat
     # Its maker gone (the lock free, no marker): a build cut short, which goes first.
     make_room(tmp_path, 300 * MB, 1000 * MB, measured)
     assert not making.exists() and held.exists()
-
-
-@pytest.mark.functional
-async def test_one_owner_changing_requirements_stays_within_the_total(
-    tmp_path: Path,
-    wheels: Path,  # noqa: F811
-) -> None:
-    """The re-test's steps through the launcher: each change makes a layer; the ones no
-    running dashboard uses go before a new one passes the total."""
-    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
-    one = dashboard(tmp_path, "one", "podium_extra==1.0\n")
-    await page(local, one)
-    (first,) = builds(tmp_path)
-    size = measured(first)[0]
-    # Room for two layers at their largest, not three.
-    local.requirements = local.requirements.__class__(
-        local.requirements.pip_args, 120, max_bytes=size * 2, max_total=size * 7 // 2
-    )
-    try:
-        for version in ("2.0", "1.0 ; python_version > '3.1'", "1.0 ; python_version > '3.2'"):
-            dashboard(tmp_path, "one", f"podium_extra=={version}\n")
-            said, log = await page(local, one)
-            assert said.startswith("probe 1.0 extra"), log
-            assert len(builds(tmp_path)) <= 2, builds(tmp_path)
-        assert not first.exists()  # the least recently used went first
-    finally:
-        await local.close()
 
 
 HOLDER = """

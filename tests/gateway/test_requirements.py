@@ -774,3 +774,32 @@ def test_a_tree_made_deep_at_once_fails_the_install_and_is_removed(tmp_path: Pat
         size_of(build)
     remove(build)
     assert not build.exists()
+
+
+@pytest.mark.functional
+async def test_one_owner_changing_requirements_stays_within_the_total(
+    tmp_path: Path,
+    wheels: Path,
+) -> None:
+    """The re-test's steps through the launcher: each change makes a layer; the ones no
+    running dashboard uses go before a new one passes the total."""
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    one = dashboard(tmp_path, "one", "podium_extra==1.0\n")
+    await page(local, one)
+    (first,) = builds(tmp_path)
+    from runners.layers import measured
+
+    size = measured(first)[0]
+    # Room for two layers at their largest, not three.
+    local.requirements = local.requirements.__class__(
+        local.requirements.pip_args, 120, max_bytes=size * 2, max_total=size * 7 // 2
+    )
+    try:
+        for version in ("2.0", "1.0 ; python_version > '3.1'", "1.0 ; python_version > '3.2'"):
+            dashboard(tmp_path, "one", f"podium_extra=={version}\n")
+            said, log = await page(local, one)
+            assert said.startswith("probe 1.0 extra"), log
+            assert len(builds(tmp_path)) <= 2, builds(tmp_path)
+        assert not first.exists()  # the least recently used went first
+    finally:
+        await local.close()

@@ -245,10 +245,9 @@ def _fetch_container(plan: RunnerPlan, main: Mapping[str, Any]) -> dict[str, Any
 
 
 def _layers_container(main: Mapping[str, Any], mount: Mapping[str, Any]) -> dict[str, Any]:
-    """requirements.txt installed into the owner's layers before the app's container
-    starts: the only container that may write them (the last re-test: an app that could
-    would fill the claim every owner's layers share, past any install's limit). The app's
-    own, with its guard (which shows the install's progress) and no GPU."""
+    """The app's container, installing requirements.txt before it starts (its guard
+    shows the progress; no GPU): the only one that writes the owner's layers (an app
+    that could would fill the claim every owner shares: the last re-test)."""
     init = copy.deepcopy(dict(main))
     for name in ("ports", "readinessProbe"):
         init.pop(name, None)
@@ -345,10 +344,8 @@ def make_pod(plan: RunnerPlan) -> dict[str, Any]:
         claim = {"claimName": plan.layers_claim}
         spec["volumes"].append({"name": "layers", "persistentVolumeClaim": claim})
         mount = {"name": "layers", "mountPath": plan.layers_path, "subPath": plan.layers_sub_path}
-        spec["initContainers"] = [
-            *spec.get("initContainers", []),
-            _layers_container(container, mount),
-        ]
+        installs = _layers_container(container, mount)
+        spec["initContainers"] = [*spec.get("initContainers", []), installs]
         container["volumeMounts"].append({**mount, "readOnly": True})
         container["args"] = [*container.get("args", []), "--layer-made"]
     if plan.profile.node_selector:
