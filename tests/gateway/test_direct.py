@@ -9,7 +9,6 @@ answers (its health) still come from the guard; a gateway told not to asks for n
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import os
@@ -23,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.front.direct import HandedOver
+from tests.support.flows import started
 from tests.support.harness import APPS
 from tests.support.hubstack import HubStack, client, hub_stack, serving
 
@@ -37,21 +37,6 @@ PROBE = {
 }
 
 
-async def started(stack: HubStack) -> None:
-    alice = {"Authorization": f"token {await stack.token_for('alice')}"}
-    async with client(headers=alice) as session:
-        async with session.post(stack.podium + "_/api/dashboards", json=PROBE) as r:
-            assert r.status == 201, await r.text()
-        async with session.post(stack.podium + "_/api/dashboards/alice/probe/start") as r:
-            assert r.status == 202, await r.text()
-        for _ in range(240):
-            async with session.get(stack.podium + "_/api/dashboards/alice/probe") as r:
-                if (await r.json())["status"] == "ready":
-                    return
-            await asyncio.sleep(0.25)
-    raise AssertionError(f"not ready:\n{stack.log('podium')[-3000:]}")
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=["direct", "off"])
 async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -63,7 +48,7 @@ async def stack(
     if request.param == "off":
         extra += "c.LocalLauncher.direct_connections = False\n"
     async with hub_stack(tmp, podium_extra=extra) as s:
-        await started(s)
+        await started(s, await s.token_for("alice"), "alice", PROBE)
         yield s
 
 
