@@ -10,7 +10,8 @@ no runner credential (the gateway's and the guard's alone, never the owner's cod
 What the guard answers itself still goes to it: its health, and any path that is not
 under the prefix as the runner spells it (it refuses those). Before a connection is
 used, the kernel says which process listens on that name (``SO_PEERCRED``):
-it must be the runner the launcher started, or the credential is not sent.
+it must be the runner the launcher started (its pid, started when it was), or the
+credential is not sent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import math
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import psutil
 
 from gateway.cache import Cache
 from gateway.domain.dashboards import Dashboard, Key
@@ -39,6 +42,7 @@ class HandedOver:
 
     name: str  # the abstract Unix socket the runner listens on
     pid: int  # the runner's process
+    created: float  # when it started (a pid another process took since is not it)
     credential: str = field(repr=False)
 
     async def connect(self) -> socket.socket:
@@ -47,11 +51,18 @@ class HandedOver:
         kind = socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
         with socket.socket(socket.AF_UNIX, kind) as channel:
             await loop.sock_connect(channel, "\0" + self.name)
-            if passing.peer_pid(channel) != self.pid:
+            if passing.peer_pid(channel) != self.pid or not self._same_process():
                 raise OSError(errno.EPERM, "another process holds the runner's socket")
             await loop.sock_sendall(channel, self.credential.encode())
             message, fds = await passing.receive(channel)
         return passing.connection_from(message, fds, "the runner's guard")
+
+    def _same_process(self) -> bool:
+        try:
+            started = float(psutil.Process(self.pid).create_time())
+        except psutil.Error:
+            return False
+        return abs(started - self.created) <= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +110,14 @@ class Runners:
 def direct(dashboard: Dashboard, runtime: Runtime, credential: str, prefix: str) -> Direct | None:
     """The direct way to a launch's framework, when its runner offers one."""
     name, pid = runtime.details.get("direct"), runtime.details.get("pid")
-    recipe = RECIPES.get(dashboard.framework)
+    created, recipe = runtime.details.get("created"), RECIPES.get(dashboard.framework)
     if not (isinstance(name, str) and name and isinstance(pid, int) and recipe is not None):
+        return None
+    if not isinstance(created, (int, float)):
         return None
     url = dashboard.url(prefix)
     return Direct(
-        HandedOver(name, pid, credential),
+        HandedOver(name, pid, float(created), credential),
         url.encode(),
         recipe.strip_prefix,  # a custom command's never is: the gateway does not ask it
         {url + path: moved for path, moved in recipe.rewrites.items()},

@@ -103,14 +103,17 @@ async def test_the_way_in_wants_the_credential_and_the_runners_own_process(
     name, credential = found["direct"], found["credential"]
     runner = serving(found["port"])
     with pytest.raises(OSError) as refused:
-        await HandedOver(name, runner.pid, "x" * len(credential)).connect()
+        await HandedOver(name, runner.pid, runner.create_time(), "x" * len(credential)).connect()
     assert refused.value.errno == errno.EACCES
     with pytest.raises(OSError) as elsewhere:
-        await HandedOver(name, os.getpid(), credential).connect()  # not who listens there
+        await HandedOver(name, os.getpid(), runner.create_time(), credential).connect()  # not it
     assert elsewhere.value.errno == errno.EPERM
     with pytest.raises(OSError):
-        await HandedOver(name + "-not", runner.pid, credential).connect()
-    connection = await HandedOver(name, runner.pid, credential).connect()
+        await HandedOver(name + "-not", runner.pid, runner.create_time(), credential).connect()
+    with pytest.raises(OSError) as later:  # its pid, but a process started since
+        await HandedOver(name, runner.pid, runner.create_time() + 5, credential).connect()
+    assert later.value.errno == errno.EPERM
+    connection = await HandedOver(name, runner.pid, runner.create_time(), credential).connect()
     with connection:  # the framework itself: what the guard would refuse, it answers
         connection.setblocking(True)
         connection.settimeout(5)
