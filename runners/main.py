@@ -166,7 +166,8 @@ async def requirements_layer(
         with contextlib.suppress(OSError, ValueError, AttributeError):
             report["reused"] = json.loads(made.read_text()).get("reused") is True
     elif layer_only:
-        made.write_text(json.dumps(report))
+        with contextlib.suppress(OSError):
+            made.write_text(json.dumps(report))
     guard.layer = report  # for the owner's manage page: in the guard's health answer,
     with contextlib.suppress(OSError):  # and, for local runners, a file kept after it stops
         Path(layers.REPORT).write_text(json.dumps(report))
