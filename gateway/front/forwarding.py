@@ -36,6 +36,16 @@ _DROPPED = frozenset(
         b"authorization",
         b"cookie",
         b"x-forwarded-for",
+        # Identities a proxy in front of an app may assert: only the gateway's counts
+        # (X-Podium-User), and an app trusting one of these would believe the viewer.
+        b"remote-user",
+        b"x-remote-user",
+        b"x-forwarded-user",
+        b"x-forwarded-email",
+        b"x-forwarded-preferred-username",
+        b"x-forwarded-groups",
+        b"x-auth-request-user",
+        b"x-auth-request-email",
     }
 )
 _REACHING = re.compile(rb"\r\n(?:set-cookie|clear-site-data):", re.IGNORECASE)

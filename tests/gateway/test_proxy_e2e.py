@@ -80,6 +80,10 @@ async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) 
         "Cookie": "podium-session=forged; app=1; podium-xsrf=x; jupyterhub-session-id=s",
         "X-Podium-User": "admin",
         "X-Podium-Credential": "forged",
+        "X-Forwarded-User": "admin",
+        "Remote-User": "admin",
+        "X-Remote-User": "admin",
+        "X-Forwarded-Email": "admin@example.org",
         "X-Forwarded-For": "203.0.113.7",
         "X-Hop": "1",
         "Connection": "keep-alive, X-Hop",
@@ -92,6 +96,7 @@ async def test_what_reaches_the_dashboard(stack: HubStack, bob: dict[str, str]) 
         got.setdefault(k.lower(), []).append(v)
     assert got["x-podium-user"] == ["bob"]  # set by the gateway, the client's dropped
     assert "authorization" not in got and "x-podium-credential" not in got
+    assert not {"x-forwarded-user", "remote-user", "x-remote-user", "x-forwarded-email"} & set(got)
     assert got["cookie"] == ["app=1"]
     assert "x-hop" not in got
     # The client's claim, then the proxy's peer, then the gateway's: appended, never replaced.
