@@ -1,18 +1,18 @@
 """A byte relay for HTTP/1.1: each client connection paired with one upstream connection.
 
-Downstream frames each request (relay.http1), asks its :class:`Policy` what to do
-with it — answer it, or forward a (rewritten) head to a target — and forwards it;
-Upstream (relay.upstream) relays the target's bytes back while following where each
-response ends, so that the pair can tell an idle connection from a busy one and an
-accepted WebSocket upgrade (a tunnel from then on) from a refused one. The runner's guard
-uses it with one target (the framework); the gateway's front door with one target per
-dashboard plus its own application, switching a connection's upstream between responses.
+Downstream frames each request (relay.http1), asks its :class:`Policy` to answer it or
+forward a (rewritten) head to a target, and forwards it; Upstream (relay.upstream) relays
+the target's bytes back, following where each response ends (an idle connection from a
+busy one, an accepted WebSocket upgrade from a refused one). The runner's guard uses it
+with one target (the framework); the gateway's front door with one target per dashboard
+plus its own application, switching a connection's upstream between responses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 from collections.abc import Hashable
 from typing import cast
 
@@ -37,9 +37,8 @@ CONNECT_TIMEOUT = 10.0  # a target whose accept queue is full must not hold a vi
 
 
 class Relay:
-    """A listening socket whose connections are relayed, each request as ``policy``
-    decides: the part that is the same for the runner's guard and the gateway's front
-    door (each a small :class:`Policy` over it)."""
+    """A listening socket whose connections are relayed as ``policy`` decides: what the
+    runner's guard and the gateway's front door (each a :class:`Policy`) share."""
 
     def __init__(self, policy: Policy, head_timeout: float, idle_timeout: float) -> None:
         self.policy = policy
@@ -56,6 +55,10 @@ class Relay:
             lambda: Downstream(self), host, port, reuse_address=True
         )
         return int(self._server.sockets[0].getsockname()[1])
+
+    async def adopt(self, sock: socket.socket) -> None:
+        """Relay a connection made elsewhere (one end of a socket pair, runners.direct)."""
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: Downstream(self), sock)
 
     async def stop(self) -> None:
         """Stop listening and close every connection (tunnels too: clients reconnect)."""
@@ -99,9 +102,8 @@ class Downstream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        # Up to WRITE_BUFFER bytes of a response wait here for a slow client before the
-        # target is paused: fewer pauses per body (each one a round of wake-ups through
-        # every relay of the chain), and still a bound per connection.
+        # Up to WRITE_BUFFER bytes wait here for a slow client before the target is paused:
+        # fewer pauses per body (each a round of wake-ups through every relay), still bounded.
         self.transport.set_write_buffer_limits(high=WRITE_BUFFER)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else ""
@@ -372,12 +374,10 @@ class Downstream(asyncio.Protocol):
 
     def _too_big(self) -> None:
         """A client's WebSocket message over the limit: Close 1009 to it, the tunnel ends.
-
-        What the client still sends is read and dropped until it closes (at most
-        DRAIN_TIMEOUT): closing with its bytes unread would reset the connection, and the
-        hub's proxy answers a reset WebSocket by writing an HTTP 503 into the stream.
-        The Close may land inside a frame the app was sending: only this client's own
-        stream is garbled, and it ends anyway."""
+        What it still sends is dropped until it closes (at most DRAIN_TIMEOUT): closing
+        with its bytes unread would reset the connection, which the hub's proxy answers by
+        writing an HTTP 503 into the stream. (The Close may land inside an app's frame:
+        only this client's stream is garbled, and it ends anyway.)"""
         assert self.transport is not None
         self.transport.write(close_frame(TOO_BIG, "message too big"))
         self.mode = Mode.DRAINING

@@ -20,7 +20,8 @@ NETWORKS = ("host", "private", "isolated")
 # A local runner's direct connections (runners.direct): on one machine the guard hands the gateway
 # a connection to the framework; the gateway then sends what the guard would have sent.
 DIRECT_PREFIX = "podium-direct-"  # + the launch's id: an abstract Unix socket's name
-DIRECT_MAX_MESSAGE = 512  # the gateway's one message: the launch's credential
+DIRECT_MAX_MESSAGE = 512  # the gateway's one message: what it wants, then the credential
+DIRECT_FRAMEWORK, DIRECT_GUARD = b"f", b"g"  # a connection to the framework, or to the guard
 
 
 def framework_target(

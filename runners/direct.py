@@ -4,12 +4,17 @@ the framework instead of relaying every byte of it.
 Through the guard a request crosses two relays, the gateway's and the guard's, and each
 costs about what a fast app does per request (bench/RESULTS.md). A local runner also
 listens on an abstract Unix socket named in its launch spec (``spec.direct``); for each
-connection it opens, the gateway sends the launch's credential there, and the guard
-connects to the framework as it would for a request (through the door of a private
-network, runners.netns) and passes that connection over as a descriptor: ``ok``, or
-``e<errno>`` when it is not ready or the framework does not answer. The gateway then sends
-each request as the guard would have (runners.contract.framework_target, no credential),
-having checked that the name's listener is the runner it started (``SO_PEERCRED``).
+connection it opens, the gateway sends what it wants (``f`` or ``g``) and the launch's
+credential there. For ``f`` the guard connects to the framework as it would for a request
+(through the door of a private network, runners.netns) and passes that connection over as
+a descriptor: ``ok``, or ``e<errno>`` when it is not ready or the framework does not
+answer; the gateway then sends each request as the guard would have
+(runners.contract.framework_target, no credential). For ``g`` it passes one end of a
+socket pair its own relay serves: what the guard answers itself (its health, what it
+refuses) goes there, so the gateway sends the credential over no TCP port, which a local
+process could take over once the runner died (the review of direct connections). The
+gateway first checks that the name's listener is the runner it started (``SO_PEERCRED``,
+and that process's start time).
 
 An abstract name belongs to the runner's network namespace: a framework in a private
 network cannot reach it; a process on the host's network can, and gets nothing without
@@ -24,7 +29,7 @@ import errno
 import socket
 
 from relay.policy import Target
-from runners.contract import DIRECT_MAX_MESSAGE
+from runners.contract import DIRECT_FRAMEWORK, DIRECT_GUARD, DIRECT_MAX_MESSAGE
 from runners.guard import Guard
 
 ANSWER_TIMEOUT = 5.0  # a client that does not say its credential in time is dropped
@@ -94,10 +99,16 @@ class DirectListener:
         with client, contextlib.suppress(OSError, TimeoutError):
             client.setblocking(False)
             async with asyncio.timeout(ANSWER_TIMEOUT):
-                presented = await loop.sock_recv(client, DIRECT_MAX_MESSAGE)
+                message = await loop.sock_recv(client, DIRECT_MAX_MESSAGE)
+            wanted, presented = message[:1], message[1:]
             framework = self.guard.framework()
-            if not self.guard.admits(presented):
+            if not self.guard.admits(presented) or wanted not in (DIRECT_FRAMEWORK, DIRECT_GUARD):
                 client.send(b"e%d" % errno.EACCES)
+            elif wanted == DIRECT_GUARD:  # its health, what it refuses: never over TCP
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                with theirs:
+                    await self.guard.relay.adopt(ours)
+                    socket.send_fds(client, [b"ok"], [theirs.fileno()])
             elif framework is None:
                 client.send(b"e%d" % errno.ECONNREFUSED)  # not ready: the gateway says 502
             else:

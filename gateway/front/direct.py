@@ -7,11 +7,12 @@ requests like any other), and sends each request's head as the guard would have 
 the target moved as the framework's recipe moves it (runners.contract.framework_target),
 no runner credential (the gateway's and the guard's alone, never the owner's code's).
 
-What the guard answers itself still goes to it: its health, and any path that is not
-under the prefix as the runner spells it (it refuses those). Before a connection is
-used, the kernel says which process listens on that name (``SO_PEERCRED``):
-it must be the runner the launcher started (its pid, started when it was), or the
-credential is not sent.
+What the guard answers itself still goes to it, on a connection it hands over too (never
+its TCP port, which another local process could hold once the runner died): its health,
+and any path that is not under the prefix as the runner spells it (it refuses those).
+Before a connection is used, the kernel says which process listens on that name
+(``SO_PEERCRED``): it must be the runner the launcher started (its pid, started when it
+was), or the credential is not sent.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gateway.domain.runtime import Runtime
 from gateway.launchers.base import runner_credential
 from relay import passing
 from relay.http1 import Request
-from runners.contract import HEALTH_PATH, framework_target
+from runners.contract import DIRECT_FRAMEWORK, DIRECT_GUARD, HEALTH_PATH, framework_target
 from runners.recipes import RECIPES
 
 
@@ -41,6 +42,7 @@ class HandedOver:
     Hashable: the relay keeps idle connections per target."""
 
     name: str  # the abstract Unix socket the runner listens on
+    wanted: bytes  # a connection to its framework (DIRECT_FRAMEWORK) or guard (DIRECT_GUARD)
     pid: int  # the runner's process
     created: float  # when it started (a pid another process took since is not it)
     credential: str = field(repr=False)
@@ -53,7 +55,7 @@ class HandedOver:
             await loop.sock_connect(channel, "\0" + self.name)
             if passing.peer_pid(channel) != self.pid or not self._same_process():
                 raise OSError(errno.EPERM, "another process holds the runner's socket")
-            await loop.sock_sendall(channel, self.credential.encode())
+            await loop.sock_sendall(channel, self.wanted + self.credential.encode())
             message, fds = await passing.receive(channel)
         return passing.connection_from(message, fds, "the runner's guard")
 
@@ -69,7 +71,8 @@ class HandedOver:
 class Direct:
     """How requests for one launch go straight to its framework."""
 
-    target: HandedOver
+    framework: HandedOver
+    guard: HandedOver  # for what only the guard answers: the credential goes there
     prefix: bytes  # the dashboard's, as the runner spells it
     strip_prefix: bool
     rewrites: Mapping[str, str]
@@ -117,7 +120,8 @@ def direct(dashboard: Dashboard, runtime: Runtime, credential: str, prefix: str)
         return None
     url = dashboard.url(prefix)
     return Direct(
-        HandedOver(name, pid, float(created), credential),
+        HandedOver(name, DIRECT_FRAMEWORK, pid, float(created), credential),
+        HandedOver(name, DIRECT_GUARD, pid, float(created), credential),
         url.encode(),
         recipe.strip_prefix,  # a custom command's never is: the gateway does not ask it
         {url + path: moved for path, moved in recipe.rewrites.items()},

@@ -345,11 +345,12 @@ class FrontDoor(Policy):
         if request.method == b"GET" and self.is_page(request.path):
             self.activity.viewed(dashboard.key)
         credential, straight = self.runners.of(dashboard, runtime)
+        to: bytes | None = None
+        target: Target = (runtime.host, runtime.port)  # the runner's guard
         if straight is not None and straight.takes(request.path):
-            credential, to = "", straight.request_target(request)
-            target: Target = straight.target
-        else:  # through the runner's guard
-            to, target = None, (runtime.host, runtime.port)
+            credential, to, target = "", straight.request_target(request), straight.framework
+        elif straight is not None:
+            target = straight.guard
         head = upstream_head(
             request,
             peer=peer,

@@ -22,6 +22,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.front.direct import HandedOver
+from runners.contract import DIRECT_FRAMEWORK as F
+from runners.contract import DIRECT_GUARD as G
 from tests.support.flows import started
 from tests.support.harness import APPS
 from tests.support.hubstack import HubStack, client, hub_stack, serving
@@ -103,22 +105,37 @@ async def test_the_way_in_wants_the_credential_and_the_runners_own_process(
     name, credential = found["direct"], found["credential"]
     runner = serving(found["port"])
     with pytest.raises(OSError) as refused:
-        await HandedOver(name, runner.pid, runner.create_time(), "x" * len(credential)).connect()
+        await HandedOver(name, F, runner.pid, runner.create_time(), "x" * len(credential)).connect()
     assert refused.value.errno == errno.EACCES
     with pytest.raises(OSError) as elsewhere:
-        await HandedOver(name, os.getpid(), runner.create_time(), credential).connect()  # not it
+        await HandedOver(name, F, os.getpid(), runner.create_time(), credential).connect()  # not it
     assert elsewhere.value.errno == errno.EPERM
     with pytest.raises(OSError):
-        await HandedOver(name + "-not", runner.pid, runner.create_time(), credential).connect()
+        await HandedOver(name + "-not", F, runner.pid, runner.create_time(), credential).connect()
     with pytest.raises(OSError) as later:  # its pid, but a process started since
-        await HandedOver(name, runner.pid, runner.create_time() + 5, credential).connect()
+        await HandedOver(name, F, runner.pid, runner.create_time() + 5, credential).connect()
     assert later.value.errno == errno.EPERM
-    connection = await HandedOver(name, runner.pid, runner.create_time(), credential).connect()
+    connection = await HandedOver(name, F, runner.pid, runner.create_time(), credential).connect()
     with connection:  # the framework itself: what the guard would refuse, it answers
         connection.setblocking(True)
         connection.settimeout(5)
         connection.sendall(b"GET /dashboards/alice/probe/headers HTTP/1.1\r\nHost: x\r\n\r\n")
         assert connection.recv(64).startswith(b"HTTP/1.1 200")
+    # What the guard answers itself comes from it on a connection it hands over too: the
+    # gateway sends the credential to no TCP port (one a local process could take over
+    # once the runner died: the review of direct connections).
+    with pytest.raises(OSError) as wrong:
+        await HandedOver(name, G, runner.pid, runner.create_time(), "x" * 32).connect()
+    assert wrong.value.errno == errno.EACCES
+    head = f"Host: x\r\nX-Podium-Credential: {credential}\r\n\r\n"
+    for path, said in (("/dashboards/alice/probe/_podium/health", b'"state": "ready"'),
+                       ("/elsewhere", b"HTTP/1.1 404")):  # fmt: skip
+        guard = await HandedOver(name, G, runner.pid, runner.create_time(), credential).connect()
+        with guard:  # (the guard closes a connection after an answer of its own)
+            guard.setblocking(True)
+            guard.settimeout(5)
+            guard.sendall(f"GET {path} HTTP/1.1\r\n{head}".encode())
+            assert said in guard.recv(4096)
 
 
 async def test_nothing_but_a_short_name_is_a_runners_socket() -> None:
