@@ -46,7 +46,7 @@ from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
 from runners.reqlines import FILE, requirement_lines
-from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held
+from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room, sweep_strays
 from runners.sandbox import Sandbox, system_paths
 from runners.spec import Requirements
 from runners.usage import remove, size_of, unlinked_size
@@ -127,14 +127,13 @@ def finished(build: Path) -> dict[str, Any] | None:
 
 
 def measured(build: Path) -> tuple[int, bool]:
-    """A build's bytes (its marker's, once finished) and whether it is finished."""
-    marker = finished(build)
-    if marker is not None and isinstance(marker.get("bytes"), int):
-        return marker["bytes"], True
+    """A build's bytes as it is now (not its marker's word: on Kubernetes an install may
+    have written into the owner's other builds), and whether it is finished."""
+    done = finished(build) is not None
     try:
-        return size_of(build), marker is not None
+        return size_of(build), done
     except (OSError, RequirementsFailed):
-        return 0, marker is not None
+        return 2**62, done  # not to be measured: the first to go
 
 
 def mark(build: Path, marker: Mapping[str, Any]) -> None:
@@ -197,12 +196,22 @@ class Builder:
             if not self.requirements.rebuild and (found := self._current(folder, key)):
                 return found  # another runner made it while this one waited
             self._sweep(folder)
-            most = self.requirements.max_bytes
-            total = max(self.requirements.max_total, most)
-            await asyncio.to_thread(make_room, folder.parent, most, total, measured)
-            return await self._build(folder, key, base, lines, text)
+            build = await asyncio.to_thread(self._room_for, folder)
+            try:
+                return await self._build(build, key, base, lines, text)
+            finally:
+                await asyncio.to_thread(sweep_strays, folder.parent)
         finally:
             os.close(lock)  # and with it the lock
+
+    def _room_for(self, folder: Path) -> Path:
+        """A new build's folder, made once the owner's layers have room for it."""
+        most = self.requirements.max_bytes
+        with room(folder.parent):
+            make_room(folder.parent, most, max(self.requirements.max_total, most), measured)
+            build = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+            build.mkdir()
+        return build
 
     def _current(self, folder: Path, key: str, doing: str = "reusing") -> Layer | None:
         build = folder / CURRENT
@@ -241,10 +250,10 @@ class Builder:
                         remove_unless_held(build)
 
     async def _build(
-        self, folder: Path, key: str, base: Mapping[str, Any], lines: list[str], text: str
+        self, build: Path, key: str, base: Mapping[str, Any], lines: list[str], text: str
     ) -> Layer:
         began = time.monotonic()
-        build = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        folder = build.parent
         self.say(f"{FILE}: installing {len(lines)} requirement(s) into layer {key[:12]}")
         self.status(f"installing {FILE}")
         await _output([self.base_python, "-m", "venv", "--without-pip", str(build)])

@@ -18,7 +18,7 @@ import contextlib
 import errno
 import fcntl
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from runners.errors import RequirementsFailed
@@ -26,6 +26,7 @@ from runners.usage import remove
 
 IN_USE = ".in-use"  # each runner's shared lock on the build its app runs on
 KEY_LOCK = ".lock"  # a key's: its builder's, while it makes a build
+ROOM_LOCK = ".room"  # the owner's: making room and starting a build, one runner at a time
 _HELD: list[int] = []  # this runner's shared locks on the builds its app runs on
 
 
@@ -89,29 +90,50 @@ def last_use(build: Path) -> float:
     return 0.0
 
 
-def builds(cache: Path) -> list[Path]:
-    """Every build of the owner's layers: ``<cache>/<key>/<build>``."""
-    found = []
+def builds(cache: Path) -> tuple[list[Path], list[Path]]:
+    """Every build of the owner's layers (``<cache>/<key>/<build>``), and every stray: what
+    is neither a build nor a key's lock and pointers (on Kubernetes an install's code may
+    write anywhere in the owner's layers: the last re-test put 200 MB beside its build)."""
+    found: list[Path] = []
+    strays: list[Path] = []
     with contextlib.suppress(OSError):
         for key in cache.iterdir():
-            if key.is_dir() and not key.is_symlink():
-                with contextlib.suppress(OSError):
-                    found += [b for b in key.iterdir() if b.is_dir() and not b.is_symlink()]
-    return found
+            if key.name == ROOM_LOCK:
+                continue
+            if not key.is_dir() or key.is_symlink():
+                strays.append(key)
+                continue
+            with contextlib.suppress(OSError):
+                for entry in key.iterdir():
+                    if entry.is_dir() and not entry.is_symlink():
+                        found.append(entry)
+                    elif not _kept(entry):
+                        strays.append(entry)
+    return found, strays
+
+
+def _kept(entry: Path) -> bool:
+    """A key's lock, its ``current`` link and a new build's link on its way there."""
+    if entry.name == KEY_LOCK:
+        return entry.is_file() and not entry.is_symlink()
+    return entry.is_symlink() and (entry.name == "current" or entry.name.startswith(".current-"))
 
 
 def make_room(
     cache: Path, need: int, total: int, measure: Callable[[Path], tuple[int, bool]]
 ) -> None:
-    """Free the owner's layers of enough unused builds that ``need`` more bytes keep them
-    within ``total``; RequirementsFailed when builds in use leave too little. ``measure``:
-    a build's bytes, and whether it is finished (an unfinished one whose key is locked is
-    being made by another runner: kept)."""
+    """Free the owner's layers of strays, then of enough unused builds, that ``need`` more
+    bytes keep them within ``total``; RequirementsFailed when builds in use (or being
+    made, counted at their largest) leave too little. ``measure``: a build's bytes and
+    whether it is finished. Called with the owner's room lock held (:func:`room`)."""
+    found, strays = builds(cache)
+    for stray in strays:
+        remove(stray)
     taken = []
-    for build in builds(cache):
+    for build in found:
         bytes_, done = measure(build)
         making = not done and held(build.parent / KEY_LOCK)
-        taken.append((making, last_use(build), build, bytes_))
+        taken.append((making, last_use(build), build, max(bytes_, need) if making else bytes_))
     used = sum(t[3] for t in taken)
     for making, _, build, bytes_ in sorted(taken, key=lambda t: t[:2]):
         if used + need <= total:
@@ -125,3 +147,22 @@ def make_room(
             f"{total / 2**20:,.0f} MB per owner. Stop a dashboard whose requirements.txt "
             "you no longer need, then start this one again."
         )
+
+
+def sweep_strays(cache: Path) -> None:
+    """What an install left outside its build, gone (its build is measured; this is not)."""
+    for stray in builds(cache)[1]:
+        remove(stray)
+
+
+@contextlib.contextmanager
+def room(cache: Path) -> Iterator[None]:
+    """The owner's room lock: one runner at a time makes room and starts its build, so
+    that the next one counts that build (two dashboards starting at once passed the
+    total: the last re-test)."""
+    fd = os.open(cache / ROOM_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -66,8 +66,18 @@ def unlinked_size(pids: Iterable[int]) -> int:
         places = [f"/proc/{pid}/map_files", *(f"/proc/{pid}/task/{t}/fd" for t in tasks)]
         unseen = False
         for place in places:
+            try:
+                names = os.listdir(place)
+            except PermissionError:  # a process made itself undumpable: nothing to see
+                if place.endswith("/fd"):
+                    raise RequirementsFailed(
+                        f"{FILE}'s install hides what it holds from the runner: refused"
+                    ) from None
+                names = []
+            except OSError:
+                names = []
             with contextlib.suppress(OSError):
-                for name in os.listdir(place):
+                for name in names:
                     try:
                         found = os.stat(f"{place}/{name}")
                     except PermissionError:

@@ -16,10 +16,17 @@ from pathlib import Path
 import pytest
 
 from runners.errors import RequirementsFailed
-from runners.layers import MARKER, hold, measured
+from runners.layers import MARKER, finished, hold
 from runners.room import IN_USE, KEY_LOCK, make_room
+from runners.usage import size_of
 
 MB = 2**20
+
+
+def by_marker(build: Path) -> tuple[int, bool]:
+    """The policy's measure, from what the marker says (a build of 300 MB, not on disk)."""
+    marker = finished(build)
+    return (marker["bytes"], True) if marker else (size_of(build), False)
 
 
 def made(cache: Path, key: str, name: str, size: int, used: float) -> Path:
@@ -39,10 +46,26 @@ def test_the_least_recently_used_unused_builds_go_first(tmp_path: Path) -> None:
     held = made(tmp_path, "b", "1", 300 * MB, now - 400)  # older still, but an app runs on it
     newer = made(tmp_path, "c", "1", 300 * MB, now - 100)
     hold(str(held))
-    make_room(tmp_path, 200 * MB, 1000 * MB, measured)  # 900 + 200 > 1000: one must go
+    make_room(tmp_path, 200 * MB, 1000 * MB, by_marker)  # 900 + 200 > 1000: one must go
     assert not oldest.exists() and held.exists() and newer.exists()
-    make_room(tmp_path, 200 * MB, 1000 * MB, measured)  # 600 + 200 fits: nothing goes
+    make_room(tmp_path, 200 * MB, 1000 * MB, by_marker)  # 600 + 200 fits: nothing goes
     assert held.exists() and newer.exists()
+
+
+@pytest.mark.unit
+def test_what_is_not_a_build_goes_first(tmp_path: Path) -> None:
+    """The last re-test, on Kubernetes: an install's code wrote 200 MB into the owner's
+    layers beside its build, never counted. Strays go before any build."""
+    build = made(tmp_path, "a", "1", MB, time.time())
+    (tmp_path / "a" / "current").symlink_to("1")
+    (tmp_path / "a" / KEY_LOCK).touch()
+    (tmp_path / "a" / "beside.bin").write_bytes(b"x" * MB)
+    (tmp_path / "top.bin").write_bytes(b"x" * MB)
+    (tmp_path / "linked").symlink_to(tmp_path / "a")  # a key folder that is a link
+    make_room(tmp_path, MB, 100 * MB, by_marker)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [KEY_LOCK, "1", "current"]
+    assert build.exists()
 
 
 @pytest.mark.unit
@@ -55,22 +78,27 @@ def test_builds_in_use_or_being_made_stay_and_the_install_says_why(tmp_path: Pat
     lock = os.open(tmp_path / "b" / KEY_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        with pytest.raises(RequirementsFailed, match=r"take 701 MB.*limit of 1,000 MB per owner"):
-            make_room(tmp_path, 300 * MB, 1000 * MB, measured)
+        # The one being made counts at its largest (two starting at once passed the total).
+        with pytest.raises(RequirementsFailed, match=r"take 1,000 MB.*limit of 1,000 MB per owner"):
+            make_room(tmp_path, 300 * MB, 1000 * MB, by_marker)
         assert held.exists() and making.exists()
     finally:
         os.close(lock)
     # Its maker gone (the lock free, no marker): a build cut short, which goes first.
-    make_room(tmp_path, 300 * MB, 1000 * MB, measured)
+    make_room(tmp_path, 300 * MB, 1000 * MB, by_marker)
     assert not making.exists() and held.exists()
 
 
 HOLDER = """
-import mmap, os, sys, time
-with open(sys.argv[1], "w+b") as f:
-    f.write(b"x" * (8 << 20))
-    f.flush()
+import ctypes, mmap, os, sys, time
+f = open(sys.argv[1], "w+b")
+f.write(b"x" * (8 << 20))
+f.flush()
+if sys.argv[2] == "mapped":
     kept = mmap.mmap(f.fileno(), 4096)  # one page of it mapped; the descriptor closed
+    f.close()
+else:  # kept open by a process that made itself undumpable: its /proc is closed
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
 os.unlink(sys.argv[1])
 print("ready", flush=True)
 time.sleep(60)
@@ -89,10 +117,15 @@ except RequirementsFailed as e:
 
 @pytest.mark.functional
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs the holder as another user (setpriv)")
-def test_a_removed_file_mapped_where_the_runner_cannot_look_fails_the_install() -> None:
-    """The last re-test: as the owner's user (``run_as_owner``, a pod) the runner cannot
+@pytest.mark.parametrize(("how", "said"), [("mapped", "keeps a removed file mapped"),
+                                           ("undumpable", "hides what it holds")])  # fmt: skip
+def test_a_removed_file_held_where_the_runner_cannot_look_fails_the_install(
+    how: str, said: str
+) -> None:
+    """The last re-tests: as the owner's user (``run_as_owner``, a pod) the runner cannot
     read ``/proc/<pid>/map_files`` — a removed 200 MB file, one page of it mapped, counted
-    nothing. Now the install fails; as root it is measured, as before."""
+    nothing — nor anything of a process that made itself undumpable. Now the install
+    fails; as root it is measured, as before."""
     import shutil
     import subprocess
     import tempfile
@@ -104,7 +137,7 @@ def test_a_removed_file_mapped_where_the_runner_cannot_look_fails_the_install() 
     os.chmod(where, 0o777)
     copy_to(f"{where}/program")  # the runner's program, where that user may read it
     python = "/usr/bin/python3"  # the standard library is all it needs
-    holder = subprocess.Popen([*nobody, python, "-c", HOLDER, f"{where}/big"],
+    holder = subprocess.Popen([*nobody, python, "-c", HOLDER, f"{where}/big", how],
                               stdout=subprocess.PIPE, text=True, cwd=where)  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
@@ -114,7 +147,7 @@ def test_a_removed_file_mapped_where_the_runner_cannot_look_fails_the_install() 
             return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
         assert int(measure([])) >= 8 << 20  # root reads map_files: measured
-        assert "keeps a removed file mapped" in measure(nobody)
+        assert said in measure(nobody)
     finally:
         holder.kill()
         holder.wait()
