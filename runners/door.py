@@ -14,6 +14,7 @@ It exits when the runner closes its end (or dies: a SIGKILL follows its parent).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import sys
@@ -48,6 +49,16 @@ def answer(channel: socket.socket, port: int, request: bytes) -> None:
         channel.send(b"up" if has_route() else b"no")
     else:
         channel.send(b"e%d" % errno.EINVAL)
+
+
+def spare_port(port: int, ranges: str = "/proc/sys/net/ipv4/ip_local_port_range") -> None:
+    """Keep the framework's port out of this namespace's ephemeral ports: a connection made
+    here (the readiness probe through this door, pasta's) took it once, and the framework
+    failed to listen ("address already in use", in a network of its own: the CI's soak).
+    Called in the door's process before exec, while it has every right in the namespace."""
+    first, last = (port + 1, 60999) if port < 50000 else (32768, port - 1)
+    with contextlib.suppress(OSError, ValueError), open(ranges, "w", encoding="ascii") as f:
+        f.write(f"{first} {last}\n")
 
 
 def main() -> int:

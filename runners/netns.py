@@ -35,6 +35,7 @@ from pathlib import Path
 
 from relay import passing
 from runners import procs
+from runners.door import spare_port
 from runners.errors import FrameworkStartError
 from runners.fds import close_inherited
 from runners.mounts import hide
@@ -144,6 +145,7 @@ class Door:
         def in_child() -> None:
             _libc().prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
             unshare_network(uid, gid)
+            spare_port(port)
             close_inherited(keep={theirs.fileno()})
 
         try:

@@ -171,3 +171,23 @@ async def test_a_runner_in_a_private_network_stops_at_once(tmp_path: Path) -> No
     assert await runner.stop(timeout=15) == 0, runner.output()[-2000:]
     assert time.monotonic() - began < 8
     assert "in a network of its own: private" in runner.output()
+
+
+@pytest.mark.skipif(shutil.which("nsenter") is None, reason="reads the namespace with nsenter")
+async def test_the_frameworks_port_is_no_connections_ephemeral_port() -> None:
+    """CI's soak once saw a framework fail to listen in a network of its own ("address
+    already in use"): a connection made there (the readiness probe through the door) had
+    its port as its own. The door keeps the port out of the namespace's ephemeral range."""
+    for port in (40588, 55000):
+        door = await Door.open(port, egress=False)
+        try:
+            found = await asyncio.create_subprocess_exec(
+                "nsenter", f"--net=/proc/{door.process.pid}/ns/net", "--",
+                "cat", "/proc/sys/net/ipv4/ip_local_port_range",
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            first, last = map(int, (await found.communicate())[0].split())
+            assert not first <= port <= last, (first, last)
+            assert last - first > 5000  # room enough for every other connection
+        finally:
+            await door.close()
