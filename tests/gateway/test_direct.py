@@ -16,6 +16,7 @@ import shutil
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -24,19 +25,13 @@ import pytest_asyncio
 from gateway.front.direct import HandedOver
 from runners.contract import DIRECT_FRAMEWORK as F
 from runners.contract import DIRECT_GUARD as G
-from tests.support.flows import started
+from runners.names import folder_name
+from tests.support.flows import PROBE, started
 from tests.support.harness import APPS
 from tests.support.hubstack import HubStack, client, hub_stack, serving
 
 pytestmark = pytest.mark.functional
-
-PROBE = {
-    "name": "probe",
-    "framework": "custom",
-    "command": ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"],
-    "source": {"type": "storage", "path": "probe"},
-    "access": {"mode": "authenticated"},
-}
+OWNER = "jane.doe@example.org"  # as JupyterHub allows: her links and folders spell it so
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=["direct", "off"])
@@ -44,19 +39,20 @@ async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[HubStack]:
     tmp = tmp_path_factory.mktemp("direct")
-    (tmp / "home" / "alice" / "probe").mkdir(parents=True)
-    shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / "alice" / "probe")
+    (tmp / "home" / OWNER / "probe").mkdir(parents=True)
+    shutil.copy(APPS / "custom" / "inspect_app.py", tmp / "home" / OWNER / "probe")
     extra = 'c.Podium.frameworks = ["custom"]\n'
     if request.param == "off":
         extra += "c.LocalLauncher.direct_connections = False\n"
     async with hub_stack(tmp, podium_extra=extra) as s:
-        await started(s, await s.token_for("alice"), "alice", PROBE)
+        await s.hub_api("POST", f"/users/{quote(OWNER, safe='@~')}")  # a hub user now
+        await started(s, await s.token_for(OWNER), OWNER, PROBE)
         yield s
 
 
 def spec(stack: HubStack) -> dict[str, Any]:
     found: dict[str, Any] = json.loads(
-        (stack.dir / "runners" / "alice" / "probe" / "spec.json").read_text()
+        (stack.dir / "runners" / folder_name(OWNER) / "probe" / "spec.json").read_text()
     )
     return found
 
@@ -69,7 +65,7 @@ async def test_requests_go_past_a_stopped_guard_on_a_connection_it_handed_over(
     stack: HubStack,
 ) -> None:
     bob = {"Authorization": f"token {await stack.token_for('bob')}"}
-    page = stack.dashboard("alice", "probe") + "headers"
+    page = stack.dashboard(OWNER, "probe") + "headers"
     runner = serving(spec(stack)["port"])
     async with client(headers=bob) as session:
         async with session.get(page) as r:  # the gateway now keeps a connection upstream
@@ -89,7 +85,7 @@ async def test_requests_go_past_a_stopped_guard_on_a_connection_it_handed_over(
 
 async def test_the_guard_still_answers_its_own_health(stack: HubStack) -> None:
     bob = {"Authorization": f"token {await stack.token_for('bob')}"}
-    health = stack.dashboard("alice", "probe") + "_podium/health"
+    health = stack.dashboard(OWNER, "probe") + "_podium/health"
     async with client(headers=bob) as session, session.get(health) as r:
         assert r.status == 200
         assert (await r.json())["state"] == "ready"  # the guard's, not the framework's 404
@@ -119,7 +115,9 @@ async def test_the_way_in_wants_the_credential_and_the_runners_own_process(
     with connection:  # the framework itself: what the guard would refuse, it answers
         connection.setblocking(True)
         connection.settimeout(5)
-        connection.sendall(b"GET /dashboards/alice/probe/headers HTTP/1.1\r\nHost: x\r\n\r\n")
+        connection.sendall(
+            f"GET /dashboards/{OWNER}/probe/headers HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
         assert connection.recv(64).startswith(b"HTTP/1.1 200")
     # What the guard answers itself comes from it on a connection it hands over too: the
     # gateway sends the credential to no TCP port (one a local process could take over
@@ -128,7 +126,7 @@ async def test_the_way_in_wants_the_credential_and_the_runners_own_process(
         await HandedOver(name, G, runner.pid, runner.create_time(), "x" * 32).connect()
     assert wrong.value.errno == errno.EACCES
     head = f"Host: x\r\nX-Podium-Credential: {credential}\r\n\r\n"
-    for path, said in (("/dashboards/alice/probe/_podium/health", b'"state": "ready"'),
+    for path, said in ((f"/dashboards/{OWNER}/probe/_podium/health", b'"state": "ready"'),
                        ("/elsewhere", b"HTTP/1.1 404")):  # fmt: skip
         guard = await HandedOver(name, G, runner.pid, runner.create_time(), credential).connect()
         with guard:  # (the guard closes a connection after an answer of its own)

@@ -22,18 +22,12 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from tests.support.flows import PROBE
 from tests.support.harness import APPS
 from tests.support.hubstack import HubStack, client, hub_stack
 
 pytestmark = pytest.mark.functional
 
-PROBE = {
-    "name": "probe",
-    "framework": "custom",
-    "command": ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"],
-    "source": {"type": "storage", "path": "probe"},
-    "access": {"mode": "authenticated"},
-}
 PODIUM_EXTRA = 'c.Podium.frameworks = ["custom", "streamlit"]\n'
 # The hub checks (and prunes) the proxy's routing table on this period: every second here.
 HUB_EXTRA = "c.JupyterHub.last_activity_interval = 1\nc.JupyterHub.log_level = 'DEBUG'\n"

@@ -17,6 +17,15 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from tests.support.hubstack import HubStack
 
 HTML = {"Accept": "text/html"}
+# A custom dashboard of tests/apps/custom/inspect_app.py (copied into the owner's "probe"),
+# which shows what reached it: headers, bodies, WebSocket frames.
+PROBE: dict[str, Any] = {
+    "name": "probe",
+    "framework": "custom",
+    "command": ["{python}", "inspect_app.py", "--port", "{port}", "--prefix", "{prefix}"],
+    "source": {"type": "storage", "path": "probe"},
+    "access": {"mode": "authenticated"},
+}
 
 
 async def api(
