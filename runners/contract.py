@@ -30,7 +30,7 @@ def framework_target(
     """A request target as the framework must see it: a path its recipe serves elsewhere
     moved there (``rewrites``, full paths), or the prefix taken off for a framework that
     serves from ``/`` (``strip_prefix``); else unchanged."""
-    rewritten = rewrites.get(path.decode("latin-1"))
+    rewritten = rewrites.get(path.decode("latin-1")) if rewrites else None  # most have none
     if rewritten is not None:
         return rewritten.encode() + target[len(path) :]
     if strip_prefix:
