@@ -157,9 +157,11 @@ def traced():  # another process stopped by ptrace (here a child of its own)
     try:
         if libc.ptrace(16, child.pid, 0, 0) != 0:  # PTRACE_ATTACH
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    finally:
-        child.kill()
-        child.wait()
+    finally:  # not child.kill(): its poll() takes the ptrace stop for an end and sends nothing
+        os.kill(child.pid, 9)
+        while not os.WIFSIGNALED(os.waitpid(child.pid, 0)[1]):
+            pass
+        child.returncode = -9
     return ()
 def read_memory():  # process_vm_readv of its own memory
     libc = ctypes.CDLL(None, use_errno=True)
