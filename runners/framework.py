@@ -110,12 +110,13 @@ class Framework:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         os.chdir(self.cwd)  # uvloop enters cwd after this: the view must keep where it runs
         keep = [*self.sandbox.read, *self.sandbox.write, str(self.cwd)] if self.sandbox else []
+        view = self.sandbox is not None and self.sandbox.view
         if self.door is not None:
             self.door.enter(keep)
-        elif self.sandbox is not None:
+        elif view:
             private_view(self._uid, self._gid, keep)
         if self.own_pids:
-            pidns.enter(self.door is not None or self.sandbox is not None)
+            pidns.enter(self.door is not None or view)
         if self.sandbox is not None:
             apply_sandbox(self.sandbox)
             assert self._channel is not None

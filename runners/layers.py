@@ -32,7 +32,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 import secrets
 import sys
 import time
@@ -45,9 +44,9 @@ from runners import pidns
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
-from runners.reqlines import FILE, requirement_lines
+from runners.reqlines import FILE, pip_failure, requirement_lines
 from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room, sweep_strays
-from runners.sandbox import Sandbox, system_paths
+from runners.sandbox import Sandbox, abi, describe, system_paths
 from runners.spec import Requirements
 from runners.usage import remove, size_of, unlinked_size
 
@@ -59,7 +58,6 @@ CURRENT = "current"
 FORMAT = 1  # of the key: a new format makes new layers
 PIP_CONFIG = ("/etc/pip.conf", "/etc/xdg/pip")  # the admin's (an index, a proxy): pip's only
 SWEEP_AFTER = 86400.0  # a build no longer current, or never finished, goes after a day
-_PIP_LINE = re.compile(r"\(line (\d+)\)")
 _BASE = (
     "import json, site, sys, sysconfig\n"
     "paths = {sysconfig.get_path('purelib'), sysconfig.get_path('platlib'),"
@@ -145,22 +143,6 @@ def mark(build: Path, marker: Mapping[str, Any]) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     with open(os.open(build / MARKER, flags, 0o644), "w") as f:
         f.write(json.dumps(marker))
-
-
-def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str:
-    """What pip refused, in the creator's words: the line of their file and pip's error."""
-    errors = [line.removeprefix("ERROR: ").strip() for line in tail if line.startswith("ERROR:")]
-    said = errors[-1] if errors else (tail[-1].strip() if tail else "see the log")
-    told = " ".join(errors)
-    named = [line for line in lines if re.split(r"[\s;]", line)[0] in told]
-    by_number = [lines[int(m.group(1)) - 1] for m in map(_PIP_LINE.search, errors)
-                 if m and 0 < int(m.group(1)) <= len(lines)]  # fmt: skip
-    wanted = (by_number or sorted(named, key=len)[-1:] or [""])[0]
-    if not wanted:
-        return f"{FILE} could not be installed: {said}"
-    number = next((n for n, raw in enumerate(original.splitlines(), 1)
-                   if raw.strip().startswith(wanted.split()[0])), 0)  # fmt: skip
-    return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"
 
 
 Say = Callable[[str], None]
@@ -298,14 +280,8 @@ class Builder:
                 "--no-warn-script-location", *self.requirements.pip_args, "-r",
                 str(build / FILE)]  # fmt: skip
         home = build / ".home"
-        sandbox = None
-        if self.sandbox is not None:  # pip, and any setup.py it runs, write the build only
-            given = [a for a in self.requirements.pip_args if os.path.isabs(a)]
-            readable = {*self.sandbox.read, *system_paths(str(python)), *given, *PIP_CONFIG,
-                        os.path.dirname(os.path.realpath(self.base_python))}  # fmt: skip
-            sandbox = Sandbox(read=tuple(sorted(readable)), write=(str(build),), home=str(home),
-                              ports=self.sandbox.ports, network=self.sandbox.network,
-                              unix_sockets=False)  # fmt: skip
+        sandbox = self._confinement(build, python, home)
+        if sandbox is not None:
             sandbox.make_home()
         environ = {**self.environ, **(sandbox.environ() if sandbox else {})}
         environ.pop("PYTHONPATH", None)
@@ -320,6 +296,25 @@ class Builder:
             if door is not None:
                 await door.close()
             remove(home)
+
+    def _confinement(self, build: Path, python: Path, home: Path) -> Sandbox | None:
+        """pip's sandbox, and any build code's it runs: it writes the build only. Locally
+        the app's (its network, a private view); where the runner has none (a pod's init
+        container, whose mounts are its view) Landlock alone, where the node's kernel has
+        it — else the install runs as the container does, and the owner's log says so."""
+        given = [a for a in self.requirements.pip_args if os.path.isabs(a)]
+        readable = {*system_paths(str(python)), *given, *PIP_CONFIG,
+                    os.path.dirname(os.path.realpath(self.base_python))}  # fmt: skip
+        if self.sandbox is not None:
+            return Sandbox(read=tuple(sorted({*readable, *self.sandbox.read})),
+                           write=(str(build),), home=str(home), ports=self.sandbox.ports,
+                           network=self.sandbox.network, unix_sockets=False)  # fmt: skip
+        if (version := abi()) < 1:
+            self.say(f"{FILE}: installing without a sandbox ({describe(version)})")
+            return None
+        self.say(f"{FILE}: installing in a sandbox ({describe(version)})")
+        return Sandbox(read=tuple(sorted(readable)), write=(str(build),), home=str(home),
+                       unix_sockets=False, view=False)  # fmt: skip
 
     async def _run_pip(
         self,

@@ -6,12 +6,14 @@ option, a file, a URL or a variable. The layer is a function of the checked line
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from runners.errors import RequirementsFailed
 
 FILE = "requirements.txt"
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _AFTER_NAME = re.compile(r"\s*(?:$|[\[(<>=!~;@])")
+_PIP_LINE = re.compile(r"\(line (\d+)\)")  # in pip's own errors
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _HASH = re.compile(r"^--hash=[a-z0-9]+:[0-9a-fA-F]+$")
 # pip takes a name ending so as a local file (its archive extensions, and a few more).
@@ -73,3 +75,19 @@ def _checked(line: str, number: int) -> str:
     if any(not _HASH.match(word) for word in words[first:]):
         raise refused("only --hash=algorithm:digest options may follow a requirement")
     return line
+
+
+def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str:
+    """What pip refused, in the creator's words: the line of their file and pip's error."""
+    errors = [line.removeprefix("ERROR: ").strip() for line in tail if line.startswith("ERROR:")]
+    said = errors[-1] if errors else (tail[-1].strip() if tail else "see the log")
+    told = " ".join(errors)
+    named = [line for line in lines if re.split(r"[\s;]", line)[0] in told]
+    by_number = [lines[int(m.group(1)) - 1] for m in map(_PIP_LINE.search, errors)
+                 if m and 0 < int(m.group(1)) <= len(lines)]  # fmt: skip
+    wanted = (by_number or sorted(named, key=len)[-1:] or [""])[0]
+    if not wanted:
+        return f"{FILE} could not be installed: {said}"
+    number = next((n for n, raw in enumerate(original.splitlines(), 1)
+                   if raw.strip().startswith(wanted.split()[0])), 0)  # fmt: skip
+    return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"

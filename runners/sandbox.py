@@ -139,6 +139,9 @@ class Sandbox:
     # "isolated": one without (runners.netns).
     network: str = "host"
     unix_sockets: bool = True  # False: none may be made (an install's: runners.seccomp)
+    # A private view of the mounts (runners.mounts, in a user namespace of its own); False
+    # in a pod, whose container's mounts are its view and whose runtime refuses one.
+    view: bool = True
 
     def for_framework(
         self, port: int, python: str = sys.executable, ready: Ready | None = None

@@ -9,6 +9,7 @@ lacks is named before anything starts.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import secrets
 import shutil
@@ -29,7 +30,7 @@ from gateway.launchers.kube.manifests import CONTAINER, LAYERS_CONTAINER, make_p
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.kubelet import Image, default_images
-from tests.support.wheels import venv, wheel
+from tests.support.wheels import sdist, venv, wheel
 
 pytestmark = [pytest.mark.functional]
 PREFIX = "/dashboards/"
@@ -266,3 +267,80 @@ async def test_an_email_username_gets_a_layers_folder_of_its_own(
     layers = kube.kubelet.claim_dir(kube.namespace, "podium-layers")
     assert jane in {p.name for p in layers.iterdir()} <= {"alice", jane}  # a folder per owner
     assert any((layers / jane).iterdir())
+
+
+ESCAPING = r"""
+import base64, hashlib, os, socket, sys, zipfile
+
+def _try(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x" * 1024)
+        return "written"
+    except OSError as e:
+        return type(e).__name__
+
+def _unix():
+    try:
+        socket.socket(socket.AF_UNIX).close()
+        return "made"
+    except OSError as e:
+        return type(e).__name__
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    build = os.path.realpath(sys.prefix)  # pip runs the build in the layer's interpreter
+    said = {"owner's folder": _try(os.path.join(os.path.dirname(os.path.dirname(build)), "stray")),
+            "beside": _try(os.path.join(os.path.dirname(build), "stray")),
+            "build": _try(os.path.join(build, "mine")), "unix socket": _unix()}
+    info = "podium_escape-1.0.dist-info"
+    files = {"podium_escape/__init__.py": f"said = {said!r}\n".encode(), f"{info}/METADATA":
+             b"Metadata-Version: 2.1\nName: podium_escape\nVersion: 1.0\n",
+             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\n"
+             b"Tag: py3-none-any\n"}
+    digest = lambda d: base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=")
+    record = "".join(f"{p},sha256={digest(d).decode()},{len(d)}\n" for p, d in files.items())
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    name = "podium_escape-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return name
+"""
+ESCAPE_APP = EXTRA_APP.replace("podium_extra.__version__", "podium_escape.said").replace(
+    "import podium_extra", "import podium_escape"
+)
+
+
+async def test_an_install_in_a_pod_writes_its_build_only(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The re-test: the init container ran pip unsandboxed, so build code wrote anywhere in
+    its owner's folder of the layers claim while it ran (and made Unix sockets, which the
+    local install's seccomp filter refuses). Where the node's kernel has Landlock, the
+    install writes its build only, as locally; the owner's log says it was sandboxed."""
+    assert kube.kubelet is not None
+    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
+    index = images["old"].parent / "index-escape"
+    sdist(index, "podium_escape", "1.0", ESCAPING)
+    app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / "escaping"
+    app.mkdir(exist_ok=True)
+    (app / "escape_app.py").write_text(ESCAPE_APP)
+    (app / "requirements.txt").write_text("podium_escape==1.0\n")
+    k = launcher(kube)
+    k.environments = {}
+    k.layers_claim = "podium-layers"
+    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
+    d = Dashboard(owner="alice", name="escaping", framework="custom",
+                  command=("{python}", "escape_app.py", "{port}"), source=Source(path="escaping"))  # fmt: skip
+    try:
+        observed, page = await settled(k, d, secrets.token_hex(8), keep_log=True)
+    finally:
+        await k.close()
+    assert observed.ready, page
+    said = ast.literal_eval(page.splitlines()[0].removeprefix("extra "))
+    denied = "PermissionError"
+    assert said == {"owner's folder": denied, "beside": denied, "build": "written",
+                    "unix socket": denied}, page  # fmt: skip
+    assert "requirements.txt: installing in a sandbox (Landlock ABI" in page, page
+    owner = kube.kubelet.claim_dir(kube.namespace, "podium-layers") / "alice"
+    assert not list(owner.glob("**/stray"))
