@@ -137,9 +137,10 @@ class EnvironmentOptions(Configurable):
     environments = List(
         Dict(),
         help="Python environments creators may pick for a dashboard's app: dicts with "
-        "'name', 'description' and 'python' (the interpreter of a venv or conda env, e.g. "
-        "'/opt/envs/geo/bin/python'). The first is the default; none: every app runs in "
-        "the runner's own environment. Local launcher only, for now.",
+        "'name', 'description' and, locally, 'python' (the interpreter of a venv or conda "
+        "env, e.g. '/opt/envs/geo/bin/python'), on Kubernetes 'image' (any image with a "
+        "Python 3, e.g. the hub's single-user image). The first is the default; none: "
+        "every app runs in the runner's own environment.",
     ).tag(config=True)
     conda_envs_root = Unicode(
         help="A folder of conda environments (e.g. /opt/conda/envs): each one there is "
@@ -149,7 +150,7 @@ class EnvironmentOptions(Configurable):
         True,
         help="Install a dashboard's requirements.txt (next to its entry) on top of its "
         "environment before the app starts, cached per owner by the file's content. "
-        "Local launcher only, for now.",
+        "On Kubernetes only where layers have a claim (c.KubeLauncher.layers_claim).",
     ).tag(config=True)
     pip_args = List(
         Unicode(),
@@ -166,13 +167,20 @@ class EnvironmentOptions(Configurable):
     requirements_max_total = Integer(
         8192,
         help="Megabytes all of one owner's installed layers may take together (at least "
-        "requirements_max_size): before an install, the owner's layers no running "
-        "dashboard uses go, least recently used first, until the new one fits.",
+        "requirements_max_size, or Podium does not start): before an install, the "
+        "owner's layers no running dashboard uses go, least recently used first, until "
+        "the new one fits.",
     ).tag(config=True)
 
     def requirements_policy(self) -> RequirementsPolicy | None:
         if not self.requirements:
             return None
-        most = self.requirements_max_size * 2**20
-        total = max(self.requirements_max_total * 2**20, most)
+        most, total = self.requirements_max_size, self.requirements_max_total
+        if not 0 < most <= total:
+            raise Misconfigured(
+                f"c.Podium.requirements_max_total ({total} MB) must be at least "
+                f"c.Podium.requirements_max_size ({most} MB), and both above 0: one layer "
+                "must fit in what an owner's layers may take together"
+            )
+        most, total = most * 2**20, total * 2**20
         return RequirementsPolicy(tuple(self.pip_args), self.requirements_timeout, most, total)

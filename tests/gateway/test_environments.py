@@ -103,6 +103,18 @@ def test_on_kubernetes_an_environment_is_an_image() -> None:
 
 
 @pytest.mark.unit
+def test_an_owners_total_below_one_layer_stops_podium() -> None:
+    """The last review: a total below the size of one layer was raised to it in silence."""
+    policy = Podium(requirements_max_size=100, requirements_max_total=300).requirements_policy()
+    assert policy is not None and (policy.max_bytes, policy.max_total) == (100 * 2**20, 300 * 2**20)
+    for size, total in ((2048, 1024), (0, 10), (-5, 10)):
+        with pytest.raises(
+            Misconfigured, match=r"must be at least c\.Podium\.requirements_max_size"
+        ):
+            Podium(requirements_max_size=size, requirements_max_total=total).requirements_policy()
+
+
+@pytest.mark.unit
 def test_a_dashboard_picks_one_of_them() -> None:
     rules = Rules(environments=("geo", "ml"))
     body = {"name": "map", "framework": "streamlit", "entry": "app.py", "environment": "geo"}
