@@ -308,13 +308,13 @@ class Builder:
         if self.sandbox is not None:
             return Sandbox(read=tuple(sorted({*readable, *self.sandbox.read})),
                            write=(str(build),), home=str(home), ports=self.sandbox.ports,
-                           network=self.sandbox.network, unix_sockets=False)  # fmt: skip
+                           network=self.sandbox.network, building=True)  # fmt: skip
         if (version := abi()) < 1:
             self.say(f"{FILE}: installing without a sandbox ({describe(version)})")
             return None
         self.say(f"{FILE}: installing in a sandbox ({describe(version)})")
         return Sandbox(read=tuple(sorted(readable)), write=(str(build),), home=str(home),
-                       unix_sockets=False, view=False)  # fmt: skip
+                       building=True, view=False)  # fmt: skip
 
     async def _run_pip(
         self,

@@ -50,7 +50,7 @@ from typing import Any
 from runners.contract import NETWORKS
 from runners.errors import SpecError
 from runners.ports import free_port_in
-from runners.seccomp import install_metadata_filter, install_no_unix_filter
+from runners.seccomp import install_build_filter, install_metadata_filter
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _VERSION = 1  # landlock_create_ruleset flag: ask for the ABI version
@@ -138,7 +138,7 @@ class Sandbox:
     # "host": the machine's network; "private": a namespace of its own with egress;
     # "isolated": one without (runners.netns).
     network: str = "host"
-    unix_sockets: bool = True  # False: none may be made (an install's: runners.seccomp)
+    building: bool = False  # an install's: no Unix socket, ptrace, fallocate (runners.seccomp)
     # A private view of the mounts (runners.mounts, in a user namespace of its own); False
     # in a pod, whose container's mounts are its view and whose runtime refuses one.
     view: bool = True
@@ -157,7 +157,7 @@ class Sandbox:
             ports=self.ports,
             ready=ready,
             network=self.network,
-            unix_sockets=self.unix_sockets,
+            building=self.building,
         )
 
     def environ(self) -> dict[str, str]:
@@ -354,8 +354,8 @@ def apply(sandbox: Sandbox) -> None:
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
         install_metadata_filter(libc)
-        if not sandbox.unix_sockets:
-            install_no_unix_filter(libc)
+        if sandbox.building:
+            install_build_filter(libc)
         # The connect rule built ahead: a layer of its own (layers only ever narrow).
         if ruleset_ahead is not None and libc.syscall(_RESTRICT_SELF, ruleset_ahead, 0) != 0:
             error = ctypes.get_errno()

@@ -47,10 +47,10 @@ _SECCOMP = {0xC000003E: 317, 0xC00000B7: 277}  # the seccomp() call itself
 _CALLS = {
     0xC000003E: {"listen": 50, "unshare": 272, "setns": 308, "clone": 56, "clone3": 435,
                  "socket": 41, "socketpair": 53, "pidfd_getfd": 438, "ptrace": 101,
-                 "process_vm_readv": 310, "process_vm_writev": 311},
+                 "process_vm_readv": 310, "process_vm_writev": 311, "fallocate": 285},
     0xC00000B7: {"listen": 201, "unshare": 97, "setns": 268, "clone": 220, "clone3": 435,
                  "socket": 198, "socketpair": 199, "pidfd_getfd": 438, "ptrace": 117,
-                 "process_vm_readv": 270, "process_vm_writev": 271},
+                 "process_vm_readv": 270, "process_vm_writev": 271, "fallocate": 47},
 }  # fmt: skip
 _AF_UNIX, _EACCES = 1, 13
 _OTHER_PROCESSES = ("pidfd_getfd", "ptrace", "process_vm_readv", "process_vm_writev")
@@ -63,7 +63,7 @@ _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _RET_USER_NOTIF = 0x7FC00000
 _SET_MODE_FILTER, _FILTER_FLAG_NEW_LISTENER = 1, 1 << 3
-_ENOSYS, _EPERM = 38, 1
+_ENOSYS, _EPERM, _EOPNOTSUPP = 38, 1, 95
 _LD_ABS_W, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
@@ -120,14 +120,17 @@ def supervised_filter(arch: int) -> list[tuple[int, int, int, int]]:
     return program
 
 
-def no_unix_filter(arch: int) -> list[tuple[int, int, int, int]]:
+def build_filter(arch: int) -> list[tuple[int, int, int, int]]:
     """A seccomp program: no Unix socket may be made (``socket``/``socketpair`` of
     ``AF_UNIX`` fail with EACCES). For installs (the re-test): through one, build code
     handed a descriptor of its layer to a process of the owner's, which changed the layer
     after it was marked complete, and kept removed files in flight, out of the size watch's
     sight. Nor may it take another process's descriptors, trace it or read or write its
-    memory (the last re-test: build code stopped pip). Other architectures' calls pass
-    here (the metadata filter kills them)."""
+    memory (the last re-test: build code stopped pip). ``fallocate`` is not supported
+    (EOPNOTSUPP, as on filesystems without it; glibc's ``posix_fallocate`` then writes a
+    byte per block): it allocated gigabytes per file at once, thousands of files between
+    two measures of the size watch; written, they take as long as the disk. Other
+    architectures' calls pass here (the metadata filter kills them)."""
     calls = _CALLS[arch]
     program = [
         (_LD_ABS_W, 0, 0, 4),  # seccomp_data.arch
@@ -139,6 +142,7 @@ def no_unix_filter(arch: int) -> list[tuple[int, int, int, int]]:
     # socket), nor another process driven or read (build code stopped pip with ptrace).
     for name in _OTHER_PROCESSES:
         program += [(_JEQ_K, 0, 1, calls[name]), (_RET_K, 0, 0, _RET_ERRNO | _EPERM)]
+    program += [(_JEQ_K, 0, 1, calls["fallocate"]), (_RET_K, 0, 0, _RET_ERRNO | _EOPNOTSUPP)]
     return [
         *program,
         (_JEQ_K, 1, 0, calls["socket"]),
@@ -150,10 +154,10 @@ def no_unix_filter(arch: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def install_no_unix_filter(libc: Any) -> None:
-    """No Unix socket for this process and all it starts (before exec; needs
+def install_build_filter(libc: Any) -> None:
+    """:func:`build_filter` for this process and all it starts (before exec; needs
     no_new_privs)."""
-    fprog, _ = _fprog(no_unix_filter(_arch()))
+    fprog, _ = _fprog(build_filter(_arch()))
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"seccomp: cannot install the filter: {os.strerror(error)}")

@@ -173,13 +173,22 @@ def read_memory():  # process_vm_readv of its own memory
     if libc.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     return ()
-apply(Sandbox(read=(*system_paths(sys.executable), sys.argv[1]), unix_sockets=sys.argv[2] == "yes"))
+def allocate():  # a file's blocks made at once (64 MB here; gigabytes as fast)
+    import tempfile
+    with tempfile.TemporaryFile(dir=sys.argv[3]) as f:
+        os.posix_fallocate(f.fileno(), 0, 1 << 20)  # glibc writes it, block by block
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.fallocate(f.fileno(), 0, ctypes.c_long(0), ctypes.c_long(1 << 26)) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return ()
+apply(Sandbox(read=(*system_paths(sys.executable), sys.argv[1]), write=(sys.argv[3],),
+              building=sys.argv[2] == "no"))
 found = {}
 for what, make in (("pair", lambda: socket.socketpair()),
                    ("unix", lambda: (socket.socket(socket.AF_UNIX),)),
                    ("tcp", lambda: (socket.socket(),)),
                    ("getfd", lambda: (socket.socket(fileno=getfd()),)),
-                   ("ptrace", traced), ("vm_read", read_memory)):
+                   ("ptrace", traced), ("vm_read", read_memory), ("fallocate", allocate)):
     try:
         for s in make():
             s.close()
@@ -191,18 +200,20 @@ print(json.dumps(found))
 
 
 @pytest.mark.parametrize("allowed", [True, False])
-def test_an_install_makes_no_unix_socket(allowed: bool) -> None:
+def test_an_install_makes_no_unix_socket(allowed: bool, tmp_path: Path) -> None:
     """The re-test: through a Unix socket build code handed a descriptor of its layer to a
     process of the owner's (and kept removed files in flight, unmeasured). An install's
     sandbox makes none; TCP stays (pip's index). The last re-test: build code stopped pip
-    with ptrace (and read its memory): neither in an install."""
+    with ptrace (and read its memory): neither in an install; nor may it allocate a file's
+    blocks at once (gigabytes each, thousands between two measures of the size watch)."""
     said = subprocess.run(
-        [sys.executable, "-c", UNIX, str(ROOT), "yes" if allowed else "no"],
+        [sys.executable, "-c", UNIX, str(ROOT), "yes" if allowed else "no", str(tmp_path)],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     found = json.loads(said.stdout)
     denied, refused = "Permission denied", "Operation not permitted"
     made = {"pair": "made", "unix": "made", "tcp": "made", "getfd": "made", "ptrace": "made",
-            "vm_read": "made"}  # fmt: skip
+            "vm_read": "made", "fallocate": "made"}  # fmt: skip
     assert found == (made if allowed else {**made, "pair": denied, "unix": denied,
-                     "getfd": refused, "ptrace": refused, "vm_read": refused})  # fmt: skip
+                     "getfd": refused, "ptrace": refused, "vm_read": refused,
+                     "fallocate": "Operation not supported"})  # fmt: skip
