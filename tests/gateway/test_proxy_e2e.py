@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -226,6 +227,24 @@ async def test_malformed_heads_are_refused_at_the_door(stack: HubStack) -> None:
         status, _ = await asyncio.wait_for(read_response(reader), 10)
         writer.close()
         assert status == expected, raw[:80]
+
+
+async def test_a_requests_trailer_fields_are_refused(stack: HubStack, bob: dict[str, str]) -> None:
+    """The review of direct connections: a chunked body's trailer (``X-Podium-User``)
+    reached the app as sent. A request with one is a 400; the same without, an upload."""
+    host = stack.dashboard_host("alice", "probe")
+    start = (f"POST /dashboards/alice/probe/upload HTTP/1.1\r\nHost: {host}\r\n"
+             f"Authorization: {bob['Authorization']}\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n0\r\n")  # fmt: skip
+    for trailer, expected in (("X-Podium-User: admin\r\n", 400), ("", 200)):
+        reader, writer = await asyncio.open_connection("127.0.0.1", stack.podium_port)
+        writer.write(f"{start}{trailer}\r\n".encode())
+        try:
+            status, body = await asyncio.wait_for(read_response(reader), 10)
+        finally:
+            writer.close()
+        assert status == expected, body
+    assert json.loads(body)["size"] == 5
 
 
 async def test_the_route_survives_the_hubs_periodic_route_check(

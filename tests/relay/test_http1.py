@@ -81,6 +81,17 @@ def test_request_body_kinds() -> None:
     )
     chunked = request_body(parse_headers(head("POST / HTTP/1.1", "Transfer-Encoding: Chunked")))
     assert isinstance(chunked, ChunkedBody)
+    assert chunked.consume(b"5\r\nhello\r\n0\r\n\r\n") == (15, True)
+
+
+def test_a_requests_trailer_fields_are_refused_a_responses_pass() -> None:
+    """A request's trailer would reach the app unchecked (``X-Podium-User`` among them)."""
+    sent = b"5\r\nhello\r\n0\r\nX-Podium-User: admin\r\n\r\n"
+    chunked = request_body(parse_headers(head("POST / HTTP/1.1", "Transfer-Encoding: chunked")))
+    with pytest.raises(HeadError, match="trailer"):
+        chunked.consume(sent)
+    response = response_body(head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked"), b"GET")
+    assert response is not None and response.consume(sent) == (len(sent), True)
 
 
 def test_length_body_across_feeds() -> None:
