@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runners import pidns
+from runners import pidns, procs
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
@@ -364,20 +364,29 @@ class Builder:
 
     async def _measure(self, build: Path, before: set[int] | None = None) -> None:
         """Return (raising) once the build, pip's temporary files included, with the files
-        the install removed but keeps open, is larger than the admin allows; while it is
-        not, never. ``before``: the runner's processes that are not the install's."""
+        the install removed but keeps open, is larger than the admin allows, or once a
+        process of the install stays stopped; while neither, never. ``before``: the
+        runner's processes that are not the install's."""
         most = self.requirements.max_bytes
 
-        def measured() -> int:
-            return size_of(build) + unlinked_size(pidns.descendants() - (before or set()))
+        def measured() -> tuple[int, set[int]]:
+            pids = pidns.descendants() - (before or set())
+            stopped = {pid for pid in pids if (procs.stat(pid) or ("",))[0] in ("T", "t")}
+            return size_of(build) + unlinked_size(pids), stopped
 
+        stopped: set[int] = set()
         while True:
             await asyncio.sleep(1.0)
-            size = await asyncio.to_thread(measured)
+            size, now = await asyncio.to_thread(measured)
             if size > most:
                 raise RequirementsFailed(
                     f"{FILE} was installing more than this hub's limit of {most / 2**20:,.0f} MB"
                 )
+            if stopped & now:  # stopped for a second (the re-test: build code stopped pip,
+                raise RequirementsFailed(  # whose owner then waited for the timeout)
+                    f"a process of the install of {FILE} was stopped (SIGSTOP): cut short"
+                )
+            stopped = now
 
     async def _follow(self, pip: Framework) -> None:
         """pip's last line as the start's progress (Collecting…, Installing…)."""

@@ -556,6 +556,34 @@ async def test_nothing_an_install_starts_outlives_it(tmp_path: Path, wheels: Pat
         await local.close()
 
 
+STOPPING = r"""
+import os, signal, time
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    os.kill(os.getppid(), signal.SIGSTOP)  # pip, which waits for this build
+    time.sleep(300)
+"""
+
+
+@pytest.mark.functional
+async def test_build_code_that_stops_pip_ends_the_install(tmp_path: Path, wheels: Path) -> None:
+    """The re-test: build code stopped pip, and its owner's start waited for the timeout
+    (here 120 s). A process of the install stopped for a second ends it, saying so."""
+    sdist(wheels, "podium_stopper", "1.0", STOPPING)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    d = dashboard(tmp_path, "stopper", "podium_stopper==1.0\n")
+    runtime = await local.start(d, "s1", CREDENTIAL)
+    try:
+        observed = await ended(local, d, runtime)
+        assert observed.message == (
+            "a process of the install of requirements.txt was stopped (SIGSTOP): cut short"
+        ), observed
+        assert builds(tmp_path) == []
+    finally:
+        await local.stop(d, runtime)
+        await local.close()
+
+
 @pytest.mark.functional
 async def test_an_email_username_gets_layers_of_its_own(tmp_path: Path, wheels: Path) -> None:
     """jane.doe@example.org, as JupyterHub allows it: her layers in her own folder."""
