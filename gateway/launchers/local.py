@@ -257,15 +257,15 @@ class LocalLauncher(LocalOptions):
         """A runner that is gone. One that refused its launch spec (exit code 2, known for
         a runner this gateway started) says why in its log's last error line."""
         pid = int(runtime.details.get("pid", 0))
+        code = self._exits.get(pid)
         child = self._children.get(pid)
-        if child is not None:  # exited, not reaped yet: its code comes in a moment
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(child.wait(), 5)
-            await asyncio.sleep(0)  # let _reap record it
-        if self._exits.get(pid) == EnvironmentMissing.exit_code:  # e.g. no streamlit there
+        if child is not None:  # exited, not reaped yet: its code comes in a moment (read
+            with contextlib.suppress(TimeoutError):  # here: _reap may record it later, CI)
+                code = await asyncio.wait_for(child.wait(), 5)
+        if code == EnvironmentMissing.exit_code:  # e.g. no streamlit there
             why = await asyncio.to_thread(self._error_line, dashboard, runtime.launch_id)
             return Observed(running=False, message=why, permanent=True)
-        if self._exits.get(pid) == SpecError.exit_code:
+        if code == SpecError.exit_code:
             why = await asyncio.to_thread(self._error_line, dashboard, runtime.launch_id)
             return refused(why)
         return Observed(running=False, message="the runner exited: its log says why")

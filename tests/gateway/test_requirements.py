@@ -32,7 +32,7 @@ from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
 from runners.layers import CURRENT, MARKER
 from runners.reqlines import requirement_lines
-from tests.support.wheels import sdist, venv, wheel
+from tests.support.wheels import BUILDS, sdist, venv, wheel
 
 APP = """
 import http.server, os, sys
@@ -496,8 +496,10 @@ async def test_pip_in_a_private_network_reaches_no_loopback_service(
 # A build backend whose build leaves a process behind: out of pip's group and session,
 # its input and output closed, changing its pid all the time, writing the layer (sys.prefix
 # of the interpreter pip builds for) for 20 s — ``late`` after 3 s.
-LINGERING = r"""
-import base64, hashlib, os, sys, time, zipfile
+LINGERING = (
+    BUILDS
+    + r"""
+import os, sys, time
 
 def _linger():
     if os.fork():
@@ -520,20 +522,9 @@ def _linger():
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     _linger()
-    info = "podium_linger-1.0.dist-info"
-    files = {"podium_linger/__init__.py": b"", f"{info}/METADATA":
-             b"Metadata-Version: 2.1\nName: podium_linger\nVersion: 1.0\n",
-             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\n"
-             b"Tag: py3-none-any\n"}
-    digest = lambda d: base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=")
-    record = "".join(f"{p},sha256={digest(d).decode()},{len(d)}\n" for p, d in files.items())
-    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
-    name = "podium_linger-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-    return name
+    return built(wheel_directory, "podium_linger", "1.0")
 """
+)
 
 
 @pytest.mark.functional

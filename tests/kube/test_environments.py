@@ -30,7 +30,7 @@ from gateway.launchers.kube.manifests import CONTAINER, LAYERS_CONTAINER, make_p
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.kubelet import Image, default_images
-from tests.support.wheels import sdist, venv, wheel
+from tests.support.wheels import BUILDS, sdist, venv, wheel
 
 pytestmark = [pytest.mark.functional]
 PREFIX = "/dashboards/"
@@ -269,8 +269,10 @@ async def test_an_email_username_gets_a_layers_folder_of_its_own(
     assert any((layers / jane).iterdir())
 
 
-ESCAPING = r"""
-import base64, hashlib, os, socket, sys, zipfile
+ESCAPING = (
+    BUILDS
+    + r"""
+import os, socket, sys
 
 def _try(path):
     try:
@@ -292,20 +294,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     said = {"owner's folder": _try(os.path.join(os.path.dirname(os.path.dirname(build)), "stray")),
             "beside": _try(os.path.join(os.path.dirname(build), "stray")),
             "build": _try(os.path.join(build, "mine")), "unix socket": _unix()}
-    info = "podium_escape-1.0.dist-info"
-    files = {"podium_escape/__init__.py": f"said = {said!r}\n".encode(), f"{info}/METADATA":
-             b"Metadata-Version: 2.1\nName: podium_escape\nVersion: 1.0\n",
-             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\n"
-             b"Tag: py3-none-any\n"}
-    digest = lambda d: base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=")
-    record = "".join(f"{p},sha256={digest(d).decode()},{len(d)}\n" for p, d in files.items())
-    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
-    name = "podium_escape-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-    return name
+    return built(wheel_directory, "podium_escape", "1.0", f"said = {said!r}\n")
 """
+)
 ESCAPE_APP = EXTRA_APP.replace("podium_extra.__version__", "podium_escape.said").replace(
     "import podium_extra", "import podium_escape"
 )
@@ -344,3 +335,116 @@ async def test_an_install_in_a_pod_writes_its_build_only(
     assert "requirements.txt: installing in a sandbox (Landlock ABI" in page, page
     owner = kube.kubelet.claim_dir(kube.namespace, "podium-layers") / "alice"
     assert not list(owner.glob("**/stray"))
+
+
+async def test_a_broken_requirement_in_a_pod_names_its_line(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The init container's pip refuses a line: the start fails for good with the line and
+    pip's words (the owner's), pip's ERROR in the owner's log, no layer left."""
+    assert kube.kubelet is not None
+    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
+    index = images["old"].parent / "index"
+    wheel(index, "podium_extra", "1.0")
+    app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / "broken"
+    app.mkdir(exist_ok=True)
+    (app / "extra_app.py").write_text(EXTRA_APP)
+    (app / "requirements.txt").write_text("podium_extra==1.0\nno-such-package==9.1\n")
+    before = made_by(kube, "alice")
+    k = launcher(kube)
+    k.environments = {}
+    k.layers_claim = "podium-layers"
+    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
+    d = Dashboard(owner="alice", name="broken", framework="custom",
+                  command=("{python}", "extra_app.py", "{port}"), source=Source(path="broken"))  # fmt: skip
+    try:
+        observed, log = await settled(k, d, secrets.token_hex(8))
+    finally:
+        await k.close()
+    assert not observed.ready and observed.permanent, observed
+    assert observed.message.startswith(
+        "requirements.txt line 2 ('no-such-package==9.1') could not be installed: "
+        "No matching distribution found for no-such-package==9.1"
+    ), observed
+    assert "ERROR: No matching distribution found for no-such-package==9.1" in log, log
+    assert made_by(kube, "alice") == before  # nothing half-made left
+
+
+WAITING = (
+    BUILDS
+    + r"""
+import os, time
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    deadline = time.time() + 120
+    while not os.path.exists({go!r}) and time.time() < deadline:
+        time.sleep(0.1)
+    return built(wheel_directory, "podium_waiting", "1.0")
+"""
+)
+
+
+def layered_kube(kube: Cluster, index: Path, name: str, requirements: str) -> PodLauncher:
+    """A launcher with the layers claim, and alice's folder ``name`` with EXTRA_APP."""
+    assert kube.kubelet is not None
+    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
+    app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / name
+    app.mkdir(exist_ok=True)
+    (app / "extra_app.py").write_text(EXTRA_APP)
+    (app / "requirements.txt").write_text(requirements)
+    k = launcher(kube)
+    k.environments = {}
+    k.layers_claim = "podium-layers"
+    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
+    return k
+
+
+def made_by(kube: Cluster, owner: str) -> set[Path]:
+    """The builds in ``owner``'s folder of the layers claim."""
+    assert kube.kubelet is not None
+    folder = kube.kubelet.claim_dir(kube.namespace, "podium-layers") / owner
+    return {p for p in folder.glob("*/*") if p.is_dir() and not p.is_symlink()}
+
+
+def alices(name: str, folder: str) -> Dashboard:
+    return Dashboard(owner="alice", name=name, framework="custom",
+                     command=("{python}", "extra_app.py", "{port}"), source=Source(path=folder))  # fmt: skip
+
+
+async def test_two_pods_starting_at_once_make_one_layer(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """Two dashboards with the same requirements.txt, their pods started together: one init
+    container installs (its build held until the other says it waits), the other waits for
+    it and reuses its layer."""
+    index = images["old"].parent / "index-waiting"
+    wheel(index, "podium_extra", "1.0")
+    go = index / "go"
+    sdist(index, "podium_waiting", "1.0", WAITING.replace("{go!r}", repr(str(go))))
+    k = layered_kube(kube, index, "twice", "podium_extra==1.0\npodium_waiting==1.0\n")
+    try:
+        seen: list[list[Any]] = [[], []]
+        starts = [settled(k, alices(name, "twice"), secrets.token_hex(8), True, progress)
+                  for name, progress in zip(("twice-one", "twice-two"), seen, strict=True)]  # fmt: skip
+
+        async def release() -> None:  # once one pod waits for the other's install
+            for _ in range(450):
+                if any("waiting for another" in str(m) for m in (*seen[0], *seen[1])):
+                    break
+                await asyncio.sleep(0.2)
+            go.touch()
+
+        releasing = asyncio.ensure_future(release())
+        ended = await asyncio.gather(*starts)
+        await releasing
+    finally:
+        await k.close()
+    pages = [page for _, page in ended]
+    assert all(observed.ready for observed, _ in ended), ended
+    assert all(page.startswith("extra 1.0") for page in pages), pages
+    assert sorted("installing 2 requirement(s)" in page for page in pages) == [False, True], pages
+    assert any("reusing layer" in page for page in pages), pages
+    said = [str(m) for m in (*seen[0], *seen[1])]
+    assert any("waiting for another" in m for m in said), sorted(set(said))
+    assert len([p for p in made_by(kube, "alice")
+                if list(p.glob("lib/*/site-packages/podium_waiting"))]) == 1  # fmt: skip

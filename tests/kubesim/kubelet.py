@@ -381,8 +381,12 @@ class Kubelet:
             return
         if pod.stopping:
             return
+        # The pod's network is there before any of its containers: whatever listens on its
+        # address is reached, an init container's too (the layers' guard tells progress).
+        await self.network.open(pod)
         for init in inits:  # one after the other, each to its end, before the container
             if not await self.initialize(pod, spec, init, mounts[init["name"]], env[init["name"]]):
+                await self.network.close(pod)
                 return
         image = self.images[container["image"]]
         await self.start(pod, spec, container, image, mounts[container["name"]],

@@ -97,7 +97,9 @@ class PodNetwork:
         self._gates: dict[int, list[asyncio.Server]] = {}
 
     async def open(self, pod: Pod) -> None:
-        """A gate on the pod's address for each port its containers declare."""
+        """A gate on the pod's address for each port its containers declare (once)."""
+        if id(pod) in self._gates:
+            return
         ports = [int(p["containerPort"]) for c in pod.obj["spec"]["containers"]
                  for p in c.get("ports") or [] if p.get("protocol", "TCP") == "TCP"]  # fmt: skip
         servers = self._gates.setdefault(id(pod), [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import subprocess
 import sys
 import zipfile
@@ -80,3 +81,15 @@ def sdist(folder: Path, name: str, version: str, backend: str) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+# For a build backend of :func:`sdist`'s: ``built(wheel_directory, name, version, code)``
+# makes the wheel :func:`wheel` does (its code copied in: a backend imports nothing of ours)
+# and returns its file name — what ``build_wheel`` returns.
+BUILDS = (
+    "import base64, hashlib, zipfile\nfrom pathlib import Path\n"
+    + inspect.getsource(_digest)
+    + inspect.getsource(wheel)
+    + "def built(wheel_directory, name, version, code=''):\n"
+    "    return wheel(Path(wheel_directory), name, version, code).name\n"
+)
