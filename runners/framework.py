@@ -88,7 +88,9 @@ class Framework:
         self.sandbox = sandbox
         self.door = door
         self.own_pids = own_pids  # an install's: a PID namespace of its own (runners.pidns)
-        self.argv = pidns.wrap(argv) if own_pids else list(argv)
+        self.freezer = pidns.Freezer() if own_pids else None
+        control = self.freezer.reaper.fileno() if self.freezer else -1
+        self.argv = pidns.wrap(argv, control) if own_pids else list(argv)
         self.file_limit = file_limit  # bytes any one file may have (soft and hard)
         self.env = dict(env)
         self.cwd = cwd
@@ -121,7 +123,7 @@ class Framework:
             apply_sandbox(self.sandbox)
             assert self._channel is not None
             hand_over(self._channel[1])
-        close_inherited()
+        close_inherited(keep=(self.freezer.reaper.fileno(),) if self.freezer else ())
 
     async def start(self) -> None:
         if self.sandbox is not None:
@@ -136,12 +138,15 @@ class Framework:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group, signalled as one
                 preexec_fn=self._in_child,
+                pass_fds=(self.freezer.reaper.fileno(),) if self.freezer else (),
             )
         except subprocess.SubprocessError as e:  # _in_child failed: nothing of it ran
             raise _unsandboxed(e) from e
         finally:
             if self._channel is not None:
                 self._channel[1].close()
+            if self.freezer is not None:
+                self.freezer.reaper.close()  # the reaper's now: its end closed is the word
         if self._channel is not None and self.sandbox is not None:
             try:
                 with self._channel[0] as channel:
@@ -214,6 +219,8 @@ class Framework:
         if self.listens is not None:
             self.listens.close()
             self.listens = None
+        if self.freezer is not None:
+            self.freezer.close()
 
 
 def reap_orphans(exclude: int | None) -> int:

@@ -40,15 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runners import pidns, procs
+from runners import pidns
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
+from runners.pidns import Freezer
 from runners.reqlines import FILE, pip_failure, requirement_lines
 from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room, sweep_strays
 from runners.sandbox import Sandbox, abi, describe, system_paths
 from runners.spec import Requirements
-from runners.usage import remove, size_of, unlinked_size
+from runners.usage import install_usage, remove, size_of
 
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
@@ -333,7 +334,8 @@ class Builder:
                         file_limit=self.requirements.max_bytes)  # fmt: skip
         await pip.start()
         watcher = asyncio.ensure_future(self._follow(pip))
-        measure = asyncio.ensure_future(self._measure(build, before))
+        reaper = pip.process.pid if pip.process else 0
+        measure = asyncio.ensure_future(self._measure(build, before, pip.freezer, reaper))
         done = asyncio.ensure_future(pip.wait())
         try:
             await asyncio.wait({done, measure}, timeout=self.requirements.timeout,
@@ -362,22 +364,17 @@ class Builder:
         if code != 0:
             raise RequirementsFailed(pip_failure(pip.tail(), lines, text), log_tail=pip.tail())
 
-    async def _measure(self, build: Path, before: set[int] | None = None) -> None:
-        """Return (raising) once the build, pip's temporary files included, with the files
-        the install removed but keeps open, is larger than the admin allows, or once a
-        process of the install stays stopped; while neither, never. ``before``: the
-        runner's processes that are not the install's."""
+    async def _measure(
+        self, build: Path, before: set[int], freezer: Freezer | None = None, reaper: int = 0
+    ) -> None:
+        """Return (raising) once the install takes more than the admin allows, or once a
+        process of it stays stopped (runners.usage.install_usage); while neither, never.
+        ``before``: the runner's processes that are not the install's."""
         most = self.requirements.max_bytes
-
-        def measured() -> tuple[int, set[int]]:
-            pids = pidns.descendants() - (before or set())
-            stopped = {pid for pid in pids if (procs.stat(pid) or ("",))[0] in ("T", "t")}
-            return size_of(build) + unlinked_size(pids), stopped
-
         stopped: set[int] = set()
         while True:
             await asyncio.sleep(1.0)
-            size, now = await asyncio.to_thread(measured)
+            size, now = await asyncio.to_thread(install_usage, build, before, freezer, reaper)
             if size > most:
                 raise RequirementsFailed(
                     f"{FILE} was installing more than this hub's limit of {most / 2**20:,.0f} MB"

@@ -4,14 +4,16 @@ pip runs a source distribution's build code (setup.py, a build backend). Such co
 start a process that leaves pip's process group and session and keeps changing its pid
 (fork, exit, fork…); a sweep by pid never catches it for sure, and it would go on
 writing the layer after its marker said it was complete. In a PID namespace of its own,
-pip is process 1: when it exits, the kernel kills every process in the namespace, and
-pip's parent hears of its exit only once they are all gone.
+whose first process exits with pip, the kernel kills every process in the namespace, and
+the reaper hears of the end only once they are all gone.
 
 - ``enter`` (in the child before exec, before the sandbox, which allows no new
   namespace): the namespace its children are born in;
-- the **reaper** (``wrap``): a few lines of Python that fork pip into it, wait for it
-  and exit as it did; a SIGTERM for the group ends pip at once (the namespace's first
-  process ignores signals it has no handler for, except SIGKILL);
+- the **reaper** (``wrap``): a few lines of Python that fork the namespace's first
+  process, which forks pip, waits for it and exits as it did; a SIGTERM for the group
+  ends them at once. The first process stops and continues the rest of the namespace
+  when the runner asks (``Freezer``), for the size watch: no process in the namespace
+  can signal it (but with a handler it has not) nor read it (undumpable);
 - ``sweep`` afterwards, in every case: the runner's descendants that were not there
   before the install are killed until none is left (where no namespace could be made: a
   pod whose runtime refuses them).
@@ -20,11 +22,13 @@ pip's parent hears of its exit only once they are all gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runners import procs
@@ -32,13 +36,38 @@ from runners import procs
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 _EPERM = 1
 _REAPER = """\
-import ctypes, os, signal, sys
-pid = os.fork()
-if pid == 0:
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
-    os.execv(sys.argv[1], sys.argv[1:])
-signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
-code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+import ctypes, os, signal, sys, threading
+libc = ctypes.CDLL(None)
+control, argv = int(sys.argv[1]), sys.argv[2:]
+if control >= 0:
+    os.set_inheritable(control, False)  # never pip's
+def freezer():  # stops (and continues) every process of the namespace but its first
+    while (asked := os.read(control, 1)) in (b"s", b"c"):
+        try:
+            os.kill(-1, signal.SIGSTOP if asked == b"s" else signal.SIGCONT)
+        except OSError:
+            pass
+        os.write(control, asked)
+def run():
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    os.execv(argv[0], argv)
+first = os.fork()
+if first == 0:
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getpid() != 1 or control < 0:  # no namespace of its own: pip, as it is
+        run()
+    # The namespace's first process: none of it can stop or kill this one, nor read it.
+    libc.prctl(4, 0, 0, 0, 0)  # undumpable
+    pid = os.fork()
+    if pid == 0:
+        run()
+    threading.Thread(target=freezer, daemon=True).start()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    os._exit(code if code >= 0 else 128 - code)  # and the namespace with it
+if control >= 0:
+    os.close(control)
+signal.signal(signal.SIGTERM, lambda *_: os.kill(first, signal.SIGKILL))
+code = os.waitstatus_to_exitcode(os.waitpid(first, 0)[1])
 sys.exit(code if code >= 0 else 128 - code)
 """
 
@@ -62,9 +91,46 @@ def enter(in_user_namespace: bool) -> bool:
     return True
 
 
-def wrap(argv: Sequence[str]) -> list[str]:
-    """``argv`` run by the reaper (its first word must be a path)."""
-    return [sys.executable, "-I", "-S", "-c", _REAPER, *argv]
+def wrap(argv: Sequence[str], control: int = -1) -> list[str]:
+    """``argv`` run by the reaper (its first word must be a path); ``control``: the
+    reaper's end of a :class:`Freezer`'s socket pair, inherited."""
+    return [sys.executable, "-I", "-S", "-c", _REAPER, str(control), *argv]
+
+
+class Freezer:
+    """Stops every process of an install but the reaper while the runner looks at what
+    they hold: none can change its pid meanwhile (fork, exit, fork… outran the size watch's
+    list of pids, the re-test), nor start another (a stopping process's fork fails). The
+    reaper does it as the namespace's first process, which no process in it can stop;
+    without a namespace of its own (a pod's runtime refuses one) there is no freezing."""
+
+    def __init__(self) -> None:
+        self.runner, self.reaper = socket.socketpair()
+        self.runner.settimeout(5)
+        self.works = True
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[bool]:
+        """While in it, every process of the install is stopped (True) or cannot be."""
+        stopped = self._ask(b"s")
+        try:
+            yield stopped
+        finally:
+            if stopped:
+                self._ask(b"c")
+
+    def _ask(self, what: bytes) -> bool:
+        if self.works:
+            with contextlib.suppress(OSError):
+                self.runner.sendall(what)
+                if self.runner.recv(1) == what:
+                    return True
+            self.works = False  # no reaper of a namespace (closed), or it ended
+        return False
+
+    def close(self) -> None:
+        self.runner.close()
+        self.reaper.close()
 
 
 def descendants() -> set[int]:

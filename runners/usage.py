@@ -7,10 +7,13 @@ import contextlib
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from runners import pidns, procs
 from runners.errors import RequirementsFailed
+from runners.pidns import Freezer
 from runners.reqlines import FILE
 
 ENTRY = 4096  # what an entry costs at least (a block, an inode): empty files count too
@@ -52,49 +55,98 @@ def remove(path: Path) -> None:
                        check=False, capture_output=True, timeout=600)  # fmt: skip
 
 
+def install_usage(
+    build: Path, before: set[int], freezer: Freezer | None, reaper: int
+) -> tuple[int, set[int]]:
+    """What an install takes: its build, with the files its processes removed but keep
+    (open, mapped, run), looked at with them stopped where they can be (a pid changed
+    by fork, exit, fork… between the list of pids and the look outran it: the re-test);
+    and which of them were stopped (by build code) before. ``before``: the runner's
+    processes that are not the install's; ``reaper``: the install's (runners.pidns)."""
+    pids = pidns.descendants() - before
+    stopped = {pid for pid in pids if (procs.stat(pid) or ("",))[0] in ("T", "t")}
+    size = size_of(build)
+    if freezer is None:
+        return size + unlinked_size(pids), stopped
+    with freezer.frozen():
+        ours = {reaper, *procs.children(reaper)}  # the reaper and the namespace's first
+        return size + unlinked_size(pidns.descendants() - before - ours), stopped
+
+
 def unlinked_size(pids: Iterable[int]) -> int:
-    """What files removed while still open (or mapped) by ``pids`` take: a disk's space
-    no walk of the build sees. A removed file mapped where the runner cannot measure it
-    (``map_files`` wants a capability a runner as its owner, or in a pod, lacks: the last
-    re-test hid 200 MB so) fails the install."""
+    """What files removed while still open, mapped or run by ``pids`` take: a disk's space
+    no walk of the build sees (a program's file removed as it runs, the re-test: 400 MB).
+    A removed file mapped where the runner cannot measure it (``map_files`` wants a
+    capability a runner as its owner, or in a pod, lacks: the last re-test hid 200 MB so)
+    fails the install, as does a living process whose descriptors it may not read."""
     total, seen = 0, set()
     for pid in pids:
         # Every thread's descriptors: a thread may have a table of its own (the re-test).
         tasks: list[str] = []
         with contextlib.suppress(OSError):
             tasks = os.listdir(f"/proc/{pid}/task")
-        places = [f"/proc/{pid}/map_files", *(f"/proc/{pid}/task/{t}/fd" for t in tasks)]
         unseen = False
-        for place in places:
-            try:
-                names = os.listdir(place)
-            except PermissionError:  # a process made itself undumpable: nothing to see
-                if place.endswith("/fd"):
-                    raise RequirementsFailed(
-                        f"{FILE}'s install hides what it holds from the runner: refused"
-                    ) from None
-                names = []
-            except OSError:
-                names = []
-            with contextlib.suppress(OSError):
-                for name in names:
-                    try:
-                        found = os.stat(f"{place}/{name}")
-                    except PermissionError:
-                        unseen = True
-                        continue
-                    except OSError:
-                        continue
-                    key = (found.st_dev, found.st_ino)
-                    if found.st_nlink == 0 and stat.S_ISREG(found.st_mode) and key not in seen:
-                        seen.add(key)
-                        total += found.st_blocks * 512
+        found = [_looked(pid, f"/proc/{pid}/exe")]
+        for place in (f"/proc/{pid}/map_files", *(f"/proc/{pid}/task/{t}/fd" for t in tasks)):
+            names = _listed(pid, place)
+            for name in names:
+                try:
+                    found.append(os.stat(f"{place}/{name}"))
+                except PermissionError:
+                    unseen = True
+                except OSError:
+                    continue
+        for one in found:
+            key = (one.st_dev, one.st_ino) if one else None
+            if one and one.st_nlink == 0 and stat.S_ISREG(one.st_mode) and key not in seen:
+                seen.add(key)
+                total += one.st_blocks * 512
         if unseen and removed_mapped(pid):
             raise RequirementsFailed(
                 f"{FILE}'s install keeps a removed file mapped, which this runner cannot "
                 "measure: refused"
             )
     return total
+
+
+def _ending(pid: int) -> bool:
+    """Whether a process whose descriptors or program the runner may not read is ending
+    (its memory goes first: the re-test saw an honest build's short-lived processes
+    refused so, one time in three) rather than hiding them (it made itself undumpable)."""
+    for _ in range(10):
+        info = procs.stat(pid)
+        if info is None or info[0] in ("Z", "X"):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _hides() -> RequirementsFailed:
+    return RequirementsFailed(f"{FILE}'s install hides what it holds from the runner: refused")
+
+
+def _listed(pid: int, place: str) -> list[str]:
+    for _ in range(2):
+        try:
+            return os.listdir(place)
+        except PermissionError:
+            if place.endswith("/map_files") or _ending(pid):  # map_files: removed_mapped
+                return []
+        except OSError:
+            return []
+    raise _hides()
+
+
+def _looked(pid: int, path: str) -> os.stat_result | None:
+    for _ in range(2):
+        try:
+            return os.stat(path)
+        except PermissionError:
+            if _ending(pid):
+                return None
+        except OSError:
+            return None
+    raise _hides()
 
 
 def removed_mapped(pid: int) -> list[str]:

@@ -425,7 +425,7 @@ async def test_an_install_growing_past_the_limit_is_stopped_while_it_runs(tmp_pa
                       {}, print, print)  # fmt: skip
     build = tmp_path / "build"
     build.mkdir()
-    measuring = asyncio.ensure_future(builder._measure(build))
+    measuring = asyncio.ensure_future(builder._measure(build, set()))
     await asyncio.sleep(1.5)
     assert not measuring.done()  # small: it goes on
     with (build / "big.bin").open("wb") as f:
@@ -547,19 +547,78 @@ async def test_nothing_an_install_starts_outlives_it(tmp_path: Path, wheels: Pat
         await local.close()
 
 
+CHURNING = (
+    BUILDS
+    + r"""
+import os, sys, time
+
+def _hop():  # a new pid: the parent exits, the child goes on with every descriptor
+    if os.fork():
+        os._exit(0)
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    build = os.path.realpath(sys.prefix)
+    piece = os.urandom(256 << 10)
+    if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        for i in range(4):  # 4 x 30 MB, a piece per pid, each file removed and kept open
+            path = os.path.join(build, f"held{i}")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            for _ in range(30 * 4):
+                os.write(fd, piece)
+                _hop()
+            os.unlink(path)
+        began = time.time()
+        while time.time() < began + 10:
+            _hop()
+            time.sleep(0.002)
+        os._exit(0)
+    time.sleep(16)
+    return built(wheel_directory, "podium_churn", "1.0")
+"""
+)
+
+
+@pytest.mark.functional
+async def test_files_held_by_a_process_changing_its_pid_are_measured(
+    tmp_path: Path, wheels: Path
+) -> None:
+    """The re-test: a process forking and exiting every 2 ms held 400 MB of removed files
+    for 15 s past a 50 MB limit — the size watch listed its pid, then found it gone. The
+    install's processes are stopped while the watch looks (its reaper stops them)."""
+    sdist(wheels, "podium_churn", "1.0", CHURNING)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    local.requirements = replace(local.requirements, max_bytes=50 << 20, max_total=100 << 20)
+    d = dashboard(tmp_path, "churn", "podium_churn==1.0\n")
+    runtime = await local.start(d, "c1", CREDENTIAL)
+    try:
+        observed = await ended(local, d, runtime)
+        assert observed.message == (
+            "requirements.txt was installing more than this hub's limit of 50 MB"
+        ), observed
+        assert builds(tmp_path) == []
+    finally:
+        await local.stop(d, runtime)
+        await local.close()
+
+
 STOPPING = r"""
 import os, signal, time
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    os.kill(os.getppid(), signal.SIGSTOP)  # pip, which waits for this build
-    time.sleep(300)
+    for _ in range(3000):  # pip, which waits for this build; again once continued
+        os.kill(os.getppid(), signal.SIGSTOP)
+        time.sleep(0.1)
 """
 
 
 @pytest.mark.functional
 async def test_build_code_that_stops_pip_ends_the_install(tmp_path: Path, wheels: Path) -> None:
     """The re-test: build code stopped pip, and its owner's start waited for the timeout
-    (here 120 s). A process of the install stopped for a second ends it, saying so."""
+    (here 120 s). The size watch continues what it stopped to look (runners.pidns); a
+    process of the install stopped again by the next look ends it, saying so."""
     sdist(wheels, "podium_stopper", "1.0", STOPPING)
     local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
     d = dashboard(tmp_path, "stopper", "podium_stopper==1.0\n")
