@@ -83,6 +83,15 @@ def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str
     said = errors[-1] if errors else (tail[-1].strip() if tail else "see the log")
     told = " ".join(errors)
     named = [line for line in lines if re.split(r"[\s;]", line)[0] in told]
+    # A package's own build failed: pip's last line marked with a cross says what failed,
+    # the next the package (its very last, "hint: See above for details.", told nothing).
+    crossed = [i for i, line in enumerate(tail) if line.startswith("×")]
+    if not errors and crossed:
+        said = f"{tail[crossed[-1]].lstrip('× ').strip()} (its output is in the log)"
+        package = (
+            _canonical(tail[crossed[-1] + 1].lstrip("╰─> ")) if len(tail) > crossed[-1] + 1 else ""
+        )
+        named = [line for line in lines if _canonical(line) == package]
     by_number = [lines[int(m.group(1)) - 1] for m in map(_PIP_LINE.search, errors)
                  if m and 0 < int(m.group(1)) <= len(lines)]  # fmt: skip
     wanted = (by_number or sorted(named, key=len)[-1:] or [""])[0]
@@ -91,3 +100,9 @@ def pip_failure(tail: Sequence[str], lines: Sequence[str], original: str) -> str
     number = next((n for n, raw in enumerate(original.splitlines(), 1)
                    if raw.strip().startswith(wanted.split()[0])), 0)  # fmt: skip
     return f"{FILE} line {number} ({wanted!r}) could not be installed: {said}"
+
+
+def _canonical(line: str) -> str:
+    """A requirement's name as pip compares them (``Foo.Bar_baz`` is ``foo-bar-baz``)."""
+    found = _NAME.match(line.strip())
+    return re.sub(r"[-_.]+", "-", found.group(0)).lower() if found else ""

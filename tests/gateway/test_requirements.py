@@ -264,6 +264,26 @@ async def test_a_broken_requirement_is_named_with_pips_words(tmp_path: Path, whe
 
 
 @pytest.mark.functional
+async def test_a_package_whose_build_fails_is_named(tmp_path: Path, wheels: Path) -> None:
+    """The re-test: a source distribution whose build raised was told to its owner as
+    "hint: See above for details." (pip's last line). The line and what failed, now."""
+    failing = BUILDS + "\ndef build_wheel(d, c=None, m=None):\n    raise RuntimeError('no')\n"
+    sdist(wheels, "Podium.Failing", "1.0", failing)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    d = dashboard(tmp_path, "failing", "podium_extra==1.0\npodium-failing == 1.0\n")
+    runtime = await local.start(d, "f1", CREDENTIAL)
+    try:
+        observed = await ended(local, d, runtime)
+        assert observed.message == (
+            "requirements.txt line 2 ('podium-failing == 1.0') could not be installed: "
+            "Encountered error while generating package metadata. (its output is in the log)"
+        ), observed
+    finally:
+        await local.stop(d, runtime)
+        await local.close()
+
+
+@pytest.mark.functional
 async def test_two_dashboards_starting_at_once_make_one_layer(tmp_path: Path, wheels: Path) -> None:
     local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
     pair = [dashboard(tmp_path, name, "podium_extra==2.0\n") for name in ("left", "right")]
