@@ -68,8 +68,9 @@ def install_usage(
     size = size_of(build)
     if freezer is None:
         return size + unlinked_size(pids), stopped
-    with freezer.frozen():
-        ours = {reaper, *procs.children(reaper)}  # the reaper and the namespace's first
+    with freezer.frozen() as stopped_all:
+        # The reaper, and the namespace's first process (undumpable) where there is one.
+        ours = {reaper, *(procs.children(reaper) if stopped_all else ())}
         return size + unlinked_size(pidns.descendants() - before - ours), stopped
 
 
