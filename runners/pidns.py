@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runners import procs
+from runners.errors import RequirementsFailed
 
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 _EPERM = 1
@@ -62,7 +63,9 @@ if first == 0:
     if pid == 0:
         run()
     threading.Thread(target=freezer, daemon=True).start()
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    while (ended := os.waitpid(-1, 0))[0] != pid:  # the namespace's orphans, reaped
+        pass
+    code = os.waitstatus_to_exitcode(ended[1])
     os._exit(code if code >= 0 else 128 - code)  # and the namespace with it
 if control >= 0:
     os.close(control)
@@ -106,7 +109,7 @@ class Freezer:
 
     def __init__(self) -> None:
         self.runner, self.reaper = socket.socketpair()
-        self.runner.settimeout(5)
+        self.runner.settimeout(10)
         self.works = True
 
     @contextlib.contextmanager
@@ -121,11 +124,17 @@ class Freezer:
 
     def _ask(self, what: bytes) -> bool:
         if self.works:
-            with contextlib.suppress(OSError):
+            try:
                 self.runner.sendall(what)
                 if self.runner.recv(1) == what:
                     return True
-            self.works = False  # no reaper of a namespace (closed), or it ended
+            except TimeoutError:  # there, and silent: never given up on quietly
+                raise RequirementsFailed(
+                    "the install's processes could not be stopped to be measured"
+                ) from None
+            except OSError:
+                pass
+            self.works = False  # no first process of a namespace (closed), or it ended
         return False
 
     def close(self) -> None:

@@ -45,8 +45,18 @@ def children(pid: int, recursive: bool = False) -> list[int]:
 
 
 def zombie(pid: int) -> bool:
+    """Ended, not reaped: its main thread a zombie and no other thread left (one whose
+    main thread alone exited runs on in its others, the re-test: it wrote for seconds)."""
     info = stat(pid)
-    return info is not None and info[0] == "Z"
+    return info is not None and info[0] in ("Z", "X") and not _threads_running(pid)
+
+
+def _threads_running(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            if int(tid) != pid and (info := stat(int(tid))) and info[0] not in ("Z", "X"):
+                return True
+    return False
 
 
 def alive(pid: int) -> bool:
@@ -55,7 +65,7 @@ def alive(pid: int) -> bool:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
     info = stat(pid)
-    return info is not None and info[0] not in ("Z", "X")
+    return info is not None and (info[0] not in ("Z", "X") or _threads_running(pid))
 
 
 def signal_all(pids: Iterable[int], signum: int) -> None:

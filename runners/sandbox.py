@@ -353,7 +353,9 @@ def apply(sandbox: Sandbox) -> None:
         drop_capabilities(libc)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
-        install_metadata_filter(libc)
+        # Without a private view (a pod, where the runner's user owns the owner's files
+        # alone) a build's chmod stays: a configure script runs the programs it compiles.
+        install_metadata_filter(libc, metadata=sandbox.view)
         if sandbox.building:
             install_build_filter(libc)
         # The connect rule built ahead: a layer of its own (layers only ever narrow).

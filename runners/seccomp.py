@@ -175,11 +175,11 @@ def _fprog(program: list[tuple[int, int, int, int]]) -> tuple[_SockFprog, Any]:
     return _SockFprog(len(program), filters), filters  # the array lives as long as the prog
 
 
-def install_metadata_filter(libc: Any) -> None:
+def install_metadata_filter(libc: Any, metadata: bool = True) -> None:
     """Make this process's metadata calls succeed without effect (before exec; needs
-    no_new_privs)."""
+    no_new_privs); with ``metadata`` False only other architectures' calls are refused."""
     arch = _arch()
-    fprog, _ = _fprog(metadata_filter(arch, METADATA_CALLS[arch]))
+    fprog, _ = _fprog(metadata_filter(arch, METADATA_CALLS[arch] if metadata else ()))
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"seccomp: cannot install the filter: {os.strerror(error)}")

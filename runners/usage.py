@@ -82,31 +82,33 @@ def unlinked_size(pids: Iterable[int]) -> int:
     fails the install, as does a living process whose descriptors it may not read."""
     total, seen = 0, set()
     for pid in pids:
-        # Every thread's descriptors: a thread may have a table of its own (the re-test).
-        tasks: list[str] = []
+        # Every thread, as a process of its own: a thread may have a descriptor table of
+        # its own (the re-test), and once the main thread alone exited, /proc/<pid> shows
+        # no program, no mapping (the sixth re-test: 320 MB mapped so, unmeasured).
+        tids: list[str] = []
         with contextlib.suppress(OSError):
-            tasks = os.listdir(f"/proc/{pid}/task")
-        unseen = False
-        found = [_looked(pid, f"/proc/{pid}/exe")]
-        for place in (f"/proc/{pid}/map_files", *(f"/proc/{pid}/task/{t}/fd" for t in tasks)):
-            names = _listed(pid, place)
-            for name in names:
-                try:
-                    found.append(os.stat(f"{place}/{name}"))
-                except PermissionError:
-                    unseen = True
-                except OSError:
-                    continue
-        for one in found:
-            key = (one.st_dev, one.st_ino) if one else None
-            if one and one.st_nlink == 0 and stat.S_ISREG(one.st_mode) and key not in seen:
-                seen.add(key)
-                total += one.st_blocks * 512
-        if unseen and removed_mapped(pid):
-            raise RequirementsFailed(
-                f"{FILE}'s install keeps a removed file mapped, which this runner cannot "
-                "measure: refused"
-            )
+            tids = os.listdir(f"/proc/{pid}/task")
+        for tid in map(int, tids or [str(pid)]):
+            unseen = False
+            found = [_looked(tid, f"/proc/{tid}/exe")]
+            for place in (f"/proc/{tid}/map_files", f"/proc/{tid}/fd"):
+                for name in _listed(tid, place):
+                    try:
+                        found.append(os.stat(f"{place}/{name}"))
+                    except PermissionError:
+                        unseen = True
+                    except OSError:
+                        continue
+            for one in found:
+                key = (one.st_dev, one.st_ino) if one else None
+                if one and one.st_nlink == 0 and stat.S_ISREG(one.st_mode) and key not in seen:
+                    seen.add(key)
+                    total += one.st_blocks * 512
+            if unseen and removed_mapped(tid):
+                raise RequirementsFailed(
+                    f"{FILE}'s install keeps a removed file mapped, which this runner cannot "
+                    "measure: refused"
+                )
     return total
 
 
@@ -115,7 +117,7 @@ def _ending(pid: int) -> bool:
     (its memory goes first: the re-test saw an honest build's short-lived processes
     refused so, one time in three) rather than hiding them (it made itself undumpable)."""
     for _ in range(10):
-        info = procs.stat(pid)
+        info = procs.stat(pid)  # a thread's own state: its main thread's ending is not it
         if info is None or info[0] in ("Z", "X"):
             return True
         time.sleep(0.01)

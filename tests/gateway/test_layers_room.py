@@ -255,3 +255,66 @@ def test_processes_ending_are_not_taken_for_hiding(tmp_path: Path) -> None:
         assert said.stdout == "measured True\n", said
     finally:
         shutil.rmtree(where)
+
+
+LEADERLESS = """
+import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+with open(sys.argv[1], "wb") as f:
+    f.write(b"x" * (8 << 20))
+fd = os.open(sys.argv[1], os.O_RDWR)
+libc.mmap(None, 8 << 20, 1, 1, fd, 0)  # shared, read: no descriptor once closed
+os.close(fd)
+os.unlink(sys.argv[1])
+threading.Thread(target=lambda: (time.sleep(60), os._exit(0))).start()
+print("ready", flush=True)
+libc.syscall(60, 0)  # SYS_exit: the main thread alone; the process runs on in the other
+"""
+
+
+@pytest.mark.functional
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the holder as another user (setpriv)")
+def test_a_process_whose_main_thread_exited_is_looked_at_through_its_threads() -> None:
+    """The sixth re-test: once a process's main thread alone exits, /proc/<pid> shows no
+    program and no mapping — 8 x 40 MB mapped so, measured as nothing; and a sweep took
+    such a process for gone while it ran on. Its threads are looked at, one by one."""
+    import asyncio
+    import shutil
+    import subprocess
+    import tempfile
+
+    from runners import pidns, procs
+    from runners.main import copy_to
+
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    where = tempfile.mkdtemp(dir="/tmp")
+    os.chmod(where, 0o777)
+    copy_to(f"{where}/program")
+    python = "/usr/bin/python3"
+    before = pidns.descendants()
+    holder = subprocess.Popen([*nobody, python, "-c", LEADERLESS, f"{where}/big"],
+                              stdout=subprocess.PIPE, text=True, cwd=where)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        time.sleep(0.2)
+        pid = holder.pid  # setpriv runs python in its own place
+        assert Path(f"/proc/{pid}/maps").read_text() == ""  # nothing, through its main thread
+
+        def measure(as_user: list[str]) -> str:
+            argv = [*as_user, python, "-c", MEASURE, str(pid), f"{where}/program"]
+            return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+        assert int(measure([])) >= 8 << 20
+        assert "keeps a removed file mapped" in measure(nobody)
+        assert procs.alive(pid)
+        assert asyncio.run(pidns.sweep(before)) == []  # killed, not taken for gone
+        holder.wait(5)  # ended (its status is its main thread's, 0); else TimeoutExpired
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+        shutil.rmtree(where)

@@ -289,11 +289,18 @@ def _unix():
     except OSError as e:
         return type(e).__name__
 
+def _runs(path):  # a configure script's test program: compiled, made executable, run
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(path, 0o755)
+    return "ran" if os.access(path, os.X_OK) and os.system(path) == 0 else "not executable"
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     build = os.path.realpath(sys.prefix)  # pip runs the build in the layer's interpreter
     said = {"owner's folder": _try(os.path.join(os.path.dirname(os.path.dirname(build)), "stray")),
             "beside": _try(os.path.join(os.path.dirname(build), "stray")),
-            "build": _try(os.path.join(build, "mine")), "unix socket": _unix()}
+            "build": _try(os.path.join(build, "mine")), "unix socket": _unix(),
+            "program": _runs(os.path.join(build, "conftest"))}
     return built(wheel_directory, "podium_escape", "1.0", f"said = {said!r}\n")
 """
 )
@@ -308,7 +315,8 @@ async def test_an_install_in_a_pod_writes_its_build_only(
     """The re-test: the init container ran pip unsandboxed, so build code wrote anywhere in
     its owner's folder of the layers claim while it ran (and made Unix sockets, which the
     local install's seccomp filter refuses). Where the node's kernel has Landlock, the
-    install writes its build only, as locally; the owner's log says it was sandboxed."""
+    install writes its build only, as locally; the owner's log says it was sandboxed. A
+    program it makes may be run (the sixth re-test: chmod was void, as locally)."""
     assert kube.kubelet is not None
     kube.kubelet.bind_claim(kube.namespace, "podium-layers")
     index = images["old"].parent / "index-escape"
@@ -331,7 +339,7 @@ async def test_an_install_in_a_pod_writes_its_build_only(
     said = ast.literal_eval(page.splitlines()[0].removeprefix("extra "))
     denied = "PermissionError"
     assert said == {"owner's folder": denied, "beside": denied, "build": "written",
-                    "unix socket": denied}, page  # fmt: skip
+                    "unix socket": denied, "program": "ran"}, page  # fmt: skip
     assert "requirements.txt: installing in a sandbox (Landlock ABI" in page, page
     owner = kube.kubelet.claim_dir(kube.namespace, "podium-layers") / "alice"
     assert not list(owner.glob("**/stray"))

@@ -46,3 +46,51 @@ def test_a_process_left_behind_ends_with_the_first(tmp_path: Path, own_namespace
     assert run([sys.executable, "-c", code, proof], own_namespace).returncode == 0
     time.sleep(3)
     assert os.path.exists(proof) is not own_namespace
+
+
+HOPPING = """
+import os, sys, time
+if os.fork() == 0:  # pip's build code, pip waiting for it
+    for _ in range(200):  # a new pid each time: the parent exits, its child is an orphan
+        if os.fork():
+            os._exit(0)
+    print(os.getpid(), flush=True)
+    time.sleep(3)
+    os._exit(0)
+time.sleep(3)
+"""
+
+
+@pytest.mark.unit
+def test_the_namespace_is_frozen_on_demand_and_its_orphans_reaped() -> None:
+    """The first process of an install's namespace stops and continues the rest when the
+    runner asks (its size watch looks meanwhile), and reaps the namespace's orphans (the
+    sixth re-test: 3001 zombies kept until the install ended, pids of the whole machine)."""
+    from runners import procs
+
+    freezer = pidns.Freezer()
+    before = pidns.descendants()
+    process = subprocess.Popen(
+        pidns.wrap([sys.executable, "-c", HOPPING], freezer.reaper.fileno()),
+        stdout=subprocess.PIPE, text=True, pass_fds=(freezer.reaper.fileno(),),
+        preexec_fn=lambda: pidns.enter(False),
+    )  # fmt: skip
+    freezer.reaper.close()
+    try:
+        assert process.stdout is not None and process.stdout.readline()
+        time.sleep(0.3)
+        found = pidns.descendants() - before
+        states = {pid: (procs.stat(pid) or ("?",))[0] for pid in found}
+        assert list(states.values()).count("Z") < 5, states  # none kept but in passing
+        with freezer.frozen() as stopped:
+            assert stopped
+            frozen = {(procs.stat(pid) or ("?",))[0] for pid in pidns.descendants() - before}
+        assert "T" in frozen and "R" not in frozen
+        time.sleep(0.1)
+        assert "T" not in {(procs.stat(pid) or ("?",))[0] for pid in pidns.descendants() - before}
+    finally:
+        process.kill()
+        process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+        freezer.close()
