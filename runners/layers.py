@@ -58,6 +58,7 @@ MARKER = ".podium-layer.json"
 CURRENT = "current"
 FORMAT = 1  # of the key: a new format makes new layers
 PIP_CONFIG = ("/etc/pip.conf", "/etc/xdg/pip")  # the admin's (an index, a proxy): pip's only
+SHM = ("/dev/shm",)  # noqa: S108  multiprocessing's semaphores (a setup.py's Pool); memory
 SWEEP_AFTER = 86400.0  # a build no longer current, or never finished, goes after a day
 _BASE = (
     "import json, site, sys, sysconfig\n"
@@ -308,13 +309,13 @@ class Builder:
                     os.path.dirname(os.path.realpath(self.base_python))}  # fmt: skip
         if self.sandbox is not None:
             return Sandbox(read=tuple(sorted({*readable, *self.sandbox.read})),
-                           write=(str(build),), home=str(home), ports=self.sandbox.ports,
+                           write=(str(build), *SHM), home=str(home), ports=self.sandbox.ports,
                            network=self.sandbox.network, building=True)  # fmt: skip
         if (version := abi()) < 1:
             self.say(f"{FILE}: installing without a sandbox ({describe(version)})")
             return None
         self.say(f"{FILE}: installing in a sandbox ({describe(version)})")
-        return Sandbox(read=tuple(sorted(readable)), write=(str(build),), home=str(home),
+        return Sandbox(read=tuple(sorted(readable)), write=(str(build), *SHM), home=str(home),
                        building=True, view=False)  # fmt: skip
 
     async def _run_pip(

@@ -122,6 +122,10 @@ class Freezer:
             if stopped:
                 self._ask(b"c")
 
+    def stop(self) -> None:
+        """Stop them again, within :meth:`frozen` (one may have continued others)."""
+        self._ask(b"s")
+
     def _ask(self, what: bytes) -> bool:
         if self.works:
             try:

@@ -318,3 +318,103 @@ def test_a_process_whose_main_thread_exited_is_looked_at_through_its_threads() -
         assert holder.stdout is not None
         holder.stdout.close()
         shutil.rmtree(where)
+
+
+MOVING = """
+import os, sys, time
+a, b = os.path.join(sys.argv[1], "a", "big"), os.path.join(sys.argv[1], "b", "big")
+with open(a, "wb") as f:
+    f.write(b"x" * (16 << 20))
+print("ready", flush=True)
+began = time.time()
+while time.time() < began + 30:  # behind the walk and back, as fast as it goes
+    os.rename(a, b)
+    os.rename(b, a)
+"""
+
+
+@pytest.mark.functional
+def test_the_walk_sees_files_moved_as_it_goes(tmp_path: Path) -> None:
+    """The eighth re-test: build code moved its files from the folder the walk had yet to
+    list into the one it had listed, and back — 360 MB past a 100 MB limit for 25 s. The
+    install's processes are stopped for the walk as well."""
+    import subprocess
+    import sys
+
+    from runners import pidns
+    from runners.usage import install_usage
+
+    build = tmp_path / "build"
+    for name in ("a", "b"):
+        (build / name).mkdir(parents=True)
+    freezer = pidns.Freezer()
+    before = pidns.descendants()
+    process = subprocess.Popen(
+        pidns.wrap([sys.executable, "-c", MOVING, str(build)], freezer.reaper.fileno()),
+        stdout=subprocess.PIPE, text=True, pass_fds=(freezer.reaper.fileno(),),
+        preexec_fn=lambda: pidns.enter(False),
+    )  # fmt: skip
+    freezer.reaper.close()
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        sizes = [install_usage(build, before, freezer, process.pid)[0] for _ in range(30)]
+        assert min(sizes) >= 16 << 20, sizes
+    finally:
+        process.kill()
+        process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+        freezer.close()
+
+
+CONTINUING = """
+import os, signal, time
+os.setpgid(0, 0)
+for _ in range(4):  # each continues the group, as fast as it goes, stopped or not
+    if os.fork() == 0:
+        began = time.time()
+        while time.time() < began + 30:
+            os.killpg(0, signal.SIGCONT)
+        os._exit(0)
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.functional
+def test_processes_continuing_each_other_are_stopped_again() -> None:
+    """The eighth re-test: processes sending SIGCONT to their group undo the first
+    process's single pass of SIGSTOP. The watch stops them again until none runs."""
+    import subprocess
+    import sys
+
+    from runners import pidns, procs
+    from runners.usage import _stay_stopped
+
+    freezer = pidns.Freezer()
+    before = pidns.descendants()
+    process = subprocess.Popen(
+        pidns.wrap([sys.executable, "-c", CONTINUING], freezer.reaper.fileno()),
+        stdout=subprocess.PIPE, text=True, pass_fds=(freezer.reaper.fileno(),),
+        preexec_fn=lambda: pidns.enter(False),
+    )  # fmt: skip
+    freezer.reaper.close()
+
+    def install() -> set[int]:
+        return pidns.descendants() - before - {process.pid, *procs.children(process.pid)}
+
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        time.sleep(0.2)
+        for _ in range(10):
+            with freezer.frozen() as stopped:
+                assert stopped
+                _stay_stopped(freezer, install)
+                states = [(procs.stat(p) or ("Z",))[0] for p in install()]
+            assert len(states) == 5 and set(states) <= {"T", "D"}, states
+    finally:
+        process.kill()
+        process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+        freezer.close()
