@@ -19,6 +19,7 @@ from runners.errors import RequirementsFailed
 from runners.layers import MARKER, finished, hold
 from runners.room import IN_USE, KEY_LOCK, make_room
 from runners.usage import size_of
+from tests.support.processes import NOBODY, SYSTEM_PYTHON, in_namespace, shared_folder, started
 
 MB = 2**20
 
@@ -126,34 +127,20 @@ def test_a_removed_file_held_where_the_runner_cannot_look_fails_the_install(
     read ``/proc/<pid>/map_files`` — a removed 200 MB file, one page of it mapped, counted
     nothing — nor anything of a process that made itself undumpable. Now the install
     fails; as root it is measured, as before."""
-    import shutil
+    with (
+        shared_folder() as where,
+        started([*NOBODY, SYSTEM_PYTHON, "-c", HOLDER, f"{where}/big", how], cwd=where) as holder,
+    ):
+        assert int(measured(holder.pid, where, [])) >= 8 << 20  # root reads map_files
+        assert said in measured(holder.pid, where, NOBODY)
+
+
+def measured(pid: int, where: str, as_user: list[str]) -> str:
+    """What the runner's program in ``where`` measures of ``pid``, run as ``as_user``."""
     import subprocess
-    import tempfile
 
-    from runners.main import copy_to
-
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-    where = tempfile.mkdtemp(dir="/tmp")  # not under a folder of root's alone
-    os.chmod(where, 0o777)
-    copy_to(f"{where}/program")  # the runner's program, where that user may read it
-    python = "/usr/bin/python3"  # the standard library is all it needs
-    holder = subprocess.Popen([*nobody, python, "-c", HOLDER, f"{where}/big", how],
-                              stdout=subprocess.PIPE, text=True, cwd=where)  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
-
-        def measure(as_user: list[str]) -> str:
-            argv = [*as_user, python, "-c", MEASURE, str(holder.pid), f"{where}/program"]
-            return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-
-        assert int(measure([])) >= 8 << 20  # root reads map_files: measured
-        assert said in measure(nobody)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
-        shutil.rmtree(where)
+    argv = [*as_user, SYSTEM_PYTHON, "-c", MEASURE, str(pid), f"{where}/program"]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
 # x86_64: mmap a page, copy the rest of this code there and jump to it; munmap the program's
@@ -239,22 +226,12 @@ def test_processes_ending_are_not_taken_for_hiding(tmp_path: Path) -> None:
     """The re-test: an honest build starting many short-lived processes (a compiler's) was
     refused one time in three where the runner is not root — an ending process's
     descriptors cannot be read (its memory goes first), as an undumpable one's."""
-    import shutil
     import subprocess
-    import tempfile
 
-    from runners.main import copy_to
-
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-    where = tempfile.mkdtemp(dir="/tmp")
-    os.chmod(where, 0o777)
-    try:
-        copy_to(f"{where}/program")
-        said = subprocess.run([*nobody, "/usr/bin/python3", "-c", SPAWNING, f"{where}/program"],
+    with shared_folder() as where:
+        said = subprocess.run([*NOBODY, SYSTEM_PYTHON, "-c", SPAWNING, f"{where}/program"],
                               capture_output=True, text=True, check=True, cwd=where)  # fmt: skip
-        assert said.stdout == "measured True\n", said
-    finally:
-        shutil.rmtree(where)
+    assert said.stdout == "measured True\n", said
 
 
 LEADERLESS = """
@@ -282,42 +259,22 @@ def test_a_process_whose_main_thread_exited_is_looked_at_through_its_threads() -
     program and no mapping — 8 x 40 MB mapped so, measured as nothing; and a sweep took
     such a process for gone while it ran on. Its threads are looked at, one by one."""
     import asyncio
-    import shutil
-    import subprocess
-    import tempfile
 
     from runners import pidns, procs
-    from runners.main import copy_to
 
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-    where = tempfile.mkdtemp(dir="/tmp")
-    os.chmod(where, 0o777)
-    copy_to(f"{where}/program")
-    python = "/usr/bin/python3"
     before = pidns.descendants()
-    holder = subprocess.Popen([*nobody, python, "-c", LEADERLESS, f"{where}/big"],
-                              stdout=subprocess.PIPE, text=True, cwd=where)  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+    with (
+        shared_folder() as where,
+        started([*NOBODY, SYSTEM_PYTHON, "-c", LEADERLESS, f"{where}/big"], cwd=where) as holder,
+    ):
         time.sleep(0.2)
         pid = holder.pid  # setpriv runs python in its own place
         assert Path(f"/proc/{pid}/maps").read_text() == ""  # nothing, through its main thread
-
-        def measure(as_user: list[str]) -> str:
-            argv = [*as_user, python, "-c", MEASURE, str(pid), f"{where}/program"]
-            return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-
-        assert int(measure([])) >= 8 << 20
-        assert "keeps a removed file mapped" in measure(nobody)
+        assert int(measured(pid, where, [])) >= 8 << 20
+        assert "keeps a removed file mapped" in measured(pid, where, NOBODY)
         assert procs.alive(pid)
         assert asyncio.run(pidns.sweep(before)) == []  # killed, not taken for gone
         holder.wait(5)  # ended (its status is its main thread's, 0); else TimeoutExpired
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
-        shutil.rmtree(where)
 
 
 MOVING = """
@@ -338,33 +295,14 @@ def test_the_walk_sees_files_moved_as_it_goes(tmp_path: Path) -> None:
     """The eighth re-test: build code moved its files from the folder the walk had yet to
     list into the one it had listed, and back — 360 MB past a 100 MB limit for 25 s. The
     install's processes are stopped for the walk as well."""
-    import subprocess
-    import sys
-
-    from runners import pidns
     from runners.usage import install_usage
 
     build = tmp_path / "build"
     for name in ("a", "b"):
         (build / name).mkdir(parents=True)
-    freezer = pidns.Freezer()
-    before = pidns.descendants()
-    process = subprocess.Popen(
-        pidns.wrap([sys.executable, "-c", MOVING, str(build)], freezer.reaper.fileno()),
-        stdout=subprocess.PIPE, text=True, pass_fds=(freezer.reaper.fileno(),),
-        preexec_fn=lambda: pidns.enter(False),
-    )  # fmt: skip
-    freezer.reaper.close()
-    try:
-        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    with in_namespace(MOVING, str(build)) as (process, freezer, before):
         sizes = [install_usage(build, before, freezer, process.pid)[0] for _ in range(30)]
-        assert min(sizes) >= 16 << 20, sizes
-    finally:
-        process.kill()
-        process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-        freezer.close()
+    assert min(sizes) >= 16 << 20, sizes
 
 
 CONTINUING = """
@@ -385,36 +323,16 @@ time.sleep(30)
 def test_processes_continuing_each_other_are_stopped_again() -> None:
     """The eighth re-test: processes sending SIGCONT to their group undo the first
     process's single pass of SIGSTOP. The watch stops them again until none runs."""
-    import subprocess
-    import sys
-
-    from runners import pidns, procs
+    from runners import procs
     from runners.usage import _stay_stopped
 
-    freezer = pidns.Freezer()
-    before = pidns.descendants()
-    process = subprocess.Popen(
-        pidns.wrap([sys.executable, "-c", CONTINUING], freezer.reaper.fileno()),
-        stdout=subprocess.PIPE, text=True, pass_fds=(freezer.reaper.fileno(),),
-        preexec_fn=lambda: pidns.enter(False),
-    )  # fmt: skip
-    freezer.reaper.close()
-
-    def install() -> set[int]:
-        return pidns.descendants() - before - {process.pid, *procs.children(process.pid)}
-
-    try:
-        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    with in_namespace(CONTINUING) as (process, freezer, _):
+        ours = {process.pid, *procs.children(process.pid)}
         time.sleep(0.2)
         for _ in range(10):
             with freezer.frozen() as stopped:
                 assert stopped
-                _stay_stopped(freezer, install)
-                states = [(procs.stat(p) or ("Z",))[0] for p in install()]
+                _stay_stopped(freezer, lambda: set(procs.children(process.pid, True)) - ours)
+                install = set(procs.children(process.pid, True)) - ours
+                states = [(procs.stat(p) or ("Z",))[0] for p in install]
             assert len(states) == 5 and set(states) <= {"T", "D"}, states
-    finally:
-        process.kill()
-        process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-        freezer.close()

@@ -132,6 +132,16 @@ async def ended(local: LocalLauncher, d: Dashboard, runtime: Runtime) -> Observe
     return observed
 
 
+async def failure(local: LocalLauncher, d: Dashboard, launch_id: str) -> Observed:
+    """How ``d``'s start fails; the launcher closed after."""
+    runtime = await local.start(d, launch_id, CREDENTIAL)
+    try:
+        return await ended(local, d, runtime)
+    finally:
+        await local.stop(d, runtime)
+        await local.close()
+
+
 def builds(tmp_path: Path) -> list[Path]:
     """Every build of every layer of alice's."""
     root = tmp_path / "runners" / "alice" / ".layers"
@@ -271,16 +281,11 @@ async def test_a_package_whose_build_fails_is_named(tmp_path: Path, wheels: Path
     sdist(wheels, "Podium.Failing", "1.0", failing)
     local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
     d = dashboard(tmp_path, "failing", "podium_extra==1.0\npodium-failing == 1.0\n")
-    runtime = await local.start(d, "f1", CREDENTIAL)
-    try:
-        observed = await ended(local, d, runtime)
-        assert observed.message == (
-            "requirements.txt line 2 ('podium-failing == 1.0') could not be installed: "
-            "Encountered error while generating package metadata. (its output is in the log)"
-        ), observed
-    finally:
-        await local.stop(d, runtime)
-        await local.close()
+    observed = await failure(local, d, "f1")
+    assert observed.message == (
+        "requirements.txt line 2 ('podium-failing == 1.0') could not be installed: "
+        "Encountered error while generating package metadata. (its output is in the log)"
+    ), observed
 
 
 @pytest.mark.functional
@@ -612,16 +617,11 @@ async def test_files_held_by_a_process_changing_its_pid_are_measured(
     local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
     local.requirements = replace(local.requirements, max_bytes=50 << 20, max_total=100 << 20)
     d = dashboard(tmp_path, "churn", "podium_churn==1.0\n")
-    runtime = await local.start(d, "c1", CREDENTIAL)
-    try:
-        observed = await ended(local, d, runtime)
-        assert observed.message == (
-            "requirements.txt was installing more than this hub's limit of 50 MB"
-        ), observed
-        assert builds(tmp_path) == []
-    finally:
-        await local.stop(d, runtime)
-        await local.close()
+    observed = await failure(local, d, "c1")
+    assert observed.message == (
+        "requirements.txt was installing more than this hub's limit of 50 MB"
+    ), observed
+    assert builds(tmp_path) == []
 
 
 STOPPING = r"""
@@ -642,16 +642,11 @@ async def test_build_code_that_stops_pip_ends_the_install(tmp_path: Path, wheels
     sdist(wheels, "podium_stopper", "1.0", STOPPING)
     local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
     d = dashboard(tmp_path, "stopper", "podium_stopper==1.0\n")
-    runtime = await local.start(d, "s1", CREDENTIAL)
-    try:
-        observed = await ended(local, d, runtime)
-        assert observed.message == (
-            "a process of the install of requirements.txt was stopped (SIGSTOP): cut short"
-        ), observed
-        assert builds(tmp_path) == []
-    finally:
-        await local.stop(d, runtime)
-        await local.close()
+    observed = await failure(local, d, "s1")
+    assert observed.message == (
+        "a process of the install of requirements.txt was stopped (SIGSTOP): cut short"
+    ), observed
+    assert builds(tmp_path) == []
 
 
 @pytest.mark.functional

@@ -317,20 +317,10 @@ async def test_an_install_in_a_pod_writes_its_build_only(
     local install's seccomp filter refuses). Where the node's kernel has Landlock, the
     install writes its build only, as locally; the owner's log says it was sandboxed. A
     program it makes may be run (the sixth re-test: chmod was void, as locally)."""
-    assert kube.kubelet is not None
-    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
     index = images["old"].parent / "index-escape"
     sdist(index, "podium_escape", "1.0", ESCAPING)
-    app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / "escaping"
-    app.mkdir(exist_ok=True)
-    (app / "escape_app.py").write_text(ESCAPE_APP)
-    (app / "requirements.txt").write_text("podium_escape==1.0\n")
-    k = launcher(kube)
-    k.environments = {}
-    k.layers_claim = "podium-layers"
-    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
-    d = Dashboard(owner="alice", name="escaping", framework="custom",
-                  command=("{python}", "escape_app.py", "{port}"), source=Source(path="escaping"))  # fmt: skip
+    k = layered_kube(kube, index, "escaping", "podium_escape==1.0\n", ESCAPE_APP)
+    d = alices("escaping", "escaping")
     try:
         observed, page = await settled(k, d, secrets.token_hex(8), keep_log=True)
     finally:
@@ -350,21 +340,11 @@ async def test_a_broken_requirement_in_a_pod_names_its_line(
 ) -> None:
     """The init container's pip refuses a line: the start fails for good with the line and
     pip's words (the owner's), pip's ERROR in the owner's log, no layer left."""
-    assert kube.kubelet is not None
-    kube.kubelet.bind_claim(kube.namespace, "podium-layers")
     index = images["old"].parent / "index"
     wheel(index, "podium_extra", "1.0")
-    app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / "broken"
-    app.mkdir(exist_ok=True)
-    (app / "extra_app.py").write_text(EXTRA_APP)
-    (app / "requirements.txt").write_text("podium_extra==1.0\nno-such-package==9.1\n")
     before = made_by(kube, "alice")
-    k = launcher(kube)
-    k.environments = {}
-    k.layers_claim = "podium-layers"
-    k.requirements = RequirementsPolicy(("--no-index", "--find-links", str(index)), timeout=120)
-    d = Dashboard(owner="alice", name="broken", framework="custom",
-                  command=("{python}", "extra_app.py", "{port}"), source=Source(path="broken"))  # fmt: skip
+    k = layered_kube(kube, index, "broken", "podium_extra==1.0\nno-such-package==9.1\n")
+    d = alices("broken", "broken")
     try:
         observed, log = await settled(k, d, secrets.token_hex(8))
     finally:
@@ -392,13 +372,15 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 )
 
 
-def layered_kube(kube: Cluster, index: Path, name: str, requirements: str) -> PodLauncher:
-    """A launcher with the layers claim, and alice's folder ``name`` with EXTRA_APP."""
+def layered_kube(
+    kube: Cluster, index: Path, name: str, requirements: str, app_code: str = EXTRA_APP
+) -> PodLauncher:
+    """A launcher with the layers claim, and alice's folder ``name`` with ``app_code``."""
     assert kube.kubelet is not None
     kube.kubelet.bind_claim(kube.namespace, "podium-layers")
     app = kube.kubelet.claim_dir(kube.namespace, "claim-alice") / name
     app.mkdir(exist_ok=True)
-    (app / "extra_app.py").write_text(EXTRA_APP)
+    (app / "extra_app.py").write_text(app_code)
     (app / "requirements.txt").write_text(requirements)
     k = launcher(kube)
     k.environments = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runners import pidns
+from tests.support.processes import in_namespace
 
 
 def run(argv: list[str], own_namespace: bool) -> subprocess.CompletedProcess[str]:
@@ -54,7 +55,7 @@ if os.fork() == 0:  # pip's build code, pip waiting for it
     for _ in range(200):  # a new pid each time: the parent exits, its child is an orphan
         if os.fork():
             os._exit(0)
-    print(os.getpid(), flush=True)
+    print("ready", flush=True)
     time.sleep(3)
     os._exit(0)
 time.sleep(3)
@@ -68,16 +69,7 @@ def test_the_namespace_is_frozen_on_demand_and_its_orphans_reaped() -> None:
     sixth re-test: 3001 zombies kept until the install ended, pids of the whole machine)."""
     from runners import procs
 
-    freezer = pidns.Freezer()
-    before = pidns.descendants()
-    process = subprocess.Popen(
-        pidns.wrap([sys.executable, "-c", HOPPING], freezer.reaper.fileno()),
-        stdout=subprocess.PIPE, text=True, pass_fds=(freezer.reaper.fileno(),),
-        preexec_fn=lambda: pidns.enter(False),
-    )  # fmt: skip
-    freezer.reaper.close()
-    try:
-        assert process.stdout is not None and process.stdout.readline()
+    with in_namespace(HOPPING) as (_, freezer, before):
         time.sleep(0.3)
         found = pidns.descendants() - before
         states = {pid: (procs.stat(pid) or ("?",))[0] for pid in found}
@@ -88,9 +80,3 @@ def test_the_namespace_is_frozen_on_demand_and_its_orphans_reaped() -> None:
         assert "T" in frozen and "R" not in frozen
         time.sleep(0.1)
         assert "T" not in {(procs.stat(pid) or ("?",))[0] for pid in pidns.descendants() - before}
-    finally:
-        process.kill()
-        process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-        freezer.close()
