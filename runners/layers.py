@@ -373,9 +373,12 @@ class Builder:
         ``before``: the runner's processes that are not the install's."""
         most = self.requirements.max_bytes
         stopped: set[int] = set()
-        while True:
-            await asyncio.sleep(1.0)
+        took = 0.0
+        while True:  # the install is stopped while it is looked at: a fifth of the time at most
+            await asyncio.sleep(max(1.0, 4 * took))
+            began = time.monotonic()
             size, now = await asyncio.to_thread(install_usage, build, before, freezer, reaper)
+            took = time.monotonic() - began
             if size > most:
                 raise RequirementsFailed(
                     f"{FILE} was installing more than this hub's limit of {most / 2**20:,.0f} MB"
