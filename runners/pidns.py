@@ -34,7 +34,7 @@ from pathlib import Path
 from runners import procs
 from runners.errors import RequirementsFailed
 
-CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x10000000, 0x20000000, 0x08000000
 _EPERM = 1
 _REAPER = """\
 import ctypes, os, signal, sys, threading
@@ -76,17 +76,19 @@ sys.exit(code if code >= 0 else 128 - code)
 
 
 def enter(in_user_namespace: bool) -> bool:
-    """This (single-threaded) process's next children into a new PID namespace; whether
-    they will be. ``in_user_namespace``: it holds its capabilities there already (a
-    private network's or view's user namespace); otherwise root may make one directly and
-    anyone else through a user namespace of their own, where the kernel allows it."""
+    """This (single-threaded) process's next children into a new PID namespace, and it
+    into an IPC namespace of its own (a System V segment an install made outlived it, held
+    memory and was anyone's to read: the ninth re-test); whether they will be.
+    ``in_user_namespace``: it holds its capabilities there already (a private network's or
+    view's user namespace); otherwise root may make one directly and anyone else through a
+    user namespace of their own, where the kernel allows it."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWPID) == 0:
+    if libc.unshare(CLONE_NEWPID | CLONE_NEWIPC) == 0:
         return True
     if in_user_namespace or ctypes.get_errno() != _EPERM:
         return False
     uid, gid = os.geteuid(), os.getegid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC) != 0:
         return False
     Path("/proc/self/setgroups").write_text("deny")
     Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")

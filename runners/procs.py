@@ -51,12 +51,21 @@ def zombie(pid: int) -> bool:
     return info is not None and info[0] in ("Z", "X") and not _threads_running(pid)
 
 
+def threads(pid: int) -> list[int]:
+    """A process's threads (an exited main thread among them), none when it is gone."""
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def running(tid: int) -> bool:
+    """Running or able to (not stopped, not ending, not in the kernel uninterruptibly)."""
+    return (stat(tid) or ("Z",))[0] in ("R", "S")
+
+
 def _threads_running(pid: int) -> bool:
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            if int(tid) != pid and (info := stat(int(tid))) and info[0] not in ("Z", "X"):
-                return True
-    return False
+    return any(t != pid and (stat(t) or ("Z",))[0] not in ("Z", "X") for t in threads(pid))
 
 
 def alive(pid: int) -> bool:

@@ -78,12 +78,12 @@ def install_usage(
 
 
 def _stay_stopped(freezer: Freezer, install: Callable[[], set[int]]) -> None:
-    """Every process of the install stopped (or in the kernel, where it stops on its way
+    """Every thread of the install stopped (or in the kernel, where it stops on its way
     out): one continuing others as the first process stops them (SIGCONT to its group,
-    the eighth re-test) is stopped again; still running after a second, it fails."""
+    the eighth re-test; from timers, by a thread behind an exited main thread, the ninth)
+    is stopped again; still running after a second, the install fails."""
     for _ in range(100):
-        running = [p for p in install() if (procs.stat(p) or ("Z",))[0] in ("R", "S")]
-        if not running:
+        if not [t for p in install() for t in procs.threads(p) if procs.running(t)]:
             return
         time.sleep(0.01)
         freezer.stop()

@@ -80,3 +80,29 @@ def test_the_namespace_is_frozen_on_demand_and_its_orphans_reaped() -> None:
         assert "T" in frozen and "R" not in frozen
         time.sleep(0.1)
         assert "T" not in {(procs.stat(pid) or ("?",))[0] for pid in pidns.descendants() - before}
+
+
+SEGMENT = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+segment = libc.shmget(int(sys.argv[1]), 1 << 20, 0o1666)  # IPC_CREAT, anyone's
+assert segment >= 0, ctypes.get_errno()
+libc.shmdt(ctypes.c_void_p(libc.shmat(segment, None, 0)))
+print("ready", flush=True)
+"""
+
+
+@pytest.mark.unit
+def test_a_system_v_segment_ends_with_the_install() -> None:
+    """The ninth re-test: a segment an install made (512 MB) outlived it, readable by
+    any user. The install has an IPC namespace of its own: the host never sees it."""
+    key = 0x50D10000 + os.getpid() % 0xFFFF
+
+    def host_keys() -> set[int]:
+        lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+        return {int(line.split()[0]) for line in lines}
+
+    with in_namespace(SEGMENT, str(key)):
+        assert key not in host_keys()
+    assert key not in host_keys()
