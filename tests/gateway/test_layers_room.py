@@ -7,6 +7,7 @@ share. Before a build, the unused ones go, least recently used first.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -336,3 +337,55 @@ def test_processes_continuing_each_other_are_stopped_again() -> None:
                 install = set(procs.children(process.pid, True)) - ours
                 states = [(procs.stat(p) or ("Z",))[0] for p in install]
             assert len(states) == 5 and set(states) <= {"T", "D"}, states
+
+
+RESUMING = """
+import ctypes, os, signal, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+class Sigevent(ctypes.Structure):
+    _fields_ = [("value", ctypes.c_void_p), ("signo", ctypes.c_int), ("notify", ctypes.c_int),
+                ("pad", ctypes.c_int * 12)]
+class Spec(ctypes.Structure):
+    _fields_ = [("interval_s", ctypes.c_long), ("interval_ns", ctypes.c_long),
+                ("value_s", ctypes.c_long), ("value_ns", ctypes.c_long)]
+signal.signal(signal.SIGCONT, lambda *_: None)  # a timer whose signal is ignored is parked
+timers = []
+for _ in range(8):
+    timer = ctypes.c_void_p()
+    event = Sigevent(None, signal.SIGCONT, 0)  # SIGEV_SIGNAL
+    assert libc.timer_create(1, ctypes.byref(event), ctypes.byref(timer)) == 0
+    timers.append(timer)
+every = Spec(0, 1_000_000, 0, 1_000_000)
+def rearm():
+    began = time.time()
+    while time.time() < began + 30:
+        for timer in timers:
+            libc.timer_settime(timer, 0, ctypes.byref(every), None)
+        time.sleep(0.0005)
+    os._exit(0)
+threading.Thread(target=rearm).start()
+print("ready", flush=True)
+time.sleep(0.1)
+libc.syscall(60, 0)  # the main thread exits: /proc/<pid> says Z
+"""
+
+
+@pytest.mark.functional
+def test_a_thread_resuming_its_process_from_timers_is_seen() -> None:
+    """The ninth re-test: a thread behind an exited main thread (its /proc/<pid> said Z)
+    kept its process running through every look, continued by its own timers' SIGCONT
+    (20 looks in 20 here). Each thread's state counts: stopped, or the install fails."""
+    from runners import procs
+    from runners.usage import _stay_stopped
+
+    escaped = 0
+    with in_namespace(RESUMING) as (process, freezer, _):
+        ours = {process.pid, *procs.children(process.pid)}
+        time.sleep(0.3)
+        for _ in range(5):
+            with freezer.frozen(), contextlib.suppress(RequirementsFailed):
+                _stay_stopped(freezer, lambda: set(procs.children(process.pid, True)) - ours)
+                install = set(procs.children(process.pid, True)) - ours
+                states = {(procs.stat(t) or ("Z",))[0] for p in install for t in procs.threads(p)}
+                escaped += bool(states & {"R", "S"})
+    assert escaped == 0
