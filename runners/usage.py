@@ -100,7 +100,7 @@ def unlinked_size(pids: Iterable[int]) -> int:
     for pid in pids:
         # Every thread, as a process of its own: a thread may have a descriptor table of
         # its own (the re-test), and once the main thread alone exited, /proc/<pid> shows
-        # no program, no mapping (the sixth re-test: 320 MB mapped so, unmeasured).
+        # no program, no mapping (the seventh re-test: 320 MB mapped so, unmeasured).
         tids: list[str] = []
         with contextlib.suppress(OSError):
             tids = os.listdir(f"/proc/{pid}/task")

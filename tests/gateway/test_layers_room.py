@@ -256,7 +256,7 @@ libc.syscall(60, 0)  # SYS_exit: the main thread alone; the process runs on in t
 @pytest.mark.functional
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs the holder as another user (setpriv)")
 def test_a_process_whose_main_thread_exited_is_looked_at_through_its_threads() -> None:
-    """The sixth re-test: once a process's main thread alone exits, /proc/<pid> shows no
+    """The seventh re-test: once a process's main thread alone exits, /proc/<pid> shows no
     program and no mapping — 8 x 40 MB mapped so, measured as nothing; and a sweep took
     such a process for gone while it ran on. Its threads are looked at, one by one."""
     import asyncio

@@ -316,7 +316,7 @@ async def test_an_install_in_a_pod_writes_its_build_only(
     its owner's folder of the layers claim while it ran (and made Unix sockets, which the
     local install's seccomp filter refuses). Where the node's kernel has Landlock, the
     install writes its build only, as locally; the owner's log says it was sandboxed. A
-    program it makes may be run (the sixth re-test: chmod was void, as locally)."""
+    program it makes may be run (the seventh re-test: chmod was void, as locally)."""
     index = images["old"].parent / "index-escape"
     sdist(index, "podium_escape", "1.0", ESCAPING)
     k = layered_kube(kube, index, "escaping", "podium_escape==1.0\n", ESCAPE_APP)

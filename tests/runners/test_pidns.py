@@ -66,7 +66,7 @@ time.sleep(3)
 def test_the_namespace_is_frozen_on_demand_and_its_orphans_reaped() -> None:
     """The first process of an install's namespace stops and continues the rest when the
     runner asks (its size watch looks meanwhile), and reaps the namespace's orphans (the
-    sixth re-test: 3001 zombies kept until the install ended, pids of the whole machine)."""
+    seventh re-test: 3001 zombies kept until the install ended, pids of the whole machine)."""
     from runners import procs
 
     with in_namespace(HOPPING) as (_, freezer, before):
