@@ -72,19 +72,24 @@ def install_usage(
     with freezer.frozen() as stopped_all:
         # The reaper, and the namespace's first process (undumpable) where there is one.
         ours = {reaper, *(procs.children(reaper) if stopped_all else ())}
-        if stopped_all:
-            _stay_stopped(freezer, lambda: pidns.descendants() - before - ours)
-        return size_of(build) + unlinked_size(pidns.descendants() - before - ours), stopped
+
+        def install() -> set[int]:
+            return pidns.descendants() - before - ours
+
+        held = _stay_stopped(freezer, install) if stopped_all else install()
+        return size_of(build) + unlinked_size(held), stopped
 
 
-def _stay_stopped(freezer: Freezer, install: Callable[[], set[int]]) -> None:
+def _stay_stopped(freezer: Freezer, install: Callable[[], set[int]]) -> set[int]:
     """Every thread of the install stopped (or in the kernel, where it stops on its way
     out): one continuing others as the first process stops them (SIGCONT to its group,
     the eighth re-test; from timers, by a thread behind an exited main thread, the ninth)
-    is stopped again; still running after a second, the install fails."""
+    is stopped again; still running after a second, the install fails. The install's
+    processes, all stopped."""
     for _ in range(100):
-        if not [t for p in install() for t in procs.threads(p) if procs.running(t)]:
-            return
+        pids = install()  # (each a scan of /proc: once a look when all is stopped)
+        if not [t for p in pids for t in procs.threads(p) if procs.running(t)]:
+            return pids
         time.sleep(0.01)
         freezer.stop()
     raise RequirementsFailed(f"the processes of {FILE}'s install would not stay stopped")
