@@ -341,7 +341,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stopped(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if os.getpid() == 1:  # a container's first process ignores a signal it has no handler
+        signal.signal(signal.SIGTERM, _stopped)  # for: the kubelet's stop, until run()'s
     args = parse_args(argv)
     if args.copy_to:
         return copy_to(args.copy_to)

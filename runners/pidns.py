@@ -14,9 +14,11 @@ the reaper hears of the end only once they are all gone.
   ends them at once. The first process stops and continues the rest of the namespace
   when the runner asks (``Freezer``), for the size watch: no process in the namespace
   can signal it (but with a handler it has not) nor read it (undumpable);
+- where no namespace can be made (a pod: its runtime's seccomp profile refuses user
+  namespaces) but the runner is its container's pid 1 (the ``layers`` init container),
+  the runner stops and continues the rest itself: none of the container can stop it;
 - ``sweep`` afterwards, in every case: the runner's descendants that were not there
-  before the install are killed until none is left (where no namespace could be made: a
-  pod whose runtime refuses them).
+  before the install are killed until none is left (where no namespace could be made).
 """
 
 from __future__ import annotations
@@ -105,14 +107,16 @@ def wrap(argv: Sequence[str], control: int = -1) -> list[str]:
 class Freezer:
     """Stops every process of an install but the reaper while the runner looks at what
     they hold: none can change its pid meanwhile (fork, exit, fork… outran the size watch's
-    list of pids, the re-test), nor start another (a stopping process's fork fails). The
-    reaper does it as the namespace's first process, which no process in it can stop;
-    without a namespace of its own (a pod's runtime refuses one) there is no freezing."""
+    list of pids, the re-test), nor start another (a signal sent to many reaches a child
+    being forked too). The namespace's first process does it, which no process in the
+    namespace can stop; without a namespace (a pod's runtime refuses one), the runner
+    itself where it is its container's pid 1 — else there is no freezing."""
 
     def __init__(self) -> None:
         self.runner, self.reaper = socket.socketpair()
         self.runner.settimeout(10)
-        self.works = True
+        self.works = True  # the namespace's first process answers
+        self.itself = False  # none: the runner, pid 1, signals the rest of its container
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[bool]:
@@ -141,7 +145,11 @@ class Freezer:
             except OSError:
                 pass
             self.works = False  # no first process of a namespace (closed), or it ended
-        return False
+            self.itself = os.getpid() == 1
+        if self.itself:  # all but pid 1 (this one) and the caller (this one)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGSTOP if what == b"s" else signal.SIGCONT)
+        return self.itself
 
     def close(self) -> None:
         self.runner.close()
@@ -161,16 +169,20 @@ def _new(before: set[int]) -> set[int]:
 async def sweep(before: set[int], passes: int = 50) -> list[int]:
     """Kill the runner's descendants not in ``before`` until a few passes in a row find
     none; those still found after ``passes`` (a process outrunning the sweep: the caller
-    must not trust what it may have written)."""
+    must not trust what it may have written). The runner as its container's pid 1 with
+    none to keep (a pod's ``layers`` container) kills every other process of the
+    container at once: no process changing its pid outruns that."""
+    everyone = os.getpid() == 1 and not any(procs.alive(pid) for pid in before)
     quiet = 0
     for _ in range(passes):
         found = _new(before)
-        if not found:
-            quiet += 1
-            if quiet == 3:
-                return []
-        else:
-            quiet = 0
+        quiet = 0 if found else quiet + 1
+        if quiet == 3:
+            return []
+        if found and everyone:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+        elif found:
             procs.signal_all(found, signal.SIGKILL)
         await asyncio.sleep(0.02)
     return sorted(_new(before))

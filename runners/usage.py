@@ -71,7 +71,7 @@ def install_usage(
     # 360 MB past a 100 MB limit for 25 s, renamed behind the walk and back).
     with freezer.frozen() as stopped_all:
         # The reaper, and the namespace's first process (undumpable) where there is one.
-        ours = {reaper, *(procs.children(reaper) if stopped_all else ())}
+        ours = {reaper, *(procs.children(reaper) if freezer.works else ())}
 
         def install() -> set[int]:
             return pidns.descendants() - before - ours

@@ -32,7 +32,7 @@ from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
 from runners.layers import CURRENT, MARKER
 from runners.reqlines import requirement_lines
-from tests.support.wheels import BUILDS, sdist, venv, wheel
+from tests.support.wheels import BUILDS, CHURNING, LINGERING, sdist, venv, wheel
 
 APP = """
 import http.server, os, sys
@@ -518,40 +518,6 @@ async def test_pip_in_a_private_network_reaches_no_loopback_service(
             await local.close()
 
 
-# A build backend whose build leaves a process behind: out of pip's group and session,
-# its input and output closed, changing its pid all the time, writing the layer (sys.prefix
-# of the interpreter pip builds for) for 20 s — ``late`` after 3 s.
-LINGERING = (
-    BUILDS
-    + r"""
-import os, sys, time
-
-def _linger():
-    if os.fork():
-        return
-    os.setsid()
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    began = beaten = time.time()
-    while time.time() < began + 20:
-        if os.fork():
-            os._exit(0)
-        if time.time() > beaten + 0.05:
-            beaten = time.time()
-            with open(os.path.join(sys.prefix, "beat"), "w") as f:
-                f.write(str(beaten))
-        if time.time() > began + 3:
-            open(os.path.join(sys.prefix, "late"), "w").close()
-    os._exit(0)
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    _linger()
-    return built(wheel_directory, "podium_linger", "1.0")
-"""
-)
-
-
 @pytest.mark.functional
 async def test_nothing_an_install_starts_outlives_it(tmp_path: Path, wheels: Path) -> None:
     """A build's process that leaves pip's group and keeps changing its pid (the re-test
@@ -570,40 +536,6 @@ async def test_nothing_an_install_starts_outlives_it(tmp_path: Path, wheels: Pat
         assert not (made / "late").exists()
     finally:
         await local.close()
-
-
-CHURNING = (
-    BUILDS
-    + r"""
-import os, sys, time
-
-def _hop():  # a new pid: the parent exits, the child goes on with every descriptor
-    if os.fork():
-        os._exit(0)
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    build = os.path.realpath(sys.prefix)
-    piece = os.urandom(256 << 10)
-    if os.fork() == 0:
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        for i in range(4):  # 4 x 30 MB, a piece per pid, each file removed and kept open
-            path = os.path.join(build, f"held{i}")
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            for _ in range(30 * 4):
-                os.write(fd, piece)
-                _hop()
-            os.unlink(path)
-        began = time.time()
-        while time.time() < began + 10:
-            _hop()
-            time.sleep(0.002)
-        os._exit(0)
-    time.sleep(16)
-    return built(wheel_directory, "podium_churn", "1.0")
-"""
-)
 
 
 @pytest.mark.functional

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from gateway.launchers.kube.manifests import CONTAINER, LAYERS_CONTAINER, make_p
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.kubelet import Image, default_images
-from tests.support.wheels import BUILDS, sdist, venv, wheel
+from tests.support.wheels import BUILDS, CHURNING, LINGERING, sdist, venv, wheel
 
 pytestmark = [pytest.mark.functional]
 PREFIX = "/dashboards/"
@@ -204,6 +205,10 @@ async def test_requirements_are_cached_on_the_layers_claim(
     assert [m.get("readOnly", False) for m in mounts[LAYERS_CONTAINER]] == [False]
     assert [m.get("readOnly", False) for m in mounts[CONTAINER]] == [True]
     assert all(not m for name, m in mounts.items() if name not in (LAYERS_CONTAINER, CONTAINER))
+    # The installing runner is its container's pid 1 (the image's entrypoint is tini):
+    # nothing the install starts can stop it (runners.pidns).
+    (layers,) = [c for c in pod["spec"]["initContainers"] if c["name"] == LAYERS_CONTAINER]
+    assert layers["command"] == ["podium-runner"] and "command" not in pod["spec"]["containers"][0]
     said, seen = [], []
     try:
         for name, rebuild in (
@@ -438,3 +443,50 @@ async def test_two_pods_starting_at_once_make_one_layer(
     assert any("waiting for another" in m for m in said), sorted(set(said))
     assert len([p for p in made_by(kube, "alice")
                 if list(p.glob("lib/*/site-packages/podium_waiting"))]) == 1  # fmt: skip
+
+
+async def test_files_held_by_a_process_changing_its_pid_in_a_pod_are_measured(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """A pod makes no PID namespace (its runtime refuses user namespaces): the runner, the
+    layers container's pid 1, stops the install's processes itself while it looks, so a
+    process changing its pid every 2 ms cannot hold 120 MB unseen past a 50 MB limit."""
+    index = images["old"].parent / "index-churn"
+    sdist(index, "podium_churn", "1.0", CHURNING)
+    before = made_by(kube, "alice")
+    k = layered_kube(kube, index, "churn", "podium_churn==1.0\n")
+    k.requirements = replace(k.requirements, max_bytes=50 << 20, max_total=100 << 20)
+    try:
+        observed, log = await settled(k, alices("churn", "churn"), secrets.token_hex(8))
+    finally:
+        await k.close()
+    assert not observed.ready and observed.permanent, observed
+    assert observed.message == (
+        "requirements.txt was installing more than this hub's limit of 50 MB"
+    ), (observed, log)
+    assert made_by(kube, "alice") == before
+
+
+async def test_nothing_an_install_in_a_pod_starts_outlives_it(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """A build's process that leaves pip's group and keeps changing its pid: where no PID
+    namespace can be made (a pod), the runner, its container's pid 1, kills every other
+    process of the container once pip ends — none outruns that — so the layer is used as
+    it was when marked."""
+    index = images["old"].parent / "index-linger"
+    sdist(index, "podium_linger", "1.0", LINGERING)
+    app = EXTRA_APP.replace("podium_extra.__version__", "'lingered'").replace(
+        "import podium_extra", "import podium_linger"
+    )
+    before = made_by(kube, "alice")
+    k = layered_kube(kube, index, "linger", "podium_linger==1.0\n", app)
+    try:
+        observed, page = await settled(k, alices("linger", "linger"), secrets.token_hex(8))
+    finally:
+        await k.close()
+    assert observed.ready and page == "extra lingered", (observed, page)
+    (made,) = made_by(kube, "alice") - before
+    beat = (made / "beat").stat().st_mtime_ns  # it ran, and wrote while pip did
+    await asyncio.sleep(4)
+    assert (made / "beat").stat().st_mtime_ns == beat and not (made / "late").exists()

@@ -23,6 +23,7 @@ from gateway.launchers.kube.manifests import RUNNER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.network import GATEWAY_LABELS, Refusal
 from tests.support.harness import APPS
+from tests.support.kubestack import pod, said
 
 pytestmark = [pytest.mark.functional]
 
@@ -56,32 +57,6 @@ def launcher(kube: Cluster, **options: Any) -> PodLauncher:
         "/dashboards/", [], [], [], kubeconfig=str(kube.kubeconfig), namespace=kube.namespace,
         image="podium/runner:test", **options,
     )  # fmt: skip
-
-
-def pod(name: str, labels: dict[str, str], command: list[str], port: int = 0) -> dict[str, Any]:
-    container: dict[str, Any] = {
-        "name": "main",
-        "image": "podium/runner:test",
-        "command": command,
-        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-    }
-    if port:  # ready once it answers there (the kubelet probes from the node)
-        container["ports"] = [{"containerPort": port, "protocol": "TCP"}]
-        container["readinessProbe"] = {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1}
-    spec = {"containers": [container], "restartPolicy": "Never",
-            "tolerations": [{"key": "hub.jupyter.org/dedicated", "operator": "Exists"}]}  # fmt: skip
-    return {"metadata": {"name": name, "labels": labels}, "spec": spec}
-
-
-async def said(kube: Cluster, name: str) -> str:
-    """What a pod printed, once it has ended."""
-    assert kube.api is not None
-    for _ in range(300):
-        found = kube.api.get("pods", kube.namespace, name) or {}
-        if found.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-            return kube.api.logs[(kube.namespace, name, "main")](None)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} never ended")
 
 
 async def probe(kube: Cluster, name: str, labels: dict[str, str], ip: str, port: int) -> str:

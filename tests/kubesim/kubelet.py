@@ -6,7 +6,8 @@ simulator knows (else ErrImagePull, then ImagePullBackOff), its claims must
 exist and be bound. Then its init containers run, one after the other, each to
 its end (one that fails fails the pod: Podium's pods never restart), and its
 container's command really runs as a local process
-(tests/kubesim/container.py): with the container's environment
+(tests/kubesim/container.py): in a PID namespace of its own, under the
+namespace rules of ``RuntimeDefault``, with the container's environment
 (``fieldRef`` and ``secretKeyRef`` resolved), as the pod's user, with each
 volume bind-mounted at its path — a claim is a directory under the
 simulator's root, an ``emptyDir`` a fresh one, a ``secret`` its keys (or the
@@ -612,8 +613,8 @@ class Kubelet:
         )
         with log_file.open("ab") as log:
             pod.process = await asyncio.create_subprocess_exec(
-                "unshare", "--mount", "--propagation", "private",
-                sys.executable, "-m", "tests.kubesim.container", str(cfg),
+                "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+                "--propagation", "private", sys.executable, "-m", "tests.kubesim.container", str(cfg),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=str(ROOT_REPO), start_new_session=True,
                 env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT_REPO)},

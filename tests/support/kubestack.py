@@ -3,6 +3,7 @@ cluster, the dashboard they publish, and the pods of a dashboard."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,29 @@ def used_grants() -> set[tuple[str, str]]:
         if "watch=True" in text:
             grants.add(("pods", "watch"))
     return grants
+
+
+def pod(name: str, labels: dict[str, str], command: list[str], port: int = 0) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": "podium/runner:test",
+        "command": command,
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+    }
+    if port:  # ready once it answers there (the kubelet probes from the node)
+        container["ports"] = [{"containerPort": port, "protocol": "TCP"}]
+        container["readinessProbe"] = {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1}
+    spec = {"containers": [container], "restartPolicy": "Never",
+            "tolerations": [{"key": "hub.jupyter.org/dedicated", "operator": "Exists"}]}  # fmt: skip
+    return {"metadata": {"name": name, "labels": labels}, "spec": spec}
+
+
+async def said(kube: Cluster, name: str) -> str:
+    """What a pod printed, once it has ended."""
+    assert kube.api is not None
+    for _ in range(300):
+        found = kube.api.get("pods", kube.namespace, name) or {}
+        if found.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return kube.api.logs[(kube.namespace, name, "main")](None)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} never ended")

@@ -93,3 +93,69 @@ BUILDS = (
     + "def built(wheel_directory, name, version, code=''):\n"
     "    return wheel(Path(wheel_directory), name, version, code).name\n"
 )
+# A build whose process holds 120 MB of removed files while changing its pid every 2 ms
+# (the re-test that outran the size watch's list of pids).
+CHURNING = (
+    BUILDS
+    + r"""
+import os, sys, time
+
+def _hop():  # a new pid: the parent exits, the child goes on with every descriptor
+    if os.fork():
+        os._exit(0)
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    build = os.path.realpath(sys.prefix)
+    piece = os.urandom(256 << 10)
+    if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        for i in range(4):  # 4 x 30 MB, a piece per pid, each file removed and kept open
+            path = os.path.join(build, f"held{i}")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            for _ in range(30 * 4):
+                os.write(fd, piece)
+                _hop()
+            os.unlink(path)
+        began = time.time()
+        while time.time() < began + 10:
+            _hop()
+            time.sleep(0.002)
+        os._exit(0)
+    time.sleep(16)
+    return built(wheel_directory, "podium_churn", "1.0")
+"""
+)
+# A build backend whose build leaves a process behind: out of pip's group and session,
+# its input and output closed, changing its pid all the time, writing the layer (sys.prefix
+# of the interpreter pip builds for) for 20 s — ``late`` after 3 s.
+LINGERING = (
+    BUILDS
+    + r"""
+import os, sys, time
+
+def _linger():
+    if os.fork():
+        return
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    began = beaten = time.time()
+    while time.time() < began + 20:
+        if os.fork():
+            os._exit(0)
+        if time.time() > beaten + 0.05:
+            beaten = time.time()
+            with open(os.path.join(sys.prefix, "beat"), "w") as f:
+                f.write(str(beaten))
+        if time.time() > began + 3:
+            open(os.path.join(sys.prefix, "late"), "w").close()
+    os._exit(0)
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _linger()
+    return built(wheel_directory, "podium_linger", "1.0")
+"""
+)

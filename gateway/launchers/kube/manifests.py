@@ -35,12 +35,10 @@ LAUNCH_LABEL = "podium.dev/launch"  # on a launch's spec Secret
 ANNOTATIONS = (OWNER_ANNOTATION, NAME_ANNOTATION, LAUNCH_ANNOTATION)
 CONTAINER = "runner"
 SOURCE_VOLUME = "source"
-SPEC_VOLUME = "launch-spec"
-SPEC_KEY = "spec.json"
+SPEC_VOLUME, SPEC_KEY = "launch-spec", "spec.json"  # the launch's spec (its Secret)
 FETCH_CONTAINER = "fetch"  # a git source's clone, in an init container of its own
 LAYERS_CONTAINER = "layers"  # requirements.txt installed, before the app's container
-FETCH_VOLUME = "fetch-spec"
-FETCH_KEY = "fetch.json"  # its spec: the one with the repository's login
+FETCH_VOLUME, FETCH_KEY = "fetch-spec", "fetch.json"  # its spec: the repository's login
 # An environment's image: the runner copied into it by an init container of the runner image.
 COPY_CONTAINER = "podium-runner"
 RUNNER_VOLUME = "podium-runner"
@@ -245,10 +243,12 @@ def _fetch_container(plan: RunnerPlan, main: Mapping[str, Any]) -> dict[str, Any
 
 
 def _layers_container(main: Mapping[str, Any], mount: Mapping[str, Any]) -> dict[str, Any]:
-    """The app's container, installing requirements.txt before it starts (its guard
-    shows the progress; no GPU): the only one that writes the owner's layers (an app
-    that could would fill the claim every owner shares: the last re-test)."""
+    """The app's container installing requirements.txt first (its guard shows the
+    progress; no GPU), the only one writing the owner's layers (an app that could would
+    fill the shared claim); the runner as pid 1 (not tini), which nothing the install
+    starts can stop: it stops them while it measures the install (runners.pidns)."""
     init = copy.deepcopy(dict(main))
+    init.setdefault("command", ["podium-runner"])
     for name in ("ports", "readinessProbe"):
         init.pop(name, None)
     resources = init.get("resources") or {}
