@@ -132,6 +132,10 @@ class Freezer:
         """Stop them again, within :meth:`frozen` (one may have continued others)."""
         self._ask(b"s")
 
+    def resume(self) -> None:
+        """Continue them, within :meth:`frozen`, until :meth:`stop`."""
+        self._ask(b"c")
+
     def _ask(self, what: bytes) -> bool:
         if self.works:
             try:

@@ -59,9 +59,19 @@ def threads(pid: int) -> list[int]:
         return []
 
 
-def running(tid: int) -> bool:
-    """Running or able to (not stopped, not ending, not in the kernel uninterruptibly)."""
-    return (stat(tid) or ("Z",))[0] in ("R", "S")
+def activity(tid: int) -> tuple[str, int]:
+    """A thread's state letter and how many times it has left a processor (it cannot
+    run, even for an instant, without that count moving or its state showing it), or
+    ``("X", -1)`` once it is gone."""
+    state, left = "X", -1
+    with contextlib.suppress(OSError), open(f"/proc/{tid}/status", "rb") as f:
+        for line in f:
+            key, _, value = line.partition(b":")
+            if key == b"State":
+                state, left = value.split()[0].decode(), 0
+            elif key in (b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"):
+                left += int(value)
+    return state, left
 
 
 def _threads_running(pid: int) -> bool:

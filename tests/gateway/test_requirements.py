@@ -32,7 +32,7 @@ from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
 from runners.layers import CURRENT, MARKER
 from runners.reqlines import requirement_lines
-from tests.support.wheels import BUILDS, CHURNING, LINGERING, sdist, venv, wheel
+from tests.support.wheels import BUILDS, CHURNING, LINGERING, WAKING, sdist, venv, wheel
 
 APP = """
 import http.server, os, sys
@@ -552,6 +552,24 @@ async def test_files_held_by_a_process_changing_its_pid_are_measured(
     observed = await failure(local, d, "c1")
     assert observed.message == (
         "requirements.txt was installing more than this hub's limit of 50 MB"
+    ), observed
+    assert builds(tmp_path) == []
+
+
+@pytest.mark.functional
+async def test_a_process_continued_while_the_watch_looks_voids_the_look(
+    tmp_path: Path, wheels: Path
+) -> None:
+    """The tenth re-test: build code continued by its own timer mid-look moved 700 MB
+    behind the walk of the build and back, unseen for 38 s. A look during which any thread
+    of the install ran does not count: the install is looked at again, and fails."""
+    sdist(wheels, "podium_waking", "1.0", WAKING)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    local.requirements = replace(local.requirements, max_bytes=200 << 20, max_total=400 << 20)
+    observed = await failure(local, dashboard(tmp_path, "waking", "podium_waking==1.0\n"), "w1")
+    assert observed.message in (
+        "requirements.txt was installing more than this hub's limit of 200 MB",
+        "the processes of requirements.txt's install ran while measured: cut short",
     ), observed
     assert builds(tmp_path) == []
 

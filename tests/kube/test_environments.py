@@ -31,7 +31,7 @@ from gateway.launchers.kube.manifests import CONTAINER, LAYERS_CONTAINER, make_p
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.kubelet import Image, default_images
-from tests.support.wheels import BUILDS, CHURNING, LINGERING, sdist, venv, wheel
+from tests.support.wheels import BUILDS, CHURNING, LINGERING, WAKING, sdist, venv, wheel
 
 pytestmark = [pytest.mark.functional]
 PREFIX = "/dashboards/"
@@ -463,6 +463,28 @@ async def test_files_held_by_a_process_changing_its_pid_in_a_pod_are_measured(
     assert not observed.ready and observed.permanent, observed
     assert observed.message == (
         "requirements.txt was installing more than this hub's limit of 50 MB"
+    ), (observed, log)
+    assert made_by(kube, "alice") == before
+
+
+async def test_a_process_continued_while_the_runner_looks_in_a_pod_voids_the_look(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The tenth re-test, in a pod (the runner stops the install itself there): build code
+    continued by its own timer mid-look held 700 MB past a 300 MB limit for 39 s, unseen.
+    A look during which a thread of the install ran does not count."""
+    index = images["old"].parent / "index-waking"
+    sdist(index, "podium_waking", "1.0", WAKING)
+    before = made_by(kube, "alice")
+    k = layered_kube(kube, index, "waking", "podium_waking==1.0\n")
+    k.requirements = replace(k.requirements, max_bytes=200 << 20, max_total=400 << 20)
+    try:
+        observed, log = await settled(k, alices("waking", "waking"), secrets.token_hex(8))
+    finally:
+        await k.close()
+    assert observed.message in (
+        "requirements.txt was installing more than this hub's limit of 200 MB",
+        "the processes of requirements.txt's install ran while measured: cut short",
     ), (observed, log)
     assert made_by(kube, "alice") == before
 
