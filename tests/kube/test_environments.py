@@ -445,26 +445,36 @@ async def test_two_pods_starting_at_once_make_one_layer(
                 if list(p.glob("lib/*/site-packages/podium_waiting"))]) == 1  # fmt: skip
 
 
+async def hostile(
+    kube: Cluster, images: dict[str, Path], name: str, backend: str, mb: int
+) -> tuple[Observed, str]:
+    """alice's dashboard ``name`` requiring ``podium_<name>``, whose build code is
+    ``backend``, with a limit of ``mb`` MB: how its start ended, and its log; nothing of
+    the install is left on the layers claim."""
+    index = images["old"].parent / f"index-{name}"
+    sdist(index, f"podium_{name}", "1.0", backend)
+    before = made_by(kube, "alice")
+    k = layered_kube(kube, index, name, f"podium_{name}==1.0\n")
+    k.requirements = replace(k.requirements, max_bytes=mb << 20, max_total=2 * mb << 20)
+    try:
+        ended = await settled(k, alices(name, name), secrets.token_hex(8))
+    finally:
+        await k.close()
+    assert made_by(kube, "alice") == before
+    return ended
+
+
 async def test_files_held_by_a_process_changing_its_pid_in_a_pod_are_measured(
     kube: Cluster, images: dict[str, Path]
 ) -> None:
     """A pod makes no PID namespace (its runtime refuses user namespaces): the runner, the
     layers container's pid 1, stops the install's processes itself while it looks, so a
     process changing its pid every 2 ms cannot hold 120 MB unseen past a 50 MB limit."""
-    index = images["old"].parent / "index-churn"
-    sdist(index, "podium_churn", "1.0", CHURNING)
-    before = made_by(kube, "alice")
-    k = layered_kube(kube, index, "churn", "podium_churn==1.0\n")
-    k.requirements = replace(k.requirements, max_bytes=50 << 20, max_total=100 << 20)
-    try:
-        observed, log = await settled(k, alices("churn", "churn"), secrets.token_hex(8))
-    finally:
-        await k.close()
+    observed, log = await hostile(kube, images, "churn", CHURNING, 50)
     assert not observed.ready and observed.permanent, observed
     assert observed.message == (
         "requirements.txt was installing more than this hub's limit of 50 MB"
     ), (observed, log)
-    assert made_by(kube, "alice") == before
 
 
 async def test_a_process_continued_while_the_runner_looks_in_a_pod_voids_the_look(
@@ -473,20 +483,11 @@ async def test_a_process_continued_while_the_runner_looks_in_a_pod_voids_the_loo
     """The tenth re-test, in a pod (the runner stops the install itself there): build code
     continued by its own timer mid-look held 700 MB past a 300 MB limit for 39 s, unseen.
     A look during which a thread of the install ran does not count."""
-    index = images["old"].parent / "index-waking"
-    sdist(index, "podium_waking", "1.0", WAKING)
-    before = made_by(kube, "alice")
-    k = layered_kube(kube, index, "waking", "podium_waking==1.0\n")
-    k.requirements = replace(k.requirements, max_bytes=200 << 20, max_total=400 << 20)
-    try:
-        observed, log = await settled(k, alices("waking", "waking"), secrets.token_hex(8))
-    finally:
-        await k.close()
+    observed, log = await hostile(kube, images, "waking", WAKING, 200)
     assert observed.message in (
         "requirements.txt was installing more than this hub's limit of 200 MB",
         "the processes of requirements.txt's install ran while measured: cut short",
     ), (observed, log)
-    assert made_by(kube, "alice") == before
 
 
 async def test_nothing_an_install_in_a_pod_starts_outlives_it(
