@@ -49,7 +49,7 @@ from runners.reqlines import FILE, pip_failure, requirement_lines
 from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room, sweep_strays
 from runners.sandbox import Sandbox, abi, describe, system_paths
 from runners.spec import Requirements
-from runners.usage import install_usage, remove, size_of
+from runners.usage import install_usage, pause, remove, size_of
 
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
@@ -374,8 +374,8 @@ class Builder:
         most = self.requirements.max_bytes
         stopped: set[int] = set()
         took = 0.0
-        while True:  # the install is stopped while it is looked at: a fifth of the time at most
-            await asyncio.sleep(max(1.0, 4 * took))
+        while True:
+            await asyncio.sleep(pause(took))
             began = time.monotonic()
             size, now = await asyncio.to_thread(install_usage, build, before, freezer, reaper)
             took = time.monotonic() - began

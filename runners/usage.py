@@ -19,6 +19,16 @@ from runners.reqlines import FILE
 ENTRY = 4096  # what an entry costs at least (a block, an inode): empty files count too
 MAX_DEPTH = 200  # folders in folders; an install's deepest are a few dozen
 LOOKS = 5  # looks in a row during which a process of the install ran: it fails
+MOST_BETWEEN = 2.0  # seconds between two looks at most, whatever a look took
+
+
+def pause(took: float) -> float:
+    """How long to let the install run after a look that took ``took`` seconds (it is
+    stopped while looked at): a second, or for a large build four times its look — so a
+    fifth of the time at most — but never more than ``MOST_BETWEEN``: build code makes a
+    look slow at will (the eleventh re-test: 120 threads with 4,000 descriptors, a look of
+    3 s, 800 MB written and removed in the 13 s until the next)."""
+    return min(max(1.0, 4 * took), MOST_BETWEEN)
 
 
 def _refuse(error: OSError) -> None:

@@ -32,7 +32,17 @@ from gateway.launchers.local import LocalLauncher
 from runners.contract import CREDENTIAL_HEADER
 from runners.layers import CURRENT, MARKER
 from runners.reqlines import requirement_lines
-from tests.support.wheels import BUILDS, CHURNING, LINGERING, WAKING, sdist, venv, wheel
+from runners.usage import pause
+from tests.support.wheels import (
+    BUILDS,
+    CHURNING,
+    LINGERING,
+    STRETCHING,
+    WAKING,
+    sdist,
+    venv,
+    wheel,
+)
 
 APP = """
 import http.server, os, sys
@@ -572,6 +582,31 @@ async def test_a_process_continued_while_the_watch_looks_voids_the_look(
         "the processes of requirements.txt's install ran while measured: cut short",
     ), observed
     assert builds(tmp_path) == []
+
+
+@pytest.mark.functional
+async def test_a_slow_look_does_not_stretch_the_time_to_the_next(
+    tmp_path: Path, wheels: Path
+) -> None:
+    """The eleventh re-test: build code made each look take seconds (threads with
+    thousands of descriptors) and wrote, then removed, 800 MB past a 100 MB limit in the
+    four times as long the runner waited before the next. Two seconds at most between
+    looks: 320 MB held for 4 s is seen."""
+    sdist(wheels, "podium_stretching", "1.0", STRETCHING)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    local.requirements = replace(local.requirements, max_bytes=100 << 20, max_total=200 << 20)
+    d = dashboard(tmp_path, "stretching", "podium_stretching==1.0\n")
+    observed = await failure(local, d, "s1")
+    assert observed.message == (
+        "requirements.txt was installing more than this hub's limit of 100 MB"
+    ), observed
+    assert builds(tmp_path) == []
+
+
+@pytest.mark.unit
+def test_looks_are_two_seconds_apart_at_most() -> None:
+    took = (0.0, 0.25, 0.4, 1.0, 60.0)  # a large build's look, or one build code made slow
+    assert [pause(t) for t in took] == pytest.approx([1.0, 1.0, 1.6, 2.0, 2.0])
 
 
 STOPPING = r"""

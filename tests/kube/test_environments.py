@@ -31,7 +31,16 @@ from gateway.launchers.kube.manifests import CONTAINER, LAYERS_CONTAINER, make_p
 from runners.contract import CREDENTIAL_HEADER
 from tests.kubesim import Cluster, simulated_cluster
 from tests.kubesim.kubelet import Image, default_images
-from tests.support.wheels import BUILDS, CHURNING, LINGERING, WAKING, sdist, venv, wheel
+from tests.support.wheels import (
+    BUILDS,
+    CHURNING,
+    LINGERING,
+    STRETCHING,
+    WAKING,
+    sdist,
+    venv,
+    wheel,
+)
 
 pytestmark = [pytest.mark.functional]
 PREFIX = "/dashboards/"
@@ -487,6 +496,17 @@ async def test_a_process_continued_while_the_runner_looks_in_a_pod_voids_the_loo
     assert observed.message in (
         "requirements.txt was installing more than this hub's limit of 200 MB",
         "the processes of requirements.txt's install ran while measured: cut short",
+    ), (observed, log)
+
+
+async def test_a_slow_look_in_a_pod_does_not_stretch_the_time_to_the_next(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The eleventh re-test, in a pod: build code made each look take seconds and held
+    800 MB past a 100 MB limit in the four times as long until the next, unseen."""
+    observed, log = await hostile(kube, images, "stretching", STRETCHING, 100)
+    assert observed.message == (
+        "requirements.txt was installing more than this hub's limit of 100 MB"
     ), (observed, log)
 
 

@@ -220,3 +220,41 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     return built(wheel_directory, "podium_waking", "1.0")
 """
 )
+# Build code that makes the size watch's look slow (150 threads, each with 4,000
+# descriptors to look at: seconds here), then, once a look has passed, holds 320 MB for 4 s
+# and removes it: with the next look four times the last one's time away, unseen (the
+# eleventh re-test: 800 MB past a 100 MB limit for 17 s).
+STRETCHING = (
+    BUILDS
+    + r"""
+import os, sys, threading, time
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    build = os.path.realpath(sys.prefix)
+    done = os.path.join(build, "done")
+    if os.path.exists(done):  # pip's second call (the first: metadata)
+        return built(wheel_directory, "podium_stretching", "1.0")
+    first = os.open(os.devnull, os.O_RDONLY)
+    held = [os.dup(first) for _ in range(4000)]
+    idle = threading.Event()
+    for _ in range(150):
+        threading.Thread(target=idle.wait, daemon=True).start()
+    last = time.monotonic()
+    while time.monotonic() - last < 1.0:  # until a look (stopped over a second) has passed
+        last = time.monotonic()
+        time.sleep(0.01)
+    piece, paths = b"x" * (1 << 20), [os.path.join(build, f"held{i}") for i in range(4)]
+    for path in paths:  # each file within the limit, their sum not
+        with open(path, "wb") as f:
+            for _ in range(80):
+                f.write(piece)
+    time.sleep(4)
+    for path in paths:
+        os.unlink(path)
+    open(done, "w").close()
+    idle.set()
+    for fd in held:
+        os.close(fd)
+    return built(wheel_directory, "podium_stretching", "1.0")
+"""
+)
