@@ -31,10 +31,12 @@ from runners.netns import Door
 from runners.sandbox import Sandbox
 
 PACKAGE = Path(__file__).resolve().parent  # runners/
-LACKS = "podium: the environment lacks:"
+# The probe's answer (in the owner's log, where it is asked in the app's sandbox).
+LACKS, HAS = "podium: the environment lacks:", "podium: the environment has what the app needs"
 _FIND = (
     "import importlib.util as u, sys\n"
-    f"print({LACKS!r}, *(m for m in sys.argv[1:] if u.find_spec(m) is None))"
+    "absent = [m for m in sys.argv[1:] if u.find_spec(m) is None]\n"
+    f"print(' '.join([{LACKS!r}, *absent]) if absent else {HAS!r})"
 )
 CHECK_SECONDS = 60.0
 
@@ -61,7 +63,10 @@ async def missing(python: str, modules: Sequence[str], env: Mapping[str, str],
     if process.returncode != 0:
         said = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise EnvironmentMissing(f"{python} does not run: {said[0]}")
-    return out.decode().removeprefix(LACKS).split()
+    answer = _answer(out.decode(errors="replace").splitlines())
+    if answer is None:
+        raise EnvironmentMissing(f"{python} could not be asked what it has (no answer)")
+    return answer
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,21 @@ async def _missing_confined(
         if door is not None:
             await door.close()
     said = probe.tail()
-    answer = next((line for line in reversed(said) if line.startswith(LACKS)), None)
+    answer = _answer(said)
     if code != 0 or answer is None:
         last = next((line for line in reversed(said) if line.strip()), "no output")
         raise EnvironmentMissing(f"{python} does not run: {last.strip()}")
-    return answer.removeprefix(LACKS).split()
+    return answer
+
+
+def _answer(lines: Sequence[str]) -> list[str] | None:
+    """The modules the probe's answer (its last) says are missing; None without one."""
+    for line in reversed(lines):
+        if line.strip() == HAS:
+            return []
+        if line.startswith(LACKS):
+            return line.removeprefix(LACKS).split()
+    return None
 
 
 async def check(python: str, name: str, framework: str, modules: Sequence[str],

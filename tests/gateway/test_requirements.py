@@ -482,6 +482,21 @@ def test_the_shims_are_the_runners_own_never_in_the_apps_home(tmp_path: Path) ->
 
 
 @pytest.mark.unit
+async def test_an_environment_says_what_it_lacks_in_plain_words() -> None:
+    """The runner asks an environment's interpreter which modules it lacks; where that is
+    asked in the app's sandbox the answer is in the owner's log, which read "the
+    environment lacks:" and nothing when nothing was missing (seen in the demo)."""
+    from runners import environment
+
+    assert await environment.missing(sys.executable, ["json", "podium_nowhere"], {}) == [
+        "podium_nowhere"
+    ]
+    assert await environment.missing(sys.executable, ["json"], {}) == []
+    assert environment._answer(["noise", environment.HAS]) == []  # what a .pth printed: not it
+    assert environment._answer(["no answer"]) is None
+
+
+@pytest.mark.unit
 def test_old_builds_go_unless_an_app_still_runs_on_one(tmp_path: Path) -> None:
     """A rebuild leaves the old build; a day later the next build of that layer removes
     it — but not while a runner (a dashboard running for weeks) holds it."""
