@@ -64,7 +64,8 @@ def held(path: Path) -> bool:
 
 
 def remove_unless_held(build: Path) -> bool:
-    """Remove ``build`` unless a runner runs an app on it; whether it went."""
+    """Remove ``build`` unless a runner runs an app on it; whether it went (one that
+    could not be removed still counts)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
     try:
         fd = os.open(build / IN_USE, flags, 0o600)
@@ -76,10 +77,9 @@ def remove_unless_held(build: Path) -> bool:
         os.close(fd)
         return False
     try:
-        remove(build)  # the lock goes with the file's last descriptor, after
+        return remove(build)  # the lock goes with the file's last descriptor, after
     finally:
         os.close(fd)
-    return True
 
 
 def last_use(build: Path) -> float:

@@ -36,6 +36,7 @@ from tests.support.wheels import (
     CHURNING,
     LINGERING,
     STRETCHING,
+    VAULT,
     WAKING,
     sdist,
     venv,
@@ -508,6 +509,21 @@ async def test_a_slow_look_in_a_pod_does_not_stretch_the_time_to_the_next(
     assert observed.message == (
         "requirements.txt was installing more than this hub's limit of 100 MB"
     ), (observed, log)
+
+
+async def test_a_build_its_runner_cannot_read_is_refused_and_removed(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The twelfth re-test: build code made a folder of its build unreadable; the runner (not
+    root in a pod) refused the install but could not remove the build, which stayed on
+    the claim every owner shares, counted as gone. It is made removable, and removed."""
+    observed, log = await hostile(kube, images, "vault", VAULT, 100)
+    assert observed.message == (
+        "requirements.txt's install cannot be measured ([Errno 13] Permission denied: 'vault')"
+    ), (observed, log)
+    assert kube.kubelet is not None
+    owner = kube.kubelet.claim_dir(kube.namespace, "podium-layers") / "alice"
+    assert not list(owner.glob("*/*/vault")), "the build is still there"
 
 
 async def test_nothing_an_install_in_a_pod_starts_outlives_it(

@@ -258,3 +258,23 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     return built(wheel_directory, "podium_stretching", "1.0")
 """
 )
+# Build code that puts 20 MB in a folder of the build it makes unreadable (0300), then waits
+# for a measure to fail on it (a runner that is not root cannot look in, nor remove it: the
+# twelfth re-test left 84 MB on the layers claim at each failed start, counted as gone).
+VAULT = (
+    BUILDS
+    + r"""
+import os, sys, time
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    vault = os.path.join(os.path.realpath(sys.prefix), "vault")
+    os.mkdir(vault, 0o300)
+    shut = os.path.join(vault, "shut")
+    os.mkdir(shut)
+    with open(os.path.join(shut, "held"), "wb") as f:
+        f.write(b"x" * (20 << 20))
+    os.chmod(shut, 0)
+    time.sleep(15)
+    return built(wheel_directory, "podium_vault", "1.0")
+"""
+)
