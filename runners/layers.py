@@ -12,10 +12,9 @@ A layer is cached under the owner's folder by the hash of what makes it: the bas
 interpreter, its Python version and installed distributions, the requirements and the
 admin's pip options; a restart, a wake-up or the owner's second dashboard with the same
 file finds it in milliseconds. One runner builds a given layer at a time (an ``flock``;
-the others wait, then use it). Each build is a folder of its own, used only once
-``current`` points at it, which happens after pip succeeded and the marker is written:
-a build cut short (the runner killed, the machine rebooted) is never used, and is swept
-later. A rebuild makes a new build and points ``current`` at it.
+the others wait, then use it), in a folder of its own, used only once ``current`` points
+at it, after pip succeeded and the marker is written: a build cut short (the runner
+killed, the machine rebooted) is never used, and goes at the next install of its layer.
 
 Only requirements are taken from the file — names with versions, extras, markers, hashes
 and ``name @ https://…`` — never options (the index is the admin's), other files or local
@@ -41,12 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from runners import pidns
+from runners import room as rooms
 from runners.errors import RequirementsFailed
 from runners.framework import Framework
 from runners.netns import Door
 from runners.pidns import Freezer
 from runners.reqlines import FILE, pip_failure, requirement_lines
-from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room, sweep_strays
+from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room
 from runners.sandbox import Sandbox, abi, describe, system_paths
 from runners.spec import Requirements
 from runners.usage import install_usage, pause, remove, size_of
@@ -54,12 +54,11 @@ from runners.usage import install_usage, pause, remove, size_of
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
 MADE = ".podium-layer-made.json"  # in a pod's HOME: what its init container did (--layer-only)
-MARKER = ".podium-layer.json"
-CURRENT = "current"
+MARKER, CURRENT = ".podium-layer.json", "current"  # a finished build's; the key's layer
 FORMAT = 1  # of the key: a new format makes new layers
 PIP_CONFIG = ("/etc/pip.conf", "/etc/xdg/pip")  # the admin's (an index, a proxy): pip's only
 SHM = ("/dev/shm",)  # noqa: S108  multiprocessing's semaphores (a setup.py's Pool); memory
-SWEEP_AFTER = 86400.0  # a build no longer current, or never finished, goes after a day
+DAY = 86400.0  # a build no longer current goes after a day
 _BASE = (
     "import json, site, sys, sysconfig\n"
     "paths = {sysconfig.get_path('purelib'), sysconfig.get_path('platlib'),"
@@ -184,7 +183,7 @@ class Builder:
             try:
                 return await self._build(build, key, base, lines, text)
             finally:
-                await asyncio.to_thread(sweep_strays, folder.parent)
+                await asyncio.to_thread(rooms.sweep_strays, folder.parent)
         finally:
             os.close(lock)  # and with it the lock
 
@@ -199,11 +198,9 @@ class Builder:
 
     def _current(self, folder: Path, key: str, doing: str = "reusing") -> Layer | None:
         build = folder / CURRENT
-        marker = finished(build)
-        if marker is None:
+        marker, root = finished(build), os.path.realpath(build)
+        if marker is None or not rooms.taken(root):  # (being removed: another start made room)
             return None
-        root = os.path.realpath(build)
-        hold(root)
         self.say(f"{FILE}: {doing} layer {key[:12]} (built {marker['built']})")
         return Layer(f"{root}/bin/python", root, key, str(marker["built"]), reused=True)
 
@@ -224,13 +221,14 @@ class Builder:
                 await asyncio.sleep(0.2)
 
     def _sweep(self, folder: Path) -> None:
-        """Builds no longer current (or never finished) for a day, that no runner holds
-        (a dashboard running for weeks on a build a rebuild replaced keeps it): gone."""
+        """Builds no longer current for a day that no runner holds (a dashboard running for
+        weeks on a build a rebuild replaced keeps it), and builds never finished (a runner
+        killed mid-install; none is being made, this runner holds the key): gone."""
         current = os.path.realpath(folder / CURRENT)
         for build in folder.iterdir():
             if build.is_dir() and not build.is_symlink() and str(build) != current:
                 with contextlib.suppress(OSError):
-                    if time.time() - build.stat().st_mtime > SWEEP_AFTER:
+                    if finished(build) is None or time.time() - build.stat().st_mtime > DAY:
                         remove_unless_held(build)
 
     async def _build(

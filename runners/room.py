@@ -40,10 +40,23 @@ def hold(build: str) -> None:
         if e.errno != errno.EROFS:
             raise
         fd = os.open(os.path.join(build, IN_USE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:  # never waiting: an exclusive lock is a removal under way (remove_unless_held)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
     with contextlib.suppress(OSError):
         os.utime(fd)  # its last use: the least recently used go first
     _HELD.append(fd)
+
+
+def taken(build: str) -> bool:
+    """:func:`hold`, or False where the build is being removed (or is gone)."""
+    try:
+        hold(build)
+        return True
+    except OSError:
+        return False
 
 
 def held(path: Path) -> bool:
@@ -77,7 +90,13 @@ def remove_unless_held(build: Path) -> bool:
         os.close(fd)
         return False
     try:
-        return remove(build)  # the lock goes with the file's last descriptor, after
+        # Out of its path first: a runner that found it a moment ago as its key's layer
+        # may not take it now (it was handed a build being removed: the thirteenth re-test).
+        doomed = build.with_name(f".gone-{build.name}")
+        os.rename(build, doomed)
+        return remove(doomed)  # the lock goes with the file's last descriptor, after
+    except OSError:
+        return False
     finally:
         os.close(fd)
 

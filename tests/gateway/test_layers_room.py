@@ -389,3 +389,53 @@ def test_a_thread_resuming_its_process_from_timers_is_seen() -> None:
                 states = {(procs.stat(t) or ("Z",))[0] for p in install for t in procs.threads(p)}
                 escaped += bool(states & {"R", "S"})
     assert escaped == 0
+
+
+@pytest.mark.unit
+def test_builds_cut_short_go_at_the_next_install_of_their_layer(tmp_path: Path) -> None:
+    """The thirteenth re-test: four installs killed mid-way left four builds of one layer;
+    the next install of it (holding the key's lock, so taken for one of them being made)
+    counted each at the size limit and refused itself for a day. Those under the key it
+    holds are leftovers: gone before room is made; a finished build stays a day."""
+    from runners.layers import CURRENT, Builder
+    from runners.spec import Requirements
+
+    key = tmp_path / "key"
+    done = made(tmp_path, "key", "done", MB, time.time())
+    old = made(tmp_path, "key", "replaced", MB, time.time())  # a rebuild's: kept a day
+    (key / CURRENT).symlink_to("done")
+    cut = [key / f"cut-{i}" for i in range(4)]
+    for build in cut:
+        build.mkdir()
+        (build / "partial.bin").write_bytes(b"x" * 4096)  # no marker: never finished
+    Builder(Requirements(str(tmp_path)), "python3", None, {}, print, print)._sweep(key)
+    assert done.exists() and old.exists() and not [b for b in cut if b.exists()]
+
+
+@pytest.mark.unit
+async def test_a_layer_being_removed_is_not_taken(tmp_path: Path) -> None:
+    """The thirteenth re-test: a start took its key's layer while the owner's other start
+    removed it to make room, and its app was handed a Python that no longer existed. A
+    removal holds the build's lock alone and moves it out of its path first; a start that
+    finds it so makes the layer again rather than wait for it to go."""
+    import asyncio
+
+    from runners.layers import CURRENT, Builder
+    from runners.room import remove_unless_held
+    from runners.spec import Requirements
+
+    build = made(tmp_path, "key", "1", MB, time.time())
+    (tmp_path / "key" / CURRENT).symlink_to("1")
+    (build / "bin").mkdir()
+    builder = Builder(Requirements(str(tmp_path)), "python3", None, {}, print, print)
+    removing = os.open(build / IN_USE, os.O_RDWR)
+    fcntl.flock(removing, fcntl.LOCK_EX)  # a removal under way
+    try:
+        found = await asyncio.wait_for(
+            asyncio.to_thread(builder._current, tmp_path / "key", "k"), 5
+        )
+        assert found is None
+    finally:
+        os.close(removing)
+    assert remove_unless_held(build) and not list((tmp_path / "key").glob("*1"))
+    assert builder._current(tmp_path / "key", "k") is None  # gone: not taken either

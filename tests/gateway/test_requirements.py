@@ -504,8 +504,9 @@ def test_old_builds_go_unless_an_app_still_runs_on_one(tmp_path: Path) -> None:
     from runners.spec import Requirements
 
     key = tmp_path / "key"
-    for name in ("now", "gone", "held", "recent"):
+    for name in ("now", "gone", "held", "recent"):  # each finished (builds cut short: at once)
         (key / name).mkdir(parents=True)
+        (key / name / MARKER).write_text("{}")
     (key / CURRENT).symlink_to("now")
     hold(str(key / "held"))  # (its lock file made first: that touches the folder)
     long_ago = time.time() - 3 * 86400
