@@ -158,6 +158,17 @@ def builds(tmp_path: Path) -> list[Path]:
     return sorted(p for p in root.glob("*/*") if p.is_dir() and not p.is_symlink())
 
 
+async def hostile(tmp_path: Path, wheels: Path, name: str, backend: str, mb: int) -> Observed:
+    """How alice's dashboard ``name`` requiring ``podium_<name>`` (its build code
+    ``backend``) fails to start with a limit of ``mb`` MB; no build of it left."""
+    sdist(wheels, f"podium_{name}", "1.0", backend)
+    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
+    local.requirements = replace(local.requirements, max_bytes=mb << 20, max_total=2 * mb << 20)
+    observed = await failure(local, dashboard(tmp_path, name, f"podium_{name}==1.0\n"), name)
+    assert builds(tmp_path) == []
+    return observed
+
+
 @pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "words"),
@@ -571,15 +582,10 @@ async def test_files_held_by_a_process_changing_its_pid_are_measured(
     """The re-test: a process forking and exiting every 2 ms held 400 MB of removed files
     for 15 s past a 50 MB limit — the size watch listed its pid, then found it gone. The
     install's processes are stopped while the watch looks (its reaper stops them)."""
-    sdist(wheels, "podium_churn", "1.0", CHURNING)
-    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
-    local.requirements = replace(local.requirements, max_bytes=50 << 20, max_total=100 << 20)
-    d = dashboard(tmp_path, "churn", "podium_churn==1.0\n")
-    observed = await failure(local, d, "c1")
+    observed = await hostile(tmp_path, wheels, "churn", CHURNING, 50)
     assert observed.message == (
         "requirements.txt was installing more than this hub's limit of 50 MB"
     ), observed
-    assert builds(tmp_path) == []
 
 
 @pytest.mark.functional
@@ -589,15 +595,11 @@ async def test_a_process_continued_while_the_watch_looks_voids_the_look(
     """The tenth re-test: build code continued by its own timer mid-look moved 700 MB
     behind the walk of the build and back, unseen for 38 s. A look during which any thread
     of the install ran does not count: the install is looked at again, and fails."""
-    sdist(wheels, "podium_waking", "1.0", WAKING)
-    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
-    local.requirements = replace(local.requirements, max_bytes=200 << 20, max_total=400 << 20)
-    observed = await failure(local, dashboard(tmp_path, "waking", "podium_waking==1.0\n"), "w1")
+    observed = await hostile(tmp_path, wheels, "waking", WAKING, 200)
     assert observed.message in (
         "requirements.txt was installing more than this hub's limit of 200 MB",
         "the processes of requirements.txt's install ran while measured: cut short",
     ), observed
-    assert builds(tmp_path) == []
 
 
 @pytest.mark.functional
@@ -608,15 +610,10 @@ async def test_a_slow_look_does_not_stretch_the_time_to_the_next(
     thousands of descriptors) and wrote, then removed, 800 MB past a 100 MB limit in the
     four times as long the runner waited before the next. Two seconds at most between
     looks: 320 MB held for 4 s is seen."""
-    sdist(wheels, "podium_stretching", "1.0", STRETCHING)
-    local = launcher(tmp_path, ["--no-index", "--find-links", str(wheels)])
-    local.requirements = replace(local.requirements, max_bytes=100 << 20, max_total=200 << 20)
-    d = dashboard(tmp_path, "stretching", "podium_stretching==1.0\n")
-    observed = await failure(local, d, "s1")
+    observed = await hostile(tmp_path, wheels, "stretching", STRETCHING, 100)
     assert observed.message == (
         "requirements.txt was installing more than this hub's limit of 100 MB"
     ), observed
-    assert builds(tmp_path) == []
 
 
 @pytest.mark.unit
