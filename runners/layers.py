@@ -49,7 +49,7 @@ from runners.reqlines import FILE, pip_failure, requirement_lines
 from runners.room import IN_USE, KEY_LOCK, hold, make_room, remove_unless_held, room
 from runners.sandbox import Sandbox, abi, describe, system_paths
 from runners.spec import Requirements
-from runners.usage import install_usage, pause, remove, size_of
+from runners.usage import install_usage, make_ours, pause, remove, size_of
 
 MAX_FILE = 256 * 1024
 REPORT = "layer.json"  # in the runner's folder: which layer the app runs on
@@ -128,11 +128,12 @@ def finished(build: Path) -> dict[str, Any] | None:
 def measured(build: Path) -> tuple[int, bool]:
     """A build's bytes as it is now (not its marker's word: on Kubernetes an install may
     have written into the owner's other builds), and whether it is finished."""
-    done = finished(build) is not None
-    try:
-        return size_of(build), done
-    except (OSError, RequirementsFailed):
-        return 2**62, done  # not to be measured: the first to go
+    for fix in (False, True):
+        if fix:  # (build code in a pod made some of it unreadable: the runner's again)
+            make_ours(build)
+        with contextlib.suppress(OSError, RequirementsFailed):
+            return size_of(build), finished(build) is not None
+    return 2**62, finished(build) is not None  # not to be measured: the first to go
 
 
 def mark(build: Path, marker: Mapping[str, Any]) -> None:
@@ -172,6 +173,7 @@ class Builder:
             return found
         if not self.requirements.rebuild and (found := self._current(folder, key)):
             return found
+        rooms.restore(folder)
         folder.mkdir(parents=True, exist_ok=True)
         lock = os.open(folder / KEY_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -245,28 +247,24 @@ class Builder:
         # The base's packages after the layer's own (a .pth's folders join sys.path last).
         Path(site, "_podium_base.pth").write_text("".join(f"{p}\n" for p in base["paths"]))
         (build / FILE).write_text("".join(f"{line}\n" for line in lines))
+        pointer = folder / f".{CURRENT}-{secrets.token_hex(4)}"
         try:
             await self._pip(build, python, lines, text)
+            rooms.restore(folder)  # (in a pod, build code may have made it read-only)
             size = size_of(build)
             if size > self.requirements.max_bytes:
                 raise RequirementsFailed(
                     f"{FILE} installed {size / 2**20:,.0f} MB, more than this hub's limit of "
                     f"{self.requirements.max_bytes / 2**20:,.0f} MB"
                 )
+            built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            seconds = round(time.monotonic() - began, 1)
+            mark(build, {"key": key, "built": built, "seconds": seconds, "bytes": size,
+                         "requirements": lines, "base": self.base_python})  # fmt: skip
+            pointer.symlink_to(build.name)
         except BaseException:
             remove(build)
             raise
-        built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        seconds = round(time.monotonic() - began, 1)
-        marker = {"key": key, "built": built, "seconds": seconds, "bytes": size,
-                  "requirements": lines, "base": self.base_python}  # fmt: skip
-        try:
-            mark(build, marker)
-        except BaseException:
-            remove(build)
-            raise
-        pointer = folder / f".{CURRENT}-{secrets.token_hex(4)}"
-        pointer.symlink_to(build.name)
         hold(str(build))
         os.replace(pointer, folder / CURRENT)  # atomic: the new build, whole, or the old one
         self.say(f"{FILE}: layer {key[:12]} made in {seconds:.1f} s ({size / 2**20:,.1f} MB)")

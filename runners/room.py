@@ -18,11 +18,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from runners.errors import RequirementsFailed
-from runners.usage import remove
+from runners.usage import make_ours, remove
 
 IN_USE = ".in-use"  # each runner's shared lock on the build its app runs on
 KEY_LOCK = ".lock"  # a key's: its builder's, while it makes a build
@@ -76,12 +77,29 @@ def held(path: Path) -> bool:
         os.close(fd)  # and with it the lock, if taken
 
 
+def restore(folder: Path) -> None:
+    """The owner's layers folder and a key's, the runner's to write again (build code in a
+    pod, where an install may chmod, made its key's read-only: the layer's link could not
+    be made, and every later start of that layer crashed — the fourteenth re-test)."""
+    for path in (folder.parent, folder):
+        with contextlib.suppress(OSError):
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode) and mode & 0o700 != 0o700:
+                os.chmod(path, stat.S_IMODE(mode) | 0o700)
+
+
 def remove_unless_held(build: Path) -> bool:
     """Remove ``build`` unless a runner runs an app on it; whether it went (one that
     could not be removed still counts)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
     try:
         fd = os.open(build / IN_USE, flags, 0o600)
+    except PermissionError:  # build code made it unreadable (a pod): the runner's again
+        make_ours(build)
+        try:
+            fd = os.open(build / IN_USE, flags, 0o600)
+        except OSError:
+            return False
     except OSError:
         return False
     try:

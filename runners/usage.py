@@ -57,6 +57,17 @@ def size_of(root: Path) -> int:
     return total
 
 
+def make_ours(path: Path) -> None:
+    """Every folder and file of a build readable and writable by the runner again, links
+    not followed: in a pod, where an install may chmod (a configure script runs what it
+    compiles), build code made the owner's builds unreadable — unmeasurable, unremovable,
+    and every later install of theirs refused (the twelfth and fourteenth re-tests)."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        if path.is_dir() and not path.is_symlink():
+            subprocess.run(["chmod", "-R", "u+rwX", "--", str(path)],
+                           check=False, capture_output=True, timeout=600)  # fmt: skip
+
+
 def remove(path: Path) -> bool:
     """Remove a build, whatever an install made of it: coreutils' rm walks any depth
     (Python's rmtree recurses, and a tree thousands of folders deep made it raise, the
@@ -65,10 +76,9 @@ def remove(path: Path) -> bool:
     remove it — 84 MB left on the claim at each failed start, the twelfth re-test) the
     build's folders are made the runner's to empty first. Whether it is gone; never raises."""
     for fix in (False, True):
+        if fix:
+            make_ours(path)
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            if fix and path.is_dir() and not path.is_symlink():  # (links: not followed)
-                subprocess.run(["chmod", "-R", "u+rwX", "--", str(path)],
-                               check=False, capture_output=True, timeout=600)  # fmt: skip
             subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)],
                            check=False, capture_output=True, timeout=600)  # fmt: skip
         if not os.path.lexists(path):

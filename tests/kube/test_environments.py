@@ -36,6 +36,7 @@ from tests.support.wheels import (
     CHURNING,
     LINGERING,
     STRETCHING,
+    TAMPERING,
     VAULT,
     WAKING,
     sdist,
@@ -524,6 +525,40 @@ async def test_a_build_its_runner_cannot_read_is_refused_and_removed(
     assert kube.kubelet is not None
     owner = kube.kubelet.claim_dir(kube.namespace, "podium-layers") / "alice"
     assert not list(owner.glob("*/*/vault")), "the build is still there"
+
+
+async def test_folders_an_install_in_a_pod_made_read_only_are_restored(
+    kube: Cluster, images: dict[str, Path]
+) -> None:
+    """The fourteenth re-test: build code in a pod (where chmod works: Landlock does not
+    bound it) made its key's folder read-only, and the runner crashed making the layer's
+    link, at that start and every later one; it made another layer of the owner's
+    unreadable, and every later install of the owner's was refused (counted as 2**62
+    bytes, unremovable). The runner makes them its own again."""
+    index = images["old"].parent / "index-tampering"
+    wheel(index, "podium_extra", "1.0")
+    victim = layered_kube(kube, index, "victim", "podium_extra==1.0\n")
+    try:
+        observed, page = await settled(victim, alices("victim", "victim"), secrets.token_hex(8))
+        assert observed.ready, page
+        (target,) = [p for p in made_by(kube, "alice") if (p.parent / "current").exists()
+                     and p.name == (p.parent / "current").readlink().name
+                     and list(p.glob("lib/*/site-packages/podium_extra"))]  # fmt: skip
+        inside = f"/srv/podium/layers/{target.parent.name}/{target.name}"
+        sdist(index, "podium_tampering", "1.0", TAMPERING.replace("{victim!r}", repr(inside)))
+        app = EXTRA_APP.replace("import podium_extra", "import podium_tampering").replace(
+            "podium_extra.__version__", "'tampered'"
+        )
+        k = layered_kube(kube, index, "tampering", "podium_tampering==1.0\n", app)
+        k.requirements = victim.requirements
+        for name in ("tampering", "tampering"):  # the layer made, then reused
+            observed, page = await settled(k, alices(name, name), secrets.token_hex(8))
+            assert observed.ready and page == "extra tampered", (observed, page)
+        await k.close()
+        observed, page = await settled(victim, alices("victim", "victim"), secrets.token_hex(8))
+        assert observed.ready and page == "extra 1.0", (observed, page)
+    finally:
+        await victim.close()
 
 
 async def test_nothing_an_install_in_a_pod_starts_outlives_it(

@@ -278,3 +278,22 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     return built(wheel_directory, "podium_vault", "1.0")
 """
 )
+# Build code in a pod, where an install may chmod (Landlock does not bound it): the
+# folders above its build made read-only, and ``{victim}`` (another layer of the owner's,
+# by path) made unreadable (the fourteenth re-test: the runner crashed, and every later
+# install of the owner's was refused).
+TAMPERING = (
+    BUILDS
+    + r"""
+import os, sys
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    build = os.path.realpath(sys.prefix)
+    for path in ({victim!r}, os.path.dirname(build), os.path.dirname(os.path.dirname(build))):
+        try:
+            os.chmod(path, 0 if path == {victim!r} else 0o555)
+        except OSError:
+            pass
+    return built(wheel_directory, "podium_tampering", "1.0")
+"""
+)
